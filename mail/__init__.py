@@ -1,0 +1,1 @@
+"""Provides Rapport's mail layer: IMAP/Maildir sync, parsing, matching to accounts, drafting."""

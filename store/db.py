@@ -1,0 +1,44 @@
+"""Provides `open_database`: one SQLite file, WAL, foreign keys, busy timeout, migrated.
+
+Each thread opens its own `Database` (sqlite-utils keeps `check_same_thread`); WAL plus the busy
+timeout let the TUI and a `rapport sync` in another terminal write the same file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from rapport.store.errors import WorkspaceError
+from rapport.store.migrations import apply_migrations
+from rapport.store.workspace import make_private_dir, touch_private_file
+
+BUSY_TIMEOUT_MS = 15_000
+
+
+def open_database(path: Path | str, *, migrate: bool = True) -> Database:
+    """Open (creating 0600 if needed) and migrate the workspace database at `path`."""
+    path = Path(path)
+    make_private_dir(path.parent) if not path.parent.exists() else None
+    touch_private_file(path)
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db = Database(conn)
+        if db.journal_mode != "wal":
+            db.enable_wal()
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        if migrate:
+            apply_migrations(db)
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise WorkspaceError(
+                f"database {path} is locked by another Rapport; try again in a moment"
+            ) from exc
+        raise WorkspaceError(f"cannot open database {path}: {exc}") from exc
+    except sqlite3.DatabaseError as exc:
+        raise WorkspaceError(f"{path} is not a Rapport database: {exc}") from exc
+    return db

@@ -1,0 +1,31 @@
+"""Provides the store's exceptions: each carries a one-line message fit for stderr."""
+
+from __future__ import annotations
+
+
+class RapportError(Exception):
+    """Base of every error Rapport reports to the user as one line (never a traceback)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(RapportError):
+    """config.toml is unreadable, not TOML, or names something impossible."""
+
+
+class WorkspaceError(RapportError):
+    """The workspace folder or database cannot be opened or created."""
+
+
+class NotFoundError(RapportError):
+    """A named account, contact, deal or message does not exist."""
+
+
+class InputError(RapportError):
+    """A value typed or imported by the user is invalid (bad date, unknown stage...)."""
+
+    exit_code = 2

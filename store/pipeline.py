@@ -1,0 +1,75 @@
+"""Provides the pipeline stages: the account manager's work cycle, win probabilities, rotting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+StageKind = Literal["open", "won", "lost"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One pipeline stage.
+
+    probability: default win probability in percent, for weighted value.
+    rotting_days: a deal idle this long in this stage is flagged; 0 never rots.
+    kind: 'open' deals are in play, 'won' ones are clients, 'lost' ones are gone.
+    """
+
+    name: str
+    probability: float
+    rotting_days: int
+    kind: StageKind = "open"
+
+
+DEFAULT_STAGES: tuple[Stage, ...] = (
+    Stage("Prospect", 10, 14),
+    Stage("Appointment", 20, 10),
+    Stage("Needs identified", 35, 14),
+    Stage("Proposal presented", 50, 14),
+    Stage("Objections", 60, 10),
+    Stage("Closing", 80, 7),
+    Stage("Won / support", 100, 60, "won"),
+    Stage("Referral", 100, 30, "won"),
+    Stage("Lost", 0, 0, "lost"),
+)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The ordered stages of the workspace, as configured."""
+
+    stages: tuple[Stage, ...] = DEFAULT_STAGES
+
+    @property
+    def names(self) -> list[str]:
+        return [stage.name for stage in self.stages]
+
+    def get(self, name: str) -> Stage | None:
+        """Stage by name, case-insensitive."""
+        wanted = name.strip().casefold()
+        for stage in self.stages:
+            if stage.name.casefold() == wanted:
+                return stage
+        return None
+
+    def index(self, name: str) -> int:
+        stage = self.get(name)
+        if stage is None:
+            raise KeyError(name)
+        return self.stages.index(stage)
+
+    def next_stage(self, name: str) -> Stage | None:
+        """The stage after `name` in the work cycle, skipping 'lost' (that is never "next")."""
+        for stage in self.stages[self.index(name) + 1 :]:
+            if stage.kind != "lost":
+                return stage
+        return None
+
+    def previous_stage(self, name: str) -> Stage | None:
+        position = self.index(name)
+        for stage in reversed(self.stages[:position]):
+            if stage.kind != "lost":
+                return stage
+        return None

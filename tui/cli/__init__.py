@@ -1,0 +1,1 @@
+"""Provides the `rapport` command line: one module per group of commands."""
