@@ -18,9 +18,9 @@ Exporter = Callable[[argparse.Namespace], int]
 
 
 def _command_modules() -> list[Any]:
-    from rapport.tui.cli import book, draftcmds, mailcmds, reportcmds
+    from rapport.tui.cli import book, draftcmds, mailcmds, reportcmds, synccmd
 
-    return [book, mailcmds, draftcmds, reportcmds]
+    return [book, synccmd, mailcmds, draftcmds, reportcmds]
 
 
 def add_home_option(parser: argparse.ArgumentParser) -> None:
