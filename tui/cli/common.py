@@ -1,0 +1,32 @@
+"""Provides helpers shared by the CLI command modules: opening the workspace, writing output."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from rapport.store.session import OpenWorkspace, open_workspace
+
+
+def open_ws(args: argparse.Namespace) -> OpenWorkspace:
+    """The workspace named by `--home` (or $RAPPORT_HOME / XDG), created privately if new."""
+    return open_workspace(getattr(args, "home", None))
+
+
+@contextmanager
+def output_stream(path: str | None) -> Iterator[IO[str]]:
+    """stdout, or a 0600 file written only once the command succeeded."""
+    if not path:
+        yield sys.stdout
+        return
+    import io
+
+    from rapport.store.workspace import write_private_file
+
+    buffer = io.StringIO()
+    yield buffer
+    write_private_file(Path(path), buffer.getvalue())
