@@ -1,9 +1,56 @@
-"""Provides the `rapport` commands of this group (placeholder until its issue lands)."""
+"""Provides `rapport report`: the monthly report and forecast in md, csv, json or html."""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
+
+from rapport.store.report_period import parse_period
+from rapport.store.reports import build_report
+from rapport.store.timeutil import utc_now
+from rapport.tui.cli.common import open_ws, output_stream
+from rapport.tui.report_formats import FORMATS, renderer
 
 
 def register(subparsers: Any, exporters: dict[str, Any]) -> None:
-    """Add this group's subcommands to `subparsers` and its export kinds to `exporters`."""
+    """Add `rapport report` to `subparsers` (it exports nothing through `rapport export`)."""
+    from rapport.tui.cli.main import add_home_option
+
+    parser = subparsers.add_parser(
+        "report",
+        help="pipeline, won/lost, forecast, activity and key accounts for a month or a period",
+        description="Report for --month YYYY-MM, or --from DATE --to DATE (YYYY-MM-DD, both "
+        "included); the current month by default.",
+    )
+    add_home_option(parser)
+    parser.add_argument("--month", metavar="YYYY-MM", help="a calendar month (default: this one)")
+    parser.add_argument("--from", dest="date_from", metavar="DATE", help="first day, YYYY-MM-DD")
+    parser.add_argument("--to", dest="date_to", metavar="DATE", help="last day, YYYY-MM-DD")
+    parser.add_argument(
+        "--format", choices=FORMATS, default="md", help="output format (default md)"
+    )
+    parser.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    parser.set_defaults(handler=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    now = utc_now()
+    # Parse before opening anything: a bad date must not create a workspace.
+    period = parse_period(
+        month=args.month, start=args.date_from, end=args.date_to, today=now.date()
+    )
+    opened = open_ws(args)
+    try:
+        report = build_report(
+            opened.db,
+            opened.config.pipeline,
+            period,
+            stale_after_days=opened.config.stale_after_days,
+            now=now,
+        )
+    finally:
+        opened.close()
+    text = renderer(args.format)(report)
+    with output_stream(args.output) as out:
+        out.write(text)
+    return 0

@@ -1,0 +1,469 @@
+"""Provides `build_report`: every figure of the monthly report, computed in SQL over the store.
+
+Definitions (the README's "Reports" section repeats them for users):
+- pipeline by stage: every deal in the workspace, whatever the period, per configured stage;
+  weighted value uses the deal's own probability, else the stage default;
+- won / lost in the period: deals whose stage is of kind won / lost and whose last stage change
+  (`stage_changed_utc`) falls in the period;
+- forecast: open deals by month of expected close ("no date" last);
+- activity per account: linked mail in/out (drafts excluded, one count per Message-ID) and
+  calls, meetings and notes dated in the period;
+- first response: for each inbound client mail (linked to an account) in the period, the time
+  until the first outbound message of the same thread after it; median over answered ones;
+- open objections, last contact, stale accounts and key-account figures are taken "as of" the
+  end of the period, or now when the period is still running;
+- contact = a linked message either way, or a call, meeting, sent mail or objection activity.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from rapport.store.pipeline import Pipeline
+from rapport.store.report_period import Period
+from rapport.store.timeutil import parse_utc_text, to_utc_text, utc_now
+
+CONTACT_KINDS = ("call", "meeting", "sent", "objection")
+NO_DATE = "no date"
+
+
+@dataclass(frozen=True)
+class StageFigures:
+    stage: str
+    kind: str  # 'open' | 'won' | 'lost'
+    deals: int
+    value: float
+    weighted: float
+
+
+@dataclass(frozen=True)
+class ClosedDeal:
+    deal_id: int
+    account: str
+    title: str
+    stage: str
+    value: float
+    currency: str
+    closed_utc: str
+
+
+@dataclass(frozen=True)
+class ForecastMonth:
+    month: str  # 'YYYY-MM' or NO_DATE
+    deals: int
+    value: float
+    weighted: float
+
+
+@dataclass(frozen=True)
+class AccountActivity:
+    account_id: int
+    account: str
+    mails_in: int
+    mails_out: int
+    calls: int
+    meetings: int
+    notes: int
+
+    @property
+    def total(self) -> int:
+        return self.mails_in + self.mails_out + self.calls + self.meetings + self.notes
+
+
+@dataclass(frozen=True)
+class FirstResponse:
+    """Inbound client mail of the period: how many got a reply, and the median wait."""
+
+    inbound: int
+    answered: int
+    median_hours: float | None
+
+    @property
+    def unanswered(self) -> int:
+        return self.inbound - self.answered
+
+
+@dataclass(frozen=True)
+class OpenObjection:
+    activity_id: int
+    account: str
+    date_utc: str
+    subject: str
+    age_days: int
+
+
+@dataclass(frozen=True)
+class StaleAccount:
+    account_id: int
+    account: str
+    last_contact_utc: str | None  # None: never contacted
+    days_since: int | None
+
+
+@dataclass(frozen=True)
+class KeyAccount:
+    account_id: int
+    account: str
+    won_value: float
+    revenue_share: float  # percent of all won value up to the end of the period
+    last_contact_utc: str | None
+    open_deals: int
+    open_value: float
+    open_objections: int
+    overdue_actions: int
+
+
+@dataclass(frozen=True)
+class Report:
+    period: Period
+    as_of_utc: str
+    generated_utc: str
+    currencies: tuple[str, ...]
+    stale_after_days: int
+    stages: tuple[StageFigures, ...]
+    won: tuple[ClosedDeal, ...]
+    lost: tuple[ClosedDeal, ...]
+    forecast: tuple[ForecastMonth, ...]
+    activity: tuple[AccountActivity, ...]
+    first_response: FirstResponse
+    open_objections: tuple[OpenObjection, ...]
+    stale_accounts: tuple[StaleAccount, ...]
+    key_accounts: tuple[KeyAccount, ...]
+
+    @property
+    def open_stages(self) -> tuple[StageFigures, ...]:
+        return tuple(s for s in self.stages if s.kind == "open")
+
+    @property
+    def total_deals(self) -> int:
+        return sum(s.deals for s in self.stages)
+
+    @property
+    def open_value(self) -> float:
+        return _money(sum(s.value for s in self.open_stages))
+
+    @property
+    def open_weighted(self) -> float:
+        return _money(sum(s.weighted for s in self.open_stages))
+
+    @property
+    def won_value(self) -> float:
+        return _money(sum(d.value for d in self.won))
+
+    @property
+    def lost_value(self) -> float:
+        return _money(sum(d.value for d in self.lost))
+
+
+def _money(amount: float | None) -> float:
+    # Every format prints the same two-decimal figure, so round once, here.
+    return round(float(amount or 0.0), 2) + 0.0
+
+
+def _stages_cte(pipeline: Pipeline) -> tuple[str, list[Any]]:
+    """A `stages(position, name, probability, kind)` CTE of the configured pipeline."""
+    rows = ", ".join("(?, ?, ?, ?)" for _ in pipeline.stages)
+    params: list[Any] = []
+    for position, stage in enumerate(pipeline.stages):
+        params += [position, stage.name, stage.probability, stage.kind]
+    return f"WITH stages(position, name, probability, kind) AS (VALUES {rows})", params
+
+
+def pipeline_by_stage(db: Database, pipeline: Pipeline) -> tuple[StageFigures, ...]:
+    """Count, value and weighted value per stage, covering every deal (unknown stages last)."""
+    cte, params = _stages_cte(pipeline)
+    known = db.execute(
+        f"""{cte}
+        SELECT s.name, s.kind, count(d.id), coalesce(sum(d.value), 0),
+               coalesce(sum(d.value * coalesce(d.probability, s.probability) / 100.0), 0)
+        FROM stages s LEFT JOIN deals d ON d.stage = s.name COLLATE NOCASE
+        GROUP BY s.position ORDER BY s.position""",
+        params,
+    ).fetchall()
+    # A stage removed from config while deals used it is refused at open; still, never drop deals.
+    unknown = db.execute(
+        f"""{cte}
+        SELECT d.stage, 'open', count(*), sum(d.value),
+               sum(d.value * coalesce(d.probability, 0) / 100.0)
+        FROM deals d
+        WHERE NOT EXISTS (SELECT 1 FROM stages s WHERE s.name = d.stage COLLATE NOCASE)
+        GROUP BY d.stage ORDER BY d.stage""",
+        params,
+    ).fetchall()
+    return tuple(
+        StageFigures(name, kind, int(n), _money(value), _money(weighted))
+        for name, kind, n, value, weighted in [*known, *unknown]
+    )
+
+
+def closed_in_period(
+    db: Database, pipeline: Pipeline, period: Period, kind: str
+) -> tuple[ClosedDeal, ...]:
+    """Deals that reached a stage of `kind` ('won' | 'lost') during the period."""
+    cte, params = _stages_cte(pipeline)
+    rows = db.execute(
+        f"""{cte}
+        SELECT d.id, a.name, d.title, d.stage, d.value, d.currency, d.stage_changed_utc
+        FROM deals d
+        JOIN stages s ON s.name = d.stage COLLATE NOCASE
+        JOIN accounts a ON a.id = d.account_id
+        WHERE s.kind = ? AND d.stage_changed_utc >= ? AND d.stage_changed_utc < ?
+        ORDER BY d.stage_changed_utc, d.id""",
+        [*params, kind, period.start_utc, period.end_utc],
+    ).fetchall()
+    return tuple(
+        ClosedDeal(int(i), name, title, stage, _money(value), currency, changed)
+        for i, name, title, stage, value, currency, changed in rows
+    )
+
+
+def forecast_by_month(db: Database, pipeline: Pipeline) -> tuple[ForecastMonth, ...]:
+    """Open deals grouped by the month of their expected close; undated ones last."""
+    cte, params = _stages_cte(pipeline)
+    rows = db.execute(
+        f"""{cte}
+        SELECT substr(d.expected_close, 1, 7) AS month, count(*), sum(d.value),
+               sum(d.value * coalesce(d.probability, s.probability) / 100.0)
+        FROM deals d JOIN stages s ON s.name = d.stage COLLATE NOCASE
+        WHERE s.kind = 'open'
+        GROUP BY month ORDER BY month IS NULL, month""",
+        params,
+    ).fetchall()
+    return tuple(
+        ForecastMonth(month or NO_DATE, int(n), _money(value), _money(weighted))
+        for month, n, value, weighted in rows
+    )
+
+
+# Mail that counts: not a draft, not in a Drafts folder.
+_REAL_MAIL = "m.draft = 0 AND f.role != 'drafts'"
+
+
+def activity_per_account(db: Database, period: Period) -> tuple[AccountActivity, ...]:
+    """Per account with anything in the period: mails in/out, calls, meetings, notes."""
+    rows = db.execute(
+        f"""
+        WITH mail AS (
+            SELECT ma.account_id,
+                   count(DISTINCT CASE WHEN m.direction = 'in' THEN m.message_id END) AS mails_in,
+                   count(DISTINCT CASE WHEN m.direction = 'out' THEN m.message_id END) AS mails_out
+            FROM message_accounts ma
+            JOIN messages m ON m.id = ma.message_id
+            JOIN folders f ON f.id = m.folder_id
+            WHERE m.date_utc >= :start AND m.date_utc < :end AND {_REAL_MAIL}
+            GROUP BY ma.account_id
+        ), acts AS (
+            SELECT account_id,
+                   sum(kind = 'call') AS calls, sum(kind = 'meeting') AS meetings,
+                   sum(kind = 'note') AS notes
+            FROM activities
+            WHERE date_utc >= :start AND date_utc < :end AND kind IN ('call', 'meeting', 'note')
+            GROUP BY account_id
+        )
+        SELECT a.id, a.name, coalesce(mail.mails_in, 0), coalesce(mail.mails_out, 0),
+               coalesce(acts.calls, 0), coalesce(acts.meetings, 0), coalesce(acts.notes, 0)
+        FROM accounts a
+        LEFT JOIN mail ON mail.account_id = a.id
+        LEFT JOIN acts ON acts.account_id = a.id
+        WHERE mail.account_id IS NOT NULL OR acts.account_id IS NOT NULL""",
+        {"start": period.start_utc, "end": period.end_utc},
+    ).fetchall()
+    found = [AccountActivity(int(r[0]), r[1], *(int(x) for x in r[2:])) for r in rows]
+    found.sort(key=lambda a: (-a.total, a.account.casefold()))
+    return tuple(found)
+
+
+def first_response(db: Database, period: Period) -> FirstResponse:
+    """Median time from an inbound client mail to the first outbound mail after it in its thread."""
+    rows = db.execute(
+        f"""
+        WITH inbound AS (
+            SELECT m.message_id, m.thread_id, min(m.date_utc) AS date_utc
+            FROM messages m JOIN folders f ON f.id = m.folder_id
+            WHERE m.direction = 'in' AND {_REAL_MAIL}
+              AND m.date_utc >= :start AND m.date_utc < :end
+              AND EXISTS (SELECT 1 FROM message_accounts ma WHERE ma.message_id = m.id)
+            GROUP BY m.message_id, m.thread_id
+        )
+        SELECT i.date_utc,
+               (SELECT min(m.date_utc) FROM messages m JOIN folders f ON f.id = m.folder_id
+                WHERE m.thread_id = i.thread_id AND m.direction = 'out' AND {_REAL_MAIL}
+                  AND m.date_utc > i.date_utc)
+        FROM inbound i""",
+        {"start": period.start_utc, "end": period.end_utc},
+    ).fetchall()
+    waits = [
+        (parse_utc_text(reply) - parse_utc_text(sent)).total_seconds()
+        for sent, reply in rows
+        if reply is not None
+    ]
+    median = round(statistics.median(waits) / 3600, 2) if waits else None
+    return FirstResponse(inbound=len(rows), answered=len(waits), median_hours=median)
+
+
+def open_objections(db: Database, as_of_utc: str) -> tuple[OpenObjection, ...]:
+    """Objections raised before `as_of_utc` and not resolved by then, oldest first."""
+    rows = db.execute(
+        """
+        SELECT ac.id, a.name, ac.date_utc, coalesce(nullif(ac.subject, ''), ac.body)
+        FROM activities ac JOIN accounts a ON a.id = ac.account_id
+        WHERE ac.kind = 'objection' AND ac.date_utc < :as_of
+          AND (coalesce(ac.resolved, 0) = 0 OR ac.resolved_utc >= :as_of)
+        ORDER BY ac.date_utc, ac.id""",
+        {"as_of": as_of_utc},
+    ).fetchall()
+    as_of = _as_of_day(as_of_utc)
+    return tuple(
+        OpenObjection(int(i), name, when, _first_line(text), (as_of - _day(when)).days)
+        for i, name, when, text in rows
+    )
+
+
+def last_contacts(db: Database, as_of_utc: str) -> dict[int, str | None]:
+    """Account id -> moment of the last contact before `as_of_utc` (None: never)."""
+    kinds = ", ".join("?" for _ in CONTACT_KINDS)
+    rows = db.execute(
+        f"""
+        SELECT a.id, max(
+            coalesce((SELECT max(m.date_utc) FROM message_accounts ma
+                      JOIN messages m ON m.id = ma.message_id
+                      JOIN folders f ON f.id = m.folder_id
+                      WHERE ma.account_id = a.id AND m.date_utc < ? AND {_REAL_MAIL}), ''),
+            coalesce((SELECT max(ac.date_utc) FROM activities ac
+                      WHERE ac.account_id = a.id AND ac.kind IN ({kinds})
+                        AND ac.date_utc < ?), ''))
+        FROM accounts a""",
+        [as_of_utc, *CONTACT_KINDS, as_of_utc],
+    ).fetchall()
+    return {int(i): (last or None) for i, last in rows}
+
+
+def stale_accounts(
+    db: Database,
+    as_of_utc: str,
+    stale_after_days: int,
+    contacts: dict[int, str | None] | None = None,
+) -> tuple[StaleAccount, ...]:
+    """Accounts with no contact for `stale_after_days` (never-contacted ones included), stalest first."""
+    contacts = last_contacts(db, as_of_utc) if contacts is None else contacts
+    names = dict(db.execute("SELECT id, name FROM accounts").fetchall())
+    as_of = _as_of_day(as_of_utc)
+    stale: list[StaleAccount] = []
+    for account_id, last in contacts.items():
+        days = (as_of - _day(last)).days if last else None
+        if days is None or days >= stale_after_days:
+            stale.append(StaleAccount(account_id, names[account_id], last, days))
+    # Never contacted first, then the longest silence; ties by name so output is stable.
+    stale.sort(key=lambda s: (s.days_since is not None, -(s.days_since or 0), s.account.casefold()))
+    return tuple(stale)
+
+
+def key_accounts(
+    db: Database, pipeline: Pipeline, as_of_utc: str, contacts: dict[int, str | None] | None = None
+) -> tuple[KeyAccount, ...]:
+    """Key-tier accounts: share of won value, last contact and what is still open."""
+    contacts = last_contacts(db, as_of_utc) if contacts is None else contacts
+    cte, params = _stages_cte(pipeline)
+    as_of_day = _as_of_day(as_of_utc).isoformat()
+    won_total = db.execute(
+        f"""{cte}
+        SELECT coalesce(sum(d.value), 0) FROM deals d JOIN stages s ON s.name = d.stage COLLATE NOCASE
+        WHERE s.kind = 'won' AND d.stage_changed_utc < ?""",
+        [*params, as_of_utc],
+    ).fetchone()[0]
+    # Positional parameters throughout: the stages CTE already uses `?` placeholders.
+    rows = db.execute(
+        f"""{cte}
+        SELECT a.id, a.name,
+            coalesce(sum(CASE WHEN s.kind = 'won' AND d.stage_changed_utc < ?
+                         THEN d.value END), 0),
+            count(CASE WHEN s.kind = 'open' THEN d.id END),
+            coalesce(sum(CASE WHEN s.kind = 'open' THEN d.value END), 0),
+            count(CASE WHEN s.kind = 'open' AND d.next_action_due < ? THEN d.id END),
+            (SELECT count(*) FROM activities ac WHERE ac.account_id = a.id
+               AND ac.kind = 'objection' AND ac.date_utc < ?
+               AND (coalesce(ac.resolved, 0) = 0 OR ac.resolved_utc >= ?))
+        FROM accounts a
+        LEFT JOIN deals d ON d.account_id = a.id
+        LEFT JOIN stages s ON s.name = d.stage COLLATE NOCASE
+        WHERE a.tier = 'key'
+        GROUP BY a.id ORDER BY a.name COLLATE NOCASE""",
+        [*params, as_of_utc, as_of_day, as_of_utc, as_of_utc],
+    ).fetchall()
+    result = []
+    for account_id, name, won, n_open, open_value, overdue, objections in rows:
+        share = round(100.0 * won / won_total, 1) if won_total else 0.0
+        result.append(
+            KeyAccount(
+                int(account_id),
+                name,
+                _money(won),
+                share,
+                contacts.get(int(account_id)),
+                int(n_open),
+                _money(open_value),
+                int(objections),
+                int(overdue),
+            )
+        )
+    return tuple(result)
+
+
+def _day(utc_text: str) -> date:
+    return parse_utc_text(utc_text).date()
+
+
+def _as_of_day(as_of_utc: str) -> date:
+    """The last day the (exclusive) `as_of_utc` bound still covers."""
+    return (parse_utc_text(as_of_utc) - timedelta(seconds=1)).date()
+
+
+def _first_line(text: str) -> str:
+    return (text or "").strip().splitlines()[0][:120] if (text or "").strip() else ""
+
+
+def _currencies(db: Database) -> tuple[str, ...]:
+    rows = db.execute("SELECT DISTINCT currency FROM deals ORDER BY currency").fetchall()
+    return tuple(r[0] for r in rows)
+
+
+def build_report(
+    db: Database,
+    pipeline: Pipeline,
+    period: Period,
+    *,
+    stale_after_days: int,
+    now: datetime | None = None,
+) -> Report:
+    """Every figure of the report for `period`; `now` fixes the clock (tests, reproducible runs)."""
+    moment = now or utc_now()
+    now_text = to_utc_text(moment)
+    # Figures "as of" stop at the end of the period, or now while the period is still running.
+    as_of = min(period.end_utc, _next_second(now_text))
+    contacts = last_contacts(db, as_of)
+    return Report(
+        period=period,
+        as_of_utc=as_of,
+        generated_utc=now_text,
+        currencies=_currencies(db),
+        stale_after_days=stale_after_days,
+        stages=pipeline_by_stage(db, pipeline),
+        won=closed_in_period(db, pipeline, period, "won"),
+        lost=closed_in_period(db, pipeline, period, "lost"),
+        forecast=forecast_by_month(db, pipeline),
+        activity=activity_per_account(db, period),
+        first_response=first_response(db, period),
+        open_objections=open_objections(db, as_of),
+        stale_accounts=stale_accounts(db, as_of, stale_after_days, contacts),
+        key_accounts=key_accounts(db, pipeline, as_of, contacts),
+    )
+
+
+def _next_second(utc_text: str) -> str:
+    # `now` itself is included in "as of now": the bound is exclusive.
+    return to_utc_text(parse_utc_text(utc_text) + timedelta(seconds=1))

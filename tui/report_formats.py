@@ -1,0 +1,297 @@
+"""Provides the report renderers (md, csv, json, html), all built from one `Report` so figures agree.
+
+JSON is the reference shape (`report_data`); CSV is that same data flattened to
+`section,item,field,value` rows; Markdown and HTML print the same rounded numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from rapport.store.reports import Report
+
+FORMATS = ("md", "csv", "json", "html")
+
+# For list sections: the field that names each row in the CSV's `item` column.
+_ITEM_KEYS = {
+    "stages": "stage",
+    "won": "deal_id",
+    "lost": "deal_id",
+    "forecast": "month",
+    "activity": "account",
+    "open_objections": "activity_id",
+    "stale_accounts": "account",
+    "key_accounts": "account",
+}
+
+
+def money(amount: float) -> str:
+    return f"{amount:,.2f}"
+
+
+def hours(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f} h"
+
+
+def day_of(utc_text: str | None) -> str:
+    return utc_text[:10] if utc_text else "never"
+
+
+def report_data(report: Report) -> dict[str, Any]:
+    """The report as plain JSON-able data: the one shape every format follows."""
+    period = report.period
+    return {
+        "period": {
+            "label": period.label,
+            "from": period.start.isoformat(),
+            "to": period.end.isoformat(),
+            "as_of": report.as_of_utc,
+        },
+        "generated": report.generated_utc,
+        "currencies": list(report.currencies),
+        "stages": [
+            {
+                "stage": s.stage,
+                "kind": s.kind,
+                "deals": s.deals,
+                "value": s.value,
+                "weighted": s.weighted,
+            }
+            for s in report.stages
+        ],
+        "totals": {
+            "deals": report.total_deals,
+            "open_value": report.open_value,
+            "open_weighted": report.open_weighted,
+            "won_deals": len(report.won),
+            "won_value": report.won_value,
+            "lost_deals": len(report.lost),
+            "lost_value": report.lost_value,
+        },
+        "won": [_closed(d) for d in report.won],
+        "lost": [_closed(d) for d in report.lost],
+        "forecast": [
+            {"month": f.month, "deals": f.deals, "value": f.value, "weighted": f.weighted}
+            for f in report.forecast
+        ],
+        "activity": [
+            {
+                "account": a.account,
+                "mails_in": a.mails_in,
+                "mails_out": a.mails_out,
+                "calls": a.calls,
+                "meetings": a.meetings,
+                "notes": a.notes,
+            }
+            for a in report.activity
+        ],
+        "first_response": {
+            "inbound": report.first_response.inbound,
+            "answered": report.first_response.answered,
+            "unanswered": report.first_response.unanswered,
+            "median_hours": report.first_response.median_hours,
+        },
+        "open_objections": [
+            {
+                "activity_id": o.activity_id,
+                "account": o.account,
+                "date": o.date_utc,
+                "subject": o.subject,
+                "age_days": o.age_days,
+            }
+            for o in report.open_objections
+        ],
+        "stale_after_days": report.stale_after_days,
+        "stale_accounts": [
+            {"account": s.account, "last_contact": s.last_contact_utc, "days_since": s.days_since}
+            for s in report.stale_accounts
+        ],
+        "key_accounts": [
+            {
+                "account": k.account,
+                "won_value": k.won_value,
+                "revenue_share": k.revenue_share,
+                "last_contact": k.last_contact_utc,
+                "open_deals": k.open_deals,
+                "open_value": k.open_value,
+                "open_objections": k.open_objections,
+                "overdue_actions": k.overdue_actions,
+            }
+            for k in report.key_accounts
+        ],
+    }
+
+
+def _closed(deal: Any) -> dict[str, Any]:
+    return {
+        "deal_id": deal.deal_id,
+        "account": deal.account,
+        "title": deal.title,
+        "stage": deal.stage,
+        "value": deal.value,
+        "currency": deal.currency,
+        "closed": deal.closed_utc,
+    }
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report_data(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def csv_rows(report: Report) -> Iterator[tuple[str, str, str, Any]]:
+    """`(section, item, field, value)` for every figure of `report_data`."""
+    for section, content in report_data(report).items():
+        if isinstance(content, list) and section in _ITEM_KEYS:
+            key = _ITEM_KEYS[section]
+            for row in content:
+                for field, value in row.items():
+                    if field != key:
+                        yield section, str(row[key]), field, value
+        elif isinstance(content, dict):
+            for field, value in content.items():
+                yield section, "", field, value
+        elif isinstance(content, list):
+            yield section, "", "", ";".join(map(str, content))
+        else:
+            yield section, "", "", content
+
+
+def render_csv(report: Report) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["section", "item", "field", "value"])
+    for section, item, field, value in csv_rows(report):
+        writer.writerow([section, item, field, "" if value is None else value])
+    return out.getvalue()
+
+
+def _cell(value: Any) -> str:
+    # Names come from mail and imports: keep them from breaking the table.
+    return (
+        str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+    )
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    if not rows:
+        return ["_None._", ""]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def render_md(report: Report) -> str:
+    currency = "/".join(report.currencies) or "EUR"
+    fr = report.first_response
+    lines = [
+        f"# Rapport report: {report.period.label}",
+        "",
+        f"Period {report.period.start.isoformat()} to {report.period.end.isoformat()}; "
+        f"figures as of {report.as_of_utc}; values in {currency}.",
+        "",
+        "## Pipeline by stage",
+        "",
+        *_table(
+            ["Stage", "Deals", "Value", "Weighted"],
+            [[s.stage, s.deals, money(s.value), money(s.weighted)] for s in report.stages],
+        ),
+        f"Open pipeline: {money(report.open_value)} (weighted {money(report.open_weighted)}) "
+        f"across {report.total_deals} deals in all stages.",
+        "",
+        "## Won and lost in the period",
+        "",
+        f"Won: {len(report.won)} deals, {money(report.won_value)}. "
+        f"Lost: {len(report.lost)} deals, {money(report.lost_value)}.",
+        "",
+        *_table(
+            ["Result", "Account", "Deal", "Value", "Closed"],
+            [["won", d.account, d.title, money(d.value), day_of(d.closed_utc)] for d in report.won]
+            + [
+                ["lost", d.account, d.title, money(d.value), day_of(d.closed_utc)]
+                for d in report.lost
+            ],
+        ),
+        "## Forecast of expected closes",
+        "",
+        *_table(
+            ["Month", "Deals", "Value", "Weighted"],
+            [[f.month, f.deals, money(f.value), money(f.weighted)] for f in report.forecast],
+        ),
+        "## Activity per account",
+        "",
+        *_table(
+            ["Account", "Mails in", "Mails out", "Calls", "Meetings", "Notes"],
+            [
+                [a.account, a.mails_in, a.mails_out, a.calls, a.meetings, a.notes]
+                for a in report.activity
+            ],
+        ),
+        "## First response to client mail",
+        "",
+        f"Median first response: {hours(fr.median_hours)} "
+        f"({fr.answered} of {fr.inbound} inbound client mails answered, {fr.unanswered} unanswered).",
+        "",
+        "## Open objections",
+        "",
+        *_table(
+            ["Account", "Raised", "Objection", "Age (days)"],
+            [
+                [o.account, day_of(o.date_utc), o.subject, o.age_days]
+                for o in report.open_objections
+            ],
+        ),
+        f"## Stale accounts (no contact for {report.stale_after_days} days)",
+        "",
+        *_table(
+            ["Account", "Last contact", "Days since"],
+            [
+                [
+                    s.account,
+                    day_of(s.last_contact_utc),
+                    "never" if s.days_since is None else s.days_since,
+                ]
+                for s in report.stale_accounts
+            ],
+        ),
+        "## Key accounts",
+        "",
+        *_table(
+            [
+                "Account",
+                "Won value",
+                "Revenue share",
+                "Last contact",
+                "Open deals",
+                "Open value",
+                "Open objections",
+                "Overdue actions",
+            ],
+            [
+                [
+                    k.account,
+                    money(k.won_value),
+                    f"{k.revenue_share:.1f}%",
+                    day_of(k.last_contact_utc),
+                    k.open_deals,
+                    money(k.open_value),
+                    k.open_objections,
+                    k.overdue_actions,
+                ]
+                for k in report.key_accounts
+            ],
+        ),
+    ]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def renderer(fmt: str) -> Callable[[Report], str]:
+    """The renderer for `fmt` (one of FORMATS)."""
+    if fmt == "html":
+        from rapport.tui.report_html import render_html
+
+        return render_html
+    return {"md": render_md, "csv": render_csv, "json": render_json}[fmt]

@@ -1,0 +1,207 @@
+"""Provides `render_html`: the report as ONE self-contained HTML file (inline CSS and SVG, no fetches).
+
+Rendered with Jinja2 autoescaping so account names, deal titles and objection text (which come
+from imports and mail) can never inject markup; nothing is loaded from the network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jinja2 import Environment
+
+from rapport.store.reports import Report
+from rapport.tui.report_formats import day_of, hours, money
+
+_BAR_AREA = 360  # px of the widest bar
+_LABEL_W = 180
+_ROW_H = 24
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float
+    weighted: float
+    y: int
+    value_w: float
+    weighted_w: float
+
+
+def _bars(items: list[tuple[str, float, float]]) -> tuple[list[Bar], int]:
+    """Bars scaled to the largest value, with their y offsets, and the chart's height."""
+    top = max((v for _, v, _ in items), default=0.0) or 1.0
+    bars = [
+        Bar(label, value, weighted, i * _ROW_H, _BAR_AREA * value / top, _BAR_AREA * weighted / top)
+        for i, (label, value, weighted) in enumerate(items)
+    ]
+    return bars, max(len(items), 1) * _ROW_H
+
+
+_TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Rapport report {{ r.period.label }}</title>
+<style>
+  body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
+         max-width: 60rem; padding: 0 1rem; color: #1d2733; background: #fff; }
+  h1 { font-size: 1.6rem; margin-bottom: .2rem; }
+  h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #d5dbe3; padding-bottom: .2rem; }
+  .meta { color: #5b6775; margin-top: 0; }
+  table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; font-size: .92rem; }
+  th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid #e7ebf0; }
+  td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+  .none { color: #7a8694; font-style: italic; }
+  svg text { font: 12px system-ui, sans-serif; fill: #1d2733; }
+  .bar-value { fill: #b9d3f0; }
+  .bar-weighted { fill: #2f6db3; }
+  .legend span { display: inline-block; width: .8rem; height: .8rem; margin: 0 .3rem 0 1rem;
+                 vertical-align: middle; }
+  @media print { body { margin: 0; } }
+</style>
+</head>
+<body>
+<h1>Rapport report: {{ r.period.label }}</h1>
+<p class="meta">Period {{ r.period.start }} to {{ r.period.end }}; figures as of {{ r.as_of_utc }};
+values in {{ currency }}.</p>
+
+{% macro chart(id, bars, height) -%}
+<svg id="{{ id }}" xmlns="http://www.w3.org/2000/svg" width="{{ width }}" height="{{ height }}"
+     viewBox="0 0 {{ width }} {{ height }}" role="img">
+{%- for b in bars %}
+  <g transform="translate(0 {{ b.y }})">
+    <text x="0" y="16">{{ b.label }}</text>
+    <rect class="bar-value" x="{{ label_w }}" y="3" width="{{ '%.1f' % b.value_w }}" height="18"></rect>
+    <rect class="bar-weighted" x="{{ label_w }}" y="8" width="{{ '%.1f' % b.weighted_w }}" height="8"></rect>
+    <text x="{{ label_w + b.value_w + 6 }}" y="16">{{ money(b.value) }} / {{ money(b.weighted) }}</text>
+  </g>
+{%- endfor %}
+</svg>
+<p class="legend"><span class="bar-value" style="background:#b9d3f0"></span>value
+<span style="background:#2f6db3"></span>weighted</p>
+{%- endmacro %}
+
+{% macro empty(rows) %}{% if not rows %}<p class="none">None.</p>{% endif %}{% endmacro %}
+
+<h2 id="pipeline">Pipeline by stage</h2>
+{{ chart("chart-stages", stage_bars, stage_h) }}
+<table id="stages">
+<tr><th>Stage</th><th class="num">Deals</th><th class="num">Value</th><th class="num">Weighted</th></tr>
+{%- for s in r.stages %}
+<tr><td>{{ s.stage }}</td><td class="num">{{ s.deals }}</td><td class="num">{{ money(s.value) }}</td>
+<td class="num">{{ money(s.weighted) }}</td></tr>
+{%- endfor %}
+</table>
+<p>Open pipeline: {{ money(r.open_value) }} (weighted {{ money(r.open_weighted) }}) across
+{{ r.total_deals }} deals in all stages.</p>
+
+<h2 id="won-lost">Won and lost in the period</h2>
+<p>Won: {{ r.won|length }} deals, {{ money(r.won_value) }}. Lost: {{ r.lost|length }} deals,
+{{ money(r.lost_value) }}.</p>
+{% if r.won or r.lost %}
+<table id="closed">
+<tr><th>Result</th><th>Account</th><th>Deal</th><th class="num">Value</th><th>Closed</th></tr>
+{%- for result, deals in (("won", r.won), ("lost", r.lost)) %}{% for d in deals %}
+<tr><td>{{ result }}</td><td>{{ d.account }}</td><td>{{ d.title }}</td>
+<td class="num">{{ money(d.value) }}</td><td>{{ day_of(d.closed_utc) }}</td></tr>
+{%- endfor %}{% endfor %}
+</table>
+{% endif %}
+
+<h2 id="forecast">Forecast of expected closes</h2>
+{% if r.forecast %}{{ chart("chart-forecast", forecast_bars, forecast_h) }}{% endif %}
+{{ empty(r.forecast) }}
+{% if r.forecast %}
+<table id="forecast-table">
+<tr><th>Month</th><th class="num">Deals</th><th class="num">Value</th><th class="num">Weighted</th></tr>
+{%- for f in r.forecast %}
+<tr><td>{{ f.month }}</td><td class="num">{{ f.deals }}</td><td class="num">{{ money(f.value) }}</td>
+<td class="num">{{ money(f.weighted) }}</td></tr>
+{%- endfor %}
+</table>
+{% endif %}
+
+<h2 id="activity">Activity per account</h2>
+{{ empty(r.activity) }}
+{% if r.activity %}
+<table id="activity-table">
+<tr><th>Account</th><th class="num">Mails in</th><th class="num">Mails out</th><th class="num">Calls</th>
+<th class="num">Meetings</th><th class="num">Notes</th></tr>
+{%- for a in r.activity %}
+<tr><td>{{ a.account }}</td><td class="num">{{ a.mails_in }}</td><td class="num">{{ a.mails_out }}</td>
+<td class="num">{{ a.calls }}</td><td class="num">{{ a.meetings }}</td><td class="num">{{ a.notes }}</td></tr>
+{%- endfor %}
+</table>
+{% endif %}
+
+<h2 id="first-response">First response to client mail</h2>
+<p>Median first response: <strong>{{ hours(r.first_response.median_hours) }}</strong>
+({{ r.first_response.answered }} of {{ r.first_response.inbound }} inbound client mails answered,
+{{ r.first_response.unanswered }} unanswered).</p>
+
+<h2 id="objections">Open objections</h2>
+{{ empty(r.open_objections) }}
+{% if r.open_objections %}
+<table id="objections-table">
+<tr><th>Account</th><th>Raised</th><th>Objection</th><th class="num">Age (days)</th></tr>
+{%- for o in r.open_objections %}
+<tr><td>{{ o.account }}</td><td>{{ day_of(o.date_utc) }}</td><td>{{ o.subject }}</td>
+<td class="num">{{ o.age_days }}</td></tr>
+{%- endfor %}
+</table>
+{% endif %}
+
+<h2 id="stale">Stale accounts (no contact for {{ r.stale_after_days }} days)</h2>
+{{ empty(r.stale_accounts) }}
+{% if r.stale_accounts %}
+<table id="stale-table">
+<tr><th>Account</th><th>Last contact</th><th class="num">Days since</th></tr>
+{%- for s in r.stale_accounts %}
+<tr><td>{{ s.account }}</td><td>{{ day_of(s.last_contact_utc) }}</td>
+<td class="num">{{ "never" if s.days_since is none else s.days_since }}</td></tr>
+{%- endfor %}
+</table>
+{% endif %}
+
+<h2 id="key-accounts">Key accounts</h2>
+{{ empty(r.key_accounts) }}
+{% if r.key_accounts %}
+<table id="key-table">
+<tr><th>Account</th><th class="num">Won value</th><th class="num">Revenue share</th><th>Last contact</th>
+<th class="num">Open deals</th><th class="num">Open value</th><th class="num">Open objections</th>
+<th class="num">Overdue actions</th></tr>
+{%- for k in r.key_accounts %}
+<tr><td>{{ k.account }}</td><td class="num">{{ money(k.won_value) }}</td>
+<td class="num">{{ '%.1f' % k.revenue_share }}%</td><td>{{ day_of(k.last_contact_utc) }}</td>
+<td class="num">{{ k.open_deals }}</td><td class="num">{{ money(k.open_value) }}</td>
+<td class="num">{{ k.open_objections }}</td><td class="num">{{ k.overdue_actions }}</td></tr>
+{%- endfor %}
+</table>
+{% endif %}
+<p class="meta">Generated by Rapport at {{ r.generated_utc }}.</p>
+</body>
+</html>
+"""
+
+_ENV = Environment(autoescape=True, trim_blocks=False, keep_trailing_newline=True)
+_COMPILED = _ENV.from_string(_TEMPLATE)
+
+
+def render_html(report: Report) -> str:
+    stage_bars, stage_h = _bars([(s.stage, s.value, s.weighted) for s in report.stages])
+    forecast_bars, forecast_h = _bars([(f.month, f.value, f.weighted) for f in report.forecast])
+    return _COMPILED.render(
+        r=report,
+        currency="/".join(report.currencies) or "EUR",
+        stage_bars=stage_bars,
+        stage_h=stage_h,
+        forecast_bars=forecast_bars,
+        forecast_h=forecast_h,
+        width=_LABEL_W + _BAR_AREA + 200,
+        label_w=_LABEL_W,
+        money=money,
+        hours=hours,
+        day_of=day_of,
+    )
