@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlite_utils import Database
@@ -32,12 +33,39 @@ class Account:
     updated_utc: str
 
 
+# Databases (by id) inside `relinking_once`: value says whether a re-link was asked for.
+_deferred: dict[int, bool] = {}
+
+
+@contextmanager
+def relinking_once(db: Database) -> Iterator[None]:
+    """Defer re-linking inside the block and do it once at its end (imports, the demo).
+
+    Re-linking scans all mail, so an import of 500 contacts must not do it 500 times.
+    Nothing is re-linked when the block raises (its transaction is rolled back anyway).
+    """
+    key = id(db)
+    if key in _deferred:
+        yield
+        return
+    _deferred[key] = False
+    try:
+        yield
+    finally:
+        needed = _deferred.pop(key)
+    if needed:
+        relink_mail(db)
+
+
 def relink_mail(db: Database) -> None:
     """Recompute which accounts each stored message belongs to (after a contact/domain change).
 
     The matching module belongs to the mail-matching work; while it is absent there is no mail
     to re-link, so its absence is not an error.
     """
+    if id(db) in _deferred:
+        _deferred[id(db)] = True
+        return
     try:
         matching = importlib.import_module("rapport.store.matching")
     except ModuleNotFoundError as exc:
@@ -68,7 +96,7 @@ def split_tags(tags: Iterable[str] | str) -> tuple[str, ...]:
     return tuple(seen.values())
 
 
-def _check_tier(tier: str) -> str:
+def check_tier(tier: str) -> str:
     value = (tier or "standard").strip().lower()
     if value not in TIERS:
         raise InputError(f"tier must be 'key' or 'standard', not {tier!r}")
@@ -233,7 +261,7 @@ def create_account(
             cursor = db.execute(
                 "INSERT INTO accounts (name, tier, owner, tags, notes, created_utc, updated_utc)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [clean, _check_tier(tier), owner.strip(), ",".join(split_tags(tags)),
+                [clean, check_tier(tier), owner.strip(), ",".join(split_tags(tags)),
                  notes, now, now],
             )
         except sqlite3.IntegrityError as exc:
@@ -261,7 +289,7 @@ def update_account(
     if name is not None:
         changes["name"] = _check_name(name)
     if tier is not None:
-        changes["tier"] = _check_tier(tier)
+        changes["tier"] = check_tier(tier)
     if owner is not None:
         changes["owner"] = owner.strip()
     if tags is not None:

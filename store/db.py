@@ -6,6 +6,7 @@ timeout let the TUI and a `rapport sync` in another terminal write the same file
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -18,14 +19,23 @@ from rapport.store.workspace import make_private_dir, touch_private_file
 BUSY_TIMEOUT_MS = 15_000
 
 
+def busy_timeout_ms() -> int:
+    """15 s, or $RAPPORT_BUSY_TIMEOUT_MS (tests of the "locked" message use a short one)."""
+    try:
+        return max(int(os.environ.get("RAPPORT_BUSY_TIMEOUT_MS", BUSY_TIMEOUT_MS)), 0)
+    except ValueError:
+        return BUSY_TIMEOUT_MS
+
+
 def open_database(path: Path | str, *, migrate: bool = True) -> Database:
     """Open (creating 0600 if needed) and migrate the workspace database at `path`."""
     path = Path(path)
     make_private_dir(path.parent) if not path.parent.exists() else None
     touch_private_file(path)
     try:
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        timeout = busy_timeout_ms()
+        conn = sqlite3.connect(str(path), timeout=timeout / 1000)
+        conn.execute(f"PRAGMA busy_timeout = {timeout}")
         db = Database(conn)
         if db.journal_mode != "wal":
             db.enable_wal()

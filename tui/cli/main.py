@@ -7,6 +7,7 @@ only wires them. Errors derived from RapportError become one line on stderr, nev
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -74,6 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RapportError as exc:
         print(f"rapport: {exc.message}", file=sys.stderr)
         return exc.exit_code
+    except sqlite3.OperationalError as exc:
+        # A writer held the database past the busy timeout (or the disk failed): one line.
+        if "locked" in str(exc) or "busy" in str(exc):
+            print("rapport: the database is locked by another Rapport; try again", file=sys.stderr)
+        else:
+            print(f"rapport: database error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("rapport: interrupted", file=sys.stderr)
         return 130

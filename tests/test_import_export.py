@@ -1,0 +1,217 @@
+"""Tests `rapport import` / `rapport export` through the real CLI on real workspace files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rapport.store import activities, contacts, deals
+from rapport.store.session import open_workspace
+from rapport.tui.cli.main import main
+
+ACCOUNTS_CSV = """\
+Name,DOMAIN,tier,owner,tags,stage,value,currency,expected_close,next_action,next_action_due,notes
+ACME Chemicals,acme.com; acme-chem.de,key,Sam,"chemicals, export",Proposal presented,"12,500.50",EUR,2027-03-01,Send revised offer,3 Dec 2026,"two
+lines"
+Borealis Logistics,borealis.eu,standard,,logistics,,,,,,,
+Cortex Foods,cortex-foods.fr,,Kim,food,Won / support,80000,eur,,,,
+"""
+
+CONTACTS_CSV = """\
+account,name,email,role,phone,opt_out
+ACME Chemicals,Ann Lee,ann@acme.com;ann.lee@acme.com,Buyer,+49 30 1234,no
+,Bo Berg,bo@borealis.eu,CFO,,yes
+cortex-foods.fr,Chloé Roux,,Head of purchasing,,
+"""
+
+DEALS_CSV = """\
+account,title,stage,value,currency,probability,expected_close,next_action,next_action_due
+ACME Chemicals,Solvents framework,Closing,40000,EUR,85%,2027-01-15,Call legal,2026-12-20
+"""
+
+
+def run(home: Path, *args: str) -> int:
+    return main(["--home", str(home), *args])
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def counts(home: Path) -> tuple[int, int, int, int]:
+    opened = open_workspace(home)
+    try:
+        return tuple(  # type: ignore[return-value]
+            opened.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("accounts", "contacts", "deals", "activities")
+        )
+    finally:
+        opened.close()
+
+
+def export_all(home: Path, fmt: str, capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    out = {}
+    for kind in ("accounts", "contacts", "deals"):
+        assert run(home, "export", kind, "--format", fmt) == 0
+        out[kind] = capsys.readouterr().out
+    return out
+
+
+@pytest.fixture
+def book(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    home = tmp_path / "book"
+    assert run(home, "import", "accounts", str(write(tmp_path, "a.csv", ACCOUNTS_CSV))) == 0
+    assert run(home, "import", "contacts", str(write(tmp_path, "c.csv", CONTACTS_CSV))) == 0
+    assert run(home, "import", "deals", str(write(tmp_path, "d.csv", DEALS_CSV))) == 0
+    capsys.readouterr()
+    return home
+
+
+def test_import_reads_every_column(book: Path) -> None:
+    opened = open_workspace(book)
+    db = opened.db
+    by_title = {d.title: d for d in deals.list_deals(db)}
+    acme = by_title["ACME Chemicals"]
+    assert (acme.stage, acme.value, acme.expected_close.isoformat(), acme.next_action,
+            acme.next_action_due.isoformat()) == (
+        "Proposal presented", 12500.5, "2027-03-01", "Send revised offer", "2026-12-03")
+    assert by_title["Cortex Foods"].currency == "EUR"
+    assert by_title["Solvents framework"].probability == 85
+    ann = contacts.find_contact_by_email(db, "ann.lee@acme.com")
+    assert ann and ann.emails == ("ann@acme.com", "ann.lee@acme.com") and ann.role == "Buyer"
+    bo = contacts.find_contact_by_email(db, "bo@borealis.eu")
+    # No account column: the address's domain names the account.
+    assert bo and bo.opted_out and bo.account_id == ann.account_id + 1
+    names = {c.name: c.account_id for c in contacts.list_contacts(db)}
+    assert names["Chloé Roux"] is not None
+    opened.close()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_export_round_trips(book: Path, tmp_path: Path, fmt: str,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    first = export_all(book, fmt, capsys)
+    copy = tmp_path / f"copy-{fmt}"
+    for kind in ("accounts", "contacts", "deals"):
+        path = write(tmp_path, f"{kind}.{fmt}", first[kind])
+        assert run(copy, "import", kind, str(path)) == 0
+    capsys.readouterr()
+    assert export_all(copy, fmt, capsys) == first
+    assert counts(copy)[:3] == counts(book)[:3] == (3, 3, 3)
+    if fmt == "json":
+        rows = json.loads(first["accounts"])
+        assert rows[0]["domain"] == ["acme.com", "acme-chem.de"] and rows[0]["value"] == 12500.5
+
+
+def test_reimport_updates_never_duplicates(book: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    before = counts(book)
+    for kind, text in (("accounts", ACCOUNTS_CSV), ("contacts", CONTACTS_CSV), ("deals", DEALS_CSV)):
+        assert run(book, "import", kind, str(write(tmp_path, f"again-{kind}.csv", text))) == 0
+    assert counts(book) == before
+    assert "0 created, 3 updated" in capsys.readouterr().out
+    # Keyed by domain: a renamed account row updates the same account and moves its deal.
+    moved = ACCOUNTS_CSV.replace("ACME Chemicals,acme.com", "ACME Chemie,acme.com").replace(
+        "Proposal presented", "Objections")
+    assert run(book, "import", "accounts", str(write(tmp_path, "moved.csv", moved))) == 0
+    opened = open_workspace(book)
+    acme = [d for d in deals.list_deals(opened.db) if d.title == "ACME Chemicals"][0]
+    assert (acme.account_name, acme.stage) == ("ACME Chemie", "Objections")
+    changes = activities.list_activities(opened.db, acme.account_id, kinds=["stage_change"])
+    assert [(a.from_stage, a.to_stage) for a in changes] == [("Proposal presented", "Objections")]
+    opened.close()
+    assert counts(book)[:3] == before[:3]
+
+
+BAD_ACCOUNTS = """\
+name,domain,stage,value,expected_close
+Good One,good.com,Prospect,10,
+Bad Date,bad-date.com,Prospect,10,32/13/2026
+Bad Stage,bad-stage.com,Dreaming,10,
+,nameless.com,,,
+Good One Again,good.com,Prospect,10,
+Bad Value,bad-value.com,Prospect,lots,
+"""
+
+BAD_CONTACTS = """\
+account,name,email
+Known,Ann,ann@known.com
+Nowhere Inc,Bob,bob@nowhere.com
+Known,Ann Twin,ANN@known.com
+Known,Broken,not-an-address
+"""
+
+
+def test_bad_rows_reject_the_whole_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "ws"
+    code = run(home, "import", "accounts", str(write(tmp_path, "bad.csv", BAD_ACCOUNTS)))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert counts(home) == (0, 0, 0, 0)
+    lines = err.strip().splitlines()
+    assert [line.split(": ", 1)[0].rsplit(":", 1)[1] for line in lines[:-1]] == [
+        "3", "4", "5", "6", "7"]
+    assert "bad date '32/13/2026' in expected_close" in lines[0]
+    assert "unknown stage 'Dreaming'" in lines[1]
+    assert "missing name" in lines[2]
+    assert "duplicate account" in lines[3] and "also on line 2" in lines[3]
+    assert "bad amount 'lots'" in lines[4]
+    assert lines[-1].startswith("rapport: ") and "5 of 6 rows are bad; nothing imported" in lines[-1]
+    assert "Traceback" not in err
+
+    assert run(home, "import", "accounts", str(write(tmp_path, "known.csv", "name\nKnown\n"))) == 0
+    code = run(home, "import", "contacts", str(write(tmp_path, "badc.csv", BAD_CONTACTS)))
+    err = capsys.readouterr().err
+    assert code == 2 and counts(home)[1] == 0
+    assert "badc.csv:3: unknown account 'Nowhere Inc'" in err
+    assert "badc.csv:4: duplicate email ann@known.com (also on line 2)" in err
+    assert "badc.csv:5: 'not-an-address' is not an email address" in err
+
+
+def test_skip_bad_imports_the_good_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "ws"
+    code = run(home, "import", "accounts", str(write(tmp_path, "bad.csv", BAD_ACCOUNTS)), "--skip-bad")
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "1 created, 0 updated, 5 bad rows skipped" in captured.out
+    assert "bad.csv:4: skipped: unknown stage 'Dreaming'" in captured.err
+    assert counts(home)[:3] == (1, 0, 1)
+
+
+VCARDS = """\
+BEGIN:VCARD
+VERSION:3.0
+FN:Ann Lee
+N:Lee;Ann;;;
+ORG:ACME Chemicals;Purchasing
+TITLE:Buyer
+EMAIL;TYPE=INTERNET:ann.private@acme.com
+EMAIL;TYPE=INTERNET,pref:ann@acme.com
+TEL;TYPE=WORK:+49 30 1234
+END:VCARD
+BEGIN:VCARD
+VERSION:4.0
+FN:Jürgen Kühn
+EMAIL;PREF=1:juergen@borealis.eu
+TEL;VALUE=uri:tel:+33-1-23
+END:VCARD
+"""
+
+
+def test_vcard_3_and_4(book: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "people.vcf", VCARDS)
+    assert run(book, "import", "contacts", str(path)) == 0
+    assert "1 created, 1 updated" in capsys.readouterr().out
+    opened = open_workspace(book)
+    ann = contacts.find_contact_by_email(opened.db, "ann.private@acme.com")
+    assert ann and ann.emails == ("ann@acme.com", "ann.lee@acme.com", "ann.private@acme.com")
+    jk = contacts.find_contact_by_email(opened.db, "juergen@borealis.eu")
+    assert jk and jk.name == "Jürgen Kühn" and jk.account_id is not None
+    opened.close()
+    bad = write(tmp_path, "bad.vcf", VCARDS.replace("ORG:ACME Chemicals", "ORG:Unknown GmbH"))
+    assert run(book, "import", "contacts", str(bad)) == 2
+    assert "bad.vcf:1: unknown account 'Unknown GmbH'" in capsys.readouterr().err
