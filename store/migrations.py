@@ -201,6 +201,23 @@ def m001_initial(db: Database) -> None:
     _set_version(db, 1)
 
 
+@migrations()
+def m002_mail(db: Database) -> None:
+    """Mail (shared by the IMAP sync and the parse/match helpers: append, never reorder).
+
+    `my_addresses`: the user's own addresses as of the last sync, so re-matching after a contact
+    or domain change (which has no config at hand) still ignores them.
+    """
+    db.executescript(
+        """
+        CREATE TABLE my_addresses (
+            address TEXT PRIMARY KEY                -- lower-case
+        );
+        """
+    )
+    _set_version(db, 2)
+
+
 def apply_migrations(db: Database) -> None:
     """Bring `db` up to the newest schema; each migration commits on its own."""
     migrations.apply(db)

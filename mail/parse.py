@@ -1,0 +1,505 @@
+"""Provides parsing of hostile RFC 822 mail into `NewMessage`s: headers, text bodies, snippets.
+
+Everything here takes untrusted bytes and never raises on them: unknown or lying charsets fall
+back (declared charset, then UTF-8, then Windows-1252 with replacement), broken MIME degrades to
+"whatever text we could find", and every stored string is stripped of terminal escapes and other
+control characters (bodies keep newlines and tabs) so nothing from a sender can drive the terminal.
+The stdlib `compat32` parser is used on purpose: it is the most forgiving with broken structure;
+the decoding it leaves to the caller is done here, defensively.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import email.header
+import email.utils
+import hashlib
+import quopri
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy
+from email.message import Message as EmailMessage
+from email.parser import BytesParser
+
+from dateutil import parser as dateparser
+
+from rapport.store.messages import EPOCH_UTC, NewMessage
+from rapport.store.timeutil import to_utc_text
+
+AddressList = tuple[tuple[str, str], ...]
+
+# Caps keep one monstrous message (200 KB header lines, 3,000 MIME parts) from eating the sync.
+MAX_BODY_CHARS = 512_000
+MAX_HTML_BYTES = 2_000_000
+MAX_PARTS = 500
+MAX_DEPTH = 12
+SYNTHETIC_DOMAIN = "rapport.invalid"
+
+# C0/C1 controls (ESC starts terminal sequences), DEL, and bidi overrides that reorder text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_ANGLE_ID = re.compile(r"<([^<>\s]+)>")
+_CHARSET_ALIASES = {
+    "unknown-8bit": "utf-8",
+    "x-unknown": "utf-8",
+    "unknown": "utf-8",
+    "x-user-defined": "windows-1252",
+    "ansi_x3.4-1968": "ascii",
+    "us-ascii": "ascii",
+    "iso-8859-8-i": "iso-8859-8",
+    "ks_c_5601-1987": "cp949",
+    "gb2312": "gb18030",  # real-world "GB2312" mail is usually GBK/GB18030
+    "gbk": "gb18030",
+}
+
+
+@dataclass(frozen=True)
+class ParsedHeaders:
+    """The headers Rapport keeps, decoded and cleaned; addresses lower-cased."""
+
+    message_id: str
+    in_reply_to: str
+    refs: tuple[str, ...]
+    date_utc: str
+    from_name: str
+    from_addr: str
+    to: AddressList
+    cc: AddressList
+    reply_to: AddressList
+    subject: str
+
+
+def clean_line(text: str) -> str:
+    """A header value: no control characters at all (CR/LF folded to spaces), trimmed."""
+    text = text.replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    return re.sub(r" {2,}", " ", _CONTROL_LINE.sub("", text)).strip()
+
+
+def clean_text(text: str) -> str:
+    """A body: newlines normalised to \\n; tabs and newlines kept, other controls removed."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text)
+
+
+def _codec(charset: str | None) -> str | None:
+    if not charset:
+        return None
+    name = charset.strip().strip("\"'").lower()
+    name = _CHARSET_ALIASES.get(name, name)
+    try:
+        return codecs.lookup(name).name
+    except (LookupError, ValueError):
+        return None
+
+
+def decode_bytes(data: bytes, charset: str | None) -> str:
+    """Bytes in a declared charset that may be unknown or a lie; never raises."""
+    declared = _codec(charset)
+    for candidate in (declared, "utf-8"):
+        if candidate is None:
+            continue
+        try:
+            return data.decode(candidate)
+        except (UnicodeDecodeError, LookupError, ValueError):
+            continue
+    return data.decode("windows-1252", errors="replace")
+
+
+def _unescape_surrogates(text: str) -> str:
+    # compat32 keeps raw 8-bit header bytes as surrogate escapes; recover them as UTF-8 or 1252.
+    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+        return text
+    return decode_bytes(text.encode("ascii", "surrogateescape"), None)
+
+
+def decode_header_value(value: object) -> str:
+    """One header value (RFC 2047 encoded words in any charset, raw 8-bit) as clean text."""
+    if value is None:
+        return ""
+    raw = _unescape_surrogates(str(value))
+    try:
+        pieces = email.header.decode_header(raw)
+    except Exception:  # decode_header raises on some malformed encoded words
+        return clean_line(raw)
+    out: list[str] = []
+    for chunk, charset in pieces:
+        if isinstance(chunk, bytes):
+            out.append(decode_bytes(chunk, charset))
+        else:
+            out.append(chunk)
+    return clean_line("".join(out))
+
+
+def _ids(value: str) -> list[str]:
+    """Message-IDs in a header, without angle brackets (bare tokens accepted)."""
+    found = _ANGLE_ID.findall(value)
+    if found:
+        return [clean_line(f) for f in found if clean_line(f)]
+    return [t.strip("<>") for t in clean_line(value).split() if "@" in t and t.strip("<>")]
+
+
+def _addresses(values: list[str]) -> AddressList:
+    raw = [_unescape_surrogates(str(v)) for v in values if v is not None]
+    try:
+        pairs = email.utils.getaddresses(raw)
+    except Exception:  # hostile header: keep nothing rather than crash
+        return ()
+    result: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for name, addr in pairs:
+        addr = clean_line(addr).strip("<>").lower()
+        if not addr or "@" not in addr or " " in addr or addr in seen:
+            continue
+        seen.add(addr)
+        result.append((decode_header_value(name).strip('"'), addr))
+    return tuple(result)
+
+
+def parse_date(value: str | None, fallback_utc: str = EPOCH_UTC) -> str:
+    """A Date header as UTC text; missing/invalid dates give `fallback_utc` (e.g. INTERNALDATE)."""
+    text = clean_line(_unescape_surrogates(value or ""))
+    if not text:
+        return fallback_utc
+    moment: datetime | None = None
+    try:
+        moment = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        moment = None
+    if moment is None:
+        try:
+            moment = dateparser.parse(text, fuzzy=True)
+        except (ValueError, OverflowError, TypeError, AttributeError):
+            return fallback_utc
+    if moment is None:
+        return fallback_utc
+    try:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)  # no zone given: UTC is the least-wrong guess
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return fallback_utc
+    if not 1970 <= moment.year <= 2200:
+        return fallback_utc
+    return to_utc_text(moment)
+
+
+def synthetic_message_id(raw_headers: bytes) -> str:
+    """A stable made-up Message-ID: the same header bytes always give the same id."""
+    digest = hashlib.sha256(raw_headers).hexdigest()[:32]
+    return f"{digest}@{SYNTHETIC_DOMAIN}"
+
+
+def _header_bytes(raw: bytes) -> bytes:
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        index = raw.find(sep)
+        if index >= 0:
+            return raw[:index]
+    return raw
+
+
+def _headers_from(msg: EmailMessage, raw_headers: bytes, fallback_date_utc: str) -> ParsedHeaders:
+    # raw_items(): the values as parsed, before compat32 wraps 8-bit ones in Header objects.
+    raw: dict[str, list[str]] = {}
+    for name, value in _safe(lambda: list(msg.raw_items()), []):
+        if isinstance(value, str):
+            raw.setdefault(name.strip().lower(), []).append(value)
+
+    def get(name: str) -> str:
+        values = raw.get(name.lower())
+        return values[0] if values else ""
+
+    def get_all(name: str) -> list[str]:
+        return raw.get(name.lower(), [])
+
+    ids = _ids(get("Message-ID"))
+    message_id = ids[0] if ids else synthetic_message_id(raw_headers)
+    reply_ids = _ids(get("In-Reply-To"))
+    refs = tuple(r for r in _ids(get("References")) if r != message_id)
+    in_reply_to = reply_ids[0] if reply_ids else (refs[-1] if refs else "")
+    senders = _addresses(get_all("From")) or _addresses(get_all("Sender"))
+    from_name, from_addr = senders[0] if senders else ("", "")
+    if not from_addr:
+        # "From: Undisclosed" and friends: keep the display text so the list shows something.
+        from_name = decode_header_value(get("From"))
+    return ParsedHeaders(
+        message_id=message_id,
+        in_reply_to=in_reply_to,
+        refs=refs,
+        date_utc=parse_date(get("Date"), fallback_date_utc),
+        from_name=from_name,
+        from_addr=from_addr,
+        to=_addresses(get_all("To")),
+        cc=_addresses(get_all("Cc")),
+        reply_to=_addresses(get_all("Reply-To")),
+        subject=decode_header_value(get("Subject"))[:1000],
+    )
+
+
+def _parse_bytes(raw: bytes, headersonly: bool = False) -> EmailMessage:
+    return BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=headersonly)
+
+
+def parse_header_block(raw: bytes, *, fallback_date_utc: str = EPOCH_UTC) -> ParsedHeaders:
+    """Decode a raw header block (or a whole message); never raises on junk."""
+    raw = raw.lstrip(b" \t") if raw[:1] in (b" ", b"\t") else raw
+    try:
+        msg = _parse_bytes(raw, headersonly=True)
+    except Exception:  # the parser is lenient, but a hostile block must not stop a sync
+        msg = _parse_bytes(b"")
+    return _headers_from(msg, _header_bytes(raw), fallback_date_utc)
+
+
+def _transfer_decode(payload: bytes, encoding: str | None) -> bytes:
+    name = (encoding or "").strip().lower()
+    try:
+        if name == "base64":
+            cleaned = re.sub(rb"[^A-Za-z0-9+/]", b"", payload)
+            cleaned = cleaned[: len(cleaned) - len(cleaned) % 4]
+            return base64.b64decode(cleaned)
+        if name == "quoted-printable":
+            return quopri.decodestring(payload)
+    except (binascii.Error, ValueError):
+        return payload
+    return payload  # 7bit, 8bit, binary and the misspelt variants: already raw
+
+
+def html_to_text(html: str) -> str:
+    """Readable text of an HTML body (inscriptis keeps tables and lists legible)."""
+    html = html[:MAX_HTML_BYTES]
+    try:
+        from inscriptis import get_text
+
+        return get_text(html)
+    except Exception:  # inscriptis on broken markup: strip tags rather than lose the body
+        return re.sub(r"<[^>]*>", " ", html)
+
+
+def decode_body_part(
+    payload: bytes, *, content_type: str, charset: str | None, transfer_encoding: str | None
+) -> str:
+    """One text part's bytes as clean text (HTML converted); never raises."""
+    data = _transfer_decode(payload, transfer_encoding)
+    text = decode_bytes(data, charset)
+    if content_type.strip().lower() == "text/html":
+        text = html_to_text(text)
+    return clean_text(text)[:MAX_BODY_CHARS]
+
+
+# Where quoted reply text or a signature starts: the snippet stops there.
+_QUOTE_STARTS = (
+    re.compile(r"^-{2,}\s*original message\s*-{2,}", re.I),
+    re.compile(r"^-{2,}\s*forwarded (message|by)", re.I),
+    re.compile(r"^_{10,}\s*$"),
+    re.compile(r"^on\b.{0,200}\bwrote:\s*$", re.I),
+    re.compile(
+        r"^(am|le|el|il|op)\b.{0,200}\b(schrieb|a écrit|escribió|ha scritto|geschreven)\s*.{0,40}:\s*$",
+        re.I,
+    ),
+    re.compile(r"^from:\s.+", re.I),
+    re.compile(r"^begin forwarded message:", re.I),
+    re.compile(r"^sent from my ", re.I),
+)
+
+
+def _quote_starts(line: str, next_line: str) -> bool:
+    if line in ("--", "-- "):
+        return True
+    stripped = line.strip()
+    if any(p.match(stripped) for p in _QUOTE_STARTS):
+        return True
+    # "On Mon, 3 Dec 2026, Ann <a@b>\nwrote:" — mail clients wrap the attribution line.
+    return bool(re.match(r"^on\b", stripped, re.I) and next_line.strip().lower().endswith("wrote:"))
+
+
+def make_snippet(text: str, length: int = 200) -> str:
+    """The first words of a body, without quoted replies, forwards or the signature."""
+    lines = clean_text(text).split("\n")
+    kept: list[str] = []
+    for index, line in enumerate(lines):
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        if _quote_starts(line, following):
+            break
+        if line.lstrip().startswith(">"):
+            continue
+        if line.strip():
+            kept.append(line.strip())
+        if sum(len(k) + 1 for k in kept) > length * 2:
+            break
+    snippet = re.sub(r"\s+", " ", " ".join(kept)).strip()
+    if len(snippet) > length:
+        snippet = snippet[: length - 1].rstrip() + "…"
+    return snippet
+
+
+@dataclass
+class _Walk:
+    texts: list[str]
+    attachments: list[tuple[str, str, int]]
+    parts: int = 0
+
+
+def _safe(call, default):  # noqa: ANN001 — tiny local helper around compat32 accessors
+    try:
+        return call()
+    except Exception:
+        return default
+
+
+def _raw_payload(part: EmailMessage) -> bytes:
+    payload = _safe(lambda: part.get_payload(decode=False), "")
+    if isinstance(payload, bytes):
+        return payload
+    if not isinstance(payload, str):
+        return b""
+    # compat32 holds 8-bit bytes as surrogate escapes; utf-8+surrogateescape restores them.
+    return payload.encode("utf-8", "surrogateescape")
+
+
+def _part_text(part: EmailMessage, content_type: str) -> str:
+    raw = _raw_payload(part)
+    encoding = _safe(lambda: part.get("Content-Transfer-Encoding"), None)
+    if isinstance(encoding, str) and "uue" in encoding.lower():
+        decoded = _safe(lambda: part.get_payload(decode=True), b"") or b""
+        return decode_body_part(
+            decoded,
+            content_type=content_type,
+            charset=part.get_content_charset(),
+            transfer_encoding=None,
+        )
+    return decode_body_part(
+        raw,
+        content_type=content_type,
+        charset=_safe(part.get_content_charset, None),
+        transfer_encoding=str(encoding) if encoding else None,
+    )
+
+
+def _attachment(part: EmailMessage, content_type: str) -> tuple[str, str, int]:
+    name = _safe(part.get_filename, None) or _safe(lambda: part.get_param("name"), None) or ""
+    if isinstance(name, tuple):  # undecodable RFC 2231 triple
+        name = email.utils.collapse_rfc2231_value(name)
+    decoded = _safe(lambda: part.get_payload(decode=True), None)
+    size = len(decoded) if isinstance(decoded, bytes) else len(_raw_payload(part))
+    return (decode_header_value(str(name))[:255], content_type, size)
+
+
+def _walk(part: EmailMessage, walk: _Walk, depth: int) -> None:
+    walk.parts += 1
+    if walk.parts > MAX_PARTS or depth > MAX_DEPTH:
+        return
+    content_type = _safe(part.get_content_type, "text/plain").lower()
+    disposition = (_safe(part.get_content_disposition, None) or "").lower()
+    if part.is_multipart():
+        children = _safe(part.get_payload, []) or []
+        if content_type == "multipart/alternative":
+            _walk_alternative(children, walk, depth)
+        elif content_type == "message/rfc822" or content_type.startswith("message/"):
+            _walk_enclosed(part, children, walk, depth, disposition)
+        else:
+            for child in children:
+                if isinstance(child, EmailMessage):
+                    _walk(child, walk, depth + 1)
+        return
+    filename = _safe(part.get_filename, None)
+    is_text = content_type in ("text/plain", "text/html")
+    if disposition == "attachment" or filename or not (is_text or content_type.startswith("text/")):
+        walk.attachments.append(_attachment(part, content_type))
+        return
+    text = _part_text(part, content_type if is_text else "text/plain")
+    if text.strip():
+        walk.texts.append(text)
+
+
+def _walk_alternative(children: list, walk: _Walk, depth: int) -> None:
+    # Prefer the plain version; fall back to the first alternative that yields text (HTML).
+    options: list[tuple[str, _Walk]] = []
+    for child in children:
+        if not isinstance(child, EmailMessage):
+            continue
+        sub = _Walk([], [], walk.parts)
+        _walk(child, sub, depth + 1)
+        walk.parts = sub.parts
+        walk.attachments.extend(sub.attachments)
+        options.append((_safe(child.get_content_type, ""), sub))
+    plain = [s for ctype, s in options if ctype == "text/plain" and "".join(s.texts).strip()]
+    chosen = plain[0] if plain else next((s for _, s in options if s.texts), None)
+    if chosen:
+        walk.texts.extend(chosen.texts)
+
+
+def _walk_enclosed(
+    part: EmailMessage, children: list, walk: _Walk, depth: int, disposition: str
+) -> None:
+    for inner in children:
+        if not isinstance(inner, EmailMessage):
+            continue
+        subject = decode_header_value(_safe(lambda i=inner: i.get("Subject"), "")) or "message"
+        if disposition == "attachment":
+            size = len(_safe(lambda i=inner: i.as_bytes(), b"") or b"")
+            walk.attachments.append((f"{subject[:200]}.eml", "message/rfc822", size))
+            continue
+        # An inline forwarded message: its text belongs to what the reader sees.
+        walk.texts.append(f"---------- Forwarded message: {subject} ----------")
+        _walk(inner, walk, depth + 1)
+
+
+def _flag_set(flags: Collection[str | bytes]) -> set[str]:
+    names = set()
+    for flag in flags:
+        text = flag.decode("ascii", "replace") if isinstance(flag, bytes) else str(flag)
+        names.add(text.lstrip("\\").lower())
+    return names
+
+
+def parse_message(
+    raw: bytes,
+    *,
+    uid: int = 0,
+    flags: Collection[str | bytes] = (),
+    fallback_date_utc: str = EPOCH_UTC,
+) -> NewMessage:
+    """A whole RFC 822 message as a `NewMessage`; never raises on hostile input.
+
+    `flags` are IMAP flag names (`\\Seen`, b"\\Answered", ...); `fallback_date_utc` is used when
+    the Date header is missing or unreadable (IMAP INTERNALDATE, a Maildir file's mtime).
+    """
+    if raw[:1] in (b" ", b"\t"):
+        # Some mailers write a whitespace line before the headers; the parser would see no headers.
+        raw = raw.lstrip(b" \t")
+    try:
+        msg = _parse_bytes(raw)
+    except Exception:
+        msg = _parse_bytes(b"\n" + raw)
+    headers = _headers_from(msg, _header_bytes(raw), fallback_date_utc)
+    walk = _Walk([], [])
+    try:
+        _walk(msg, walk, 0)
+    except RecursionError:
+        pass  # absurd nesting: keep what was found so far
+    body = clean_text("\n\n".join(walk.texts))[:MAX_BODY_CHARS]
+    names = _flag_set(flags)
+    return NewMessage(
+        uid=uid,
+        message_id=headers.message_id,
+        in_reply_to=headers.in_reply_to,
+        refs=headers.refs,
+        date_utc=headers.date_utc,
+        from_name=headers.from_name,
+        from_addr=headers.from_addr,
+        to=headers.to,
+        cc=headers.cc,
+        reply_to=headers.reply_to,
+        subject=headers.subject,
+        snippet=make_snippet(body),
+        body_text=body,
+        attachments=tuple(walk.attachments),
+        size=len(raw),
+        seen="seen" in names,
+        answered="answered" in names,
+        flagged="flagged" in names,
+        draft="draft" in names,
+    )
