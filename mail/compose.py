@@ -1,0 +1,228 @@
+"""Provides turning a rendered Draft into a standards-correct email.message.EmailMessage.
+
+Replies: To honours Reply-To, Cc keeps the other recipients minus the user's own addresses, one
+`Re:` prefix, In-Reply-To and References, signature then the quoted original below the text.
+Safety: every header value we write is checked for CR/LF (header injection), every address is
+parsed and validated, non-ASCII names and subjects are RFC 2047 encoded by the `email` policy,
+and the body is text/plain UTF-8 with a transfer encoding the policy picks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses, make_msgid
+from typing import Any
+
+from rapport.mail.draft_context import message_view
+from rapport.mail.drafting import Draft
+from rapport.store.config import Me
+from rapport.store.errors import InputError
+
+# Reply prefixes mail clients add in various languages ("Re:", "RE[2]:", "AW:", "SV:").
+_REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|ref)(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+_DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$")
+MAX_REFERENCES = 20
+
+
+@dataclass(frozen=True)
+class Thread:
+    """Threading headers of a reply (Message-IDs without angle brackets)."""
+
+    in_reply_to: str
+    references: tuple[str, ...]
+
+
+def check_header(name: str, value: str) -> str:
+    """Refuse CR/LF (and other control characters) in a header value: header injection."""
+    if any(ch in value for ch in "\r\n\x00"):
+        raise InputError(f"{name}: line breaks are not allowed in a header (header injection refused)")
+    return value
+
+
+def _check_address(name: str, addr: str, field: str) -> Address:
+    addr = addr.strip()
+    local, _, domain = addr.rpartition("@")
+    if not local or not domain or " " in addr:
+        raise InputError(f"{field}: {addr or name!r} is not an email address")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise InputError(f"{field}: {addr!r} has an invalid domain") from exc
+    if not _DOMAIN.match(ascii_domain) or ("." not in ascii_domain and ascii_domain != "localhost"):
+        raise InputError(f"{field}: {addr!r} has an invalid domain")
+    if not local.isascii():
+        raise InputError(f"{field}: {addr!r}: non-ASCII local parts are not supported")
+    try:
+        return Address(display_name=name.strip(), addr_spec=f"{local}@{ascii_domain}")
+    except (ValueError, IndexError) as exc:
+        raise InputError(f"{field}: {addr!r} is not a valid email address") from exc
+
+
+def parse_addresses(text: str, field: str) -> list[Address]:
+    """'Jane <j@x.com>, b@y.org' -> validated Address list (empty text -> [])."""
+    check_header(field, text)
+    if not text.strip():
+        return []
+    pairs = getaddresses([text])
+    if not pairs or any(not addr and not name for name, addr in pairs):
+        raise InputError(f"{field}: cannot read {text!r} as email addresses")
+    return [_check_address(name, addr, field) for name, addr in pairs]
+
+
+def reply_subject(subject: str) -> str:
+    """Exactly one 'Re: ' in front, whatever prefixes the thread piled up."""
+    return "Re: " + _REPLY_PREFIX.sub("", subject).strip()
+
+
+def _unique(addresses: Iterable[Address], exclude: set[str]) -> list[Address]:
+    seen = set(exclude)
+    kept = []
+    for address in addresses:
+        key = address.addr_spec.lower()
+        if key not in seen:
+            seen.add(key)
+            kept.append(address)
+    return kept
+
+
+def _lenient(text: str) -> list[Address]:
+    """Addresses from stored (hostile) headers: the invalid ones are dropped, not fatal."""
+    found = []
+    for name, addr in getaddresses([text or ""]):
+        try:
+            found.append(_check_address(name, addr, "address"))
+        except InputError:
+            continue
+    return found
+
+
+def _format(addresses: Iterable[Address]) -> str:
+    return ", ".join(str(a) for a in addresses)
+
+
+def signature_block(signature: str) -> str:
+    return f"-- \n{signature.strip()}\n" if signature.strip() else ""
+
+
+def reply_draft(draft: Draft, original: Any, me: Me) -> tuple[Draft, Thread]:
+    """Fill recipients, subject and the full body of a reply to the stored message `original`."""
+    mine = set(me.all_addresses)
+    sender = _lenient(f"{original.from_name} <{original.from_addr}>" if original.from_addr else "")
+    reply_to = _lenient(getattr(original, "reply_to", "") or "")
+    others = _lenient(getattr(original, "to_addrs", "")) + _lenient(getattr(original, "cc_addrs", ""))
+    if sender and sender[0].addr_spec.lower() in mine:
+        # Replying to our own sent mail means writing to its recipients again.
+        to = _unique(others, mine)
+        cc: list[Address] = []
+    else:
+        to = _unique(reply_to or sender, mine)
+        cc = _unique(others, mine | {a.addr_spec.lower() for a in to})
+    extra_to = parse_addresses(draft.to, "To") if draft.to else []
+    extra_cc = parse_addresses(draft.cc, "Cc") if draft.cc else []
+    to = _unique([*to, *extra_to], set())
+    cc = _unique([*cc, *extra_cc], {a.addr_spec.lower() for a in to})
+    subject = reply_subject(draft.subject or original.subject or "")
+    view = message_view(original)
+    body = draft.body.rstrip() + "\n"
+    if me.signature.strip():
+        body += "\n" + signature_block(me.signature)
+    body += "\n" + view.quoted
+    refs = [r for r in (getattr(original, "refs", "") or "").split() if r]
+    refs = [r.strip("<>") for r in refs]
+    if original.message_id and original.message_id not in refs:
+        refs.append(original.message_id)
+    thread = Thread(in_reply_to=original.message_id, references=tuple(refs[-MAX_REFERENCES:]))
+    filled = replace(draft, to=_format(to), cc=_format(cc), subject=subject, body=body)
+    return filled, thread
+
+
+def new_draft(draft: Draft, me: Me) -> Draft:
+    """A new mail or an announcement: the rendered text plus the signature."""
+    body = draft.body.rstrip() + "\n"
+    if me.signature.strip():
+        body += "\n" + signature_block(me.signature)
+    return replace(draft, body=body)
+
+
+def _sender(me: Me) -> Address:
+    if not me.email.strip():
+        raise InputError("set [me] email in config.toml before drafting mail")
+    check_header("[me] name", me.name)
+    return _check_address(me.name, me.email, "[me] email")
+
+
+def new_message_id(me: Me) -> str:
+    """A fresh Message-ID (without <>) in the user's domain."""
+    domain = me.email.rpartition("@")[2] or "rapport.invalid"
+    return make_msgid(domain=domain).strip("<>")
+
+
+def build_email(
+    draft: Draft,
+    me: Me,
+    *,
+    thread: Thread | None = None,
+    message_id: str | None = None,
+    date: datetime | None = None,
+) -> EmailMessage:
+    """The RFC 5322 message for `draft` (already filled by reply_draft/new_draft)."""
+    sender = _sender(me)
+    to = parse_addresses(draft.to, "To")
+    if not to:
+        raise InputError(f"template {draft.template!r}: the draft has no To address")
+    cc = parse_addresses(draft.cc, "Cc")
+    subject = check_header("Subject", draft.subject)
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = sender
+    msg["To"] = to
+    if cc:
+        msg["Cc"] = cc
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(date or datetime.now().astimezone())
+    mid = check_header("Message-ID", message_id or new_message_id(me)).strip("<>")
+    msg["Message-ID"] = f"<{mid}>"
+    if thread is not None:
+        in_reply_to = check_header("In-Reply-To", thread.in_reply_to)
+        if in_reply_to:
+            msg["In-Reply-To"] = f"<{in_reply_to}>"
+        refs = [check_header("References", r) for r in thread.references if r]
+        if refs:
+            msg["References"] = " ".join(f"<{r}>" for r in refs)
+    msg["User-Agent"] = "Rapport"
+    body = draft.body.replace("\r\n", "\n")
+    # Quoted-printable keeps non-ASCII bodies 7-bit clean for servers without 8BITMIME.
+    plain = body.isascii() and all(len(line) < 990 for line in body.split("\n"))
+    cte = "7bit" if plain else "quoted-printable"
+    msg.set_content(body, charset="utf-8", cte=cte)
+    return msg
+
+
+def message_id_of(msg: EmailMessage) -> str:
+    return str(msg["Message-ID"]).strip().strip("<>")
+
+
+def draft_to_text(draft: Draft) -> str:
+    """The editable form given to $EDITOR: three header lines, a blank line, the body."""
+    return f"Subject: {draft.subject}\nTo: {draft.to}\nCc: {draft.cc}\n\n{draft.body}"
+
+
+def draft_from_text(text: str, base: Draft) -> Draft:
+    """Read the edited form back; header lines other than Subject/To/Cc are refused."""
+    head, sep, body = text.replace("\r\n", "\n").partition("\n\n")
+    if not sep:
+        raise InputError("the edited draft needs a blank line between its headers and its text")
+    values = {"subject": base.subject, "to": base.to, "cc": base.cc}
+    for line in head.split("\n"):
+        if not line.strip():
+            continue
+        key, colon, value = line.partition(":")
+        if not colon or key.strip().lower() not in values:
+            raise InputError(f"edited draft: unexpected header line {line[:60]!r} (Subject, To, Cc)")
+        values[key.strip().lower()] = value.strip()
+    return replace(base, subject=values["subject"], to=values["to"], cc=values["cc"], body=body)

@@ -1,0 +1,133 @@
+"""Building emails from drafts: reply recipients and threading, RFC 2047, MIME, injection refusal."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from email import message_from_bytes, policy
+from types import SimpleNamespace
+
+import pytest
+
+from rapport.mail.compose import (
+    build_email,
+    draft_from_text,
+    draft_to_text,
+    new_draft,
+    parse_addresses,
+    reply_draft,
+    reply_subject,
+)
+from rapport.mail.drafting import Draft
+from rapport.store.config import Me
+from rapport.store.errors import InputError
+
+ME = Me(name="Zoë Müller", email="zoe@rapport.example", signature="Zoë Müller\nRapport GmbH",
+        addresses=("zoe.private@alt.example",))
+
+
+def _original(**changes: str) -> SimpleNamespace:
+    base = dict(
+        message_id="orig-2@acme.example", refs="root@acme.example orig-1@acme.example",
+        subject="RE: Re: AW: Prix pour l'été", from_name="Alice Martin",
+        from_addr="alice@acme.example", reply_to="Orders <orders@acme.example>",
+        to_addrs="Zoë <ZOE@rapport.example>, Bob <bob@acme.example>",
+        cc_addrs="zoe.private@alt.example, carol@other.example, bob@acme.example",
+        date_utc="2026-11-02T10:00:00Z", body_text="Hello Zoë,\n\nwhat is the price?\n",
+    )
+    base.update(changes)
+    return SimpleNamespace(**base)
+
+
+DRAFT = Draft("acknowledge", "reply", "", "", "", "Dear Alice,\n\nthanks, on it.\n")
+
+
+def test_reply_recipients_threading_and_body_parse_back() -> None:
+    filled, thread = reply_draft(DRAFT, _original(), ME)
+    raw = build_email(filled, ME, thread=thread, message_id="draft-1@rapport.example").as_bytes()
+    assert b"\r\n" in raw and all(line.isascii() for line in raw.split(b"\r\n"))
+    back = message_from_bytes(raw, policy=policy.default)
+    assert str(back["To"]) == "Orders <orders@acme.example>"  # Reply-To wins over From
+    # Other recipients kept once, minus every address of mine (any case), minus To.
+    assert str(back["Cc"]) == "Bob <bob@acme.example>, carol@other.example"
+    assert str(back["Subject"]) == "Re: Prix pour l'été"  # RFC 2047 decoded back
+    assert b"=?utf-8?" in raw.split(b"\r\n\r\n")[0]
+    assert str(back["From"]) == "Zoë Müller <zoe@rapport.example>"
+    assert back["Message-ID"] == "<draft-1@rapport.example>"
+    assert back["In-Reply-To"] == "<orig-2@acme.example>"
+    assert back["References"] == "<root@acme.example> <orig-1@acme.example> <orig-2@acme.example>"
+    assert back.get_content_type() == "text/plain"
+    assert back.get_content_charset() == "utf-8"
+    assert back["MIME-Version"] == "1.0"
+    text = back.get_content().replace("\r\n", "\n")
+    assert text == (
+        "Dear Alice,\n\nthanks, on it.\n\n-- \nZoë Müller\nRapport GmbH\n\n"
+        "On Mon, 2 Nov 2026 at 10:00 UTC, Alice Martin <alice@acme.example> wrote:\n"
+        "> Hello Zoë,\n>\n> what is the price?\n"
+    )
+
+
+def test_reply_without_reply_to_and_to_own_sent_mail() -> None:
+    filled, _ = reply_draft(DRAFT, _original(reply_to=""), ME)
+    assert filled.to == "Alice Martin <alice@acme.example>"
+    mine = _original(from_name="Zoë", from_addr="zoe@rapport.example", reply_to="")
+    filled, _ = reply_draft(DRAFT, mine, ME)
+    assert filled.to == "Bob <bob@acme.example>, carol@other.example"
+    assert filled.cc == ""
+
+
+def test_subject_gets_exactly_one_re() -> None:
+    assert reply_subject("Re: RE[2]: Aw: sv: Offer") == "Re: Offer"
+    assert reply_subject("Offer") == "Re: Offer"
+    assert reply_subject("Re: {{x}}".replace("{{x}}", "Re: Offer")) == "Re: Offer"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("subject", "Hello\r\nBcc: everyone@evil.example"),
+        ("subject", "Hello\nX-Injected: 1"),
+        ("to", "alice@acme.example\r\nBcc: everyone@evil.example"),
+        ("cc", "bob@acme.example\nBcc: x@evil.example"),
+    ],
+)
+def test_header_injection_refused(field: str, value: str) -> None:
+    draft = replace(new_draft(Draft("t", "new", "Hi", "alice@acme.example", "", "x"), ME),
+                    **{field: value})
+    with pytest.raises(InputError, match="line breaks are not allowed"):
+        build_email(draft, ME)
+
+
+def test_injection_in_my_own_name_refused() -> None:
+    evil_me = replace(ME, name="Zoë\r\nBcc: x@evil.example")
+    with pytest.raises(InputError, match=r"\[me\] name: line breaks"):
+        build_email(Draft("t", "new", "Hi", "a@acme.example", "", "x"), evil_me)
+
+
+@pytest.mark.parametrize("bad", ["alice", "alice@", "@acme.example", "a b@acme.example",
+                                  "alice@acme", "alice@-acme.example", "<<>>"])
+def test_invalid_addresses_refused(bad: str) -> None:
+    with pytest.raises(InputError, match="^To: "):
+        parse_addresses(bad, "To")
+
+
+def test_addresses_parse_with_unicode_names() -> None:
+    found = parse_addresses('"Müller, Jürgen" <j@bücher.example>, bob@acme.example', "To")
+    assert [a.addr_spec for a in found] == ["j@xn--bcher-kva.example", "bob@acme.example"]
+    assert found[0].display_name == "Müller, Jürgen"
+
+
+def test_new_mail_needs_my_email_and_a_recipient() -> None:
+    draft = Draft("t", "new", "Hi", "", "", "x")
+    with pytest.raises(InputError, match="no To address"):
+        build_email(draft, ME)
+    with pytest.raises(InputError, match=r"set \[me\] email"):
+        build_email(replace(draft, to="a@acme.example"), Me(name="x"))
+
+
+def test_editor_text_round_trip() -> None:
+    filled = new_draft(Draft("t", "new", "Offer", "a@acme.example", "", "Text\n\nmore\n"), ME)
+    edited = draft_to_text(filled).replace("Subject: Offer", "Subject: Better offer")
+    back = draft_from_text(edited, filled)
+    assert back == replace(filled, subject="Better offer")
+    with pytest.raises(InputError, match="unexpected header line 'Bcc"):
+        draft_from_text("Bcc: x@y.example\n\nbody", filled)
