@@ -169,11 +169,14 @@ def render_csv(report: Report) -> str:
     return out.getvalue()
 
 
+# Markdown meaning: backslash-escaped (CommonMark allows it before any ASCII punctuation).
+_MD_SPECIAL = set("\\`*_[]<>|&#!")
+
+
 def _cell(value: Any) -> str:
-    # Names come from mail and imports: keep them from breaking the table.
-    return (
-        str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
-    )
+    """Names and objections come from mail and imports: shown literally, never as markup/HTML."""
+    text = " ".join(str(value).split())
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:

@@ -98,8 +98,7 @@ values in {{ currency }}.</p>
 {{ r.total_deals }} deals in all stages.</p>
 
 <h2 id="won-lost">Won and lost in the period</h2>
-<p>Won: {{ r.won|length }} deals, {{ money(r.won_value) }}. Lost: {{ r.lost|length }} deals,
-{{ money(r.lost_value) }}.</p>
+<p>Won: {{ r.won|length }} deals, {{ money(r.won_value) }}. Lost: {{ r.lost|length }} deals, {{ money(r.lost_value) }}.</p>
 {% if r.won or r.lost %}
 <table id="closed">
 <tr><th>Result</th><th>Account</th><th>Deal</th><th class="num">Value</th><th>Closed</th></tr>

@@ -1,0 +1,210 @@
+"""Provides `build_report_workspace`: a small book with hand-checkable report figures for March 2026.
+
+Everything goes through the store's own API (accounts, deals, activities, and messages through
+`save_batch`, the path synced mail takes). The store stamps stage changes and resolutions with
+the real clock, so those few moments are backdated afterwards with one UPDATE each.
+
+The hand-derived figures are in tests/test_reports.py next to the assertions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from rapport.store.accounts import create_account
+from rapport.store.activities import add_activity, resolve_objection
+from rapport.store.deals import create_deal, move_deal
+from rapport.store.pipeline import Pipeline
+from rapport.store.report_period import Period
+from rapport.store.session import open_workspace
+
+MARCH = Period(date(2026, 3, 1), date(2026, 3, 31))
+# The report is run on 10 April, after the period: "as of" figures stop at 1 April 00:00.
+NOW = datetime(2026, 4, 10, 12, 0, tzinfo=UTC)
+ME = "me@rapport.example"
+STALE_AFTER_DAYS = 30
+
+
+def _backdate(db: Database, table: str, row_id: int, column: str, moment: str) -> None:
+    db.execute(f"UPDATE {table} SET {column} = ? WHERE id = ?", [moment, row_id])
+    db.conn.commit()
+
+
+def _deals(db: Database, ids: dict[str, int]) -> dict[str, int]:
+    pipe = Pipeline()
+    deals: dict[str, int] = {}
+
+    def deal(key: str, account: str, title: str, stage: str, value: float, **kw: object) -> int:
+        deals[key] = create_deal(
+            db, ids[account], title, stage, pipeline=pipe, value=value, **kw
+        ).id
+        return deals[key]
+
+    deal(
+        "renewal",
+        "acme",
+        "Acme renewal",
+        "Proposal presented",
+        10000,
+        expected_close=date(2026, 4, 15),
+        next_action="send terms",
+        next_action_due=date(2026, 3, 20),
+    )
+    deal(
+        "upsell",
+        "acme",
+        "Acme upsell",
+        "Prospect",
+        2000,
+        probability=25,
+        expected_close=date(2026, 5, 2),
+    )
+    deal(
+        "pilot",
+        "borealis",
+        "Borealis pilot",
+        "Closing",
+        8000,
+        expected_close=date(2026, 4, 30),
+        next_action="call CFO",
+        next_action_due=date(2026, 4, 5),
+    )
+    deal("support", "cobalt", "Cobalt support", "Needs identified", 1200)
+    closed = [
+        ("licence", "cobalt", "Cobalt licence", "Won / support", 6000, "2026-03-12T10:00:00Z"),
+        ("training", "acme", "Acme training", "Won / support", 4000, "2026-02-20T10:00:00Z"),
+        ("extension", "borealis", "Borealis extension", "Referral", 3000, "2026-03-25T16:00:00Z"),
+        ("audit", "cobalt", "Cobalt audit", "Lost", 5000, "2026-03-05T09:00:00Z"),
+        ("migration", "echo", "Echo migration", "Lost", 1500, "2026-04-02T09:00:00Z"),
+        ("big", "borealis", "Borealis big deal", "Won / support", 20000, "2026-04-05T09:00:00Z"),
+    ]
+    for key, account, title, stage, value, when in closed:
+        deal_id = deal(key, account, title, "Closing", value)
+        move_deal(db, deal_id, stage, pipeline=pipe)
+        _backdate(db, "deals", deal_id, "stage_changed_utc", when)
+    return deals
+
+
+def _activities(db: Database, ids: dict[str, int]) -> None:
+    acts = [
+        ("acme", "call", "2026-03-03T09:00:00Z", ""),
+        ("acme", "meeting", "2026-03-10T14:00:00Z", ""),
+        ("acme", "note", "2026-03-11T08:00:00Z", ""),
+        ("acme", "note", "2026-02-27T08:00:00Z", ""),
+        ("borealis", "call", "2026-03-15T10:00:00Z", ""),
+        ("borealis", "call", "2026-03-20T10:00:00Z", ""),
+        ("cobalt", "meeting", "2026-04-03T10:00:00Z", ""),
+        ("echo", "call", "2026-02-10T11:00:00Z", ""),
+        ("acme", "objection", "2026-03-08T12:00:00Z", "Price too high <b>&amp; | pipes"),
+    ]
+    for account, kind, when, subject in acts:
+        add_activity(db, ids[account], kind, subject=subject, date_utc=when)
+    resolved = [
+        ("borealis", "2026-02-15T12:00:00Z", "Contract terms", "2026-03-18T12:00:00Z"),
+        ("cobalt", "2026-03-20T12:00:00Z", "Delivery late", "2026-04-05T12:00:00Z"),
+    ]
+    for account, when, subject, resolved_at in resolved:
+        objection = add_activity(db, ids[account], "objection", subject=subject, date_utc=when)
+        resolve_objection(db, objection.id)
+        _backdate(db, "activities", objection.id, "resolved_utc", resolved_at)
+
+
+def _mail(db: Database) -> None:
+    from rapport.store.messages import NewMessage, get_or_create_folder, save_batch
+
+    template = NewMessage(
+        uid=0,
+        message_id="",
+        in_reply_to="",
+        refs=(),
+        date_utc="",
+        from_name="",
+        from_addr="",
+        to=(),
+        cc=(),
+        reply_to=(),
+        subject="",
+        snippet="",
+        body_text="",
+        attachments=(),
+        size=100,
+        seen=True,
+        answered=False,
+        flagged=False,
+        draft=False,
+    )
+
+    # (folder, Message-ID, date, from, to, References: the thread so far, oldest first)
+    mails = [
+        ("INBOX", "a1@acme.example", "2026-03-02T09:00:00Z", "bob@acme.example", ME, ()),
+        ("INBOX", "b1@borealis.example", "2026-03-16T08:00:00Z", "eve@borealis.example", ME, ()),
+        ("INBOX", "b2@borealis.example", "2026-03-16T09:00:00Z", "eve@borealis.example", ME,
+         ("b1@borealis.example",)),
+        ("INBOX", "c1@cobalt.example", "2026-03-28T10:00:00Z", "kim@cobalt.example", ME, ()),
+        ("INBOX", "a2@acme.example", "2026-02-25T10:00:00Z", "bob@acme.example", ME, ()),
+        ("INBOX", "spam@gmail.com", "2026-03-05T10:00:00Z", "random@gmail.com", ME, ()),
+        ("INBOX", "a3@acme.example", "2026-04-02T10:00:00Z", "bob@acme.example", ME, ()),
+        ("Sent", "o1@rapport.example", "2026-03-02T11:30:00Z", ME, "bob@acme.example",
+         ("a1@acme.example",)),
+        ("Sent", "o2@rapport.example", "2026-03-16T14:00:00Z", ME, "eve@borealis.example",
+         ("b1@borealis.example", "b2@borealis.example")),
+        ("Sent", "o3@rapport.example", "2026-03-01T10:00:00Z", ME, "bob@acme.example",
+         ("a2@acme.example",)),
+        ("Drafts", "d1@rapport.example", "2026-03-15T10:00:00Z", ME, "bob@acme.example",
+         ("a1@acme.example",)),
+    ]  # fmt: skip
+    batches: dict[str, list[NewMessage]] = {"INBOX": [], "Sent": [], "Drafts": []}
+    for folder, mid, when, sender, to, refs in mails:
+        batch = batches[folder]
+        batch.append(
+            replace(
+                template,
+                uid=len(batch) + 1,
+                message_id=mid,
+                date_utc=when,
+                from_addr=sender,
+                to=(("", to),),
+                in_reply_to=refs[-1] if refs else "",
+                refs=refs,
+                subject=f"about {mid}",
+                draft=folder == "Drafts",
+            )
+        )
+    me = frozenset({ME})
+    for name, role in (("INBOX", "inbox"), ("Sent", "sent"), ("Drafts", "drafts")):
+        batch = batches[name]
+        folder = get_or_create_folder(db, "work", name, role)
+        save_batch(
+            db,
+            folder.id,
+            batch,
+            last_uid=len(batch),
+            uidvalidity=1,
+            highestmodseq=None,
+            my_addresses=me,
+        )
+
+
+def build_report_workspace(home: Path, *, with_mail: bool = True) -> Path:
+    """Create the March 2026 book under `home` (config default: stale_after_days = 30)."""
+    opened = open_workspace(home)
+    db = opened.db
+    try:
+        ids = {
+            "acme": create_account(db, "Acme", domains=["acme.example"], tier="key").id,
+            "borealis": create_account(db, "Borealis", domains=["borealis.example"], tier="key").id,
+            "cobalt": create_account(db, "Cobalt", domains=["cobalt.example"]).id,
+            "dormant": create_account(db, "Dormant", domains=["dormant.example"]).id,
+            "echo": create_account(db, "Echo", domains=["echo.example"]).id,
+        }
+        _deals(db, ids)
+        _activities(db, ids)
+        if with_mail:
+            _mail(db)
+    finally:
+        opened.close()
+    return home

@@ -1,0 +1,274 @@
+"""Report figures on a hand-built March 2026 book, and the CLI's formats agreeing with each other.
+
+Book (tests/report_workspace.py), default pipeline, report for 2026-03 run on 2026-04-10, so the
+"as of" figures stop at 2026-04-01T00:00:00Z (last day counted: 31 March).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from report_workspace import MARCH, NOW, STALE_AFTER_DAYS, build_report_workspace
+
+from rapport.store.errors import InputError
+from rapport.store.pipeline import Pipeline
+from rapport.store.report_period import Period, parse_period
+from rapport.store.reports import (
+    AccountActivity,
+    ClosedDeal,
+    ForecastMonth,
+    Report,
+    StageFigures,
+    build_report,
+)
+from rapport.store.session import open_workspace
+from rapport.tui.report_formats import csv_rows, render_csv, render_json, render_md, report_data
+
+RAPPORT = [sys.executable, "-m", "rapport.tui.cli.main"]
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_report_workspace(tmp_path_factory.mktemp("report") / "ws")
+
+
+@pytest.fixture(scope="module")
+def report(book: Path) -> Report:
+    opened = open_workspace(book)
+    try:
+        return build_report(
+            opened.db, Pipeline(), MARCH, stale_after_days=STALE_AFTER_DAYS, now=NOW
+        )
+    finally:
+        opened.close()
+
+
+def test_pipeline_by_stage_covers_every_deal(report: Report) -> None:
+    # weighted = value x (explicit probability, else stage default):
+    #   Prospect: upsell 2000 x 25% (explicit)                   = 500
+    #   Needs identified: support 1200 x 35%                      = 420
+    #   Proposal presented: renewal 10000 x 50%                   = 5000
+    #   Closing: pilot 8000 x 80%                                  = 6400
+    #   Won / support: licence 6000 + training 4000 + big 20000 = 30000 x 100%
+    #   Referral: extension 3000 x 100%; Lost: audit 5000 + migration 1500 x 0%
+    assert report.stages == (
+        StageFigures("Prospect", "open", 1, 2000.0, 500.0),
+        StageFigures("Appointment", "open", 0, 0.0, 0.0),
+        StageFigures("Needs identified", "open", 1, 1200.0, 420.0),
+        StageFigures("Proposal presented", "open", 1, 10000.0, 5000.0),
+        StageFigures("Objections", "open", 0, 0.0, 0.0),
+        StageFigures("Closing", "open", 1, 8000.0, 6400.0),
+        StageFigures("Won / support", "won", 3, 30000.0, 30000.0),
+        StageFigures("Referral", "won", 1, 3000.0, 3000.0),
+        StageFigures("Lost", "lost", 2, 6500.0, 0.0),
+    )
+    assert report.total_deals == 10
+    # Open: 2000 + 1200 + 10000 + 8000; weighted 500 + 420 + 5000 + 6400.
+    assert (report.open_value, report.open_weighted) == (21200.0, 12320.0)
+
+
+def test_won_and_lost_are_the_stage_changes_inside_the_period(report: Report) -> None:
+    # training won in February, big won and migration lost in April: all outside March.
+    assert [(d.title, d.value, d.closed_utc) for d in report.won] == [
+        ("Cobalt licence", 6000.0, "2026-03-12T10:00:00Z"),
+        ("Borealis extension", 3000.0, "2026-03-25T16:00:00Z"),
+    ]
+    assert report.lost == (
+        ClosedDeal(
+            report.lost[0].deal_id,
+            "Cobalt",
+            "Cobalt audit",
+            "Lost",
+            5000.0,
+            "EUR",
+            "2026-03-05T09:00:00Z",
+        ),
+    )
+    assert (report.won_value, report.lost_value) == (9000.0, 5000.0)
+
+
+def test_forecast_groups_open_deals_by_expected_close_month(report: Report) -> None:
+    # April: renewal 10000 (w 5000) + pilot 8000 (w 6400); May: upsell 2000 (w 500);
+    # support has no expected close.
+    assert report.forecast == (
+        ForecastMonth("2026-04", 2, 18000.0, 11400.0),
+        ForecastMonth("2026-05", 1, 2000.0, 500.0),
+        ForecastMonth("no date", 1, 1200.0, 420.0),
+    )
+
+
+def test_activity_per_account_in_the_period(report: Report) -> None:
+    # Acme: in a1; out o1, o3 (the draft d1 and April's a3 do not count); call, meeting, one March note.
+    # Borealis: in b1, b2; out o2; two calls. Cobalt: in c1 (its meeting is in April).
+    # Dormant and Echo did nothing in March; the gmail sender matches no account.
+    assert [
+        (a.account, a.mails_in, a.mails_out, a.calls, a.meetings, a.notes) for a in report.activity
+    ] == [
+        ("Acme", 1, 2, 1, 1, 1),
+        ("Borealis", 2, 1, 2, 0, 0),
+        ("Cobalt", 1, 0, 0, 0, 0),
+    ]
+    assert isinstance(report.activity[0], AccountActivity)
+
+
+def test_median_first_response_to_client_mail(report: Report) -> None:
+    # Inbound client mail in March: a1 (answered by o1 2.5 h later), b1 and b2 (answered by o2:
+    # 6 h and 5 h), c1 (never answered). The gmail message is not client mail; a2 is February's.
+    # Median of 2.5, 5, 6 = 5.0 hours.
+    fr = report.first_response
+    assert (fr.inbound, fr.answered, fr.unanswered, fr.median_hours) == (4, 3, 1, 5.0)
+
+
+def test_open_objections_as_of_the_end_of_the_period(report: Report) -> None:
+    # Acme's (8 March) is open: 31 - 8 = 23 days old. Cobalt's (20 March) was resolved only on
+    # 5 April, so it was open on 31 March: 11 days. Borealis's was resolved on 18 March.
+    assert [(o.account, o.subject, o.age_days) for o in report.open_objections] == [
+        ("Acme", "Price too high <b>&amp; | pipes", 23),
+        ("Cobalt", "Delivery late", 11),
+    ]
+
+
+def test_stale_accounts(report: Report) -> None:
+    # Last contact before 1 April: Acme meeting 10 March (21 days), Borealis call 20 March,
+    # Cobalt mail c1 28 March; Echo's call on 10 February is 18 + 31 = 49 days old;
+    # Dormant was never contacted. Threshold 30 days.
+    assert [(s.account, s.last_contact_utc, s.days_since) for s in report.stale_accounts] == [
+        ("Dormant", None, None),
+        ("Echo", "2026-02-10T11:00:00Z", 49),
+    ]
+
+
+def test_key_accounts(report: Report) -> None:
+    # Won value up to 1 April: licence 6000 (Cobalt) + training 4000 (Acme) + extension 3000
+    # (Borealis) = 13000 (big deal is won in April). Acme 4000/13000 = 30.8 %, Borealis 23.1 %.
+    # Acme: open renewal + upsell = 12000, renewal's action due 20 March is overdue, one objection.
+    # Borealis: open pilot 8000, its action is due 5 April (not overdue), no open objection.
+    assert [
+        (
+            k.account,
+            k.won_value,
+            k.revenue_share,
+            k.last_contact_utc,
+            k.open_deals,
+            k.open_value,
+            k.open_objections,
+            k.overdue_actions,
+        )
+        for k in report.key_accounts
+    ] == [
+        ("Acme", 4000.0, 30.8, "2026-03-10T14:00:00Z", 2, 12000.0, 1, 1),
+        ("Borealis", 3000.0, 23.1, "2026-03-20T10:00:00Z", 1, 8000.0, 0, 0),
+    ]
+
+
+def test_formats_agree(report: Report) -> None:
+    data = json.loads(render_json(report))
+    assert data == report_data(report)
+    # CSV is the JSON flattened: rebuild each stage from its rows.
+    rows = list(csv.DictReader(io.StringIO(render_csv(report))))
+    assert len(rows) == len(list(csv_rows(report)))
+    stage_rows: dict[str, dict[str, str]] = {}
+    for row in rows:
+        if row["section"] == "stages":
+            stage_rows.setdefault(row["item"], {})[row["field"]] = row["value"]
+    assert [
+        {
+            "stage": s,
+            "deals": int(f["deals"]),
+            "value": float(f["value"]),
+            "weighted": float(f["weighted"]),
+        }
+        for s, f in stage_rows.items()
+    ] == [{k: st[k] for k in ("stage", "deals", "value", "weighted")} for st in data["stages"]]
+    fr_rows = {r["field"]: r["value"] for r in rows if r["section"] == "first_response"}
+    assert float(fr_rows["median_hours"]) == data["first_response"]["median_hours"] == 5.0
+    md = render_md(report)
+    assert "| Won / support | 3 | 30,000.00 | 30,000.00 |" in md
+    assert "| Prospect | 1 | 2,000.00 | 500.00 |" in md
+    assert "Median first response: 5.00 h (3 of 4 inbound" in md
+    assert "| 2026-04 | 2 | 18,000.00 | 11,400.00 |" in md
+    assert "| Acme | 4,000.00 | 30.8% | 2026-03-10 | 2 | 12,000.00 | 1 | 1 |" in md
+    # Book text is escaped: a pipe cannot split the table, <b> and &amp; stay literal text.
+    assert "| Price too high \\<b\\>\\&amp; \\| pipes | 23 |" in md
+
+
+def _run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*RAPPORT, "--home", str(home), *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_cli_json_stages_match_status(book: Path) -> None:
+    result = _run(book, "report", "--month", "2026-03", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    stages = json.loads(result.stdout)["stages"]
+    status = _run(book, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    assert {s["stage"]: s["deals"] for s in stages} == json.loads(status.stdout)["deals_by_stage"]
+    assert sum(s["deals"] for s in stages) == 10
+
+
+def test_cli_formats_and_output_file(book: Path, tmp_path: Path) -> None:
+    out = tmp_path / "march.csv"
+    result = _run(
+        book,
+        "report",
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-03-31",
+        "--format",
+        "csv",
+        "--output",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert "totals,,won_value,9000.0" in out.read_text().splitlines()
+    md = _run(book, "report", "--month", "2026-03")
+    assert md.returncode == 0 and "# Rapport report: 2026-03" in md.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--month", "2026-13"], "--month '2026-13': expected YYYY-MM"),
+        (["--month", "march"], "expected YYYY-MM"),
+        (["--from", "2026-03-01"], "--from and --to go together"),
+        (["--from", "2026-03-01", "--to", "31/03/2026"], "--to '31/03/2026': expected a date"),
+        (["--from", "2026-03-10", "--to", "2026-03-01"], "is before --from"),
+        (["--month", "2026-03", "--from", "2026-03-01", "--to", "2026-03-02"], "not both"),
+    ],
+)
+def test_bad_dates_are_one_line_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    result = _run(tmp_path / "ws", "report", *args)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "ws").exists()  # a refused command creates nothing
+
+
+def test_period_parsing_and_shifting() -> None:
+    today = date(2026, 11, 22)
+    assert parse_period(month=None, start=None, end=None, today=today) == Period(
+        date(2026, 11, 1), date(2026, 11, 30)
+    )
+    feb = parse_period(month="2024-02", start=None, end=None, today=today)
+    assert (feb.end, feb.label, feb.end_utc) == (
+        date(2024, 2, 29),
+        "2024-02",
+        "2024-03-01T00:00:00Z",
+    )
+    assert feb.shifted(-2) == Period(date(2023, 12, 1), date(2023, 12, 31))
+    span = Period(date(2026, 3, 1), date(2026, 3, 10))
+    assert span.shifted(1) == Period(date(2026, 3, 11), date(2026, 3, 20))
+    with pytest.raises(InputError):
+        parse_period(month="2026-00", start=None, end=None, today=today)

@@ -1,0 +1,114 @@
+"""The Reports screen at 80x24: the store's figures, bar charts, month and section keys, escape."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from report_workspace import NOW, build_report_workspace
+from rich.text import Text
+from textual.app import App
+from textual.widgets import DataTable, Static, TabbedContent
+from textual_plotext import PlotextPlot
+
+from rapport.store.session import OpenWorkspace, open_workspace
+from rapport.tui.screens.reports import SECTIONS, ReportsScreen
+
+SIZE = (80, 24)
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_report_workspace(tmp_path_factory.mktemp("tui-report") / "ws")
+
+
+@pytest.fixture
+def opened(book: Path) -> Iterator[OpenWorkspace]:
+    workspace = open_workspace(book)
+    yield workspace
+    workspace.close()
+
+
+class ReportsHost(App[None]):
+    """A bare app that opens the Reports screen on a workspace, as the main App's `R` does."""
+
+    def __init__(self, opened: OpenWorkspace) -> None:
+        super().__init__()
+        self.opened = opened
+
+    def on_mount(self) -> None:
+        # The report is run on 10 April 2026: the screen opens on April; `[` goes to March.
+        self.push_screen(ReportsScreen(self.opened.db, self.opened.config, now=NOW))
+
+
+def _rows(screen: ReportsScreen, table_id: str) -> list[list[str]]:
+    table = screen.query_one(f"#{table_id}", DataTable)
+    return [
+        [cell.plain if isinstance(cell, Text) else str(cell) for cell in table.get_row_at(i)]
+        for i in range(table.row_count)
+    ]
+
+
+def test_reports_screen_figures_keys_and_fit(opened: OpenWorkspace) -> None:
+    # No async pytest plugin in the test extras: drive Pilot through asyncio.run.
+    asyncio.run(_drive_reports(ReportsHost(opened)))
+
+
+async def _drive_reports(app: ReportsHost) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ReportsScreen)
+        assert screen.period.label == "2026-04"
+        # April: the big Borealis deal (20,000) is won, Echo's migration (1,500) lost.
+        summary = str(screen.query_one("#summary", Static).render())
+        assert summary.startswith("2026-04 │") and "won 1: 20,000.00" in summary
+
+        await pilot.press("left_square_bracket")
+        await pilot.pause()
+        assert screen.period.label == "2026-03"
+        summary = str(screen.query_one("#summary", Static).render())
+        assert "open 21,200.00 (weighted 12,320.00)" in summary
+        assert "won 2: 9,000.00" in summary and "lost 1: 5,000.00" in summary
+        # The same numbers as tests/test_reports.py derives by hand.
+        assert _rows(screen, "stages-table")[0] == ["Prospect", "1", "2,000.00", "500.00"]
+        assert _rows(screen, "stages-table")[6] == ["Won / support", "3", "30,000.00", "30,000.00"]
+        assert _rows(screen, "forecast-table")[0] == ["2026-04", "2", "18,000.00", "11,400.00"]
+
+        # The pipeline chart is drawn inside the 80x24 screen and holds the bars.
+        chart = screen.query_one("#stages-chart", PlotextPlot)
+        assert chart.region.height >= 6 and chart.region.right <= SIZE[0]
+        assert "Pipeline by stage" in Text.from_ansi(chart.plt.build()).plain
+
+        tabs = screen.query_one("#sections", TabbedContent)
+        assert tabs.active == "pipeline"
+        for expected in [*SECTIONS[1:], SECTIONS[0]]:
+            await pilot.press("tab")
+            await pilot.pause()
+            assert tabs.active == expected
+        await pilot.press("shift+tab")
+        await pilot.pause()
+        assert tabs.active == "attention"
+        # Objection text is shown literally, never read as markup.
+        assert _rows(screen, "objections-table")[0][2] == "Price too high <b>&amp; | pipes"
+        assert [r[0] for r in _rows(screen, "stale-table")] == ["Dormant", "Echo"]
+        await pilot.press("shift+tab")
+        await pilot.pause()
+        assert tabs.active == "key-accounts"
+        assert _rows(screen, "key-table")[0][:3] == ["Acme", "4,000.00", "30.8%"]
+        # Everything that matters sits inside 80x24: the tab strip and the footer.
+        for widget in (tabs, screen.query_one("Footer")):
+            assert widget.region.right <= SIZE[0] and widget.region.bottom <= SIZE[1]
+
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        await pilot.pause()
+        assert screen.period.label == "2026-05"
+        await pilot.press("full_stop")
+        await pilot.pause()
+        assert screen.period.label == "2026-04"
+
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, ReportsScreen)
