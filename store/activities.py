@@ -132,13 +132,13 @@ def add_activity(
     return get_activity(db, activity_id)
 
 
-def resolve_objection(db: Database, activity_id: int) -> Activity:
-    """Mark an objection resolved now; InputError for anything that is not an objection."""
+def resolve_objection(db: Database, activity_id: int, *, when: str | None = None) -> Activity:
+    """Mark an objection resolved (now, or at `when`); InputError for any other activity."""
     activity = get_activity(db, activity_id)
     if activity.kind != "objection":
         raise InputError(f"activity {activity_id} is a {activity.kind}, not an objection")
     if not activity.resolved:
-        now = utc_now_text()
+        now = _check_moment(when) if when else utc_now_text()
         with db.atomic():
             db.execute(
                 "UPDATE activities SET resolved = 1, resolved_utc = ? WHERE id = ?",

@@ -230,3 +230,16 @@ def set_next_action(db: Database, deal_id: int, text: str, due: date | None) -> 
         [" ".join(text.split()), _date_text(due), utc_now_text(), deal_id],
     )
     return get_deal(db, deal_id)
+
+
+def backdate_deal(
+    db: Database, deal_id: int, *, created_utc: str, stage_changed_utc: str, last_activity_utc: str
+) -> Deal:
+    """Set a deal's history times (imports of old books, the demo): rotting reads these."""
+    get_deal(db, deal_id)
+    db.execute(
+        "UPDATE deals SET created_utc = ?, updated_utc = ?, stage_changed_utc = ?,"
+        " last_activity_utc = ? WHERE id = ?",
+        [created_utc, last_activity_utc, stage_changed_utc, last_activity_utc, deal_id],
+    )
+    return get_deal(db, deal_id)
