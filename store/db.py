@@ -6,8 +6,10 @@ timeout let the TUI and a `rapport sync` in another terminal write the same file
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -27,6 +29,34 @@ def busy_timeout_ms() -> int:
         return BUSY_TIMEOUT_MS
 
 
+class RapportDatabase(Database):
+    """A sqlite-utils Database whose outermost `atomic()` is BEGIN IMMEDIATE.
+
+    A deferred BEGIN that reads first and writes later cannot wait for another process's
+    write lock: in WAL mode SQLite answers SQLITE_BUSY at once (its snapshot is stale), ignoring
+    the busy timeout. Taking the write lock up front makes such blocks wait their turn instead.
+    """
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:  # type: ignore[override]
+        if self.conn.in_transaction:
+            with super().atomic() as db:  # a SAVEPOINT inside the open transaction
+                yield db
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.rollback()
+                raise
+
+
 def open_database(path: Path | str, *, migrate: bool = True) -> Database:
     """Open (creating 0600 if needed) and migrate the workspace database at `path`."""
     path = Path(path)
@@ -36,7 +66,7 @@ def open_database(path: Path | str, *, migrate: bool = True) -> Database:
         timeout = busy_timeout_ms()
         conn = sqlite3.connect(str(path), timeout=timeout / 1000)
         conn.execute(f"PRAGMA busy_timeout = {timeout}")
-        db = Database(conn)
+        db = RapportDatabase(conn)
         if db.journal_mode != "wal":
             db.enable_wal()
         conn.execute("PRAGMA foreign_keys = ON")

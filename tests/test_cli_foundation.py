@@ -1,0 +1,98 @@
+"""Tests the `rapport` process itself: one-line errors, exit codes, `status --json`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rapport.store import accounts, deals
+from rapport.store.session import open_workspace
+
+
+def rapport(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rapport.tui.cli.main", *args],
+        capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})},
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("rapport: ")
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_missing_import_file(home: Path) -> None:
+    result = rapport("--home", str(home), "import", "accounts", str(home / "nope.csv"))
+    assert_one_line_error(result, "nope.csv", "no such file")
+    assert result.returncode == 2
+
+
+def test_unreadable_config(home: Path) -> None:
+    home.mkdir(mode=0o700)
+    (home / "config.toml").write_bytes(b'[me]\nname = "\xff\xfe"\n')
+    assert_one_line_error(rapport("--home", str(home), "status"), "config.toml")
+    (home / "config.toml").unlink()
+    (home / "config.toml").mkdir()  # a folder where the file should be: unreadable either way
+    assert_one_line_error(rapport("--home", str(home), "status"), "cannot read", "config.toml")
+
+
+def test_bad_toml_reports_its_line(home: Path) -> None:
+    home.mkdir(mode=0o700)
+    (home / "config.toml").write_text("[me]\nname = 'x'\n\n[pipeline\nstages = []\n")
+    assert_one_line_error(rapport("--home", str(home), "status"), "invalid TOML", "line 4")
+
+
+def test_locked_database_is_one_line(home: Path, tmp_path: Path) -> None:
+    open_workspace(home).close()
+    csv = tmp_path / "a.csv"
+    csv.write_text("name\nACME\n")
+    holder = sqlite3.connect(home / "rapport.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = rapport("--home", str(home), "import", "accounts", str(csv),
+                         env={"RAPPORT_BUSY_TIMEOUT_MS": "300"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert_one_line_error(result, "locked")
+    # Once the lock is gone the same command works.
+    assert rapport("--home", str(home), "import", "accounts", str(csv)).returncode == 0
+
+
+def test_status_json_contract(home: Path) -> None:
+    opened = open_workspace(home)
+    acme = accounts.create_account(opened.db, "ACME")
+    pipeline = opened.config.pipeline
+    deals.create_deal(opened.db, acme.id, "One", "Closing", pipeline=pipeline)
+    deals.create_deal(opened.db, acme.id, "Two", "Closing", pipeline=pipeline)
+    deals.create_deal(opened.db, acme.id, "Three", "Lost", pipeline=pipeline)
+    opened.close()
+    result = rapport("--home", str(home), "status", "--json")
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert (status["accounts"], status["contacts"], status["deals"], status["messages"]) == (
+        1, 0, 3, 0)
+    assert status["deals_by_stage"]["Closing"] == 2 and status["deals_by_stage"]["Lost"] == 1
+    assert sum(status["deals_by_stage"].values()) == 3
+    assert status["folders"] == []
+    assert status["database"] == str(home / "rapport.db") and status["database_bytes"] > 0
+    human = rapport("--home", str(home), "status")
+    assert "Deals     3" in human.stdout and "Closing" in human.stdout
+
+
+@pytest.mark.parametrize("argv", [["import", "widgets", "x.csv"], ["export", "gadgets"]])
+def test_usage_errors_exit_2(home: Path, argv: list[str]) -> None:
+    result = rapport("--home", str(home), *argv)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "invalid choice" in result.stderr

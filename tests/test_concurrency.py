@@ -1,0 +1,82 @@
+"""Tests that separate processes write and read one workspace at once (TUI + `rapport sync`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from rapport.store.session import open_workspace
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from rapport.store import accounts, activities
+    from rapport.store.session import open_workspace
+
+    opened = open_workspace(sys.argv[1])
+    for i in range(150):
+        account = accounts.create_account(opened.db, f"Writer {i}", domains=[f"w{i}.example.com"])
+        activities.add_activity(opened.db, account.id, "note", body=f"note {i}")
+    opened.close()
+    print("writer done")
+    """
+)
+
+READER = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    from rapport.store.session import open_workspace
+
+    home, stop = sys.argv[1], Path(sys.argv[2])
+    seen = []
+    while True:
+        finished = stop.exists()
+        opened = open_workspace(home)
+        seen.append(opened.db.execute("SELECT count(*) FROM accounts").fetchone()[0])
+        opened.close()
+        if finished:
+            break
+        time.sleep(0.01)
+    print(json.dumps(seen))
+    """
+)
+
+
+def test_writers_and_reader_at_once(home: Path, tmp_path: Path) -> None:
+    open_workspace(home).close()
+    rows = "\n".join(f"Import {i},i{i}.example.org,standard" for i in range(100))
+    csv = tmp_path / "accounts.csv"
+    csv.write_text(f"name,domain,tier\n{rows}\n")
+    stop = tmp_path / "stop"
+
+    def spawn(*argv: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    reader = spawn("-c", READER, str(home), str(stop))
+    writer = spawn("-c", WRITER, str(home))
+    importers = [
+        spawn("-m", "rapport.tui.cli.main", "--home", str(home), "import", "accounts", str(csv))
+        for _ in range(2)
+    ]
+    results = [p.communicate(timeout=120) + (p.returncode,) for p in [writer, *importers]]
+    stop.touch()
+    reader_out, reader_err = reader.communicate(timeout=60)
+
+    for _out, err, code in results:
+        assert code == 0, err
+        assert "locked" not in err
+    assert reader.returncode == 0, reader_err
+    seen = json.loads(reader_out)
+    assert seen == sorted(seen), "a reader never sees the book shrink"
+    assert seen[-1] == 250
+    opened = open_workspace(home)
+    counts = [opened.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+              for t in ("accounts", "activities", "account_domains")]
+    opened.close()
+    # The two imports of the same file: one created, the other updated (never duplicated).
+    assert counts == [250, 150, 250]
