@@ -1,0 +1,124 @@
+"""Tests `rapport demo`: a deterministic, complete demo book and Maildir, rebuilt safely."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import io
+import stat
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from rapport.mail.demo import MARKER, build_demo
+from rapport.store import activities, deals
+from rapport.store.errors import WorkspaceError
+from rapport.store.exporter import export
+from rapport.store.session import OpenWorkspace
+from rapport.tui.cli.main import main
+
+TODAY = date(2026, 11, 20)
+SIZE = {"accounts": 12, "contacts": 30, "deals": 20, "messages": 400}
+
+
+def _build(home: Path) -> OpenWorkspace:
+    return build_demo(home, today=TODAY, **SIZE)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> OpenWorkspace:
+    opened = _build(tmp_path_factory.mktemp("demo") / "home")
+    yield opened
+    opened.close()
+
+
+def book_text(opened: OpenWorkspace) -> str:
+    out = io.StringIO()
+    for kind in ("accounts", "contacts", "deals"):
+        export(opened.db, kind, "csv", out)
+    return out.getvalue()
+
+
+def maildir_digest(home: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(home)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((home / "Maildir").rglob("*")) if p.is_file()
+    }
+
+
+def test_demo_is_deterministic(demo: OpenWorkspace, tmp_path: Path) -> None:
+    again = _build(tmp_path / "again")
+    try:
+        assert book_text(again) == book_text(demo)
+        assert maildir_digest(tmp_path / "again") == maildir_digest(demo.workspace.config_dir)
+    finally:
+        again.close()
+
+
+def test_demo_book_covers_the_pipeline(demo: OpenWorkspace) -> None:
+    db, pipeline = demo.db, demo.config.pipeline
+    counts = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+              for t in ("accounts", "contacts", "deals")}
+    assert counts == {"accounts": 12, "contacts": 30, "deals": 20}
+    all_deals = deals.list_deals(db)
+    assert {d.stage for d in all_deals} == set(pipeline.names)
+    open_deals = [d for d in all_deals if pipeline.get(d.stage).kind == "open"]
+    assert any(d.next_action_due and d.next_action_due < TODAY for d in open_deals), "overdue"
+    assert any(deals.is_rotting(d, pipeline, TODAY) for d in open_deals), "rotting"
+    assert any(not deals.is_rotting(d, pipeline, TODAY) for d in open_deals)
+    kinds: dict[str, int] = {}
+    resolved = set()
+    for account_id, in db.execute("SELECT id FROM accounts").fetchall():
+        for a in activities.list_activities(db, account_id):
+            kinds[a.kind] = kinds.get(a.kind, 0) + 1
+            if a.kind == "objection":
+                resolved.add(a.resolved)
+    assert {"note", "call", "meeting", "objection", "stage_change"} <= set(kinds)
+    assert resolved == {True, False}, "objections both open and resolved"
+    tiers = {row[0] for row in db.execute("SELECT tier FROM accounts")}
+    assert tiers == {"key", "standard"}
+    assert demo.config.me.email and demo.config.raw["maildir"][0]["path"].endswith("Maildir")
+
+
+def test_demo_maildir_looks_like_real_mail(demo: OpenWorkspace) -> None:
+    root = demo.workspace.config_dir / "Maildir"
+    inbox, sent = list((root / "cur").iterdir()), list((root / ".Sent" / "cur").iterdir())
+    assert len(inbox) + len(sent) == 400 and inbox and sent
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in inbox[:20])
+    parsed = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+              for p in inbox + sent]
+    assert all(not m.defects and m["Message-ID"] and m["Date"] for m in parsed)
+    ids = {m["Message-ID"] for m in parsed}
+    replies = [m for m in parsed if m["In-Reply-To"]]
+    assert replies and all(m["In-Reply-To"] in ids for m in replies)
+    assert any(m.get_content_type() == "multipart/alternative" for m in parsed)
+    senders = {m["From"].addresses[0].domain for m in parsed}
+    assert "gmail.com" in senders or "outlook.com" in senders or "gmx.de" in senders
+    assert any(not name.endswith(":2,S") and ":2," in name for name in (p.name for p in inbox))
+
+
+def test_demo_mail_is_ingested(demo: OpenWorkspace) -> None:
+    pytest.importorskip("rapport.mail.maildir", reason="the Maildir ingest (mail issue) is absent")
+    db = demo.db
+    assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 400
+    folders = {(r[0], r[1]) for r in db.execute("SELECT mailbox, name FROM folders")}
+    assert {("demo", "INBOX"), ("demo", "Sent")} <= folders
+    linked = db.execute("SELECT count(DISTINCT message_id) FROM message_accounts").fetchone()[0]
+    assert 0 < linked < 400, "most mail is linked to accounts, the unknown senders are not"
+
+
+def test_demo_refuses_foreign_folders_and_rebuilds_its_own(tmp_path: Path) -> None:
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("do not delete")
+    with pytest.raises(WorkspaceError, match="not a Rapport demo folder"):
+        build_demo(precious, accounts=2, contacts=2, deals=2, messages=5)
+    assert (precious / "thesis.txt").read_text() == "do not delete"
+
+    home = tmp_path / "demo"
+    assert main(["demo", "--home", str(home), "--no-tui"]) == 0
+    (home / "left-over").write_text("x")
+    assert main(["demo", "--home", str(home), "--no-tui"]) == 0
+    assert (home / MARKER).exists() and not (home / "left-over").exists()
