@@ -116,6 +116,8 @@ class KeyAccount:
     open_value: float
     open_objections: int
     overdue_actions: int
+    next_action: str = ""  # the open deal's next action due first ('' when none is set)
+    next_action_due: str | None = None  # YYYY-MM-DD
 
 
 @dataclass(frozen=True)
@@ -395,6 +397,7 @@ def key_accounts(
         GROUP BY a.id ORDER BY a.name COLLATE NOCASE""",
         [*params, as_of_utc, as_of_day, as_of_utc, as_of_utc],
     ).fetchall()
+    actions = _next_actions(db, cte, params)
     result = []
     for account_id, name, won, n_open, open_value, overdue, objections in rows:
         share = round(100.0 * won / won_total, 1) if won_total else 0.0
@@ -409,9 +412,28 @@ def key_accounts(
                 _money(open_value),
                 int(objections),
                 int(overdue),
+                *actions.get(int(account_id), ("", None)),
             )
         )
     return tuple(result)
+
+
+def _next_actions(db: Database, cte: str, params: list[Any]) -> dict[int, tuple[str, str | None]]:
+    """Key account id -> (text, due) of its open deals' next action due first (undated last)."""
+    rows = db.execute(
+        f"""{cte}
+        SELECT d.account_id, d.next_action, d.next_action_due
+        FROM deals d
+        JOIN stages s ON s.name = d.stage COLLATE NOCASE
+        JOIN accounts a ON a.id = d.account_id
+        WHERE a.tier = 'key' AND s.kind = 'open' AND d.next_action != ''
+        ORDER BY d.next_action_due IS NULL, d.next_action_due, d.id""",
+        params,
+    ).fetchall()
+    found: dict[int, tuple[str, str | None]] = {}
+    for account_id, text, due in rows:
+        found.setdefault(int(account_id), (text, due))
+    return found
 
 
 def _day(utc_text: str) -> date:

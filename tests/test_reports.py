@@ -7,6 +7,7 @@ Book (tests/report_workspace.py), default pipeline, report for 2026-03 run on 20
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import subprocess
@@ -160,11 +161,35 @@ def test_key_accounts(report: Report) -> None:
             k.open_value,
             k.open_objections,
             k.overdue_actions,
+            k.next_action,
+            k.next_action_due,
         )
         for k in report.key_accounts
     ] == [
-        ("Acme", 4000.0, 30.8, "2026-03-10T14:00:00Z", 2, 12000.0, 1, 1),
-        ("Borealis", 3000.0, 23.1, "2026-03-20T10:00:00Z", 1, 8000.0, 0, 0),
+        (
+            "Acme",
+            4000.0,
+            30.8,
+            "2026-03-10T14:00:00Z",
+            2,
+            12000.0,
+            1,
+            1,
+            "send terms",
+            "2026-03-20",
+        ),
+        (
+            "Borealis",
+            3000.0,
+            23.1,
+            "2026-03-20T10:00:00Z",
+            1,
+            8000.0,
+            0,
+            0,
+            "call CFO",
+            "2026-04-05",
+        ),
     ]
 
 
@@ -194,7 +219,10 @@ def test_formats_agree(report: Report) -> None:
     assert "| Prospect | 1 | 2,000.00 | 500.00 |" in md
     assert "Median first response: 5.00 h (3 of 4 inbound" in md
     assert "| 2026-04 | 2 | 18,000.00 | 11,400.00 |" in md
-    assert "| Acme | 4,000.00 | 30.8% | 2026-03-10 | 2 | 12,000.00 | 1 | 1 |" in md
+    assert (
+        "| Acme | 4,000.00 | 30.8% | 2026-03-10 | 2 | 12,000.00 | 1 | 1 | send terms (due 2026-03-20) |"
+        in md
+    )
     # Book text is escaped: a pipe cannot split the table, <b> and &amp; stay literal text.
     assert "| Price too high \\<b\\>\\&amp; \\| pipes | 23 |" in md
 
@@ -272,3 +300,10 @@ def test_period_parsing_and_shifting() -> None:
     assert span.shifted(1) == Period(date(2026, 3, 11), date(2026, 3, 20))
     with pytest.raises(InputError):
         parse_period(month="2026-00", start=None, end=None, today=today)
+
+
+def test_mixed_currencies_are_flagged(report: Report) -> None:
+    assert "values in EUR." in render_md(report)
+    mixed = dataclasses.replace(report, currencies=("EUR", "USD"))
+    assert "values in EUR, USD summed without conversion." in render_md(mixed)
+    assert json.loads(render_json(mixed))["currencies"] == ["EUR", "USD"]

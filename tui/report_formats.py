@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from rapport.store.reports import Report
+from rapport.store.reports import KeyAccount, Report
 
 FORMATS = ("md", "csv", "json", "html")
 
@@ -39,6 +39,20 @@ def hours(value: float | None) -> str:
 
 def day_of(utc_text: str | None) -> str:
     return utc_text[:10] if utc_text else "never"
+
+
+def currency_note(report: Report) -> str:
+    """Deals keep their own currency and Rapport has no exchange rates: say so when they mix."""
+    if len(report.currencies) > 1:
+        return f"values in {', '.join(report.currencies)} summed without conversion"
+    return f"values in {report.currencies[0] if report.currencies else 'EUR'}"
+
+
+def next_action_text(account: KeyAccount) -> str:
+    if not account.next_action:
+        return "none"
+    due = f" (due {account.next_action_due})" if account.next_action_due else ""
+    return account.next_action + due
 
 
 def report_data(report: Report) -> dict[str, Any]:
@@ -120,6 +134,8 @@ def report_data(report: Report) -> dict[str, Any]:
                 "open_value": k.open_value,
                 "open_objections": k.open_objections,
                 "overdue_actions": k.overdue_actions,
+                "next_action": k.next_action,
+                "next_action_due": k.next_action_due,
             }
             for k in report.key_accounts
         ],
@@ -188,13 +204,12 @@ def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
 
 
 def render_md(report: Report) -> str:
-    currency = "/".join(report.currencies) or "EUR"
     fr = report.first_response
     lines = [
         f"# Rapport report: {report.period.label}",
         "",
         f"Period {report.period.start.isoformat()} to {report.period.end.isoformat()}; "
-        f"figures as of {report.as_of_utc}; values in {currency}.",
+        f"figures as of {report.as_of_utc}; {currency_note(report)}.",
         "",
         "## Pipeline by stage",
         "",
@@ -272,6 +287,7 @@ def render_md(report: Report) -> str:
                 "Open value",
                 "Open objections",
                 "Overdue actions",
+                "Next action",
             ],
             [
                 [
@@ -283,6 +299,7 @@ def render_md(report: Report) -> str:
                     money(k.open_value),
                     k.open_objections,
                     k.overdue_actions,
+                    next_action_text(k),
                 ]
                 for k in report.key_accounts
             ],

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from jinja2 import Environment
 
 from rapport.store.reports import Report
-from rapport.tui.report_formats import day_of, hours, money
+from rapport.tui.report_formats import currency_note, day_of, hours, money, next_action_text
 
 _BAR_AREA = 360  # px of the widest bar
 _LABEL_W = 180
@@ -65,7 +65,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <body>
 <h1>Rapport report: {{ r.period.label }}</h1>
 <p class="meta">Period {{ r.period.start }} to {{ r.period.end }}; figures as of {{ r.as_of_utc }};
-values in {{ currency }}.</p>
+{{ currency_note }}.</p>
 
 {% macro chart(id, bars, height) -%}
 <svg id="{{ id }}" xmlns="http://www.w3.org/2000/svg" width="{{ width }}" height="{{ height }}"
@@ -170,12 +170,13 @@ values in {{ currency }}.</p>
 <table id="key-table">
 <tr><th>Account</th><th class="num">Won value</th><th class="num">Revenue share</th><th>Last contact</th>
 <th class="num">Open deals</th><th class="num">Open value</th><th class="num">Open objections</th>
-<th class="num">Overdue actions</th></tr>
+<th class="num">Overdue actions</th><th>Next action</th></tr>
 {%- for k in r.key_accounts %}
 <tr><td>{{ k.account }}</td><td class="num">{{ money(k.won_value) }}</td>
 <td class="num">{{ '%.1f' % k.revenue_share }}%</td><td>{{ day_of(k.last_contact_utc) }}</td>
 <td class="num">{{ k.open_deals }}</td><td class="num">{{ money(k.open_value) }}</td>
-<td class="num">{{ k.open_objections }}</td><td class="num">{{ k.overdue_actions }}</td></tr>
+<td class="num">{{ k.open_objections }}</td><td class="num">{{ k.overdue_actions }}</td>
+<td>{{ next_action_text(k) }}</td></tr>
 {%- endfor %}
 </table>
 {% endif %}
@@ -193,7 +194,7 @@ def render_html(report: Report) -> str:
     forecast_bars, forecast_h = _bars([(f.month, f.value, f.weighted) for f in report.forecast])
     return _COMPILED.render(
         r=report,
-        currency="/".join(report.currencies) or "EUR",
+        currency_note=currency_note(report),
         stage_bars=stage_bars,
         stage_h=stage_h,
         forecast_bars=forecast_bars,
@@ -203,4 +204,5 @@ def render_html(report: Report) -> str:
         money=money,
         hours=hours,
         day_of=day_of,
+        next_action_text=next_action_text,
     )

@@ -28,7 +28,7 @@ from rapport.store.config import Config
 from rapport.store.report_period import Period, month_period
 from rapport.store.reports import Report, build_report
 from rapport.store.timeutil import utc_now
-from rapport.tui.report_formats import day_of, hours, money
+from rapport.tui.report_formats import day_of, hours, money, next_action_text
 
 SECTIONS = ("pipeline", "forecast", "closed", "activity", "key-accounts", "attention")
 
@@ -38,7 +38,17 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
     "forecast-table": ("Month", "Deals", "Value", "Weighted"),
     "closed-table": ("Result", "Account", "Deal", "Value", "Closed"),
     "activity-table": ("Account", "In", "Out", "Calls", "Meet.", "Notes"),
-    "key-table": ("Account", "Won", "Share", "Last contact", "Deals", "Open", "Obj.", "Late"),
+    "key-table": (
+        "Account",
+        "Won",
+        "Share",
+        "Last contact",
+        "Deals",
+        "Open",
+        "Obj.",
+        "Late",
+        "Next action",
+    ),
     "objections-table": ("Account", "Raised", "Objection", "Days"),
     "stale-table": ("Account", "Last contact", "Days"),
 }
@@ -240,6 +250,7 @@ class ReportsScreen(Screen[None]):
                     _num(money(k.open_value)),
                     _cell(k.open_objections),
                     _cell(k.overdue_actions),
+                    _cell(next_action_text(k)),
                 ]
                 for k in r.key_accounts
             ],
