@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
-import email.header
 import email.utils
 import hashlib
 import quopri
@@ -116,21 +115,47 @@ def _unescape_surrogates(text: str) -> str:
     return decode_bytes(text.encode("ascii", "surrogateescape"), None)
 
 
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+
+
+def _decode_word(charset: str, kind: str, text: str) -> str:
+    charset = charset.split("*", 1)[0]  # RFC 2231 language suffix: utf-8*en
+    try:
+        if kind in "bB":
+            cleaned = re.sub(r"[^A-Za-z0-9+/]", "", text)
+            data = base64.b64decode(cleaned + "=" * (-len(cleaned) % 4))
+        else:
+            # Raw 8-bit inside a Q word (seen in the wild) was decoded already: re-encode it
+            # in the word's own charset so it comes back unchanged.
+            codec = "ascii" if text.isascii() else (_codec(charset) or "utf-8")
+            data = quopri.decodestring(text.encode(codec, "replace"), header=True)
+    except (binascii.Error, ValueError):
+        return text
+    return decode_bytes(data, charset)
+
+
 def decode_header_value(value: object) -> str:
-    """One header value (RFC 2047 encoded words in any charset, raw 8-bit) as clean text."""
+    """One header value (RFC 2047 encoded words in any charset, raw 8-bit) as clean text.
+
+    A small decoder of our own rather than `email.header.decode_header`, which drops the space
+    between plain text and an encoded word and raises on some malformed words.
+    """
     if value is None:
         return ""
     raw = _unescape_surrogates(str(value))
-    try:
-        pieces = email.header.decode_header(raw)
-    except Exception:  # decode_header raises on some malformed encoded words
-        return clean_line(raw)
+    raw = re.sub(r"\r?\n[ \t]", " ", raw)  # unfold
     out: list[str] = []
-    for chunk, charset in pieces:
-        if isinstance(chunk, bytes):
-            out.append(decode_bytes(chunk, charset))
-        else:
-            out.append(chunk)
+    position = 0
+    previous_was_word = False
+    for match in _ENCODED_WORD.finditer(raw):
+        gap = raw[position : match.start()]
+        # Whitespace between two encoded words is folding, not content (RFC 2047 section 6.2).
+        if not (previous_was_word and not gap.strip()):
+            out.append(gap)
+        out.append(_decode_word(*match.groups()))
+        position = match.end()
+        previous_was_word = True
+    out.append(raw[position:])
     return clean_line("".join(out))
 
 
@@ -194,11 +219,7 @@ def synthetic_message_id(raw_headers: bytes) -> str:
 
 
 def _header_bytes(raw: bytes) -> bytes:
-    for sep in (b"\r\n\r\n", b"\n\n"):
-        index = raw.find(sep)
-        if index >= 0:
-            return raw[:index]
-    return raw
+    return _split_head(raw)[0]
 
 
 def _headers_from(msg: EmailMessage, raw_headers: bytes, fallback_date_utc: str) -> ParsedHeaders:
@@ -239,13 +260,44 @@ def _headers_from(msg: EmailMessage, raw_headers: bytes, fallback_date_utc: str)
     )
 
 
+_HEADER_LINE = re.compile(rb"^[!-9;-~]+[ \t]*:")
+_SPACE_BEFORE_COLON = re.compile(rb"^([!-9;-~]+)[ \t]+:", re.M)
+
+
+def _repair(raw: bytes) -> bytes:
+    """Undo the header-block damage seen in the wild before the parser gives up on it.
+
+    A whitespace line before the headers, junk lines ahead of the first field, and
+    `Subject :` (space before the colon) each make the stdlib treat the whole message as body.
+    """
+    raw = raw.lstrip(b" \t\r\n") if raw[:1] in (b" ", b"\t", b"\r", b"\n") else raw
+    head, sep, body = _split_head(raw)
+    lines = head.splitlines(keepends=True)
+    for skip, line in enumerate(lines[:20]):
+        if _HEADER_LINE.match(line):
+            lines = lines[skip:]
+            break
+    else:
+        return raw
+    head = _SPACE_BEFORE_COLON.sub(rb"\1:", b"".join(lines))
+    return head + sep + body
+
+
+def _split_head(raw: bytes) -> tuple[bytes, bytes, bytes]:
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        index = raw.find(sep)
+        if index >= 0:
+            return raw[:index], sep, raw[index + len(sep) :]
+    return raw, b"", b""
+
+
 def _parse_bytes(raw: bytes, headersonly: bool = False) -> EmailMessage:
     return BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=headersonly)
 
 
 def parse_header_block(raw: bytes, *, fallback_date_utc: str = EPOCH_UTC) -> ParsedHeaders:
     """Decode a raw header block (or a whole message); never raises on junk."""
-    raw = raw.lstrip(b" \t") if raw[:1] in (b" ", b"\t") else raw
+    raw = _repair(raw)
     try:
         msg = _parse_bytes(raw, headersonly=True)
     except Exception:  # the parser is lenient, but a hostile block must not stop a sync
@@ -294,37 +346,80 @@ _QUOTE_STARTS = (
     re.compile(r"^-{2,}\s*original message\s*-{2,}", re.I),
     re.compile(r"^-{2,}\s*forwarded (message|by)", re.I),
     re.compile(r"^_{10,}\s*$"),
-    re.compile(r"^on\b.{0,200}\bwrote:\s*$", re.I),
-    re.compile(
-        r"^(am|le|el|il|op)\b.{0,200}\b(schrieb|a écrit|escribió|ha scritto|geschreven)\s*.{0,40}:\s*$",
-        re.I,
-    ),
     re.compile(r"^from:\s.+", re.I),
     re.compile(r"^begin forwarded message:", re.I),
     re.compile(r"^sent from my ", re.I),
 )
+# "On <date>, <who> wrote:" in the languages seen in the reply corpora.
+_ATTRIBUTION = re.compile(
+    r"^(on|am|le|el|il|op|em)\b.{0,300}\b(wrote|schrieb|a écrit|escribió|ha scritto|"
+    r"geschreven|escreveu|написал|написала)\s*.{0,40}:\s*$",
+    re.I,
+)
+# An Outlook-style header block of the quoted message: two label lines in a row.
+_QUOTED_HEADER = re.compile(
+    r"^(from|sent|date|to|subject|cc|von|gesendet|an|betreff|de|envoyé|à|objet|"
+    r"от|отправлено|кому|тема|дата)\s*:\s*\S",
+    re.I,
+)
+_DATE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}|\d{1,2} \w{3,9},? \d{4}")
+_TIME = re.compile(r"\d{1,2}:\d{2}")
 
 
-def _quote_starts(line: str, next_line: str) -> bool:
+def _is_attribution(line: str) -> bool:
+    line = line.strip()
+    if not line.endswith(":"):
+        return False
+    if _ATTRIBUTION.match(line):
+        return True
+    # Localised attributions ("26.06.2014, 14:41, "Ann" <a@b>:"): a date, a time or an address.
+    return bool(_DATE.search(line) and (_TIME.search(line) or "@" in line))
+
+
+def _quote_starts(lines: list[str], index: int) -> bool:
+    line = lines[index]
     if line in ("--", "-- "):
         return True
     stripped = line.strip()
+    following = lines[index + 1].strip() if index + 1 < len(lines) else ""
     if any(p.match(stripped) for p in _QUOTE_STARTS):
         return True
-    # "On Mon, 3 Dec 2026, Ann <a@b>\nwrote:" — mail clients wrap the attribution line.
-    return bool(re.match(r"^on\b", stripped, re.I) and next_line.strip().lower().endswith("wrote:"))
+    if _QUOTED_HEADER.match(stripped) and _QUOTED_HEADER.match(following):
+        return True
+    # Attribution lines, also when the client wrapped them over two lines (then the first
+    # half already carries the date or address, and the second is not quoted text).
+    return _is_attribution(stripped) or (
+        not stripped.endswith(":")
+        and not following.startswith(">")
+        and bool(_DATE.search(stripped) or "@" in stripped or re.match(r"on\b", stripped, re.I))
+        and _is_attribution(f"{stripped} {following}")
+    )
+
+
+def _quoted_below(lines: list[str], index: int) -> bool:
+    """True when the attribution at `index` introduces a "> "-quoted block (bottom posting)."""
+    for line in lines[index + 1 : index + 4]:
+        if line.strip():
+            return line.lstrip().startswith(">")
+    return False
 
 
 def make_snippet(text: str, length: int = 200) -> str:
     """The first words of a body, without quoted replies, forwards or the signature."""
     lines = clean_text(text).split("\n")
     kept: list[str] = []
+    skip_next = False
     for index, line in enumerate(lines):
-        following = lines[index + 1] if index + 1 < len(lines) else ""
-        if _quote_starts(line, following):
-            break
-        if line.lstrip().startswith(">"):
+        if skip_next or line.lstrip().startswith(">"):
+            skip_next = False
             continue
+        if _quote_starts(lines, index):
+            if _quoted_below(lines, index):
+                continue  # bottom-posted reply: skip the quote, the answer comes after it
+            if index + 1 < len(lines) and _quoted_below(lines, index + 1):
+                skip_next = True  # the same, with the attribution wrapped over two lines
+                continue
+            break
         if line.strip():
             kept.append(line.strip())
         if sum(len(k) + 1 for k in kept) > length * 2:
@@ -467,9 +562,7 @@ def parse_message(
     `flags` are IMAP flag names (`\\Seen`, b"\\Answered", ...); `fallback_date_utc` is used when
     the Date header is missing or unreadable (IMAP INTERNALDATE, a Maildir file's mtime).
     """
-    if raw[:1] in (b" ", b"\t"):
-        # Some mailers write a whitespace line before the headers; the parser would see no headers.
-        raw = raw.lstrip(b" \t")
+    raw = _repair(raw)
     try:
         msg = _parse_bytes(raw)
     except Exception:
