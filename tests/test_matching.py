@@ -1,0 +1,227 @@
+"""Matching mail to accounts and the store's batch semantics, on a real SQLite workspace."""
+
+from __future__ import annotations
+
+import pytest
+
+from rapport.store import accounts, contacts, deals, matching
+from rapport.store import messages as store
+from rapport.store.messages import NewMessage
+from rapport.store.session import OpenWorkspace
+
+ME = frozenset({"me@vendor.example"})
+
+
+def mail(
+    uid: int, sender: str, *to: str, mid: str = "", reply_to_id: str = "", refs=()
+) -> NewMessage:
+    return NewMessage(
+        uid=uid,
+        message_id=mid or f"m{uid}@test",
+        in_reply_to=reply_to_id,
+        refs=tuple(refs),
+        date_utc=f"2026-01-{uid % 28 + 1:02d}T10:00:00Z",
+        from_addr=sender,
+        to=tuple(("", a) for a in to),
+        subject=f"subject {uid}",
+        body_text=f"body {uid}",
+    )
+
+
+def save(db, folder_id: int, batch: list[NewMessage]) -> None:
+    store.save_batch(
+        db,
+        folder_id,
+        batch,
+        last_uid=max(m.uid for m in batch),
+        uidvalidity=1,
+        highestmodseq=None,
+        my_addresses=ME,
+    )
+
+
+def links(db, ref: str) -> dict[str, tuple[str, str]]:
+    """Account name -> (rule, detail) for the message with this Message-ID."""
+    return {name: (rule, detail) for _, name, rule, detail in store.find_message(db, ref).accounts}
+
+
+@pytest.fixture
+def book(ws: OpenWorkspace):
+    db = ws.db
+    acme = accounts.create_account(db, "Acme", domains=("acme.example",))
+    globex = accounts.create_account(db, "Globex", domains=("globex.example", "gmail.com"))
+    folder = store.get_or_create_folder(db, "work", "INBOX", "inbox")
+    return db, acme, globex, folder
+
+
+def test_domain_subdomain_contact_freemail_and_own_address_rules(book) -> None:
+    db, acme, globex, folder = book
+    accounts.create_account(db, "Vendor", domains=("vendor.example",))  # my own domain
+    contacts.create_contact(db, account_id=globex.id, name="Gina", emails=["gina@gmail.com"])
+    save(
+        db,
+        folder.id,
+        [
+            mail(1, "bob@eu.acme.example", "me@vendor.example"),
+            mail(2, "someone@gmail.com", "me@vendor.example"),
+            mail(3, "gina@gmail.com", "me@vendor.example"),
+            mail(4, "me@vendor.example", "bob@acme.example", "x@globex.example"),
+            mail(5, "news@notacme.example", "me@vendor.example"),
+        ],
+    )
+    assert links(db, "m1@test") == {"Acme": ("domain", "acme.example")}
+    assert links(db, "m2@test") == {}  # gmail.com on an account never matches by domain
+    assert links(db, "<m3@test>") == {"Globex": ("contact", "gina@gmail.com")}
+    assert links(db, "m4@test") == {
+        "Acme": ("domain", "acme.example"),
+        "Globex": ("domain", "globex.example"),
+    }
+    assert links(db, "m5@test") == {}
+    assert store.find_message(db, "m4@test").direction == "out"
+    reasons = {r.rule: r for r in matching.explain(db, store.find_message(db, "m2@test").id)}
+    assert set(reasons) == {"mine", "freemail", "unmatched"}
+
+
+def test_contact_wins_over_domain_and_changes_relink_retroactively(book) -> None:
+    db, acme, globex, folder = book
+    save(
+        db,
+        folder.id,
+        [
+            mail(1, "consultant@acme.example", "me@vendor.example"),
+            mail(2, "ann@initech.example", "me@vendor.example"),
+        ],
+    )
+    assert links(db, "m1@test") == {"Acme": ("domain", "acme.example")}
+    contact = contacts.create_contact(
+        db, account_id=globex.id, name="Con", emails=["consultant@acme.example"]
+    )
+    assert links(db, "m1@test") == {"Globex": ("contact", "consultant@acme.example")}
+    contacts.update_contact(db, contact.id, account_id=None)
+    assert links(db, "m1@test") == {"Acme": ("domain", "acme.example")}
+
+    initech = accounts.create_account(db, "Initech")
+    assert links(db, "m2@test") == {}
+    accounts.add_domain(db, initech.id, "initech.example")
+    assert links(db, "m2@test") == {"Initech": ("domain", "initech.example")}
+    accounts.remove_domain(db, initech.id, "initech.example")
+    assert links(db, "m2@test") == {}
+
+
+def test_overrides_always_and_never(book) -> None:
+    db, acme, globex, folder = book
+    save(
+        db,
+        folder.id,
+        [
+            mail(1, "bob@acme.example", "me@vendor.example"),
+            mail(2, "pal@gmail.com", "me@vendor.example"),
+        ],
+    )
+    matching.set_override(db, "BOB@acme.example", acme.id, "never")
+    matching.set_override(db, "pal@gmail.com", acme.id, "always")
+    assert links(db, "m1@test") == {}
+    assert links(db, "m2@test") == {"Acme": ("override", "pal@gmail.com")}
+    why = matching.explain(db, store.find_message(db, "m1@test").id)
+    assert [(r.rule, r.account, r.linked) for r in why if r.rule == "never"] == [
+        ("never", "Acme", False)
+    ]
+    matching.set_override(db, "bob@acme.example", acme.id, None)
+    assert links(db, "m1@test") == {"Acme": ("domain", "acme.example")}
+
+
+def test_manual_assignments_survive_uidvalidity_refetch(book) -> None:
+    db, acme, globex, folder = book
+    batch = [
+        mail(1, "bob@acme.example", "me@vendor.example"),
+        mail(2, "stranger@elsewhere.example", "me@vendor.example"),
+    ]
+    save(db, folder.id, batch)
+    matching.unassign_message(db, store.find_message(db, "m1@test").id, acme.id)
+    matching.assign_message(db, store.find_message(db, "m2@test").id, globex.id)
+    store.reset_folder(db, folder.id, uidvalidity=2)
+    assert store.local_uids(db, folder.id) == set()
+    assert store.list_folders(db)[0].last_uid == 0
+    save(db, folder.id, batch)
+    assert links(db, "m1@test") == {}
+    assert links(db, "m2@test") == {"Globex": ("assigned", "manual")}
+    accounts.add_domain(db, globex.id, "elsewhere.example")  # a full relink keeps them too
+    assert links(db, "m1@test") == {}
+    assert links(db, "m2@test") == {"Globex": ("assigned", "manual")}
+
+
+def test_pinned_thread_pulls_later_replies_to_the_deal(book, ws: OpenWorkspace) -> None:
+    db, acme, globex, folder = book
+    deal = deals.create_deal(
+        db, acme.id, "Renewal", ws.config.pipeline.names[0], pipeline=ws.config.pipeline
+    )
+    save(db, folder.id, [mail(1, "pal@gmail.com", "me@vendor.example", mid="root@t")])
+    first = store.find_message(db, "root@t")
+    matching.pin_thread(db, first.thread_id, deal.id)
+    save(
+        db,
+        folder.id,
+        [
+            mail(
+                2,
+                "me@vendor.example",
+                "pal@gmail.com",
+                mid="r1@t",
+                reply_to_id="root@t",
+                refs=["root@t"],
+            )
+        ],
+    )
+    reply = store.find_message(db, "r1@t")
+    assert reply.thread_id == "root@t"
+    assert links(db, "r1@t") == {"Acme": ("pin", "deal " + str(deal.id) + ": Renewal")}
+    assert matching.deal_for_message(db, reply.id) == deal.id
+    assert "pinned" in matching.explain(db, reply.id)[0].text
+    matching.unpin_thread(db, "root@t")
+    assert links(db, "r1@t") == {} and matching.deal_for_message(db, reply.id) is None
+
+
+def test_reply_saved_before_its_parent_joins_the_thread(book) -> None:
+    db, _, _, folder = book
+    save(db, folder.id, [mail(3, "c@x.example", "me@vendor.example", mid="c@t", reply_to_id="b@t")])
+    save(
+        db,
+        folder.id,
+        [mail(2, "b@x.example", "me@vendor.example", mid="b@t", reply_to_id="a@t", refs=["a@t"])],
+    )
+    save(db, folder.id, [mail(1, "a@x.example", "me@vendor.example", mid="a@t")])
+    threads = {store.find_message(db, m).thread_id for m in ("a@t", "b@t", "c@t")}
+    assert threads == {"a@t"}
+
+
+def test_save_batch_is_atomic_and_idempotent(book) -> None:
+    db, acme, _, folder = book
+    save(db, folder.id, [mail(1, "bob@acme.example", "me@vendor.example")])
+    broken = [mail(2, "bob@acme.example"), NewMessage(uid=3, message_id="x", from_addr=None)]
+    with pytest.raises(AttributeError):
+        save(db, folder.id, broken)
+    assert store.local_uids(db, folder.id) == {1}
+    assert store.list_folders(db)[0].last_uid == 1
+    save(db, folder.id, [mail(1, "bob@acme.example"), mail(2, "bob@acme.example")])
+    save(db, folder.id, [mail(1, "bob@acme.example"), mail(2, "bob@acme.example")])
+    count = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+    fts = db.execute("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'body'").fetchone()
+    assert (count, fts[0], store.list_folders(db)[0].last_uid) == (2, 2, 2)
+
+
+def test_flags_local_changes_and_expunge(book) -> None:
+    db, _, _, folder = book
+    save(db, folder.id, [mail(1, "a@x.example"), mail(2, "b@x.example"), mail(3, "c@x.example")])
+    msg = store.find_message(db, "m1@test")
+    store.set_flags(db, msg.id, seen=True, flagged=True)
+    assert store.dirty_flags(db, folder.id) == {1: (True, False, True, False)}
+    # The server's view does not overwrite a change not yet pushed; others do change.
+    changed = store.apply_flag_changes(
+        db, folder.id, {1: (False,) * 4, 2: (True, True, False, False)}, highestmodseq=9
+    )
+    assert changed == 1 and store.list_folders(db)[0].highestmodseq == 9
+    store.clear_dirty(db, folder.id, [1])
+    assert store.dirty_flags(db, folder.id) == {}
+    assert store.find_message(db, "m2@test").answered is True
+    assert store.remove_uids(db, folder.id, [2, 3, 99]) == 2
+    assert store.local_uids(db, folder.id) == {1}
