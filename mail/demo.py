@@ -266,7 +266,7 @@ def _write_deal(opened: OpenWorkspace, rng: random.Random, plan: _Plan, today: d
 
 def _build_book(opened: OpenWorkspace, rng: random.Random, *, n_accounts: int,
                 n_contacts: int, n_deals: int, today: date) -> list[DemoAccount]:
-    with acc.relinking_once(opened.db), opened.db.atomic():
+    with opened.db.atomic(), acc.relinking_once(opened.db):
         accounts = _build_accounts(opened, rng, n_accounts)
         _build_contacts(opened, rng, accounts, n_contacts)
         for plan in _plan_deals(opened, rng, accounts, n_deals, today):

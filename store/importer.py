@@ -398,7 +398,8 @@ def import_file(
     handler = handlers[kind]
     bad: list[BadRow] = []
     created = updated = 0
-    with acc.relinking_once(db), db.atomic():
+    # Re-linking runs once, inside the transaction, so links and book commit together.
+    with db.atomic(), acc.relinking_once(db):
         for line, row in rows:
             if "__error__" in row:
                 bad.append(BadRow(line, row["__error__"]))

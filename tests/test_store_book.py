@@ -126,3 +126,32 @@ def test_activities_objections_and_deal_activity(ws: OpenWorkspace) -> None:
         activities.add_activity(db, acme.id, "party")
     assert [a.kind for a in activities.list_activities(db, acme.id)] == ["objection", "note"]
     assert [a.kind for a in activities.list_activities(db, acme.id, kinds=["note"])] == ["note"]
+
+
+def test_book_changes_relink_existing_mail(ws: OpenWorkspace) -> None:
+    messages = pytest.importorskip("rapport.store.messages", reason="mail store absent")
+    db = ws.db
+    folder = messages.get_or_create_folder(db, "work", "INBOX", "inbox")
+    mail = [
+        messages.NewMessage(uid=1, message_id="a@x", from_addr="ann@acme.com",
+                            date_utc="2026-01-05T10:00:00Z", subject="hello"),
+        messages.NewMessage(uid=2, message_id="b@x", from_addr="bo@gmail.com",
+                            date_utc="2026-01-06T10:00:00Z", subject="private"),
+    ]
+    messages.save_batch(db, folder.id, mail, last_uid=2, uidvalidity=1, highestmodseq=None,
+                        my_addresses=frozenset({"me@mine.com"}))
+
+    def links() -> set[tuple[str, str]]:
+        return set(db.execute(
+            "SELECT m.message_id, a.name FROM message_accounts l JOIN messages m ON m.id ="
+            " l.message_id JOIN accounts a ON a.id = l.account_id").fetchall())
+
+    acme = accounts.create_account(db, "ACME")
+    assert links() == set()
+    accounts.add_domain(db, acme.id, "acme.com")
+    assert links() == {("a@x", "ACME")}
+    bo = contacts.create_contact(db, account_id=None, name="Bo", emails=["bo@gmail.com"])
+    contacts.update_contact(db, bo.id, account_id=acme.id)
+    assert links() == {("a@x", "ACME"), ("b@x", "ACME")}
+    accounts.remove_domain(db, acme.id, "acme.com")
+    assert links() == {("b@x", "ACME")}
