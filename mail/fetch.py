@@ -1,0 +1,227 @@
+"""Provides `fetch_new`: a batch of UIDs turned into NewMessages with the fewest, cheapest fetches.
+
+One FETCH asks for FLAGS, INTERNALDATE, RFC822.SIZE, BODYSTRUCTURE and the headers we keep as a
+literal (cheap to read, unlike ENVELOPE); then only the chosen text parts are fetched, capped,
+grouped so messages with the same part layout share one command. Attachments are never
+downloaded: BODYSTRUCTURE gives their name, type and size. A message whose structure cannot be
+read falls back to one capped whole-message fetch parsed by mail/parse.py.
+"""
+
+from __future__ import annotations
+
+import imaplib
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from imapclient import IMAPClient
+
+from rapport.mail.fetchparse import Part, fetch_items, parse_bodystructure, uid_ranges
+from rapport.mail.parse import (
+    decode_body_part,
+    decode_header_value,
+    make_snippet,
+    parse_header_block,
+    parse_message,
+)
+from rapport.store.messages import EPOCH_UTC, NewMessage
+from rapport.store.timeutil import to_utc_text
+
+HEADER_FIELDS = (
+    "MESSAGE-ID IN-REPLY-TO REFERENCES DATE FROM TO CC REPLY-TO SUBJECT"
+)
+HEADER_KEY = f"BODY[HEADER.FIELDS ({HEADER_FIELDS})]".encode()
+META_ITEMS = f"(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})])"
+# A text part longer than this is cut: enough for any human-written mail, bounded memory.
+MAX_TEXT_BYTES = 256 * 1024
+# Whole-message fallback when BODYSTRUCTURE is unusable.
+MAX_FALLBACK_BYTES = 4 * 1024 * 1024
+# Text bytes asked for in one command: bounds memory whatever the batch holds.
+MAX_COMMAND_BYTES = 8 * 1024 * 1024
+
+Skip = Callable[[int, str], None]
+
+
+class FetchFailed(imaplib.IMAP4.error):
+    """The server answered NO/BAD to a FETCH."""
+
+
+def raw_uid_fetch(client: IMAPClient, uids: Sequence[int] | str, items: str,
+                  modifiers: str = "") -> dict[int, dict[bytes, object]]:
+    """UID FETCH through imaplib, parsed by our own reader (see fetchparse's docstring)."""
+    imap = client._imap  # noqa: SLF001 - the fast path imapclient has no public door for
+    # imapclient turns on imaplib's debug logging, which formats every line and literal.
+    imap.debug = 0
+    uid_set = uids if isinstance(uids, str) else uid_ranges(list(uids))
+    args = [uid_set, items] + ([modifiers] if modifiers else [])
+    typ, data = imap.uid("FETCH", *args)
+    if typ != "OK":
+        raise FetchFailed(f"FETCH refused: {data!r}"[:200])
+    return fetch_items(data)
+
+
+def _flags(value: object) -> tuple[bool, bool, bool, bool]:
+    names = {f.lower() for f in value} if isinstance(value, list) else set()
+    return (b"\\seen" in names, b"\\answered" in names, b"\\flagged" in names, b"\\draft" in names)
+
+
+def _internaldate(value: object) -> str:
+    if not isinstance(value, bytes):
+        return EPOCH_UTC
+    try:
+        moment = datetime.strptime(value.decode().strip(), "%d-%b-%Y %H:%M:%S %z")
+    except ValueError:
+        return EPOCH_UTC
+    return to_utc_text(moment)
+
+
+def _int(value: object) -> int:
+    return int(value) if isinstance(value, bytes) and value.isdigit() else 0
+
+
+def _section_key(section: str) -> bytes:
+    return f"BODY[{section}]<0>".encode()
+
+
+def _fetch_texts(client: IMAPClient, wanted: dict[int, list[Part]]) -> dict[int, dict[str, bytes]]:
+    """The chosen text parts, grouped by layout so each group is one capped FETCH."""
+    groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for uid, parts in wanted.items():
+        groups[tuple(p.section for p in parts)].append(uid)
+    result: dict[int, dict[str, bytes]] = defaultdict(dict)
+    for sections, uids in groups.items():
+        items = "(" + " ".join(f"BODY.PEEK[{s}]<0.{MAX_TEXT_BYTES}>" for s in sections) + ")"
+        chunk: list[int] = []
+        budget = 0
+        for uid in sorted(uids):
+            cost = sum(min(p.size, MAX_TEXT_BYTES) for p in wanted[uid]) + 1
+            if chunk and budget + cost > MAX_COMMAND_BYTES:
+                _fetch_text_chunk(client, chunk, items, sections, result)
+                chunk, budget = [], 0
+            chunk.append(uid)
+            budget += cost
+        if chunk:
+            _fetch_text_chunk(client, chunk, items, sections, result)
+    return result
+
+
+def _fetch_text_chunk(client: IMAPClient, uids: list[int], items: str,
+                      sections: tuple[str, ...], into: dict[int, dict[str, bytes]]) -> None:
+    for uid, values in raw_uid_fetch(client, uids, items).items():
+        for section in sections:
+            payload = values.get(_section_key(section))
+            if isinstance(payload, bytes):
+                into[uid][section] = payload
+
+
+def _body_text(parts: list[Part], payloads: dict[str, bytes]) -> str:
+    texts = []
+    for part in parts:
+        payload = payloads.get(part.section, b"")
+        if not payload:
+            continue
+        text = decode_body_part(
+            payload,
+            content_type=part.content_type,
+            charset=part.params.get("charset"),
+            transfer_encoding=part.encoding or None,
+        )
+        if text.strip():
+            texts.append(text)
+    return "\n\n".join(texts)
+
+
+def _attachment(part: Part) -> tuple[str, str, int]:
+    name = decode_header_value(part.filename)[:255] if part.filename else ""
+    if not name and part.content_type == "message/rfc822":
+        name = "message.eml"
+    return (name, part.content_type, part.size)
+
+
+def _fallback(client: IMAPClient, uid: int, meta: dict[bytes, object]) -> NewMessage | None:
+    key = b"BODY[]<0>"
+    data = raw_uid_fetch(client, [uid], f"(BODY.PEEK[]<0.{MAX_FALLBACK_BYTES}>)").get(uid, {})
+    raw = data.get(key)
+    if not isinstance(raw, bytes):
+        return None
+    seen, answered, flagged, draft = _flags(meta.get(b"FLAGS"))
+    flags = [name for name, on in (("\\Seen", seen), ("\\Answered", answered),
+                                    ("\\Flagged", flagged), ("\\Draft", draft)) if on]
+    msg = parse_message(raw, uid=uid, flags=flags,
+                        fallback_date_utc=_internaldate(meta.get(b"INTERNALDATE")))
+    return _replace_size(msg, _int(meta.get(b"RFC822.SIZE")) or len(raw))
+
+
+def _replace_size(msg: NewMessage, size: int) -> NewMessage:
+    from dataclasses import replace
+
+    return replace(msg, size=size)
+
+
+def fetch_new(client: IMAPClient, uids: Sequence[int], skip: Skip) -> list[NewMessage]:
+    """NewMessages for `uids` (ascending); unreadable ones are passed to `skip(uid, reason)`."""
+    metas = raw_uid_fetch(client, uids, META_ITEMS)
+    structures: dict[int, tuple[list[Part], list[Part]]] = {}
+    fallbacks: list[int] = []
+    for uid in uids:
+        meta = metas.get(uid)
+        if meta is None:
+            continue  # expunged between SEARCH and FETCH: nothing to store
+        try:
+            structure = parse_bodystructure(meta.get(b"BODYSTRUCTURE"))
+            structures[uid] = (structure.texts, structure.attachments)
+        except (ValueError, IndexError, TypeError, AttributeError, RecursionError):
+            fallbacks.append(uid)
+    wanted = {uid: texts for uid, (texts, _a) in structures.items() if texts}
+    payloads = _fetch_texts(client, wanted) if wanted else {}
+    messages: list[NewMessage] = []
+    for uid in uids:
+        meta = metas.get(uid)
+        if meta is None:
+            continue
+        try:
+            if uid in structures:
+                messages.append(_build(uid, meta, structures[uid], payloads.get(uid, {})))
+                continue
+            built = _fallback(client, uid, meta)
+            if built is None:
+                skip(uid, "the server returned no content for it")
+            else:
+                messages.append(built)
+        except (imaplib.IMAP4.abort, OSError):
+            raise
+        except Exception as exc:  # hostile mail must not stop the sync: report it instead
+            skip(uid, f"unreadable ({type(exc).__name__}: {str(exc)[:120]})")
+    return messages
+
+
+def _build(uid: int, meta: dict[bytes, object], structure: tuple[list[Part], list[Part]],
+           payloads: dict[str, bytes]) -> NewMessage:
+    texts, attachments = structure
+    internal = _internaldate(meta.get(b"INTERNALDATE"))
+    header_block = meta.get(HEADER_KEY)
+    headers = parse_header_block(header_block if isinstance(header_block, bytes) else b"",
+                                 fallback_date_utc=internal)
+    body = _body_text(texts, payloads)
+    seen, answered, flagged, draft = _flags(meta.get(b"FLAGS"))
+    return NewMessage(
+        uid=uid,
+        message_id=headers.message_id,
+        in_reply_to=headers.in_reply_to,
+        refs=headers.refs,
+        date_utc=headers.date_utc,
+        from_name=headers.from_name,
+        from_addr=headers.from_addr,
+        to=headers.to,
+        cc=headers.cc,
+        reply_to=headers.reply_to,
+        subject=headers.subject,
+        snippet=make_snippet(body),
+        body_text=body,
+        attachments=tuple(_attachment(p) for p in attachments),
+        size=_int(meta.get(b"RFC822.SIZE")),
+        seen=seen,
+        answered=answered,
+        flagged=flagged,
+        draft=draft,
+    )

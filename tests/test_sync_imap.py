@@ -1,0 +1,214 @@
+"""IMAP sync against a real Dovecot: first sync, new mail, flags both ways, expunge, UIDVALIDITY."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from dovecot_server import DovecotServer, DovecotUser, make_message
+from sync_helpers import run_sync, server_state, stored, write_config
+
+from rapport.mail.config import parse_mailbox
+from rapport.mail.events import FolderDone
+from rapport.mail.sync import sync_mailbox
+from rapport.store.messages import set_flags
+from rapport.store.session import open_workspace
+
+pytestmark = pytest.mark.dovecot
+
+MULTIPART = (
+    b"From: =?utf-8?q?J=C3=B6rg_M=C3=BCller?= <joerg@acme.example>\r\n"
+    b"To: Me <me@rapport.example>\r\nSubject: =?utf-8?b?UXVvdGUgZsO8ciBRMw==?=\r\n"
+    b"Date: Tue, 3 Nov 2026 08:00:00 +0100\r\nMessage-ID: <quote-q3@acme.example>\r\n"
+    b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n"
+    b"--B\r\nContent-Type: multipart/alternative; boundary=\"C\"\r\n\r\n"
+    b"--C\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+    b"Content-Transfer-Encoding: quoted-printable\r\n\r\nPrix: 12 EUR, gr=FC=DFe\r\n"
+    b"--C\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>HTML version</p>\r\n--C--\r\n"
+    b"--B\r\nContent-Type: application/pdf; name=\"quote.pdf\"\r\n"
+    b"Content-Disposition: attachment; filename*=utf-8''Angebot%20Q3.pdf\r\n"
+    b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(bytes(12000)).replace(b"\n", b"\r\n")
+    + b"--B--\r\n"
+)
+HTML_ONLY = (
+    b"From: news@vendor.example\r\nTo: me@rapport.example\r\nSubject: html only\r\n"
+    b"Message-ID: <html-only@vendor.example>\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: text/html; charset=utf-8\r\n\r\n"
+    b"<html><body><h1>Offer</h1><p>Price <b>list</b> inside</p><script>x()</script></body></html>\r\n"
+)
+
+
+@pytest.fixture
+def home(tmp_path: Path, imap_user: DovecotUser) -> Path:
+    home = tmp_path / "ws"
+    write_config(home, [imap_user.mailbox_config()])
+    return home
+
+
+def test_first_sync_stores_headers_text_parts_attachment_metadata_and_roles(
+    home: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    imap_user.append([make_message(1), MULTIPART, HTML_ONLY])
+    imap_user.append([make_message(2)], flags=[b"\\Seen", b"\\Flagged"])
+    imap_user.append([make_message(3, sender="me@rapport.example")], folder="Sent Items")
+    imap_user.append([make_message(4)], folder="Drafts", flags=[b"\\Draft"])
+
+    code, out, err = run_sync(home, capsys)
+
+    assert (code, err) == (0, "")
+    assert "test/INBOX: 4 new" in out  # not a TTY: plain lines
+    assert stored(home) == server_state(imap_user)
+    assert stored(home, "Sent Items") == server_state(imap_user, "Sent Items")
+    assert len(stored(home, "Drafts")) == 1
+    with sqlite3.connect(home / "rapport.db") as conn:
+        folders = dict(conn.execute("SELECT name, role FROM folders").fetchall())
+        assert folders == {"INBOX": "inbox", "Sent Items": "sent", "Drafts": "drafts"}
+        row = conn.execute(
+            "SELECT from_name, subject, body_text, attachments, date_utc, size FROM messages "
+            "WHERE message_id = 'quote-q3@acme.example'"
+        ).fetchone()
+        html = conn.execute(
+            "SELECT body_text FROM messages WHERE message_id = 'html-only@vendor.example'"
+        ).fetchone()[0]
+        direction = conn.execute(
+            "SELECT direction FROM messages m JOIN folders f ON f.id = m.folder_id "
+            "WHERE f.name = 'Sent Items'"
+        ).fetchone()[0]
+        draft = conn.execute(
+            "SELECT draft FROM messages m JOIN folders f ON f.id = m.folder_id "
+            "WHERE f.name = 'Drafts'"
+        ).fetchone()[0]
+    from_name, subject, body, attachments, date_utc, size = row
+    assert (from_name, subject, date_utc) == ("Jörg Müller", "Quote für Q3", "2026-11-03T07:00:00Z")
+    assert "Prix: 12 EUR, grüße" in body and "HTML version" not in body  # plain preferred
+    [attachment] = json.loads(attachments)  # listed from BODYSTRUCTURE, never downloaded
+    assert (attachment["name"], attachment["type"]) == ("Angebot Q3.pdf", "application/pdf")
+    assert abs(attachment["size"] - 12000) < 120  # decoded size, estimated from the encoded one
+    assert size == len(MULTIPART)
+    assert "Offer" in html and "Price list inside" in html and "<" not in html
+    assert (direction, draft) == ("out", 1)
+
+
+def test_resync_picks_up_new_mail_flag_changes_and_expunges(
+    home: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uids = imap_user.append(make_message(n) for n in range(1, 7))
+    assert run_sync(home, capsys)[0] == 0
+
+    imap_user.set_flags(uids[:2], [b"\\Seen"])
+    imap_user.set_flags(uids[2:3], [b"\\Answered", b"\\Flagged"])
+    imap_user.expunge(uids[3:5])
+    imap_user.append([make_message(7), make_message(8)])
+    code, out, _ = run_sync(home, capsys)
+
+    assert code == 0
+    assert "test/INBOX: 2 new, 3 flag changes, 2 removed" in out
+    assert stored(home) == server_state(imap_user)
+    assert sorted(stored(home)) == [uids[0], uids[1], uids[2], uids[5], uids[5] + 1, uids[5] + 2]
+
+
+def test_no_change_resync_is_answered_by_status_alone(
+    home: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    imap_user.append(make_message(n) for n in range(1, 4))
+    assert run_sync(home, capsys)[0] == 0
+    opened = open_workspace(home)
+    events: list[object] = []
+    cfg = parse_mailbox(imap_user.mailbox_config(), 1)
+    try:
+        sync_mailbox(opened.db, cfg, my_addresses=frozenset(), report=events.append)
+        imap_user.set_flags([1], [b"\\Seen"])  # HIGHESTMODSEQ moves: no longer "unchanged"
+        sync_mailbox(opened.db, cfg, my_addresses=frozenset(), report=events.append)
+    finally:
+        opened.close()
+    done = [e for e in events if isinstance(e, FolderDone)]
+    assert [(e.folder, e.unchanged) for e in done] == [
+        ("INBOX", True), ("Sent Items", True), ("Drafts", True),
+        ("INBOX", False), ("Sent Items", True), ("Drafts", True),
+    ]
+    assert stored(home)[1][1] == 1
+
+
+def test_uidvalidity_change_drops_and_refetches_the_folder(
+    home: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    imap_user.append(make_message(n) for n in range(1, 5))
+    assert run_sync(home, capsys)[0] == 0
+    with sqlite3.connect(home / "rapport.db") as conn:
+        before = conn.execute("SELECT uidvalidity FROM folders WHERE name = 'INBOX'").fetchone()[0]
+
+    imap_user.bump_uidvalidity()
+    imap_user.append([make_message(5)])
+    assert run_sync(home, capsys)[0] == 0
+
+    with sqlite3.connect(home / "rapport.db") as conn:
+        after = conn.execute("SELECT uidvalidity FROM folders WHERE name = 'INBOX'").fetchone()[0]
+        ids = [r[0] for r in conn.execute("SELECT message_id FROM messages m JOIN folders f "
+                                          "ON f.id = m.folder_id WHERE f.name = 'INBOX'")]
+    assert after != before
+    assert stored(home) == server_state(imap_user)
+    assert len(ids) == len(set(ids)) == 5
+
+
+def test_flags_changed_in_rapport_are_pushed_to_the_server(
+    home: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uids = imap_user.append([make_message(1), make_message(2)], flags=[b"\\Seen"])
+    assert run_sync(home, capsys)[0] == 0
+    opened = open_workspace(home)
+    try:
+        ids = dict(opened.db.execute("SELECT uid, id FROM messages").fetchall())
+        set_flags(opened.db, ids[uids[0]], seen=False, flagged=True)
+    finally:
+        opened.close()
+
+    assert run_sync(home, capsys)[0] == 0
+
+    server = imap_user.flags()
+    assert b"\\Seen" not in server[uids[0]] and b"\\Flagged" in server[uids[0]]
+    assert b"\\Seen" in server[uids[1]]
+    with sqlite3.connect(home / "rapport.db") as conn:
+        assert conn.execute("SELECT count(*) FROM messages WHERE flags_dirty = 1").fetchone() == (0,)
+    assert stored(home) == server_state(imap_user)
+
+
+def test_server_without_condstore_falls_back_to_flag_scans(
+    tmp_path: Path, dovecot_no_condstore: DovecotServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    user = dovecot_no_condstore.add_user()
+    with dovecot_no_condstore.client(user) as client:
+        assert b"CONDSTORE" not in client.capabilities()
+        assert b"QRESYNC" not in client.capabilities()
+    home = tmp_path / "ws"
+    write_config(home, [user.mailbox_config()])
+    uids = user.append(make_message(n) for n in range(1, 5))
+    assert run_sync(home, capsys)[0] == 0
+
+    user.set_flags(uids[:1], [b"\\Flagged"])
+    user.expunge(uids[1:2])
+    user.append([make_message(5)])
+    code, out, _ = run_sync(home, capsys)
+
+    assert code == 0
+    assert "test/INBOX: 1 new, 1 flag changes, 1 removed" in out
+    assert stored(home) == server_state(user)
+
+
+def test_missing_folder_is_reported_and_the_rest_synced(
+    tmp_path: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "ws"
+    write_config(home, [imap_user.mailbox_config(folders=["INBOX", "Archive/2019"])])
+    imap_user.append([make_message(1)])
+
+    code, _out, err = run_sync(home, capsys)
+
+    assert code == 1
+    assert err.splitlines() == [
+        "rapport: mailbox 'test', folder 'Archive/2019': folder not found on the server "
+        "(vanished or renamed?)"
+    ]
+    assert len(stored(home)) == 1
