@@ -1,0 +1,284 @@
+"""Provides `sync_maildir`: a local Maildir root ingested like an IMAP mailbox, incrementally.
+
+Layout: the root's own cur/new is INBOX; subfolders are found in both common layouts —
+Maildir++ (`.Sent`, `.Archive.2020`, as Dovecot and offlineimap write them) and mbsync's
+verbatim one (`Sent/`, `Archive/2020/`). Both give folder names with "/" between levels.
+
+A message's UID is derived from the stable part of its file name (before `:2,`), which never
+changes when a client moves the file from new/ to cur/ or renames it to change flags. So a rerun
+needs only a directory listing and one query per folder to see what was added, removed or
+re-flagged — nothing is re-read and nothing duplicated. Flags changed in Rapport (set_flags) are
+written back by renaming the file, as a Maildir client must.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from rapport.mail.events import (
+    Event,
+    FolderDone,
+    FolderProgress,
+    FolderStarted,
+    FolderSummary,
+    MailboxFailed,
+    MessageSkipped,
+    SyncSummary,
+)
+from rapport.mail.parse import parse_message
+from rapport.store import messages as store
+from rapport.store.timeutil import to_utc_text
+
+BATCH_SIZE = 500
+_SUBDIRS = ("cur", "new", "tmp")
+_INFO_SEPARATORS = (":2,", "!2,")  # "!" where ":" is not allowed in file names
+_FLAG_LETTERS = {"S": "\\Seen", "R": "\\Answered", "F": "\\Flagged", "D": "\\Draft"}
+_ROLE_NAMES = {
+    "sent": "sent",
+    "sent items": "sent",
+    "sent messages": "sent",
+    "sent mail": "sent",
+    "gesendet": "sent",
+    "envoyés": "sent",
+    "drafts": "drafts",
+    "draft": "drafts",
+    "entwürfe": "drafts",
+    "brouillons": "drafts",
+}
+
+Report = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class MaildirFile:
+    """One message file on disk: where it is and the flags its name carries."""
+
+    path: Path
+    uid: int
+    flags: str  # info letters, e.g. "RS"
+
+    @property
+    def flag_tuple(self) -> store.Flags:
+        return ("S" in self.flags, "R" in self.flags, "F" in self.flags, "D" in self.flags)
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    """`1700000000.M1P2.host,S=42:2,RS` -> (`1700000000.M1P2.host,S=42`, `RS`)."""
+    for separator in _INFO_SEPARATORS:
+        key, found, info = name.partition(separator)
+        if found:
+            return key, info
+    return name, ""
+
+
+def uid_for(key: str) -> int:
+    """A stable positive 62-bit UID from the unique part of a file name."""
+    return (
+        int.from_bytes(
+            hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+        )
+        >> 2
+    )
+
+
+def is_maildir(path: Path) -> bool:
+    return (path / "cur").is_dir() or (path / "new").is_dir()
+
+
+def role_for(name: str) -> str:
+    if name.upper() == "INBOX":
+        return "inbox"
+    return _ROLE_NAMES.get(name.rsplit("/", 1)[-1].casefold(), "")
+
+
+def find_folders(root: Path) -> list[tuple[str, Path]]:
+    """(folder name, directory) for INBOX and every subfolder, in both layouts."""
+    found: list[tuple[str, Path]] = []
+    if is_maildir(root):
+        found.append(("INBOX", root))
+    found.extend(_walk_subfolders(root, ""))
+    return found
+
+
+def _walk_subfolders(directory: Path, prefix: str) -> Iterator[tuple[str, Path]]:
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.is_dir() or entry.name in _SUBDIRS:
+            continue
+        child = Path(entry.path)
+        if entry.name.startswith("."):
+            # Maildir++: ".Archive.2020" is Archive/2020 (only at the root).
+            if prefix or entry.name in (".", "..") or not is_maildir(child):
+                continue
+            name = entry.name[1:].replace(".", "/")
+            if name:
+                yield name, child
+            continue
+        name = f"{prefix}{entry.name}"
+        if is_maildir(child):
+            yield name, child
+        # mbsync's verbatim layout nests folders as plain directories.
+        yield from _walk_subfolders(child, f"{name}/")
+
+
+def scan_folder(directory: Path) -> dict[int, MaildirFile]:
+    """Every message file of one Maildir folder (new/ and cur/), by UID."""
+    files: dict[int, MaildirFile] = {}
+    for sub in ("new", "cur"):
+        try:
+            entries = list(os.scandir(directory / sub))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_file():
+                continue
+            key, info = _split_name(entry.name)
+            uid = uid_for(key)
+            files[uid] = MaildirFile(Path(entry.path), uid, "".join(sorted(set(info))))
+    return files
+
+
+def _stored_flags(db: Database, folder_id: int) -> dict[int, store.Flags]:
+    rows = db.execute(
+        "SELECT uid, seen, answered, flagged, draft FROM messages WHERE folder_id = ?", [folder_id]
+    )
+    return {uid: (bool(s), bool(a), bool(f), bool(d)) for uid, s, a, f, d in rows}
+
+
+def _mtime_utc(path: Path) -> str:
+    try:
+        return to_utc_text(datetime.fromtimestamp(path.stat().st_mtime, UTC))
+    except (OSError, ValueError, OverflowError):
+        return store.EPOCH_UTC
+
+
+def _write_back_flags(
+    db: Database, folder_id: int, on_disk: dict[int, MaildirFile]
+) -> dict[int, MaildirFile]:
+    """Rename files whose flags were changed in Rapport; returns the updated disk view."""
+    dirty = store.dirty_flags(db, folder_id)
+    done: list[int] = []
+    for uid, (seen, answered, flagged, draft) in dirty.items():
+        current = on_disk.get(uid)
+        if current is None:
+            continue
+        keep = "".join(c for c in current.flags if c not in "SRFD")
+        wanted = {"S": seen, "R": answered, "F": flagged, "D": draft}
+        letters = "".join(sorted(keep + "".join(c for c, on in wanted.items() if on)))
+        key, _ = _split_name(current.path.name)
+        target = current.path.parent.parent / "cur" / f"{key}:2,{letters}"
+        try:
+            if target != current.path:
+                os.rename(current.path, target)
+        except OSError:
+            continue  # read-only Maildir: keep the change local and dirty
+        on_disk[uid] = MaildirFile(target, uid, letters)
+        done.append(uid)
+    store.clear_dirty(db, folder_id, done)
+    return on_disk
+
+
+def _sync_folder(
+    db: Database,
+    mailbox: str,
+    name: str,
+    directory: Path,
+    my_addresses: frozenset[str],
+    report: Report,
+) -> FolderSummary:
+    folder = store.get_or_create_folder(db, mailbox, name, role_for(name))
+    on_disk = _write_back_flags(db, folder.id, scan_folder(directory))
+    stored = _stored_flags(db, folder.id)
+    new_uids = [uid for uid in on_disk if uid not in stored]
+    gone = [uid for uid in stored if uid not in on_disk]
+    changed = {
+        uid: f.flag_tuple
+        for uid, f in on_disk.items()
+        if uid in stored and stored[uid] != f.flag_tuple
+    }
+    report(FolderStarted(mailbox, name, len(new_uids)))
+    removed = store.remove_uids(db, folder.id, gone) if gone else 0
+    flags_changed = (
+        store.apply_flag_changes(db, folder.id, changed, highestmodseq=None) if changed else 0
+    )
+    added = skipped = 0
+    # Oldest files first, so a large first ingest shows mail in arrival order as it lands.
+    new_files = sorted((on_disk[u] for u in new_uids), key=lambda f: f.path.name)
+    for start in range(0, len(new_files), BATCH_SIZE):
+        batch = []
+        for item in new_files[start : start + BATCH_SIZE]:
+            try:
+                raw = item.path.read_bytes()
+            except OSError as exc:  # vanished or unreadable: report, keep going
+                report(MessageSkipped(mailbox, name, item.uid, f"{item.path.name}: {exc.strerror}"))
+                skipped += 1
+                continue
+            flags = [_FLAG_LETTERS[c] for c in item.flags if c in _FLAG_LETTERS]
+            batch.append(
+                parse_message(
+                    raw, uid=item.uid, flags=flags, fallback_date_utc=_mtime_utc(item.path)
+                )
+            )
+        if batch:
+            added += store.save_batch(
+                db,
+                folder.id,
+                batch,
+                last_uid=0,
+                uidvalidity=None,
+                highestmodseq=None,
+                my_addresses=my_addresses,
+            )
+        report(
+            FolderProgress(mailbox, name, min(start + BATCH_SIZE, len(new_files)), len(new_files))
+        )
+    store.mark_folder_synced(db, folder.id)
+    unchanged = not (added or removed or flags_changed)
+    report(FolderDone(mailbox, name, added, flags_changed, removed, unchanged))
+    return FolderSummary(name, added, flags_changed, removed, skipped)
+
+
+def _no_report(event: Event) -> None:
+    """Default reporter: the caller did not ask for progress."""
+
+
+def sync_maildir(
+    db: Database,
+    *,
+    mailbox: str,
+    path: Path,
+    my_addresses: frozenset[str],
+    report: Report | None = None,
+) -> SyncSummary:
+    """Bring the store in line with the Maildir at `path` (new, removed and re-flagged mail)."""
+    report = report or _no_report
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        message = f"maildir {mailbox!r}: {root} is not a directory"
+        report(MailboxFailed(mailbox, message))
+        return SyncSummary(mailbox, error=message)
+    folders = find_folders(root)
+    if not folders:
+        message = f"maildir {mailbox!r}: no Maildir folders (cur/ and new/) under {root}"
+        report(MailboxFailed(mailbox, message))
+        return SyncSummary(mailbox, error=message)
+    summaries = [
+        _sync_folder(db, mailbox, name, directory, my_addresses, report)
+        for name, directory in folders
+    ]
+    # A folder deleted on disk is gone from the mailbox too.
+    present = {name for name, _ in folders}
+    for state in store.list_folders(db, mailbox):
+        if state.name not in present:
+            store.delete_folder(db, state.id)
+    return SyncSummary(mailbox, tuple(summaries))
