@@ -1,0 +1,114 @@
+"""Connection security and failures against a real Dovecot: TLS, STARTTLS, CA, passwords, hosts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dovecot_server import DovecotUser, make_message
+from sync_helpers import run_sync, stored, write_config
+
+from rapport.mail.config import parse_mailbox, resolve_password
+from rapport.store.errors import ConfigError
+
+pytestmark = pytest.mark.dovecot
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+def test_tls_and_starttls_with_the_servers_ca(
+    tmp_path: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str], security: str
+) -> None:
+    server = imap_user.server
+    port = server.tls_port if security == "tls" else server.plain_port
+    home = tmp_path / "ws"
+    write_config(home, [imap_user.mailbox_config(security=security, port=port,
+                                                 ca_file=str(server.ca_file))])
+    imap_user.append([make_message(1)])
+
+    code, _out, err = run_sync(home, capsys)
+
+    assert (code, err) == (0, "")
+    assert len(stored(home)) == 1
+
+
+def test_tls_refuses_a_certificate_it_cannot_verify(
+    tmp_path: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "ws"
+    write_config(home, [imap_user.mailbox_config(security="tls", port=imap_user.server.tls_port)])
+
+    code, out, err = run_sync(home, capsys)
+
+    assert code == 1
+    assert len(err.splitlines()) == 1
+    assert err.startswith(f"rapport: mailbox 'test': TLS certificate of 127.0.0.1:"
+                          f"{imap_user.server.tls_port} not trusted")
+    assert "Traceback" not in out + err
+
+
+def test_wrong_password_fails_that_mailbox_only(
+    tmp_path: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "ws"
+    bad = imap_user.mailbox_config("bad", password_command=["echo", "not-the-password"])
+    write_config(home, [bad, imap_user.mailbox_config("good")])
+    imap_user.append([make_message(1)])
+
+    code, _out, err = run_sync(home, capsys)
+
+    assert code == 1
+    assert err.splitlines() == [
+        f"rapport: mailbox 'bad': login failed for {imap_user.name!r} (wrong password?): "
+        "[AUTHENTICATIONFAILED] Authentication failed."
+    ]
+    assert len(stored(home)) == 1  # the other mailbox still synced
+
+
+def test_unknown_host_and_refused_port_are_one_line_each(
+    tmp_path: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "ws"
+    write_config(home, [
+        imap_user.mailbox_config("nohost", host="no-such-host.invalid", security="tls",
+                                 timeout=5),
+        imap_user.mailbox_config("closed", port=1, timeout=5),
+    ])
+
+    code, _out, err = run_sync(home, capsys)
+
+    assert code == 1
+    lines = err.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("rapport: mailbox 'nohost': ")
+    assert "unknown host 'no-such-host.invalid'" in lines[0] or "timed out" in lines[0]
+    assert lines[1] == "rapport: mailbox 'closed': connection refused by 127.0.0.1:1"
+
+
+def test_plain_imap_is_refused_to_a_remote_host(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "ws"
+    write_config(home, [{"name": "work", "host": "imap.example.com", "security": "plain",
+                         "username": "me", "password_command": "pass show mail"}])
+
+    code, _out, err = run_sync(home, capsys)
+
+    assert code == 1
+    assert err == ("rapport: [[mailbox]] 'work': security = \"plain\" is only allowed to "
+                   "127.0.0.1/localhost (host is 'imap.example.com'); use tls or starttls\n")
+
+
+def test_password_command_runs_without_a_shell_and_reports_failures(tmp_path: Path) -> None:
+    base = {"name": "w", "host": "127.0.0.1", "security": "plain", "username": "u"}
+    # A string is split like a shell would, but `$HOME` and `;` reach the program verbatim.
+    cfg = parse_mailbox({**base, "password_command": "printf '%s\\nsecond' '$HOME;x'"}, 1)
+    assert resolve_password(cfg) == "$HOME;x"
+    failing = parse_mailbox({**base, "password_command": ["sh", "-c", "echo nope >&2; exit 3"]}, 1)
+    with pytest.raises(ConfigError, match=r"^mailbox 'w' password_command: sh exited with "
+                                          r"status 3: nope$"):
+        resolve_password(failing)
+    missing = parse_mailbox({**base, "password_command": ["/nonexistent/pass"]}, 1)
+    with pytest.raises(ConfigError, match="command not found: /nonexistent/pass"):
+        resolve_password(missing)
+    with pytest.raises(ConfigError, match="needs password_command or keyring = true"):
+        parse_mailbox(base, 1)
