@@ -1,0 +1,158 @@
+"""Provides full-text search over stored mail and the rows of `rapport export messages`.
+
+User input is turned into a safe FTS5 query: ordinary words are quoted, so `re: price` or
+`o'brien` never hit FTS syntax errors; `from:`, `to:`, `cc:`, `subject:` and `body:` narrow a
+word to those columns; a trailing `*` keeps a prefix search. Text that uses FTS5 syntax on
+purpose (double quotes, AND/OR/NOT/NEAR, parentheses) is passed through, and its errors become
+one-line InputErrors.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+from rapport.store.errors import InputError
+
+_COLUMNS = {
+    "from": "{from_name from_addr}",
+    "to": "to_addrs",
+    "cc": "cc_addrs",
+    "subject": "subject",
+    "body": "body_text",
+}
+_ADVANCED = re.compile(r'"|\(|\)|\b(AND|OR|NOT|NEAR)\b')
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One message found, newest first; `accounts` are account names."""
+
+    id: int
+    message_id: str
+    date_utc: str
+    from_name: str
+    from_addr: str
+    subject: str
+    snippet: str
+    accounts: tuple[str, ...]
+
+
+def _quote(term: str) -> str:
+    prefix = term.endswith("*") and len(term) > 1
+    body = term.rstrip("*") if prefix else term
+    return '"' + body.replace('"', '""') + '"' + ("*" if prefix else "")
+
+
+def fts_query(text: str) -> str:
+    """The FTS5 MATCH expression for what the user typed (see the module docstring)."""
+    text = " ".join(text.split())
+    if not text:
+        raise InputError("empty search: give at least one word")
+    if _ADVANCED.search(text):
+        return text
+    parts = []
+    for term in text.split(" "):
+        key, sep, value = term.partition(":")
+        if sep and value and key.lower() in _COLUMNS:
+            parts.append(f"{_COLUMNS[key.lower()]} : {_quote(value)}")
+        else:
+            parts.append(_quote(term))
+    return " ".join(parts)
+
+
+def search_messages(
+    db: Database, text: str, *, account_id: int | None = None, limit: int = 50
+) -> list[SearchHit]:
+    """Messages matching `text` (subject, body, names, addresses), newest first."""
+    query = fts_query(text)
+    where = "messages_fts MATCH ?"
+    params: list[object] = [query]
+    if account_id is not None:
+        where += " AND m.id IN (SELECT message_id FROM message_accounts WHERE account_id = ?)"
+        params.append(account_id)
+    sql = f"""
+        SELECT m.id, m.message_id, m.date_utc, m.from_name, m.from_addr, m.subject, m.snippet,
+            (SELECT group_concat(name, char(31)) FROM (
+                SELECT a.name FROM message_accounts ma JOIN accounts a ON a.id = ma.account_id
+                WHERE ma.message_id = m.id ORDER BY a.name COLLATE NOCASE)) AS account_names
+        FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
+        WHERE {where}
+        ORDER BY m.date_utc DESC, m.id DESC
+        LIMIT ?
+    """
+    params.append(max(1, int(limit)))
+    try:
+        rows = db.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as exc:
+        raise InputError(f"bad search syntax in {text!r}: {exc}") from None
+    return [
+        SearchHit(
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6], tuple(r[7].split("\x1f")) if r[7] else ()
+        )
+        for r in rows
+    ]
+
+
+MESSAGE_COLUMNS = (
+    "id",
+    "message_id",
+    "mailbox",
+    "folder",
+    "date",
+    "from",
+    "to",
+    "cc",
+    "subject",
+    "accounts",
+    "deal",
+)
+
+
+def _sender(name: str, addr: str) -> str:
+    if name and addr and name != addr:
+        shown = f'"{name}"' if any(c in name for c in ',;<>"@') else name
+        return f"{shown} <{addr}>"
+    return addr or name
+
+
+def message_rows(db: Database, *, account_id: int | None = None) -> list[dict[str, object]]:
+    """Every message (or one account's) for export: accounts as names, deal as the pinned id."""
+    where, params = "", []
+    if account_id is not None:
+        where = "WHERE m.id IN (SELECT message_id FROM message_accounts WHERE account_id = ?)"
+        params = [account_id]
+    rows = db.execute(
+        f"""
+        SELECT m.id, m.message_id, f.mailbox, f.name, m.date_utc, m.from_name, m.from_addr,
+            m.to_addrs, m.cc_addrs, m.subject,
+            (SELECT group_concat(name, char(31)) FROM (
+                SELECT a.name FROM message_accounts ma JOIN accounts a ON a.id = ma.account_id
+                WHERE ma.message_id = m.id ORDER BY a.name COLLATE NOCASE)),
+            p.deal_id
+        FROM messages m JOIN folders f ON f.id = m.folder_id
+        LEFT JOIN thread_pins p ON p.thread_id = m.thread_id
+        {where}
+        ORDER BY m.date_utc, m.id
+        """,
+        params,
+    )
+    return [
+        {
+            "id": r[0],
+            "message_id": r[1],
+            "mailbox": r[2],
+            "folder": r[3],
+            "date": r[4],
+            "from": _sender(r[5], r[6]),
+            "to": r[7],
+            "cc": r[8],
+            "subject": r[9],
+            "accounts": r[10].split("\x1f") if r[10] else [],
+            "deal": r[11],
+        }
+        for r in rows
+    ]
