@@ -16,7 +16,7 @@ from datetime import datetime
 
 from imapclient import IMAPClient
 
-from rapport.mail.fetchparse import Part, fetch_items, parse_bodystructure, uid_ranges
+from rapport.mail.fetchparse import Part, parse_bodystructure, raw_uid_fetch
 from rapport.mail.parse import (
     decode_body_part,
     decode_header_value,
@@ -40,24 +40,6 @@ MAX_FALLBACK_BYTES = 4 * 1024 * 1024
 MAX_COMMAND_BYTES = 8 * 1024 * 1024
 
 Skip = Callable[[int, str], None]
-
-
-class FetchFailed(imaplib.IMAP4.error):
-    """The server answered NO/BAD to a FETCH."""
-
-
-def raw_uid_fetch(client: IMAPClient, uids: Sequence[int] | str, items: str,
-                  modifiers: str = "") -> dict[int, dict[bytes, object]]:
-    """UID FETCH through imaplib, parsed by our own reader (see fetchparse's docstring)."""
-    imap = client._imap  # noqa: SLF001 - the fast path imapclient has no public door for
-    # imapclient turns on imaplib's debug logging, which formats every line and literal.
-    imap.debug = 0
-    uid_set = uids if isinstance(uids, str) else uid_ranges(list(uids))
-    args = [uid_set, items] + ([modifiers] if modifiers else [])
-    typ, data = imap.uid("FETCH", *args)
-    if typ != "OK":
-        raise FetchFailed(f"FETCH refused: {data!r}"[:200])
-    return fetch_items(data)
 
 
 def _flags(value: object) -> tuple[bool, bool, bool, bool]:

@@ -8,9 +8,15 @@ imaplib, and headers come as a `BODY[HEADER.FIELDS ...]` literal that the caller
 
 from __future__ import annotations
 
+import imaplib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.utils import collapse_rfc2231_value, decode_rfc2231
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from imapclient import IMAPClient
 
 # Section specs like BODY[HEADER.FIELDS (A B)]<0> contain spaces and parens: one token.
 _TOKEN = re.compile(
@@ -279,3 +285,21 @@ def uid_ranges(uids: list[int]) -> str:
         start = prev = uid
     parts.append(f"{start}:{prev}" if prev != start else str(start))
     return ",".join(parts)
+
+
+class FetchFailed(imaplib.IMAP4.error):
+    """The server answered NO/BAD to a FETCH."""
+
+
+def raw_uid_fetch(client: IMAPClient, uids: Sequence[int] | str, items: str,
+                  modifiers: str = "") -> dict[int, dict[bytes, object]]:
+    """UID FETCH through imaplib, parsed by our own reader (see fetchparse's docstring)."""
+    imap = client._imap  # noqa: SLF001 - the fast path imapclient has no public door for
+    # imapclient turns on imaplib's debug logging, which formats every line and literal.
+    imap.debug = 0
+    uid_set = uids if isinstance(uids, str) else uid_ranges(list(uids))
+    args = [uid_set, items] + ([modifiers] if modifiers else [])
+    typ, data = imap.uid("FETCH", *args)
+    if typ != "OK":
+        raise FetchFailed(f"FETCH refused: {data!r}"[:200])
+    return fetch_items(data)

@@ -44,8 +44,7 @@ from rapport.mail.events import (
     MessageSkipped,
     SyncSummary,
 )
-from rapport.mail.fetch import FetchFailed, fetch_new, raw_uid_fetch
-from rapport.mail.fetchparse import parse_uid_set, uid_ranges
+from rapport.mail.fetchparse import FetchFailed, parse_uid_set, raw_uid_fetch, uid_ranges
 from rapport.mail.imap import close, connect, find_special_folders, list_folder_names
 from rapport.store import messages as store
 from rapport.store.errors import InputError
@@ -233,6 +232,9 @@ class FolderSync:
                       if last < u < uidnext)
         total = len(uids)
         self.report(FolderStarted(self.cfg.name, state.name, total))
+        # Imported here: parsing (email, dateutil, inscriptis) costs a no-change sync ~25 ms.
+        from rapport.mail.fetch import fetch_new
+
         delay = _test_delay()
         done = 0
         for start in range(0, total, BATCH_SIZE):

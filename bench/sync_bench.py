@@ -1,0 +1,231 @@
+"""Provides the sync benchmark: `rapport sync` against mbsync on the same loopback Dovecot.
+
+One run: generate N messages (plain, HTML, 10% with 0.1-2 MB attachments) straight into the
+server's Maildir, then time (a) the initial sync of a fresh workspace / fresh mbsync Maildir,
+(b) a no-change resync, (c) a resync after 100 new messages. Prints each tool's median, the
+ratio and our peak RSS (os.wait4 of the child). Usage: python bench/sync_bench.py [--messages N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+from dovecot_server import DovecotServer, DovecotUser  # noqa: E402
+
+WORDS = ("quote renewal contract pricing meeting delivery invoice forecast pipeline budget "
+         "proposal schedule discount support volume licence review agenda follow-up").split()
+
+
+@dataclass
+class Run:
+    seconds: float
+    max_rss_kb: int
+
+
+def _words(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
+def make_message(n: int, rng: random.Random, blobs: list[bytes]) -> bytes:
+    """One synthetic message: 45% plain, 45% HTML alternative, 10% with an attachment."""
+    head = (f"From: Contact {n % 300} <c{n % 300}@customer{n % 40}.example>\r\n"
+            f"To: Me <me@rapport.example>\r\nSubject: {_words(rng, 5)} #{n}\r\n"
+            f"Date: Mon, 2 Nov 2026 {n % 24:02d}:{n % 60:02d}:00 +0000\r\n"
+            f"Message-ID: <bench-{n}-{rng.getrandbits(32)}@customer.example>\r\nMIME-Version: 1.0\r\n")
+    text = "\r\n".join(_words(rng, 12) for _ in range(rng.randint(3, 40)))
+    kind = n % 20
+    if kind < 9:
+        return (head + "Content-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n").encode()
+    if kind < 18:
+        html = "".join(f"<p>{line}</p>" for line in text.split("\r\n"))
+        return (head + 'Content-Type: multipart/alternative; boundary="alt"\r\n\r\n'
+                "--alt\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n"
+                "--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body>" + html
+                + "</body></html>\r\n--alt--\r\n").encode()
+    size = rng.randint(100_000, 2_000_000)
+    blob = blobs[n % len(blobs)][: size * 4 // 3 // 76 * 78]
+    return (head + 'Content-Type: multipart/mixed; boundary="mix"\r\n\r\n'
+            "--mix\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n"
+            "--mix\r\nContent-Type: application/pdf; name=\"report-" + str(n) + ".pdf\"\r\n"
+            "Content-Disposition: attachment; filename=\"report-" + str(n) + ".pdf\"\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n").encode() + blob + b"\r\n--mix--\r\n"
+
+
+def _blobs(rng: random.Random) -> list[bytes]:
+    # A few random 2 MB attachments, base64 in 76-char CRLF lines; messages take slices of them.
+    result = []
+    for _ in range(8):
+        raw = base64.encodebytes(rng.randbytes(2_000_000))
+        result.append(raw.replace(b"\n", b"\r\n"))
+    return result
+
+
+def deliver(user: DovecotUser, start: int, count: int, rng: random.Random,
+            blobs: list[bytes], sub: str = "cur") -> int:
+    """Write messages straight into the Maildir (APPEND would dominate set-up time)."""
+    folder = user.maildir / sub
+    uid, gid = user.server.mail_ids
+    total = 0
+    for n in range(start, start + count):
+        data = make_message(n, rng, blobs)
+        total += len(data)
+        path = folder / f"{n}.bench.rapport:2," if sub == "cur" else folder / f"{n}.bench.rapport"
+        path.write_bytes(data)
+        if os.getuid() == 0:
+            os.chown(path, uid, gid)
+    return total
+
+
+# Peak RSS is inherited across fork+exec (the kernel keeps the pre-exec high-water mark), so a
+# child forked straight from this big process would report this process's size. A tiny launcher
+# forks the tool instead, times it and prints "seconds maxrss_kb" on stdout.
+LAUNCHER = """
+import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        os.execvp(sys.argv[1], sys.argv[1:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+print(time.perf_counter() - start, usage.ru_maxrss)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def timed(argv: list[str]) -> Run:
+    done = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, *argv], capture_output=True)
+    if done.returncode != 0:
+        err = done.stderr.decode(errors="replace").strip()[:500]
+        raise SystemExit(f"{argv[0]} failed ({done.returncode}): {err}")
+    seconds, rss = done.stdout.split()
+    return Run(float(seconds), int(rss))
+
+
+def rapport_config(home: Path, user: DovecotUser) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(
+        "[me]\nemail = \"me@rapport.example\"\n\n[[mailbox]]\nname = \"bench\"\n"
+        f"host = \"127.0.0.1\"\nport = {user.server.plain_port}\nsecurity = \"plain\"\n"
+        f"username = \"{user.name}\"\npassword_command = [\"printf\", \"%s\\n\", \"{user.password}\"]\n"
+        "folders = [\"INBOX\"]\n"
+    )
+
+
+def mbsync_config(path: Path, maildir: Path, user: DovecotUser) -> None:
+    path.write_text(
+        f"IMAPAccount bench\nHost 127.0.0.1\nPort {user.server.plain_port}\nUser {user.name}\n"
+        f"Pass {user.password}\nSSLType None\nAuthMechs LOGIN\n\n"
+        "IMAPStore remote\nAccount bench\n\n"
+        f"MaildirStore local\nPath {maildir}/\nInbox {maildir}/INBOX\nSubFolders Verbatim\n\n"
+        "Channel bench\nFar :remote:\nNear :local:\nPatterns INBOX\nCreate Near\nSync Pull\n"
+        "SyncState *\n"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=3, help="repetitions per measurement")
+    args = parser.parse_args()
+    mbsync = shutil.which("mbsync")
+    if not mbsync:
+        raise SystemExit("mbsync not found: apt install isync")
+    rapport = [sys.executable, "-m", "rapport.tui.cli.main"]
+    root = Path(tempfile.mkdtemp(prefix="rapport-bench-"))
+    server = DovecotServer(root).start()  # start() opens root to Dovecot's mail user
+    work = Path(tempfile.mkdtemp(prefix="rapport-bench-work-"))
+    try:
+        user = server.add_user("bench")
+        with server.client(user) as client:
+            client.select_folder("INBOX")
+        rng = random.Random(20261122)
+        blobs = _blobs(rng)
+        t0 = time.perf_counter()
+        size = deliver(user, 0, args.messages, rng, blobs)
+        print(f"generated {args.messages} messages, {size / 2**20:.0f} MiB "
+              f"in {time.perf_counter() - t0:.1f} s")
+        # Tool-neutral warm-up: Dovecot builds its index and the page cache holds the files.
+        t0 = time.perf_counter()
+        with server.client(user) as client:
+            exists = client.select_folder("INBOX", readonly=True)[b"EXISTS"]
+        for path in (user.maildir / "cur").iterdir():
+            path.read_bytes()
+        print(f"Dovecot indexed {exists} messages in {time.perf_counter() - t0:.1f} s")
+
+        results: dict[str, dict[str, list[Run]]] = {"initial": {}, "nochange": {}, "new100": {}}
+        homes, mbconfs = [], []
+        for i in range(args.runs):
+            home = work / f"rapport-{i}"
+            rapport_config(home, user)
+            maildir = work / f"mbsync-{i}"
+            maildir.mkdir()
+            conf = work / f"mbsyncrc-{i}"
+            mbsync_config(conf, maildir, user)
+            homes.append(home)
+            mbconfs.append(conf)
+            # Alternate who goes first so neither always meets a colder server.
+            order = ["rapport", "mbsync"] if i % 2 == 0 else ["mbsync", "rapport"]
+            for tool in order:
+                run = (timed([*rapport, "sync", "--home", str(home), "-q"]) if tool == "rapport"
+                       else timed([mbsync, "-q", "-c", str(conf), "bench"]))
+                results["initial"].setdefault(tool, []).append(run)
+                print(f"initial {tool} run {i + 1}: {run.seconds:.2f} s, "
+                      f"RSS {run.max_rss_kb / 1024:.0f} MB", flush=True)
+        for i in range(max(args.runs, 5)):
+            home, conf = homes[i % len(homes)], mbconfs[i % len(mbconfs)]
+            results["nochange"].setdefault("rapport", []).append(
+                timed([*rapport, "sync", "--home", str(home), "-q"]))
+            results["nochange"].setdefault("mbsync", []).append(
+                timed([mbsync, "-q", "-c", str(conf), "bench"]))
+        next_n = args.messages
+        for _ in range(args.runs):
+            deliver(user, next_n, 100, rng, blobs, sub="new")
+            next_n += 100
+            # Every replica sees the same 100; only replica 0 of each tool is timed.
+            results["new100"].setdefault("rapport", []).append(
+                timed([*rapport, "sync", "--home", str(homes[0]), "-q"]))
+            results["new100"].setdefault("mbsync", []).append(
+                timed([mbsync, "-q", "-c", str(mbconfs[0]), "bench"]))
+        report(results, args.messages)
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def report(results: dict[str, dict[str, list[Run]]], messages: int) -> None:
+    print()
+    print(f"{'measurement':<28}{'rapport (median)':>18}{'mbsync (median)':>18}{'ratio':>8}")
+    labels = {"initial": f"initial sync, {messages} msgs", "nochange": "no-change resync",
+              "new100": "resync after 100 new"}
+    for key, label in labels.items():
+        ours = statistics.median(r.seconds for r in results[key]["rapport"])
+        theirs = statistics.median(r.seconds for r in results[key]["mbsync"])
+        print(f"{label:<28}{ours:>16.3f} s{theirs:>16.3f} s{ours / theirs:>8.2f}")
+    peak = max(r.max_rss_kb for runs in results.values() for r in runs["rapport"])
+    mb_peak = max(r.max_rss_kb for runs in results.values() for r in runs["mbsync"])
+    print(f"peak RSS: rapport {peak / 1024:.0f} MB, mbsync {mb_peak / 1024:.0f} MB")
+    print("targets: initial faster than mbsync (ratio < 1), no-change < 0.3 s, RSS < 200 MB")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
