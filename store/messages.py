@@ -179,22 +179,33 @@ def _thread_root(db: Database, msg: NewMessage, batch_roots: dict[str, str]) -> 
     return msg.message_id
 
 
-def _adopt_orphans(db: Database, message_ids: Sequence[str]) -> None:
-    # A reply saved before its parent took the parent's Message-ID as thread id; once the parent
-    # is here (and itself belongs to an older thread) move those replies to the real root.
+def _adopt_orphans(db: Database, message_ids: Sequence[str]) -> list[int]:
+    """Move replies saved before their parent onto the thread's real root.
+
+    Such a reply took its parent's Message-ID as thread id; once the parent is here (and itself
+    belongs to an older thread) the reply follows, and so does a pin made on the interim thread.
+    Returns the ids of messages whose thread changed.
+    """
+    moved: list[int] = []
     for chunk in _chunks(list(message_ids)):
         marks = ",".join("?" * len(chunk))
-        db.execute(
+        renames = db.execute(
             f"""
-            UPDATE messages SET thread_id = (
-                SELECT p.thread_id FROM messages p
-                WHERE p.message_id = messages.thread_id AND p.thread_id != p.message_id LIMIT 1)
-            WHERE thread_id IN ({marks}) AND EXISTS (
-                SELECT 1 FROM messages p
-                WHERE p.message_id = messages.thread_id AND p.thread_id != p.message_id)
+            SELECT DISTINCT p.message_id, p.thread_id FROM messages p
+            WHERE p.message_id IN ({marks}) AND p.thread_id != p.message_id
+              AND EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = p.message_id)
             """,
             list(chunk),
-        )
+        ).fetchall()
+        for old, new in renames:
+            moved.extend(
+                r[0] for r in db.execute("SELECT id FROM messages WHERE thread_id = ?", [old])
+            )
+            db.execute("UPDATE messages SET thread_id = ? WHERE thread_id = ?", [new, old])
+            db.execute(
+                "UPDATE OR IGNORE thread_pins SET thread_id = ? WHERE thread_id = ?", [new, old]
+            )
+    return moved
 
 
 _UPSERT = """
@@ -298,8 +309,8 @@ def save_batch(
             "VALUES (?, ?, ?, ?)",
             addresses,
         )
-        _adopt_orphans(db, list(batch_roots))
-        matching.relink_messages(db, ids)
+        moved = _adopt_orphans(db, list(batch_roots))
+        matching.relink_messages(db, ids + moved)
         db.execute(
             "UPDATE folders SET last_uid = max(last_uid, ?), uidvalidity = ?, "
             "highestmodseq = coalesce(?, highestmodseq), last_sync_utc = ? WHERE id = ?",

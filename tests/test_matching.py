@@ -181,9 +181,13 @@ def test_pinned_thread_pulls_later_replies_to_the_deal(book, ws: OpenWorkspace) 
     assert links(db, "r1@t") == {} and matching.deal_for_message(db, reply.id) is None
 
 
-def test_reply_saved_before_its_parent_joins_the_thread(book) -> None:
-    db, _, _, folder = book
+def test_reply_saved_before_its_parent_joins_the_thread(book, ws: OpenWorkspace) -> None:
+    db, acme, _, folder = book
+    deal = deals.create_deal(
+        db, acme.id, "Early", ws.config.pipeline.names[0], pipeline=ws.config.pipeline
+    )
     save(db, folder.id, [mail(3, "c@x.example", "me@vendor.example", mid="c@t", reply_to_id="b@t")])
+    matching.pin_thread(db, store.find_message(db, "c@t").thread_id, deal.id)
     save(
         db,
         folder.id,
@@ -192,6 +196,11 @@ def test_reply_saved_before_its_parent_joins_the_thread(book) -> None:
     save(db, folder.id, [mail(1, "a@x.example", "me@vendor.example", mid="a@t")])
     threads = {store.find_message(db, m).thread_id for m in ("a@t", "b@t", "c@t")}
     assert threads == {"a@t"}
+    # The pin made while the thread was known by its interim id follows it to the root.
+    assert {m: links(db, m) for m in ("a@t", "c@t")} == {
+        "a@t": {"Acme": ("pin", f"deal {deal.id}: Early")},
+        "c@t": {"Acme": ("pin", f"deal {deal.id}: Early")},
+    }
 
 
 def test_save_batch_is_atomic_and_idempotent(book) -> None:
