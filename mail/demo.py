@@ -289,8 +289,12 @@ def ingest_maildir(opened: OpenWorkspace, maildir: Path, progress: Progress | No
         if progress:
             progress("mail ingest not available yet: the Maildir was written, not synced")
         return False
-    module.sync_maildir(opened.db, mailbox=MAILBOX, path=maildir,
-                        my_addresses=opened.config.me.all_addresses)
+    summary = module.sync_maildir(opened.db, mailbox=MAILBOX, path=maildir,
+                                  my_addresses=opened.config.me.all_addresses)
+    errors = [summary.error] if summary.error else []
+    errors += [f.error for f in summary.folders if f.error]
+    if errors:
+        raise WorkspaceError(f"demo mail could not be ingested: {errors[0]}")
     return True
 
 

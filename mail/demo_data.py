@@ -85,6 +85,11 @@ UNKNOWN_SENDERS = (
     ("Pieter de Boer", "pieterdeboer@hotmail.com"),
 )
 
+ROLE_MAILBOXES = (
+    ("Orders Desk", "orders"), ("Accounts Payable", "invoices"), ("Goods Receiving", "receiving"),
+    ("Quality Assurance", "quality"), ("Purchasing Team", "purchasing"),
+)
+
 TOPICS = (
     "Quote request: {qty} {unit} {product}",
     "Delivery schedule week {week}",

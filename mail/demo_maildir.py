@@ -181,6 +181,11 @@ def generate_mail(
             account = rng.choice(with_contacts)
             client = rng.choice(account.contacts)
             others = [c for c in account.contacts if c != client]
+            if rng.random() < 0.12:
+                # Someone at the client who is not a contact yet: linked by domain only.
+                name, local = rng.choice(data.ROLE_MAILBOXES)
+                others.append(client)
+                client = Person(name, f"{local}@{account.domain}")
         else:
             # Unassigned mail: unknown companies and freemail senders (the review queue).
             name, email = rng.choice(data.UNKNOWN_SENDERS)
