@@ -9,12 +9,17 @@ changes when a client moves the file from new/ to cur/ or renames it to change f
 needs only a directory listing and one query per folder to see what was added, removed or
 re-flagged — nothing is re-read and nothing duplicated. Flags changed in Rapport (set_flags) are
 written back by renaming the file, as a Maildir client must.
+
+Like notmuch, a rerun first compares each folder's directory mtimes (new/ and cur/) with the
+stamp stored at the last sync — kept in the folder's `highestmodseq` column, which plays the
+same role for a Maildir as HIGHESTMODSEQ does for IMAP — and skips unchanged folders unlisted.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +42,7 @@ from rapport.store import messages as store
 from rapport.store.timeutil import to_utc_text
 
 BATCH_SIZE = 500
+_FRESH_NS = 2_000_000_000  # mtimes younger than 2 s are not trusted to mark "no change"
 _SUBDIRS = ("cur", "new", "tmp")
 _INFO_SEPARATORS = (":2,", "!2,")  # "!" where ":" is not allowed in file names
 _FLAG_LETTERS = {"S": "\\Seen", "R": "\\Answered", "F": "\\Flagged", "D": "\\Draft"}
@@ -188,6 +194,29 @@ def _write_back_flags(
     return on_disk
 
 
+def folder_stamp(directory: Path) -> int:
+    """The newest mtime (ns) of new/ and cur/: any add, delete or rename moves it forward.
+
+    0 (never equal to a stored stamp) when it is too fresh to trust: a file landing in the same
+    clock tick as our listing would otherwise be missed on coarse-mtime file systems.
+    """
+    stamps = []
+    for sub in ("new", "cur"):
+        try:
+            stamps.append((directory / sub).stat().st_mtime_ns)
+        except OSError:
+            continue
+    stamp = max(stamps, default=0)
+    return stamp if time.time_ns() - stamp > _FRESH_NS else 0
+
+
+def _folder(db: Database, mailbox: str, name: str) -> store.FolderState:
+    for state in store.list_folders(db, mailbox):
+        if state.name == name and state.role == role_for(name):
+            return state  # known: no write, so a no-change run writes nothing here
+    return store.get_or_create_folder(db, mailbox, name, role_for(name))
+
+
 def _sync_folder(
     db: Database,
     mailbox: str,
@@ -195,9 +224,18 @@ def _sync_folder(
     directory: Path,
     my_addresses: frozenset[str],
     report: Report,
-) -> FolderSummary:
-    folder = store.get_or_create_folder(db, mailbox, name, role_for(name))
-    on_disk = _write_back_flags(db, folder.id, scan_folder(directory))
+) -> tuple[FolderSummary, int, int]:
+    """Sync one folder; returns its summary, its id and the stamp to record."""
+    folder = _folder(db, mailbox, name)
+    if store.dirty_flags(db, folder.id):
+        _write_back_flags(db, folder.id, scan_folder(directory))
+    # Stat before listing: whatever lands after the stat moves the stamp past the stored one.
+    stamp = folder_stamp(directory)
+    if stamp and stamp == folder.highestmodseq:
+        report(FolderStarted(mailbox, name, 0))
+        report(FolderDone(mailbox, name, unchanged=True))
+        return FolderSummary(name), folder.id, stamp
+    on_disk = scan_folder(directory)
     stored = _stored_flags(db, folder.id)
     new_uids = [uid for uid in on_disk if uid not in stored]
     gone = [uid for uid in stored if uid not in on_disk]
@@ -242,10 +280,9 @@ def _sync_folder(
         report(
             FolderProgress(mailbox, name, min(start + BATCH_SIZE, len(new_files)), len(new_files))
         )
-    store.mark_folder_synced(db, folder.id)
     unchanged = not (added or removed or flags_changed)
     report(FolderDone(mailbox, name, added, flags_changed, removed, unchanged))
-    return FolderSummary(name, added, flags_changed, removed, skipped)
+    return FolderSummary(name, added, flags_changed, removed, skipped), folder.id, stamp
 
 
 def _no_report(event: Event) -> None:
@@ -272,10 +309,15 @@ def sync_maildir(
         message = f"maildir {mailbox!r}: no Maildir folders (cur/ and new/) under {root}"
         report(MailboxFailed(mailbox, message))
         return SyncSummary(mailbox, error=message)
-    summaries = [
+    results = [
         _sync_folder(db, mailbox, name, directory, my_addresses, report)
         for name, directory in folders
     ]
+    # One write for every folder's sync time and stamp, so a no-change run commits once.
+    with db.atomic():
+        for _, folder_id, stamp in results:
+            store.mark_folder_synced(db, folder_id, highestmodseq=stamp)
+    summaries = [summary for summary, _, _ in results]
     # A folder deleted on disk is gone from the mailbox too.
     present = {name for name, _ in folders}
     for state in store.list_folders(db, mailbox):

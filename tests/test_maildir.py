@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,21 @@ def test_real_enron_folder_ingests_and_matches(
     assert sample.subject is not None and sample.date_utc.startswith(
         ("1999", "2000", "2001", "2002")
     )
+
+
+def test_unchanged_folders_are_skipped_by_directory_stamp(ws: OpenWorkspace, maildir: Path) -> None:
+    hour_ago = time.time() - 3600
+    for sub in ("cur", "new"):
+        os.utime(maildir / sub, (hour_ago, hour_ago))
+    sync(ws, maildir)
+    inbox = [f for f in store.list_folders(ws.db, "local") if f.name == "INBOX"][0]
+    stamps = [(maildir / sub).stat().st_mtime_ns for sub in ("cur", "new")]
+    assert inbox.highestmodseq == max(stamps)
+
+    # A file slipped in while the directory stamp stays old is not even listed: proof of the skip.
+    drop(maildir, "sneaky", "bob@acme.example")
+    os.utime(maildir / "new", (hour_ago, hour_ago))
+    assert sync(ws, maildir).added == 0
+    # Any real change moves the stamp, and the folder is listed again.
+    drop(maildir, "in9", "bob@acme.example")
+    assert sync(ws, maildir).added == 2
