@@ -535,3 +535,45 @@ def find_message(db: Database, ref: str) -> Message:
     if row is None:
         raise NotFoundError(f"no message {ref!r} (give a Message-ID or the id from rapport search)")
     return get_message(db, row[0])
+
+
+def list_messages(
+    db: Database,
+    *,
+    account_id: int | None = None,
+    unassigned: bool = False,
+    folder_id: int | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> list[Message]:
+    """Messages newest first: one account's timeline, the unassigned review queue, or a folder."""
+    clauses, params = [], []
+    if account_id is not None:
+        clauses.append("m.id IN (SELECT message_id FROM message_accounts WHERE account_id = ?)")
+        params.append(account_id)
+    if unassigned:
+        clauses.append("NOT EXISTS (SELECT 1 FROM message_accounts ma WHERE ma.message_id = m.id)")
+    if folder_id is not None:
+        clauses.append("m.folder_id = ?")
+        params.append(folder_id)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    ids = [
+        r[0]
+        for r in db.execute(
+            f"SELECT m.id FROM messages m {where} ORDER BY m.date_utc DESC, m.id DESC "
+            "LIMIT ? OFFSET ?",
+            [*params, max(0, int(limit)), max(0, int(offset))],
+        )
+    ]
+    return get_messages(db, ids)
+
+
+def thread_messages(db: Database, thread_id: str) -> list[Message]:
+    """Every message of a thread, oldest first (copies in several folders included)."""
+    ids = [
+        r[0]
+        for r in db.execute(
+            "SELECT id FROM messages WHERE thread_id = ? ORDER BY date_utc, id", [thread_id]
+        )
+    ]
+    return get_messages(db, ids)

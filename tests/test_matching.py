@@ -234,3 +234,20 @@ def test_flags_local_changes_and_expunge(book) -> None:
     assert store.find_message(db, "m2@test").answered is True
     assert store.remove_uids(db, folder.id, [2, 3, 99]) == 2
     assert store.local_uids(db, folder.id) == {1}
+
+
+def test_timeline_review_queue_and_thread_views(book) -> None:
+    db, acme, _, folder = book
+    save(
+        db,
+        folder.id,
+        [
+            mail(1, "bob@acme.example", "me@vendor.example", mid="t1@t"),
+            mail(2, "me@vendor.example", "bob@acme.example", mid="t2@t", reply_to_id="t1@t"),
+            mail(3, "who@unknown.example", "me@vendor.example"),
+        ],
+    )
+    assert [m.message_id for m in store.list_messages(db, account_id=acme.id)] == ["t2@t", "t1@t"]
+    assert [m.message_id for m in store.list_messages(db, unassigned=True)] == ["m3@test"]
+    assert [m.message_id for m in store.thread_messages(db, "t1@t")] == ["t1@t", "t2@t"]
+    assert len(store.list_messages(db, folder_id=folder.id, limit=2)) == 2
