@@ -12,7 +12,7 @@ import imaplib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from email.utils import collapse_rfc2231_value, decode_rfc2231
+from email.utils import collapse_rfc2231_value, decode_rfc2231, unquote
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ def decode_rfc2231_params(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]
         if isinstance(val, tuple):
             val = collapse_rfc2231_value(val)
         if isinstance(val, str) and len(val) > 1 and val.startswith('"') and val.endswith('"'):
-            val = val[1:-1]
+            val = unquote(val)  # decode_params hands plain values back quoted and escaped
         if key.endswith("*"):  # a lone extended value the helper did not fold
             key = key[:-1]
             try:

@@ -81,14 +81,19 @@ class Capabilities:
 
 
 def enable_extensions(client: IMAPClient) -> Capabilities:
-    """ENABLE QRESYNC (or CONDSTORE) only when the server advertises it."""
+    """ENABLE QRESYNC (or CONDSTORE) only when the server advertises it; once per connection."""
+    known = getattr(client, "_rapport_capabilities", None)
+    if isinstance(known, Capabilities):
+        return known  # ENABLE is illegal once a folder is selected (a reused --watch connection)
     qresync = client.has_capability("QRESYNC")
     condstore = qresync or client.has_capability("CONDSTORE")
     if qresync:
         client.enable("QRESYNC", "CONDSTORE")
     elif condstore:
         client.enable("CONDSTORE")
-    return Capabilities(condstore=condstore, qresync=qresync)
+    caps = Capabilities(condstore=condstore, qresync=qresync)
+    client._rapport_capabilities = caps  # type: ignore[attr-defined]
+    return caps
 
 
 def plan_folders(client: IMAPClient, cfg: MailboxConfig) -> list[tuple[str, str, str]]:

@@ -89,9 +89,12 @@ def watch_mailbox(opened: OpenWorkspace, cfg: MailboxConfig, *, interval: float,
 
 def _sleep_unless_stopped(seconds: float, should_stop: Callable[[], bool],
                           sleep: Callable[[float], None]) -> None:
-    end = time.monotonic() + seconds
-    while not should_stop() and time.monotonic() < end:
-        sleep(min(0.5, max(0.0, end - time.monotonic())))
+    # Counted in steps rather than against the clock, so an injected `sleep` controls time.
+    remaining = seconds
+    while remaining > 0 and not should_stop():
+        step = min(0.5, remaining)
+        sleep(step)
+        remaining -= step
 
 
 def watch(opened: OpenWorkspace, names: Iterable[str] | None = None, *,

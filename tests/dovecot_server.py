@@ -109,6 +109,9 @@ ssl_key = <{key}
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+# Failed logins are answered at once (plus `nodelay` in the passwd-file and no anvil penalty
+# below): the wrong-password tests need not wait 2, 4, 8... seconds each.
+auth_failure_delay = 0
 default_internal_user = {internal_user}
 default_login_user = {login_user}
 first_valid_uid = {uid}
@@ -154,6 +157,9 @@ service imap-login {{
 }}
 service anvil {{
   chroot =
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 service auth {{
   user = {me.pw_name}
@@ -220,7 +226,7 @@ service submission-login {{
 
     def add_user(self, name: str | None = None, password: str = PASSWORD) -> DovecotUser:
         name = name or f"user{next(_user_numbers)}"
-        (self.passwd_path / name).write_text(f"{name}:{{PLAIN}}{password}\n")
+        (self.passwd_path / name).write_text(f"{name}:{{PLAIN}}{password}::::::nodelay=y\n")
         return DovecotUser(self, name, password)
 
     def client(self, user: DovecotUser):  # noqa: ANN201 - IMAPClient, imported lazily

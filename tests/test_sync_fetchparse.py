@@ -1,0 +1,66 @@
+"""The fast FETCH reader on raw server bytes: literals, escapes, BODYSTRUCTURE choices, UID sets."""
+
+from __future__ import annotations
+
+from rapport.mail.fetchparse import fetch_items, parse_bodystructure, parse_uid_set, uid_ranges
+
+# As imaplib hands them over: (line up to a literal, literal) tuples, then the line's rest.
+RESPONSES = [
+    (b'7 (UID 42 FLAGS (\\Seen $Forwarded) INTERNALDATE "02-Nov-2026 10:00:00 +0100" '
+     b'RFC822.SIZE 1234 BODYSTRUCTURE (("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 10 1 '
+     b'NIL NIL NIL NIL)("application" "pdf" ("name" {9}', b'a "b".pdf'),
+    (b') NIL NIL "base64" 7800 NIL ("attachment" ("filename" "q\\"x\\\\.pdf")) NIL NIL) "mixed" '
+     b'("boundary" "b") NIL NIL NIL) BODY[HEADER.FIELDS (SUBJECT)] {16}', b"Subject: (x) )\r\n"),
+    b")",
+    b"8 (UID 43 FLAGS ())",
+]
+
+
+def test_fetch_items_keep_literals_and_quoted_escapes_apart_from_syntax() -> None:
+    items = fetch_items(RESPONSES)
+
+    assert sorted(items) == [42, 43]
+    first = items[42]
+    assert first[b"FLAGS"] == [b"\\Seen", b"$Forwarded"]
+    assert first[b"BODY[HEADER.FIELDS (SUBJECT)]"] == b"Subject: (x) )\r\n"
+    structure = parse_bodystructure(first[b"BODYSTRUCTURE"])
+    assert [(p.section, p.content_type) for p in structure.texts] == [("1", "text/plain")]
+    [pdf] = structure.attachments
+    assert (pdf.section, pdf.content_type, pdf.filename) == ("2", "application/pdf", 'q"x\\.pdf')
+    assert pdf.params["name"] == 'a "b".pdf'
+    assert 5600 < pdf.size < 5800  # decoded size estimated from 7800 base64 octets
+    assert items[43][b"FLAGS"] == []
+
+
+def test_alternative_prefers_plain_and_falls_back_to_html() -> None:
+    plain_and_html = [
+        [b"text", b"plain", [b"charset", b"us-ascii"], None, None, b"7bit", b"5", b"1"],
+        [b"text", b"html", [b"charset", b"utf-8"], None, None, b"quoted-printable", b"9", b"1"],
+        b"alternative",
+    ]
+    html_only = [
+        [[b"text", b"html", None, None, None, b"7bit", b"9", b"1"],
+         [b"image", b"png", [b"name", b"logo.png"], b"<logo>", None, b"base64", b"780"],
+         b"related"],
+        b"alternative",
+    ]
+    chosen = parse_bodystructure(plain_and_html)
+    assert [(p.section, p.content_type) for p in chosen.texts] == [("1", "text/plain")]
+    assert chosen.attachments == []
+    fallback = parse_bodystructure(html_only)
+    assert [(p.section, p.content_type) for p in fallback.texts] == [("1.1", "text/html")]
+    assert [(p.section, p.filename) for p in fallback.attachments] == [("1.2", "logo.png")]
+
+
+def test_rfc2231_names_are_decoded() -> None:
+    node = [b"application", b"pdf", [b"name*", b"utf-8''%C3%A4rger.pdf"], None, None, b"base64",
+            b"100", None, [b"attachment", [b"filename*0*", b"utf-8''Pr%C3%A9", b"filename*1",
+                                           b"sentation.pdf"]]]
+    [part] = parse_bodystructure(node).attachments
+    assert (part.filename, part.params["name"]) == ("Présentation.pdf", "ärger.pdf")
+
+
+def test_uid_sets_round_trip() -> None:
+    assert parse_uid_set(b"1:3,7,9:8") == [1, 2, 3, 7, 8, 9]
+    assert uid_ranges([9, 1, 2, 3, 7, 8]) == "1:3,7:9"
+    assert uid_ranges([5]) == "5"
