@@ -210,10 +210,12 @@ def folder_stamp(directory: Path) -> int:
     return stamp if time.time_ns() - stamp > _FRESH_NS else 0
 
 
-def _folder(db: Database, mailbox: str, name: str) -> store.FolderState:
-    for state in store.list_folders(db, mailbox):
-        if state.name == name and state.role == role_for(name):
-            return state  # known: no write, so a no-change run writes nothing here
+def _folder(
+    db: Database, mailbox: str, name: str, known: dict[str, store.FolderState]
+) -> store.FolderState:
+    state = known.get(name)
+    if state is not None and state.role == role_for(name):
+        return state  # known: no write, so a no-change run writes nothing here
     return store.get_or_create_folder(db, mailbox, name, role_for(name))
 
 
@@ -224,9 +226,10 @@ def _sync_folder(
     directory: Path,
     my_addresses: frozenset[str],
     report: Report,
+    known: dict[str, store.FolderState],
 ) -> tuple[FolderSummary, int, int]:
     """Sync one folder; returns its summary, its id and the stamp to record."""
-    folder = _folder(db, mailbox, name)
+    folder = _folder(db, mailbox, name, known)
     if store.dirty_flags(db, folder.id):
         _write_back_flags(db, folder.id, scan_folder(directory))
     # Stat before listing: whatever lands after the stat moves the stamp past the stored one.
@@ -309,8 +312,9 @@ def sync_maildir(
         message = f"maildir {mailbox!r}: no Maildir folders (cur/ and new/) under {root}"
         report(MailboxFailed(mailbox, message))
         return SyncSummary(mailbox, error=message)
+    known = {state.name: state for state in store.list_folders(db, mailbox)}
     results = [
-        _sync_folder(db, mailbox, name, directory, my_addresses, report)
+        _sync_folder(db, mailbox, name, directory, my_addresses, report, known)
         for name, directory in folders
     ]
     # One write for every folder's sync time and stamp, so a no-change run commits once.
@@ -320,7 +324,7 @@ def sync_maildir(
     summaries = [summary for summary, _, _ in results]
     # A folder deleted on disk is gone from the mailbox too.
     present = {name for name, _ in folders}
-    for state in store.list_folders(db, mailbox):
+    for state in known.values():
         if state.name not in present:
             store.delete_folder(db, state.id)
     return SyncSummary(mailbox, tuple(summaries))
