@@ -17,12 +17,13 @@ import email.utils
 import hashlib
 import quopri
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
 from email.message import Message as EmailMessage
 from email.parser import BytesParser
+from typing import TypeVar
 
 from dateutil import parser as dateparser
 
@@ -30,6 +31,8 @@ from rapport.store.messages import EPOCH_UTC, NewMessage
 from rapport.store.timeutil import to_utc_text
 
 AddressList = tuple[tuple[str, str], ...]
+T = TypeVar("T")
+D = TypeVar("D")
 
 # Caps keep one monstrous message (200 KB header lines, 3,000 MIME parts) from eating the sync.
 MAX_BODY_CHARS = 512_000
@@ -437,7 +440,8 @@ class _Walk:
     parts: int = 0
 
 
-def _safe(call, default):  # noqa: ANN001 — tiny local helper around compat32 accessors
+def _safe(call: Callable[[], T], default: D) -> T | D:
+    """compat32 accessors raise on some hostile structures; a default keeps the walk going."""
     try:
         return call()
     except Exception:
@@ -462,7 +466,7 @@ def _part_text(part: EmailMessage, content_type: str) -> str:
         return decode_body_part(
             decoded,
             content_type=content_type,
-            charset=part.get_content_charset(),
+            charset=_safe(part.get_content_charset, None),
             transfer_encoding=None,
         )
     return decode_body_part(
