@@ -78,7 +78,9 @@ def parse_date_cell(text: str, column: str) -> date | None:
         pass
     try:
         # A fixed default keeps "March 2026" from taking today's day of the month.
-        return dateparser.parse(text, default=datetime(2000, 1, 1)).date()
+        # 01.02.2026 is 1 February wherever dots are written (Germany, Poland...).
+        dayfirst = re.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{2,4}", text) is not None
+        return dateparser.parse(text, default=datetime(2000, 1, 1), dayfirst=dayfirst).date()
     except (ValueError, OverflowError, TypeError):
         raise InputError(f"bad date {text!r} in {column}") from None
 

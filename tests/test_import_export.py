@@ -215,3 +215,22 @@ def test_vcard_3_and_4(book: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     bad = write(tmp_path, "bad.vcf", VCARDS.replace("ORG:ACME Chemicals", "ORG:Unknown GmbH"))
     assert run(book, "import", "contacts", str(bad)) == 2
     assert "bad.vcf:1: unknown account 'Unknown GmbH'" in capsys.readouterr().err
+
+
+def test_spreadsheet_csv_semicolons_bom_and_cp1252(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """What a European Excel saves: ';' separators, decimal commas, a BOM or Windows-1252."""
+    text = ("Name;Domain;Stage;Value;Expected_Close\n"
+            "Südzucker Logistik;suedlog.de;Closing;12.500,50;01.02.2027\n")
+    home = tmp_path / "ws"
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert run(home, "import", "accounts", str(bom)) == 0
+    windows = tmp_path / "win.csv"
+    windows.write_bytes(text.replace("Closing", "Objections").encode("cp1252"))
+    assert run(home, "import", "accounts", str(windows)) == 0
+    opened = open_workspace(home)
+    [deal] = deals.list_deals(opened.db)
+    opened.close()
+    assert (deal.account_name, deal.stage, deal.value, deal.expected_close.isoformat()) == (
+        "Südzucker Logistik", "Objections", 12500.5, "2027-02-01")
