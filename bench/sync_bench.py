@@ -110,8 +110,14 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
+# Like an installed package, cache bytecode (some shells export PYTHONDONTWRITEBYTECODE, which
+# would make every run recompile Rapport's modules).
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def timed(argv: list[str]) -> Run:
-    done = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, *argv], capture_output=True)
+    done = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, *argv], capture_output=True,
+                          env=CHILD_ENV)
     if done.returncode != 0:
         err = done.stderr.decode(errors="replace").strip()[:500]
         raise SystemExit(f"{argv[0]} failed ({done.returncode}): {err}")

@@ -56,7 +56,8 @@ def describe_network_error(exc: BaseException, cfg: MailboxConfig) -> str:
 
 
 def _open(cfg: MailboxConfig) -> IMAPClient:
-    context = ssl_context(cfg.ca_file, cfg.tls_verify)
+    # Loading the system trust store costs ~30 ms: only when TLS is used.
+    context = ssl_context(cfg.ca_file, cfg.tls_verify) if cfg.security != "plain" else None
     client = IMAPClient(
         cfg.host,
         port=cfg.port,

@@ -213,6 +213,10 @@ def m002_mail(db: Database) -> None:
         CREATE TABLE my_addresses (
             address TEXT PRIMARY KEY                -- lower-case
         );
+
+        -- IMAP sync: flags changed in Rapport, found without reading every message row (each
+        -- sync asks before its one-round-trip "nothing changed" answer; 25 ms per 20k without).
+        CREATE INDEX messages_dirty ON messages(folder_id, uid) WHERE flags_dirty = 1;
         """
     )
     _set_version(db, 2)
