@@ -1,7 +1,8 @@
 """Provides the `[[mailbox]]`, `[[maildir]]` and `[smtp]` tables of config.toml, and secrets.
 
 Rapport never stores a password: it runs `password_command` (no shell, first line of stdout),
-or asks the system keyring (`keyring set rapport MAILBOX-NAME`), or for `auth = "xoauth2"` runs
+or asks the system keyring (service "rapport", user = the mailbox's username:
+`keyring set rapport USERNAME`), or for `auth = "xoauth2"` runs
 `oauth2_token_command` at every connection so the token is always fresh.
 """
 
@@ -238,7 +239,7 @@ def run_secret_command(argv: tuple[str, ...], what: str) -> str:
 
 
 def resolve_password(cfg: MailboxConfig | SmtpConfig) -> str:
-    """The password from password_command, else from the keyring (service "rapport")."""
+    """The password from password_command, else from the keyring (service "rapport", username)."""
     what = f"mailbox {cfg.name!r} password_command"
     if cfg.password_command:
         return run_secret_command(cfg.password_command, what)
@@ -249,13 +250,13 @@ def resolve_password(cfg: MailboxConfig | SmtpConfig) -> str:
         except ImportError as exc:  # pragma: no cover - keyring is a dependency
             raise ConfigError(f"mailbox {cfg.name!r}: keyring is not installed") from exc
         try:
-            secret = keyring.get_password(KEYRING_SERVICE, cfg.name)
+            secret = keyring.get_password(KEYRING_SERVICE, cfg.username)
         except KeyringError as exc:
             raise ConfigError(f"mailbox {cfg.name!r}: keyring unavailable: {exc}") from exc
         if not secret:
             raise ConfigError(
                 f"mailbox {cfg.name!r}: no password in the keyring; "
-                f"run: keyring set {KEYRING_SERVICE} {cfg.name}"
+                f"run: keyring set {KEYRING_SERVICE} {cfg.username}"
             )
         return secret
     raise ConfigError(f"mailbox {cfg.name!r}: no password_command and keyring is off")

@@ -31,7 +31,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 from sqlite_utils import Database
 
-from rapport.mail.config import MailboxConfig, mailbox_configs
+from rapport.mail.config import MailboxConfig, mailbox_configs, maildir_configs
 from rapport.mail.errors import ConnectionLost, MailError, Scope
 from rapport.mail.events import (
     Event,
@@ -347,23 +347,34 @@ def _text(exc: BaseException) -> str:
     return " ".join(text.split())[:200] or type(exc).__name__
 
 
-def select_mailboxes(configs: list[MailboxConfig], names: Iterable[str] | None) -> list[MailboxConfig]:
-    """The mailboxes named (case-insensitive), all when `names` is empty; InputError if unknown."""
+def select_mailboxes(configs: list[MailboxConfig], names: Iterable[str] | None,
+                     others: Iterable[str] = ()) -> list[MailboxConfig]:
+    """The mailboxes named (case-insensitive), all when `names` is empty; InputError if unknown.
+
+    `others` are further valid names (the `[[maildir]]` sources) that are simply not selected here.
+    """
     wanted = [n for n in (names or []) if n]
     if not wanted:
         return configs
     by_name = {c.name.casefold(): c for c in configs}
-    unknown = [n for n in wanted if n.casefold() not in by_name]
+    known_names = [c.name for c in configs] + list(others)
+    unknown = [n for n in wanted if n.casefold() not in {k.casefold() for k in known_names}]
     if unknown:
-        known = ", ".join(c.name for c in configs) or "none configured"
-        raise InputError(f"no [[mailbox]] named {unknown[0]!r} in config.toml (known: {known})")
-    return [by_name[n.casefold()] for n in wanted]
+        known = ", ".join(known_names) or "none configured"
+        raise InputError(f"no [[mailbox]] or [[maildir]] named {unknown[0]!r} in config.toml "
+                         f"(known: {known})")
+    return [by_name[n.casefold()] for n in wanted if n.casefold() in by_name]
 
 
 def sync_all(opened: OpenWorkspace, names: Iterable[str] | None = None, *,
              report: Report = _no_report, should_stop: ShouldStop = _never) -> list[SyncSummary]:
-    """Sync each configured mailbox in turn; one failing never stops the others."""
-    configs = select_mailboxes(mailbox_configs(opened.config), names)
+    """Sync each `[[mailbox]]`, then each `[[maildir]]`; one failing never stops the others."""
+    wanted = [n for n in (names or []) if n]
+    maildirs = maildir_configs(opened.config)
+    configs = select_mailboxes(mailbox_configs(opened.config), wanted, [m.name for m in maildirs])
+    if wanted:
+        chosen = {n.casefold() for n in wanted}
+        maildirs = [m for m in maildirs if m.name.casefold() in chosen]
     mine = opened.config.me.all_addresses
     summaries = []
     for cfg in configs:
@@ -371,6 +382,12 @@ def sync_all(opened: OpenWorkspace, names: Iterable[str] | None = None, *,
             break
         summaries.append(sync_mailbox(opened.db, cfg, my_addresses=mine, report=report,
                                       should_stop=should_stop))
+    if maildirs and not should_stop():
+        from rapport.mail.maildir import sync_maildir  # parse-heavy: only when used
+
+        for source in maildirs:
+            summaries.append(sync_maildir(opened.db, mailbox=source.name, path=source.path,
+                                          my_addresses=mine, report=report))
     return summaries
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from rapport.mail.config import MailboxConfig, mailbox_configs
+from rapport.mail.config import MailboxConfig, MaildirConfig, mailbox_configs, maildir_configs
 from rapport.mail.errors import MailError
 from rapport.mail.events import Event, MailboxFailed
 from rapport.mail.imap import connect
@@ -97,13 +97,42 @@ def _sleep_unless_stopped(seconds: float, should_stop: Callable[[], bool],
         remaining -= step
 
 
+def watch_maildirs(opened: OpenWorkspace, sources: list[MaildirConfig], *, interval: float,
+                   report: Callable[[Event], None], should_stop: Callable[[], bool]) -> None:
+    """Local Maildirs have no IDLE: rescan them every `interval` seconds (cheap when unchanged)."""
+    from rapport.mail.maildir import sync_maildir
+
+    db = opened.reopen_db()
+    mine = opened.config.me.all_addresses
+    try:
+        while not should_stop():
+            for source in sources:
+                sync_maildir(db, mailbox=source.name, path=source.path, my_addresses=mine,
+                             report=report)
+            _sleep_unless_stopped(max(interval, 1.0), should_stop, time.sleep)
+    finally:
+        db.close()
+
+
 def watch(opened: OpenWorkspace, names: Iterable[str] | None = None, *,
           report: Callable[[Event], None], stop: threading.Event,
           interval: float | None = None) -> list[threading.Thread]:
     """Start one watcher thread per mailbox; set `stop` to end them."""
-    configs = select_mailboxes(mailbox_configs(opened.config), names)
+    configs = select_mailboxes(mailbox_configs(opened.config), names,
+                               [m.name for m in maildir_configs(opened.config)])
     seconds = interval if interval is not None else opened.config.sync_interval_minutes * 60
+    wanted = {n.casefold() for n in (names or []) if n}
+    maildirs = [m for m in maildir_configs(opened.config)
+                if not wanted or m.name.casefold() in wanted]
     threads = []
+    if maildirs:
+        thread = threading.Thread(
+            target=watch_maildirs, args=(opened, maildirs),
+            kwargs={"interval": seconds, "report": report, "should_stop": stop.is_set},
+            name="rapport-watch-maildirs", daemon=True,
+        )
+        thread.start()
+        threads.append(thread)
     for cfg in configs:
         thread = threading.Thread(
             target=watch_mailbox,

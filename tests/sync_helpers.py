@@ -23,12 +23,17 @@ def _toml_value(value: Any) -> str:
     return json.dumps(str(value))  # a JSON string is a valid TOML basic string
 
 
-def write_config(home: Path, mailboxes: list[dict[str, Any]], me: str = "me@rapport.example") -> None:
-    """A workspace at `home` whose config.toml lists these `[[mailbox]]` tables."""
+def write_config(home: Path, mailboxes: list[dict[str, Any]], me: str = "me@rapport.example",
+                 maildirs: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
+    """A workspace at `home` whose config.toml lists these `[[mailbox]]`/`[[maildir]]` tables."""
     open_workspace(home).close()
     lines = ["[me]", f"email = {_toml_value(me)}", ""]
     for table in mailboxes:
         lines.append("[[mailbox]]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in table.items())
+        lines.append("")
+    for table in maildirs:
+        lines.append("[[maildir]]")
         lines.extend(f"{key} = {_toml_value(value)}" for key, value in table.items())
         lines.append("")
     (home / "config.toml").write_text("\n".join(lines))

@@ -212,3 +212,29 @@ def test_missing_folder_is_reported_and_the_rest_synced(
         "(vanished or renamed?)"
     ]
     assert len(stored(home)) == 1
+
+
+def test_sync_also_ingests_maildirs_and_refuses_unknown_names(
+    tmp_path: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    local = tmp_path / "Mail"
+    for sub in ("cur", "new", "tmp"):
+        (local / sub).mkdir(parents=True)
+    (local / "cur" / "1700000000.1.host:2,S").write_bytes(make_message(1, message_id="local@x"))
+    home = tmp_path / "ws"
+    write_config(home, [imap_user.mailbox_config()], maildirs=[{"name": "archive",
+                                                                 "path": str(local)}])
+    imap_user.append([make_message(2, message_id="remote@x")])
+
+    code, _out, err = run_sync(home, capsys, "--mailbox", "nope")
+    assert (code, err) == (2, "rapport: no [[mailbox]] or [[maildir]] named 'nope' in "
+                              "config.toml (known: test, archive)\n")
+    code, _out, err = run_sync(home, capsys, "--mailbox", "archive")
+    assert (code, err) == (0, "")
+    assert [m for m, *_ in stored(home).values()] == ["local@x"]  # only the Maildir's INBOX
+    code, _out, err = run_sync(home, capsys)
+    assert (code, err) == (0, "")
+    with sqlite3.connect(home / "rapport.db") as conn:
+        rows = conn.execute("SELECT f.mailbox, m.message_id, m.seen FROM messages m "
+                            "JOIN folders f ON f.id = m.folder_id ORDER BY f.mailbox").fetchall()
+    assert rows == [("archive", "local@x", 1), ("test", "remote@x", 0)]

@@ -36,17 +36,17 @@ def register(subparsers: Any, exporters: dict[str, Any]) -> None:
 
 
 def run_sync(args: argparse.Namespace) -> int:
-    from rapport.mail.config import mailbox_configs
+    from rapport.mail.config import mailbox_configs, maildir_configs
     from rapport.mail.progress import ProgressPrinter
     from rapport.mail.sync import sync_all
     from rapport.tui.cli.common import open_ws
 
     opened = open_ws(args)
     try:
-        if not mailbox_configs(opened.config):
+        if not mailbox_configs(opened.config) and not maildir_configs(opened.config):
             raise InputError(
-                f"no [[mailbox]] in {opened.workspace.config_path}; add one (see README, "
-                "Configuration)"
+                f"no [[mailbox]] or [[maildir]] in {opened.workspace.config_path}; add one "
+                "(see README, Configuration)"
             )
         printer = ProgressPrinter(quiet=args.quiet)
         if args.watch:
