@@ -21,6 +21,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -326,10 +327,19 @@ def _thread_ids(db: Database, thread_id: str) -> list[int]:
     return [r[0] for r in db.execute("SELECT id FROM messages WHERE thread_id = ?", [thread_id])]
 
 
-def pin_thread(db: Database, thread_id: str, deal_id: int) -> None:
-    """Pin a thread to a deal: its messages, and later replies, link to the deal's account."""
-    if db.execute("SELECT 1 FROM deals WHERE id = ?", [deal_id]).fetchone() is None:
+def pin_thread(db: Database, thread_id: str, deal_id: int, *, pipeline: Any = None) -> None:
+    """Pin a thread to a deal: its messages, and later replies, link to the deal's account.
+
+    With the workspace `pipeline`, only open deals (not won or lost) can take a pin.
+    """
+    row = db.execute("SELECT stage, title FROM deals WHERE id = ?", [deal_id]).fetchone()
+    if row is None:
         raise NotFoundError(f"no deal with id {deal_id}")
+    stage = pipeline.get(row[0]) if pipeline is not None else None
+    if stage is not None and stage.kind != "open":
+        raise InputError(
+            f"deal {deal_id} ({row[1]}) is {stage.kind} (stage {row[0]!r}); pin to an open deal"
+        )
     with db.atomic():
         db.execute(
             "INSERT INTO thread_pins (thread_id, deal_id, created_utc) VALUES (?, ?, ?) "

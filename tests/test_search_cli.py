@@ -116,6 +116,11 @@ def test_pin_and_export(mail_home: Path, capsys) -> None:
     )
     opened.close()
     assert run(mail_home, capsys, "pin", "price@t", str(deal.id))[0] == 0
+    opened = open_workspace(mail_home)
+    lost = deals.create_deal(opened.db, acme.id, "Gone", "Lost", pipeline=opened.config.pipeline)
+    opened.close()
+    code, _, err = run(mail_home, capsys, "pin", "hello@t", str(lost.id))
+    assert code == 2 and "is lost" in err
 
     code, out, _ = run(mail_home, capsys, "export", "messages", "--format", "json")
     rows = {r["message_id"]: r for r in json.loads(out)}

@@ -172,7 +172,7 @@ def cmd_pin(args: argparse.Namespace) -> int:
         if args.clear:
             unpin_thread(opened.db, message.thread_id)
         else:
-            pin_thread(opened.db, message.thread_id, args.deal)
+            pin_thread(opened.db, message.thread_id, args.deal, pipeline=opened.config.pipeline)
     finally:
         opened.close()
     if args.clear:
