@@ -2,9 +2,10 @@
 
 User input is turned into a safe FTS5 query: ordinary words are quoted, so `re: price` or
 `o'brien` never hit FTS syntax errors; `from:`, `to:`, `cc:`, `subject:` and `body:` narrow a
-word to those columns; a trailing `*` keeps a prefix search. Text that uses FTS5 syntax on
-purpose (double quotes, AND/OR/NOT/NEAR, parentheses) is passed through, and its errors become
-one-line InputErrors.
+word to those columns; a trailing `*` keeps a prefix search. AND/OR/NOT/NEAR work as FTS5
+operators where they make a valid query, and are searched as words where they do not ("NOT
+AVAILABLE"). Text with double quotes or parentheses is FTS5 syntax on purpose: it is passed
+through, and its errors become one-line InputErrors (exit 2).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ _COLUMNS = {
     "subject": "subject",
     "body": "body_text",
 }
-_ADVANCED = re.compile(r'"|\(|\)|\b(AND|OR|NOT|NEAR)\b')
+_SYNTAX = re.compile(r'["()]')
+_OPERATORS = re.compile(r"\b(AND|OR|NOT|NEAR)\b")
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,15 @@ def _quote(term: str) -> str:
     return '"' + body.replace('"', '""') + '"' + ("*" if prefix else "")
 
 
-def fts_query(text: str) -> str:
-    """The FTS5 MATCH expression for what the user typed (see the module docstring)."""
+def fts_query(text: str, *, raw: bool | None = None) -> str:
+    """The FTS5 MATCH expression for what the user typed (see the module docstring).
+
+    `raw` None decides from the text: quotes or parentheses mean FTS syntax on purpose.
+    """
     text = " ".join(text.split())
     if not text:
         raise InputError("empty search: give at least one word")
-    if _ADVANCED.search(text):
+    if raw or (raw is None and _SYNTAX.search(text)):
         return text
     parts = []
     for term in text.split(" "):
@@ -68,7 +73,25 @@ def search_messages(
     db: Database, text: str, *, account_id: int | None = None, limit: int = 50
 ) -> list[SearchHit]:
     """Messages matching `text` (subject, body, names, addresses), newest first."""
-    query = fts_query(text)
+    intended = bool(_SYNTAX.search(text))
+    try:
+        return _run_search(
+            db,
+            fts_query(text, raw=intended or bool(_OPERATORS.search(text))),
+            text,
+            account_id,
+            limit,
+        )
+    except InputError:
+        if intended:
+            raise
+        # "NOT AVAILABLE" in a subject is words, not a broken NOT: search them as words.
+        return _run_search(db, fts_query(text, raw=False), text, account_id, limit)
+
+
+def _run_search(
+    db: Database, query: str, text: str, account_id: int | None, limit: int
+) -> list[SearchHit]:
     where = "messages_fts MATCH ?"
     params: list[object] = [query]
     if account_id is not None:

@@ -74,6 +74,13 @@ def test_search_json_quotes_ordinary_input(mail_home: Path, capsys) -> None:
     )
 
 
+def test_search_operators_work_and_degrade_to_words(mail_home: Path, capsys) -> None:
+    found = json.loads(run(mail_home, capsys, "search", "seat OR friend", "--json")[1])
+    assert sorted(h["message_id"] for h in found) == ["hello@t", "price@t"]
+    code, out, _ = run(mail_home, capsys, "search", "NOT", "--json")
+    assert (code, json.loads(out)) == (0, [])
+
+
 def test_search_bad_syntax_is_one_line_exit_2(mail_home: Path, capsys) -> None:
     code, out, err = run(mail_home, capsys, "search", '"unclosed AND (')
     assert code == 2 and out == ""
