@@ -17,6 +17,7 @@ import email.utils
 import hashlib
 import quopri
 import re
+import warnings
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -187,6 +188,23 @@ def _addresses(values: list[str]) -> AddressList:
     return tuple(result)
 
 
+# RFC 822 zone names (still common in old mail); dateutil knows only UTC/GMT by itself.
+_ZONES = {
+    name: offset * 3600
+    for name, offset in (
+        ("UT", 0),
+        ("EST", -5),
+        ("EDT", -4),
+        ("CST", -6),
+        ("CDT", -5),
+        ("MST", -7),
+        ("MDT", -6),
+        ("PST", -8),
+        ("PDT", -7),
+    )
+}
+
+
 def parse_date(value: str | None, fallback_utc: str = EPOCH_UTC) -> str:
     """A Date header as UTC text; missing/invalid dates give `fallback_utc` (e.g. INTERNALDATE)."""
     text = clean_line(_unescape_surrogates(value or ""))
@@ -199,8 +217,11 @@ def parse_date(value: str | None, fallback_utc: str = EPOCH_UTC) -> str:
         moment = None
     if moment is None:
         try:
-            moment = dateparser.parse(text, fuzzy=True)
-        except (ValueError, OverflowError, TypeError, AttributeError):
+            with warnings.catch_warnings():
+                # Unknown zone names ("COM") only warn; the moment is then taken as UTC below.
+                warnings.simplefilter("ignore")
+                moment = dateparser.parse(text, fuzzy=True, tzinfos=_ZONES)
+        except (ValueError, OverflowError, TypeError, AttributeError, LookupError):
             return fallback_utc
     if moment is None:
         return fallback_utc

@@ -245,3 +245,18 @@ def test_snippet_drops_quotes_and_signatures(body: str, snippet: str) -> None:
 def test_snippet_is_bounded() -> None:
     snippet = make_snippet("word " * 500, length=50)
     assert len(snippet) == 50 and snippet.endswith("…")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("Mon, 14 May 2001 16:39:00 -0700 (PDT)", "2001-05-14T23:39:00Z"),
+        ("14 May 2001 16:39 EST", "2001-05-14T21:39:00Z"),
+        ("2001-05-14 16:39:00", "2001-05-14T16:39:00Z"),  # no zone: taken as UTC
+        ("Tue, 7 Apr 2026 27:39:33 +0000", "2026-01-01T00:00:00Z"),  # invalid: fallback
+        ("Sat, 14 Oct 1066 09:00:00 +0000", "2026-01-01T00:00:00Z"),  # out of range: fallback
+    ],
+)
+def test_dates_become_utc_or_fall_back(header: str, expected: str) -> None:
+    raw = f"Date: {header}\nSubject: d\n\n".encode()
+    assert parse_header_block(raw, fallback_date_utc="2026-01-01T00:00:00Z").date_utc == expected
