@@ -236,6 +236,11 @@ def test_header_values_never_carry_line_breaks_or_escapes() -> None:
         ("Deal.\n\n-- \nBob Smith\nCEO", "Deal."),
         ("> quoted first\nMy answer\n> more", "My answer"),
         ("Top.\nFrom: Ann\nSent: Monday\nold", "Top."),
+        (
+            "----- Forwarded by Ann/HOU on 01/25/2001 -----\n\nBob\nTo: Ann\ncc:\n"
+            "Subject: Charts\n\nToday's charts are attached.\n",
+            "Today's charts are attached.",
+        ),
     ],
 )
 def test_snippet_drops_quotes_and_signatures(body: str, snippet: str) -> None:
