@@ -112,3 +112,25 @@ def test_password_command_runs_without_a_shell_and_reports_failures(tmp_path: Pa
         resolve_password(missing)
     with pytest.raises(ConfigError, match="needs password_command or keyring = true"):
         parse_mailbox(base, 1)
+
+
+def test_a_server_that_never_answers_times_out_in_one_line(
+    tmp_path: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    # The kernel completes the TCP handshake from the backlog; nobody ever sends a greeting.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        home = tmp_path / "ws"
+        write_config(home, [imap_user.mailbox_config("slow", port=port, timeout=1),
+                            imap_user.mailbox_config("fine")])
+        imap_user.append([make_message(1)])
+
+        code, _out, err = run_sync(home, capsys)
+
+    assert code == 1
+    assert err == f"rapport: mailbox 'slow': timed out talking to 127.0.0.1:{port}\n"
+    assert len(stored(home)) == 1
