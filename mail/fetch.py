@@ -9,9 +9,9 @@ read falls back to one capped whole-message fetch parsed by mail/parse.py.
 
 from __future__ import annotations
 
-import imaplib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from imapclient import IMAPClient
@@ -120,31 +120,41 @@ def _attachment(part: Part) -> tuple[str, str, int]:
     return (name, part.content_type, part.size)
 
 
-def _fallback(client: IMAPClient, uid: int, meta: dict[bytes, object]) -> NewMessage | None:
-    key = b"BODY[]<0>"
+def _fallback_raw(client: IMAPClient, uid: int) -> bytes | None:
     data = raw_uid_fetch(client, [uid], f"(BODY.PEEK[]<0.{MAX_FALLBACK_BYTES}>)").get(uid, {})
-    raw = data.get(key)
-    if not isinstance(raw, bytes):
-        return None
+    raw = data.get(b"BODY[]<0>")
+    return raw if isinstance(raw, bytes) else None
+
+
+def _fallback(uid: int, meta: dict[bytes, object], raw: bytes) -> NewMessage:
     seen, answered, flagged, draft = _flags(meta.get(b"FLAGS"))
     flags = [name for name, on in (("\\Seen", seen), ("\\Answered", answered),
                                     ("\\Flagged", flagged), ("\\Draft", draft)) if on]
     msg = parse_message(raw, uid=uid, flags=flags,
                         fallback_date_utc=_internaldate(meta.get(b"INTERNALDATE")))
-    return _replace_size(msg, _int(meta.get(b"RFC822.SIZE")) or len(raw))
+    return replace(msg, size=_int(meta.get(b"RFC822.SIZE")) or len(raw))
 
 
-def _replace_size(msg: NewMessage, size: int) -> NewMessage:
-    from dataclasses import replace
+@dataclass
+class RawBatch:
+    """What the server sent for a batch, before any header or body decoding."""
 
-    return replace(msg, size=size)
+    uids: list[int]
+    metas: dict[int, dict[bytes, object]]
+    structures: dict[int, tuple[list[Part], list[Part]]]
+    payloads: dict[int, dict[str, bytes]]
+    whole: dict[int, bytes | None] = field(default_factory=dict)
 
 
-def fetch_new(client: IMAPClient, uids: Sequence[int], skip: Skip) -> list[NewMessage]:
-    """NewMessages for `uids` (ascending); unreadable ones are passed to `skip(uid, reason)`."""
+def fetch_raw(client: IMAPClient, uids: Sequence[int]) -> RawBatch:
+    """The network half: metadata, structure, chosen text parts (and whole unreadable ones).
+
+    Runs on the sync's fetch thread while the previous batch is decoded and saved, so Dovecot
+    (on another core) prepares the next batch instead of waiting for us.
+    """
     metas = raw_uid_fetch(client, uids, META_ITEMS)
     structures: dict[int, tuple[list[Part], list[Part]]] = {}
-    fallbacks: list[int] = []
+    whole: dict[int, bytes | None] = {}
     for uid in uids:
         meta = metas.get(uid)
         if meta is None:
@@ -153,28 +163,38 @@ def fetch_new(client: IMAPClient, uids: Sequence[int], skip: Skip) -> list[NewMe
             structure = parse_bodystructure(meta.get(b"BODYSTRUCTURE"))
             structures[uid] = (structure.texts, structure.attachments)
         except (ValueError, IndexError, TypeError, AttributeError, RecursionError):
-            fallbacks.append(uid)
+            whole[uid] = None
     wanted = {uid: texts for uid, (texts, _a) in structures.items() if texts}
     payloads = _fetch_texts(client, wanted) if wanted else {}
+    for uid in whole:
+        whole[uid] = _fallback_raw(client, uid)
+    return RawBatch(list(uids), metas, structures, dict(payloads), whole)
+
+
+def build_messages(raw: RawBatch, skip: Skip) -> list[NewMessage]:
+    """The CPU half: NewMessages (ascending UID); unreadable ones go to `skip(uid, reason)`."""
     messages: list[NewMessage] = []
-    for uid in uids:
-        meta = metas.get(uid)
+    for uid in raw.uids:
+        meta = raw.metas.get(uid)
         if meta is None:
             continue
         try:
-            if uid in structures:
-                messages.append(_build(uid, meta, structures[uid], payloads.get(uid, {})))
+            if uid in raw.structures:
+                messages.append(_build(uid, meta, raw.structures[uid], raw.payloads.get(uid, {})))
                 continue
-            built = _fallback(client, uid, meta)
-            if built is None:
+            content = raw.whole.get(uid)
+            if content is None:
                 skip(uid, "the server returned no content for it")
             else:
-                messages.append(built)
-        except (imaplib.IMAP4.abort, OSError):
-            raise
+                messages.append(_fallback(uid, meta, content))
         except Exception as exc:  # hostile mail must not stop the sync: report it instead
             skip(uid, f"unreadable ({type(exc).__name__}: {str(exc)[:120]})")
     return messages
+
+
+def fetch_new(client: IMAPClient, uids: Sequence[int], skip: Skip) -> list[NewMessage]:
+    """NewMessages for `uids`, fetched and decoded in one go (no pipelining)."""
+    return build_messages(fetch_raw(client, uids), skip)
 
 
 def _build(uid: int, meta: dict[bytes, object], structure: tuple[list[Part], list[Part]],

@@ -238,15 +238,18 @@ class FolderSync:
         total = len(uids)
         self.report(FolderStarted(self.cfg.name, state.name, total))
         # Imported here: parsing (email, dateutil, inscriptis) costs a no-change sync ~25 ms.
-        from rapport.mail.fetch import fetch_new
+        from rapport.mail.fetch import build_messages, fetch_raw
 
         delay = _test_delay()
         done = 0
+        # Sequential on purpose: fetching batch n+1 on a thread while batch n is decoded was
+        # measured (4,000 messages, 3 runs each) and gained nothing: the decoding holds the GIL
+        # and Dovecot answers faster than we parse.
         for start in range(0, total, BATCH_SIZE):
             if self.should_stop():
                 return None
             batch = uids[start:start + BATCH_SIZE]
-            messages = fetch_new(self.client, batch, self._skip(state.name))
+            messages = build_messages(fetch_raw(self.client, batch), self._skip(state.name))
             final = start + BATCH_SIZE >= total
             store.save_batch(
                 self.db, state.id, messages,
