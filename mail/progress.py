@@ -43,6 +43,12 @@ class ProgressPrinter:
         self.skipped = 0
         self._bar_open = False
         self._last_draw = 0.0
+        # Block characters only where the terminal's encoding has them (LANG=C: ASCII bars).
+        try:
+            "█░".encode(getattr(self.out, "encoding", None) or "utf-8")
+            self._full, self._empty = "█", "░"
+        except (UnicodeEncodeError, LookupError):
+            self._full, self._empty = "#", "-"
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, MailboxFailed):
@@ -91,7 +97,7 @@ class ProgressPrinter:
             return  # redraw at most ten times a second
         self._last_draw = now
         filled = BAR_WIDTH * done // total if total else BAR_WIDTH
-        bar = "█" * filled + "░" * (BAR_WIDTH - filled)
+        bar = self._full * filled + self._empty * (BAR_WIDTH - filled)
         self.out.write(f"\r{name} {bar} {done}/{total}\x1b[K")
         self.out.flush()
         self._bar_open = True
