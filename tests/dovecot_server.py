@@ -108,7 +108,7 @@ ssl_cert = <{crt}
 ssl_key = <{key}
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2
 # Failed logins are answered at once (plus `nodelay` in the passwd-file and no anvil penalty
 # below): the wrong-password tests need not wait 2, 4, 8... seconds each.
 auth_failure_delay = 0

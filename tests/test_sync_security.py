@@ -134,3 +134,23 @@ def test_a_server_that_never_answers_times_out_in_one_line(
     assert code == 1
     assert err == f"rapport: mailbox 'slow': timed out talking to 127.0.0.1:{port}\n"
     assert len(stored(home)) == 1
+
+
+def test_xoauth2_runs_the_token_command_again_when_the_token_is_refused(
+    tmp_path: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The fixture's Dovecot checks an XOAUTH2 token like a password. This token command hands
+    # out an expired token first (as a cached one would be), then a fresh one.
+    issued = tmp_path / "issued"
+    script = (f'if [ -e "{issued}" ]; then echo {imap_user.password}; '
+              f'else touch "{issued}"; echo expired-token; fi')
+    home = tmp_path / "ws"
+    table = imap_user.mailbox_config(auth="xoauth2", oauth2_token_command=["sh", "-c", script])
+    del table["password_command"]
+    write_config(home, [table])
+    imap_user.append([make_message(1)])
+
+    code, _out, err = run_sync(home, capsys)
+
+    assert (code, err) == (0, "")
+    assert len(stored(home)) == 1
