@@ -96,9 +96,11 @@ def enable_extensions(client: IMAPClient) -> Capabilities:
     return caps
 
 
-def plan_folders(client: IMAPClient, cfg: MailboxConfig) -> list[tuple[str, str, str]]:
+def plan_folders(client: IMAPClient, cfg: MailboxConfig,
+                 listed: list[tuple[tuple[bytes, ...], str]] | None = None,
+                 ) -> list[tuple[str, str, str]]:
     """[(name, role, error)]: configured folders (error when missing) or INBOX + Sent + Drafts."""
-    listed = list_folder_names(client)
+    listed = list_folder_names(client) if listed is None else listed
     names = {name for _flags, name in listed}
     special = find_special_folders(client, listed)
     roles = {name: role for role, name in special.items()}
@@ -297,7 +299,8 @@ def sync_mailbox(db: Database, cfg: MailboxConfig, *, my_addresses: frozenset[st
         if client is None:
             client = connect(cfg)
         caps = enable_extensions(client)
-        plan = plan_folders(client, cfg)
+        listed = list_folder_names(client)
+        plan = plan_folders(client, cfg, listed)
     except MailError as exc:
         report(MailboxFailed(cfg.name, exc.message))
         return SyncSummary(cfg.name, error=exc.message)
@@ -310,9 +313,13 @@ def sync_mailbox(db: Database, cfg: MailboxConfig, *, my_addresses: frozenset[st
     try:
         engine = FolderSync(client, db, cfg, caps, my_addresses=my_addresses, report=report,
                             should_stop=should_stop)
+        gone = drop_vanished_folders(db, cfg, {name for _flags, name in listed}, report)
+        folders.extend(gone)
         for name, role, problem in plan:
             if should_stop():
                 break
+            if problem and name in {g.folder for g in gone}:
+                continue  # already reported as vanished
             if problem:
                 failure = MailError(problem, scope=Scope.FOLDER, mailbox=cfg.name, folder=name)
                 report(FolderFailed(cfg.name, name, failure.message))
@@ -341,6 +348,30 @@ def sync_mailbox(db: Database, cfg: MailboxConfig, *, my_addresses: frozenset[st
         if own_client and client is not None:
             close(client)
     return SyncSummary(cfg.name, tuple(folders), error)
+
+
+def drop_vanished_folders(db: Database, cfg: MailboxConfig, on_server: set[str],
+                          report: Report) -> list[FolderSummary]:
+    """Folders synced before and no longer on the server: reported once, then forgotten.
+
+    Their messages go too (the store mirrors the server); notes, assignments and pins are keyed
+    by Message-ID and thread, so they come back if the mail reappears elsewhere.
+    """
+    summaries = []
+    for state in store.list_folders(db, cfg.name):
+        if state.name in on_server or state.name.upper() == "INBOX":
+            continue
+        count = db.execute("SELECT count(*) FROM messages WHERE folder_id = ?",
+                           [state.id]).fetchone()[0]
+        store.delete_folder(db, state.id)
+        failure = MailError(
+            f"folder vanished from the server; its {count} stored message"
+            f"{'s' if count != 1 else ''} were removed from Rapport",
+            scope=Scope.FOLDER, mailbox=cfg.name, folder=state.name,
+        )
+        report(FolderFailed(cfg.name, state.name, failure.message))
+        summaries.append(FolderSummary(state.name, removed=count, error=failure.message))
+    return summaries
 
 
 def _text(exc: BaseException) -> str:

@@ -238,3 +238,28 @@ def test_sync_also_ingests_maildirs_and_refuses_unknown_names(
         rows = conn.execute("SELECT f.mailbox, m.message_id, m.seen FROM messages m "
                             "JOIN folders f ON f.id = m.folder_id ORDER BY f.mailbox").fetchall()
     assert rows == [("archive", "local@x", 1), ("test", "remote@x", 0)]
+
+
+def test_a_folder_deleted_on_the_server_is_reported_once_and_dropped(
+    tmp_path: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with imap_user.server.client(imap_user) as client:
+        client.create_folder("Projects")
+    imap_user.append([make_message(1), make_message(2)], folder="Projects")
+    imap_user.append([make_message(3)])
+    home = tmp_path / "ws"
+    write_config(home, [imap_user.mailbox_config(folders=["INBOX", "Projects"])])
+    assert run_sync(home, capsys)[0] == 0
+    assert len(stored(home, "Projects")) == 2
+
+    with imap_user.server.client(imap_user) as client:
+        client.delete_folder("Projects")
+    code, _out, err = run_sync(home, capsys)
+
+    assert code == 1
+    assert err == ("rapport: mailbox 'test', folder 'Projects': folder vanished from the server; "
+                   "its 2 stored messages were removed from Rapport\n")
+    assert stored(home, "Projects") == {} and len(stored(home)) == 1
+    code, _out, err = run_sync(home, capsys)  # still configured: still an error, now shorter
+    assert (code, err) == (1, "rapport: mailbox 'test', folder 'Projects': folder not found on "
+                              "the server (vanished or renamed?)\n")
