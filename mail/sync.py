@@ -425,6 +425,22 @@ def sync_all(opened: OpenWorkspace, names: Iterable[str] | None = None, *,
     return summaries
 
 
+def sync_on_this_thread(opened: OpenWorkspace, names: Iterable[str] | None = None, *,
+                        report: Report = _no_report,
+                        should_stop: ShouldStop = _never) -> list[SyncSummary]:
+    """`sync_all` for a worker thread (the TUI's): on its own database connection, closed after.
+
+    sqlite-utils connections stay on the thread that opened them (STYLE.md guideline 7).
+    """
+    from dataclasses import replace
+
+    db = opened.reopen_db()
+    try:
+        return sync_all(replace(opened, db=db), names, report=report, should_stop=should_stop)
+    finally:
+        db.close()
+
+
 __all__ = [
     "BATCH_SIZE",
     "FolderSync",
@@ -433,5 +449,6 @@ __all__ = [
     "plan_folders",
     "sync_all",
     "sync_mailbox",
+    "sync_on_this_thread",
     "uid_ranges",
 ]

@@ -107,3 +107,26 @@ def test_progress_draws_bars_on_a_tty_and_lines_otherwise() -> None:
         "work/INBOX: 4 new, 0 flag changes, 0 removed",
         "work/Sent?[31m: 0 new, 0 flag changes, 0 removed",  # escapes never reach the terminal
     ]
+
+
+def test_a_worker_thread_syncs_on_its_own_connection(tmp_path: Path,
+                                                     imap_user: DovecotUser) -> None:
+    from rapport.mail.sync import sync_on_this_thread
+
+    home = tmp_path / "ws"
+    write_config(home, [imap_user.mailbox_config(folders=["INBOX"])])
+    imap_user.append([make_message(1)])
+    opened = open_workspace(home)
+    results: list[object] = []
+    stop = threading.Event()
+    try:
+        worker = threading.Thread(target=lambda: results.extend(
+            sync_on_this_thread(opened, report=lambda e: None, should_stop=stop.is_set)))
+        worker.start()
+        worker.join(30)
+        # The UI thread's own connection sees what the worker committed.
+        count = opened.db.execute("SELECT count(*) FROM messages").fetchone()[0]
+    finally:
+        opened.close()
+    assert [getattr(r, "ok", False) for r in results] == [True]
+    assert count == 1
