@@ -123,3 +123,25 @@ async def _drive_reports(app: ReportsHost) -> None:
         await pilot.press("escape")
         await _settled(app, pilot)
         assert not isinstance(app.screen, ReportsScreen)
+
+
+def test_main_app_opens_reports_with_r(book: Path) -> None:
+    try:
+        from rapport.tui.app import RapportApp
+    except ImportError:
+        pytest.skip("rapport.tui.app (the main App, TUI issue) is not there yet")
+
+    async def drive() -> None:
+        app = RapportApp(home=str(book))
+        async with app.run_test(size=SIZE) as pilot:
+            await _settled(app, pilot)
+            await pilot.press("R")
+            await _settled(app, pilot)
+            screen = app.screen
+            assert isinstance(screen, ReportsScreen)
+            assert screen.report is not None and screen.report.total_deals == 10
+            await pilot.press("escape")
+            await _settled(app, pilot)
+            assert not isinstance(app.screen, ReportsScreen)
+
+    asyncio.run(drive())
