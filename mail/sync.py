@@ -168,6 +168,7 @@ class FolderSync:
         if state.uidvalidity is not None and state.uidvalidity != uidvalidity:
             store.reset_folder(self.db, state.id, uidvalidity=uidvalidity)
             state = store.get_folder(self.db, state.id)
+            dirty = {}  # those UIDs named the old messages: never STORE them onto new ones
         if dirty:
             self.push_flags(state.id, dirty)
         changed, removed = self.refresh_known(state, uidnext)
