@@ -50,7 +50,7 @@ def parse_due_date(text: str, today: date) -> date:
         try:
             if _DAY_MONTH.match(word) and int(word.split()[0]) > 31:
                 raise ValueError(word)
-            result = date_parser.parse(word, default=datetime(today.year, 1, 1), dayfirst=True).date()
+            result = date_parser.parse(word, default=datetime(today.year, 1, 1), dayfirst=not _ISO.match(word)).date()
         except (ValueError, OverflowError):
             raise InputError(f"not a date: {text.strip()!r} ({HELP})") from None
         # "3 dec" without a year means the next 3 Dec, not one already past.
