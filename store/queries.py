@@ -1,0 +1,199 @@
+"""Provides the read views the TUI shows: pipeline rows, inbox pages and counts, Today items."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlite_utils import Database
+
+from rapport.store.deals import Deal, is_rotting, list_deals, weighted_value
+from rapport.store.pipeline import Pipeline
+
+
+@dataclass(frozen=True)
+class StageSummary:
+    """One pipeline stage with its deals' count, total and weighted value."""
+
+    name: str
+    count: int
+    total: float
+    weighted: float
+
+
+@dataclass(frozen=True)
+class PipelineRow:
+    """A line of the pipeline pane: a stage header (deal is None) or a deal under it."""
+
+    stage: StageSummary
+    deal: Deal | None = None
+    overdue: bool = False
+    rotting: bool = False
+
+
+def pipeline_rows(db: Database, pipeline: Pipeline, today: date) -> list[PipelineRow]:
+    """Stages in pipeline order, each followed by its deals (soonest next action first)."""
+    by_stage: dict[str, list[Deal]] = {name: [] for name in pipeline.names}
+    for deal in list_deals(db):
+        by_stage.setdefault(deal.stage, []).append(deal)
+    rows: list[PipelineRow] = []
+    for name, deals in by_stage.items():
+        deals.sort(key=lambda d: (d.next_action_due is None, d.next_action_due or date.max, d.account_name))
+        summary = StageSummary(
+            name,
+            len(deals),
+            sum(d.value for d in deals),
+            sum(weighted_value(d, pipeline) for d in deals),
+        )
+        rows.append(PipelineRow(summary))
+        for deal in deals:
+            overdue = deal.next_action_due is not None and deal.next_action_due < today
+            rotting = pipeline.get(deal.stage) is not None and is_rotting(deal, pipeline, today)
+            rows.append(PipelineRow(summary, deal, overdue, rotting))
+    return rows
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    """What the inbox shows: everything, unassigned only, unread only, one account, a search."""
+
+    unassigned: bool = False
+    unread: bool = False
+    account_id: int | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """One inbox line."""
+
+    id: int
+    date_utc: str
+    from_name: str
+    from_addr: str
+    subject: str
+    seen: bool
+    accounts: str  # account names, comma-separated; "" when unassigned
+
+
+def _where(flt: InboxFilter) -> tuple[str, list]:
+    clauses = ["m.direction = 'in'", "m.draft = 0"]
+    params: list = []
+    if flt.unassigned:
+        clauses.append("NOT EXISTS (SELECT 1 FROM message_accounts ma WHERE ma.message_id = m.id)")
+    if flt.unread:
+        clauses.append("m.seen = 0")
+    if flt.account_id is not None:
+        clauses.append("m.id IN (SELECT message_id FROM message_accounts WHERE account_id = ?)")
+        params.append(flt.account_id)
+    if flt.text.strip():
+        # Each word as a quoted FTS prefix term: user text is never FTS syntax.
+        terms = " ".join('"' + word.replace('"', '""') + '"*' for word in flt.text.split())
+        clauses.append("m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)")
+        params.append(terms)
+    return " AND ".join(clauses), params
+
+
+def inbox_count(db: Database, flt: InboxFilter = InboxFilter()) -> int:
+    where, params = _where(flt)
+    return db.execute(f"SELECT count(*) FROM messages m WHERE {where}", params).fetchone()[0]
+
+
+def inbox_page(db: Database, offset: int, limit: int, flt: InboxFilter = InboxFilter()) -> list[InboxRow]:
+    """Rows `offset`..`offset+limit` of the inbox, newest first."""
+    where, params = _where(flt)
+    rows = db.execute(
+        f"""SELECT m.id, m.date_utc, m.from_name, m.from_addr, m.subject, m.seen,
+                   (SELECT group_concat(a.name, ', ') FROM message_accounts ma
+                    JOIN accounts a ON a.id = ma.account_id WHERE ma.message_id = m.id)
+            FROM messages m WHERE {where}
+            ORDER BY m.date_utc DESC, m.id DESC LIMIT ? OFFSET ?""",
+        [*params, limit, offset],
+    ).fetchall()
+    return [InboxRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6] or "") for r in rows]
+
+
+@dataclass(frozen=True)
+class TodayItem:
+    """A line of the Today view; every line opens its account."""
+
+    section: str  # 'due' | 'stale' | 'unanswered'
+    account_id: int
+    account_name: str
+    text: str
+    day: str
+
+
+def today_items(db: Database, today: date, stale_after_days: int) -> list[TodayItem]:
+    """Overdue and due-today next actions, stale accounts, unanswered client mail older than a day."""
+    items: list[TodayItem] = []
+    for r in db.execute(
+        """SELECT d.account_id, a.name, d.title, d.next_action, d.next_action_due FROM deals d
+           JOIN accounts a ON a.id = d.account_id
+           WHERE d.next_action_due IS NOT NULL AND d.next_action_due <= ?
+           ORDER BY d.next_action_due, a.name""",
+        [today.isoformat()],
+    ):
+        items.append(TodayItem("due", r[0], r[1], f"{r[2]}: {r[3]}", r[4]))
+    cutoff = (today - timedelta(days=stale_after_days)).isoformat()
+    for r in db.execute(
+        """SELECT a.id, a.name, max(coalesce(last_mail, ''), coalesce(last_act, '')) AS last FROM accounts a
+           LEFT JOIN (SELECT ma.account_id, max(m.date_utc) AS last_mail FROM message_accounts ma
+                      JOIN messages m ON m.id = ma.message_id GROUP BY ma.account_id) lm ON lm.account_id = a.id
+           LEFT JOIN (SELECT account_id, max(date_utc) AS last_act FROM activities
+                      WHERE kind IN ('note','call','meeting','sent') GROUP BY account_id) la
+                ON la.account_id = a.id
+           WHERE last < ? ORDER BY last, a.name LIMIT 200""",
+        [cutoff],
+    ):
+        items.append(TodayItem("stale", r[0], r[1], "no contact since " + (r[2][:10] or "ever"), r[2][:10]))
+    day_ago = (today - timedelta(days=1)).isoformat()
+    for r in db.execute(
+        """SELECT ma.account_id, a.name, m.subject, m.date_utc FROM messages m
+           JOIN message_accounts ma ON ma.message_id = m.id JOIN accounts a ON a.id = ma.account_id
+           WHERE m.direction = 'in' AND m.answered = 0 AND m.date_utc < ?
+             AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.thread_id = m.thread_id
+                             AND r.direction = 'out' AND r.date_utc > m.date_utc)
+           ORDER BY m.date_utc DESC LIMIT 200""",
+        [day_ago],
+    ):
+        items.append(TodayItem("unanswered", r[0], r[1], r[2], r[3][:10]))
+    return items
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    """A line of an account's timeline: a message (message_id set) or an activity (activity_id set)."""
+
+    date_utc: str
+    kind: str  # 'mail-in' | 'mail-out' | an activity kind
+    text: str
+    message_id: int | None = None
+    thread_id: str = ""
+    activity_id: int | None = None
+    resolved: bool | None = None
+    deal_id: int | None = None
+
+
+def account_timeline(db: Database, account_id: int, limit: int = 2000) -> list[TimelineItem]:
+    """Messages and activities of the account, newest first (the newest `limit` of each)."""
+    items = [
+        TimelineItem(r[0], "mail-out" if r[1] == "out" else "mail-in",
+                     f"{r[2] or r[3]}: {r[4]}", message_id=r[5], thread_id=r[6])
+        for r in db.execute(
+            """SELECT m.date_utc, m.direction, m.from_name, m.from_addr, m.subject, m.id, m.thread_id
+               FROM message_accounts ma JOIN messages m ON m.id = ma.message_id
+               WHERE ma.account_id = ? ORDER BY m.date_utc DESC LIMIT ?""",
+            [account_id, limit],
+        )
+    ]
+    for r in db.execute(
+        """SELECT date_utc, kind, subject, body, id, resolved, from_stage, to_stage, deal_id FROM activities
+           WHERE account_id = ? ORDER BY date_utc DESC LIMIT ?""",
+        [account_id, limit],
+    ):
+        text = f"{r[6]} → {r[7]}" if r[1] == "stage_change" else (r[2] or r[3]).split("\n")[0]
+        items.append(TimelineItem(r[0], r[1], text, activity_id=r[4],
+                                  resolved=None if r[5] is None else bool(r[5]), deal_id=r[8]))
+    items.sort(key=lambda item: item.date_utc, reverse=True)
+    return items

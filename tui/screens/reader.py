@@ -1,0 +1,104 @@
+"""Provides `ReaderScreen`: one message, quoted history folded, attachments listed, headers on `h`."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from rapport.store.messages import Message
+from rapport.tui.safe import clean
+
+
+def fold_quotes(body: str, unfold: bool) -> Text:
+    """The body with each run of quoted ('>') lines folded into one line (unless `unfold`)."""
+    out = Text()
+    lines = clean(body, keep_newlines=True).split("\n")
+    run: list[str] = []
+
+    def flush() -> None:
+        if not run:
+            return
+        if unfold:
+            for quoted in run:
+                out.append(quoted + "\n", style="dim")
+        else:
+            out.append(f"[… {len(run)} quoted lines folded — z to unfold]\n", style="dim italic")
+        run.clear()
+
+    for text in lines:
+        if text.lstrip().startswith(">"):
+            run.append(text)
+            continue
+        flush()
+        out.append(text + "\n")
+    flush()
+    return out
+
+
+def render_message(message: Message, *, headers: bool, unfold: bool) -> Text:
+    out = Text()
+    out.append(clean(message.subject) + "\n", style="bold")
+    out.append(clean(f"{message.from_name} <{message.from_addr}>   {message.date_utc}") + "\n", style="dim")
+    if headers:
+        for label, value in (("To", message.to_addrs), ("Cc", message.cc_addrs), ("Reply-To", message.reply_to),
+                             ("Message-ID", message.message_id), ("Folder", f"{message.mailbox}/{message.folder}"),
+                             ("Accounts", ", ".join(link[1] for link in message.accounts) or "unassigned")):
+            if value:
+                out.append(f"{label}: ", style="bold")
+                out.append(clean(value) + "\n")
+    if message.attachments:
+        out.append("Attachments: ", style="bold")
+        out.append(clean(", ".join(f"{name} ({kind}, {size:,} bytes)" for name, kind, size in message.attachments)))
+        out.append("\n")
+    out.append("\n")
+    out.append_text(fold_quotes(message.body_text, unfold))
+    return out
+
+
+class ReaderScreen(Screen[None]):
+    """Read one message."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("h", "toggle_headers", "Headers", id="reader.headers"),
+        Binding("z", "toggle_quotes", "Quotes", id="reader.quotes"),
+        Binding("escape,q", "app.pop_screen", "Back", id="reader.back"),
+        Binding("j", "scroll('down')", "Down", show=False, id="reader.down"),
+        Binding("k", "scroll('up')", "Up", show=False, id="reader.up"),
+    ]
+
+    def __init__(self, message: Message) -> None:
+        super().__init__()
+        self.message = message
+        self.headers = False
+        self.unfold = False
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="reader"):
+            yield Static(id="reader-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._show()
+        self.query_one("#reader").focus()
+
+    def _show(self) -> None:
+        self.query_one("#reader-body", Static).update(
+            render_message(self.message, headers=self.headers, unfold=self.unfold))
+
+    def action_toggle_headers(self) -> None:
+        self.headers = not self.headers
+        self._show()
+
+    def action_toggle_quotes(self) -> None:
+        self.unfold = not self.unfold
+        self._show()
+
+    def action_scroll(self, direction: str) -> None:
+        scroller = self.query_one("#reader", VerticalScroll)
+        (scroller.scroll_down if direction == "down" else scroller.scroll_up)(animate=False)

@@ -1,0 +1,181 @@
+"""Provides `RowList`: a virtualised, keyboard-driven list over pages fetched on demand."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from rapport.tui.safe import clean
+
+PAGE = 200
+
+Fetch = Callable[[int, int], Sequence[Any]]
+RenderRow = Callable[[Any, int], Text]
+
+
+class RowList(ScrollView, can_focus=True):
+    """Only the visible lines are rendered; rows come from `fetch(offset, limit)` in pages.
+
+    A DataTable holding 100k rows takes seconds to build; this holds a few pages at a time.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down,j", "cursor_down", "Down", show=False, id="list.down"),
+        Binding("up,k", "cursor_up", "Up", show=False, id="list.up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="list.page_down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="list.page_up"),
+        Binding("home", "first", "First", show=False, id="list.first"),
+        Binding("end", "last", "Last", show=False, id="list.last"),
+        Binding("enter", "select", "Open", id="list.open"),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"rowlist--cursor"}
+    DEFAULT_CSS = """
+    RowList { height: 1fr; }
+    RowList > .rowlist--cursor { background: $block-cursor-blurred-background; }
+    RowList:focus > .rowlist--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
+    """
+
+    cursor: reactive[int] = reactive(0, always_update=True)
+
+    @dataclass
+    class Selected(Message):
+        """Enter was pressed on a row."""
+
+        rowlist: RowList
+        row: Any
+
+    @dataclass
+    class Highlighted(Message):
+        """The cursor moved to a row."""
+
+        rowlist: RowList
+        row: Any
+
+    def __init__(self, render_row: RenderRow, *, name: str | None = None, id: str | None = None,  # noqa: A002 (Textual's name)
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._render_row = render_row
+        self._fetch: Fetch = lambda _offset, _limit: []
+        self._count = 0
+        self._pages: dict[int, Sequence[Any]] = {}
+
+    # -- data -------------------------------------------------------------
+    @property
+    def row_count(self) -> int:
+        return self._count
+
+    def set_source(self, count: int, fetch: Fetch, *, keep_row_key: Callable[[Any], Any] | None = None) -> None:
+        """Point the list at new data; with `keep_row_key`, the cursor stays on the same row."""
+        old = self.current_row if keep_row_key else None
+        self._fetch = fetch
+        self._count = count
+        self._pages.clear()
+        self.virtual_size = Size(self.size.width, count)
+        target = min(self.cursor, max(count - 1, 0))
+        if old is not None and keep_row_key is not None:
+            # New rows arrive above: find the old row near its old position, so the cursor stays on it.
+            wanted = keep_row_key(old)
+            for index in range(max(self.cursor - 5, 0), min(self.cursor + PAGE, count)):
+                row = self.row(index)
+                if row is not None and keep_row_key(row) == wanted:
+                    target = index
+                    break
+        self.cursor = target
+        self.refresh()
+
+    def set_rows(self, rows: Sequence[Any]) -> None:
+        """Small lists already in memory."""
+        data = list(rows)
+        self.set_source(len(data), lambda offset, limit: data[offset:offset + limit])
+
+    def row(self, index: int) -> Any:
+        if not 0 <= index < self._count:
+            return None
+        page = index // PAGE
+        if page not in self._pages:
+            if len(self._pages) > 20:  # a bounded window of pages
+                self._pages.clear()
+            self._pages[page] = self._fetch(page * PAGE, PAGE)
+        rows = self._pages[page]
+        offset = index - page * PAGE
+        return rows[offset] if offset < len(rows) else None
+
+    @property
+    def current_row(self) -> Any:
+        return self.row(self.cursor)
+
+    # -- rendering --------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        index = y + int(self.scroll_offset.y)
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        row = self.row(index)
+        if row is None:
+            return Strip.blank(width, base)
+        text = self._render_row(row, width)
+        text.no_wrap = True
+        text.truncate(width, overflow="ellipsis", pad=True)
+        style: Style = base
+        if index == self.cursor:
+            style = base + self.get_component_rich_style("rowlist--cursor")
+        segments = list(text.render(self.app.console))
+        return Strip(segments).apply_style(style).crop_extend(0, width, style)
+
+    # -- cursor -----------------------------------------------------------
+    def watch_cursor(self, old: int, new: int) -> None:
+        if self._count == 0:
+            return
+        if new < self.scroll_offset.y:
+            self.scroll_to(y=new, animate=False)
+        elif new >= self.scroll_offset.y + self.scrollable_content_region.height:
+            self.scroll_to(y=new - self.scrollable_content_region.height + 1, animate=False)
+        self.refresh()
+        self.post_message(self.Highlighted(self, self.current_row))
+
+    def _move(self, delta: int) -> None:
+        if self._count:
+            self.cursor = max(0, min(self._count - 1, self.cursor + delta))
+
+    def action_cursor_down(self) -> None:
+        self._move(1)
+
+    def action_cursor_up(self) -> None:
+        self._move(-1)
+
+    def action_page_down(self) -> None:
+        self._move(max(self.scrollable_content_region.height - 1, 1))
+
+    def action_page_up(self) -> None:
+        self._move(-max(self.scrollable_content_region.height - 1, 1))
+
+    def action_first(self) -> None:
+        self._move(-self._count)
+
+    def action_last(self) -> None:
+        self._move(self._count)
+
+    def action_select(self) -> None:
+        row = self.current_row
+        if row is not None:
+            self.post_message(self.Selected(self, row))
+
+
+def line(*parts: tuple[str, str] | str) -> Text:
+    """A Text from (text, style) parts; mail text is cleaned and never parsed as markup."""
+    out = Text()
+    for part in parts:
+        if isinstance(part, str):
+            out.append(clean(part))
+        else:
+            out.append(clean(part[0]), style=part[1])
+    return out
