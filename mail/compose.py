@@ -133,8 +133,9 @@ def reply_draft(draft: Draft, original: Any, me: Me) -> tuple[Draft, Thread]:
     if me.signature.strip():
         body += "\n" + signature_block(me.signature)
     body += "\n" + view.quoted
-    refs = [r for r in (getattr(original, "refs", "") or "").split() if r]
-    refs = [r.strip("<>") for r in refs]
+    stored = getattr(original, "refs", ()) or ()
+    # The store keeps References as a tuple; plain text (space-separated) is accepted too.
+    refs = [r.strip("<>") for r in (stored.split() if isinstance(stored, str) else stored) if r]
     if original.message_id and original.message_id not in refs:
         refs.append(original.message_id)
     thread = Thread(in_reply_to=original.message_id, references=tuple(refs[-MAX_REFERENCES:]))

@@ -18,6 +18,7 @@ from rapport.mail.compose import (
     reply_subject,
 )
 from rapport.mail.drafting import Draft
+from rapport.mail.parse import parse_message
 from rapport.store.config import Me
 from rapport.store.errors import InputError
 
@@ -27,7 +28,7 @@ ME = Me(name="Zoë Müller", email="zoe@rapport.example", signature="Zoë Mülle
 
 def _original(**changes: str) -> SimpleNamespace:
     base = dict(
-        message_id="orig-2@acme.example", refs="root@acme.example orig-1@acme.example",
+        message_id="orig-2@acme.example", refs=("root@acme.example", "orig-1@acme.example"),
         subject="RE: Re: AW: Prix pour l'été", from_name="Alice Martin",
         from_addr="alice@acme.example", reply_to="Orders <orders@acme.example>",
         to_addrs="Zoë <ZOE@rapport.example>, Bob <bob@acme.example>",
@@ -64,6 +65,15 @@ def test_reply_recipients_threading_and_body_parse_back() -> None:
         "On Mon, 2 Nov 2026 at 10:00 UTC, Alice Martin <alice@acme.example> wrote:\n"
         "> Hello Zoë,\n>\n> what is the price?\n"
     )
+    # Rapport's own parser (what sync stores) reads back exactly what we meant to write.
+    parsed = parse_message(raw)
+    assert (parsed.message_id, parsed.in_reply_to, parsed.refs) == (
+        "draft-1@rapport.example", "orig-2@acme.example",
+        ("root@acme.example", "orig-1@acme.example", "orig-2@acme.example"))
+    assert (parsed.from_name, parsed.from_addr) == ("Zoë Müller", "zoe@rapport.example")
+    assert parsed.subject == "Re: Prix pour l'été"
+    assert [a for _, a in parsed.to] == ["orders@acme.example"]
+    assert [a for _, a in parsed.cc] == ["bob@acme.example", "carol@other.example"]
 
 
 def test_reply_without_reply_to_and_to_own_sent_mail() -> None:

@@ -1,0 +1,95 @@
+"""Sending through a real aiosmtpd server on 127.0.0.1: plain (localhost), STARTTLS + AUTH, refusals."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+from smtp_fixture import SMTP_PASSWORD, SMTP_USER, SmtpServer, start_smtp
+
+from rapport.mail.compose import build_email, new_draft
+from rapport.mail.drafting import Draft
+from rapport.mail.smtp import SendError, SmtpSettings, send_email, smtp_settings
+from rapport.store.config import Me
+from rapport.store.errors import ConfigError
+
+pytest_plugins = ["smtp_fixture"]
+
+ME = Me(name="Zoë Müller", email="zoe@rapport.example", signature="Zoë")
+
+
+def _email(to: str = "Alice <alice@acme.example>", cc: str = "bob@acme.example"):
+    draft = new_draft(Draft("t", "new", "Prix d'été", to, cc, "Bonjour Alice,\nvoilà.\n"), ME)
+    return build_email(draft, ME, message_id="sent-1@rapport.example")
+
+
+def test_send_plain_to_localhost_is_received(smtp_server: SmtpServer) -> None:
+    settings = smtp_settings({"smtp": {"host": "127.0.0.1", "port": smtp_server.port,
+                                       "security": "plain"}})
+    assert settings is not None
+    send_email(settings, _email())
+    [got] = smtp_server.received
+    assert got.sender == "zoe@rapport.example"
+    assert sorted(got.recipients) == ["alice@acme.example", "bob@acme.example"]
+    assert got.message["Message-ID"] == "<sent-1@rapport.example>"
+    assert str(got.message["Subject"]) == "Prix d'été"
+    assert got.message.get_content().replace("\r\n", "\n").startswith("Bonjour Alice,\nvoilà.\n")
+
+
+def test_refused_recipient_is_one_line_error(smtp_server: SmtpServer) -> None:
+    smtp_server.handler.refuse.add("alice@acme.example")
+    settings = SmtpSettings("127.0.0.1", smtp_server.port, "plain")
+    with pytest.raises(SendError, match="refused every recipient: alice@acme.example"):
+        send_email(settings, _email(cc=""))
+    assert smtp_server.received == []
+
+
+def test_unreachable_server_is_one_line_error() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(SendError, match=f"^SMTP 127.0.0.1:{port}: .*refused"):
+        send_email(SmtpSettings("127.0.0.1", port, "plain", timeout=3), _email())
+
+
+def test_settings_refuse_plain_to_remote_and_bad_values() -> None:
+    assert smtp_settings({}) is None
+    with pytest.raises(ConfigError, match="only allowed to localhost"):
+        smtp_settings({"smtp": {"host": "smtp.example.com", "security": "plain"}})
+    with pytest.raises(ConfigError, match="security must be"):
+        smtp_settings({"smtp": {"host": "x", "security": "ssl3"}})
+    with pytest.raises(ConfigError, match="password_command must be a list"):
+        smtp_settings({"smtp": {"host": "x", "password_command": "pass show x"}})
+    assert smtp_settings({"smtp": {"host": "x", "security": "starttls"}}).port == 587
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make the test CA")
+    from dovecot_server import _make_ca
+
+    ca, crt, key = _make_ca(tmp_path_factory.mktemp("smtp-ca"))
+    server = start_smtp((crt, key))
+    yield server, ca
+    server.controller.stop()
+
+
+def test_starttls_with_verified_ca_and_password_command(tls_server, tmp_path: Path) -> None:
+    server, ca = tls_server
+    before = len(server.received)
+    raw = {"smtp": {"host": "localhost", "port": server.port, "security": "starttls",
+                    "username": SMTP_USER, "ca_file": str(ca),
+                    "password_command": ["printf", "%s\\n", SMTP_PASSWORD]}}
+    send_email(smtp_settings(raw), _email())
+    assert len(server.received) == before + 1
+    # Without our CA the certificate does not verify: TLS is verified by default.
+    unverified = dict(raw["smtp"], ca_file="")
+    with pytest.raises(SendError, match="TLS failed|CERTIFICATE_VERIFY_FAILED|certificate"):
+        send_email(smtp_settings({"smtp": unverified}), _email())
+    failing = dict(raw["smtp"], password_command=["false"])
+    with pytest.raises(ConfigError, match="password_command exited with 1"):
+        send_email(smtp_settings({"smtp": failing}), _email())
+    assert len(server.received) == before + 1
