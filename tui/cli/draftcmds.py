@@ -1,9 +1,114 @@
-"""Provides the `rapport` commands of this group (placeholder until its issue lands)."""
+"""Provides `rapport templates` and `rapport draft reply MESSAGE --template NAME [--edit] [--send]`."""
 
 from __future__ import annotations
 
+import argparse
+import os
+import subprocess
+import tempfile
+from datetime import date
+from pathlib import Path
 from typing import Any
+
+from rapport.store.errors import InputError
 
 
 def register(subparsers: Any, exporters: dict[str, Any]) -> None:
     """Add this group's subcommands to `subparsers` and its export kinds to `exporters`."""
+    from rapport.tui.cli.main import add_home_option
+
+    templates = subparsers.add_parser("templates", help="list the draft templates of the workspace")
+    add_home_option(templates)
+    templates.set_defaults(handler=run_templates)
+
+    draft = subparsers.add_parser("draft", help="draft mail from a template")
+    add_home_option(draft)
+    kinds = draft.add_subparsers(dest="draft_kind", metavar="KIND", required=True)
+    reply = kinds.add_parser("reply", help="reply to a stored message with a template")
+    add_home_option(reply)
+    reply.add_argument("message", metavar="MESSAGE", help="Message-ID or id from rapport search")
+    reply.add_argument("--template", "-t", required=True, metavar="NAME")
+    reply.add_argument("--edit", action="store_true", help="open the draft in $EDITOR first")
+    reply.add_argument("--send", action="store_true", help="send through [smtp] instead of saving")
+    reply.set_defaults(handler=run_reply)
+
+
+def run_templates(args: argparse.Namespace) -> int:
+    from rapport.mail.drafting import DraftTemplateError, load_template, template_names
+    from rapport.tui.cli.common import open_ws
+
+    opened = open_ws(args)
+    try:
+        directory = opened.workspace.templates_dir
+        for name in template_names(directory):
+            try:
+                tpl = load_template(directory, name)
+                print(f"{name}\t{tpl.kind}\t{tpl.description}")
+            except DraftTemplateError as exc:
+                print(f"{name}\tbroken\t{exc.message}")
+    finally:
+        opened.close()
+    return 0
+
+
+def edit_text(text: str) -> str:
+    """Run $EDITOR (no shell) on a private temp file holding `text`; return the edited text."""
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    fd, name = tempfile.mkstemp(prefix="rapport-draft-", suffix=".eml.txt")
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        try:
+            done = subprocess.run([*editor.split(), str(path)], check=False)
+        except OSError as exc:
+            raise InputError(f"cannot run editor {editor!r}: {exc.strerror}") from exc
+        if done.returncode != 0:
+            raise InputError(f"editor {editor!r} exited with {done.returncode}; draft not saved")
+        return path.read_text(encoding="utf-8")
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def run_reply(args: argparse.Namespace) -> int:
+    from rapport.mail.compose import build_email, draft_from_text, draft_to_text, reply_draft
+    from rapport.mail.draft_context import build_context
+    from rapport.mail.drafting import load_template, render_draft
+    from rapport.mail.outbox import save_draft, send_and_record
+    from rapport.mail.smtp import smtp_settings
+    from rapport.store.accounts import get_account
+    from rapport.store.contacts import find_contact_by_email
+    from rapport.store.messages import find_message
+    from rapport.tui.cli.common import open_ws
+
+    opened = open_ws(args)
+    try:
+        db, config = opened.db, opened.config
+        message = find_message(db, args.message)
+        template = load_template(opened.workspace.templates_dir, args.template)
+        contact = find_contact_by_email(db, message.from_addr) if message.from_addr else None
+        account_id = message.accounts[0][0] if message.accounts else (
+            contact.account_id if contact else None)
+        account = get_account(db, account_id) if account_id is not None else None
+        context = build_context(config.me, today=date.today(), account=account, contact=contact,
+                                message=message)
+        draft, thread = reply_draft(render_draft(template, context), message, config.me)
+        if args.edit:
+            draft = draft_from_text(edit_text(draft_to_text(draft)), draft)
+        msg = build_email(draft, config.me, thread=thread)
+        contact_id = contact.id if contact else None
+        if args.send:
+            settings = smtp_settings(config.raw)
+            if settings is None:
+                raise InputError("--send needs an [smtp] table in config.toml")
+            mid = send_and_record(db, config, settings, msg, account_id=account_id,
+                                  contact_id=contact_id)
+            print(f"sent <{mid}> to {draft.to}")
+        else:
+            saved = save_draft(db, opened.workspace, config, msg, account_id=account_id,
+                               contact_id=contact_id)
+            where = f"Drafts of {saved.location}" if saved.where == "imap" else saved.location
+            print(f"draft <{saved.message_id}> saved to {where}")
+    finally:
+        opened.close()
+    return 0
