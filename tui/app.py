@@ -11,6 +11,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.widgets import Static
+from textual.worker import Worker, WorkerState
 
 from rapport.store import accounts
 from rapport.store.errors import RapportError
@@ -177,7 +178,7 @@ class RapportApp(App[None]):
         from rapport.mail.sync import sync_on_this_thread
 
         failures: list[str] = []
-        mine = self.opened.config.me.all_addresses()
+        mine = self.opened.config.me.all_addresses
         if self.opened.config.raw.get("mailbox"):
             try:
                 sync_on_this_thread(self.opened)
@@ -195,6 +196,11 @@ class RapportApp(App[None]):
         stamp = datetime.now(UTC).strftime("%H:%M")
         text = f"failed: {failures[0]}" if failures else f"synced {stamp}"
         self.post_message(SyncState(text, changed=True))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # A crash in the sync thread is shown in the status line, never a traceback on screen.
+        if event.worker.group == "imap-sync" and event.state == WorkerState.ERROR:
+            self.post_message(SyncState(f"failed: {event.worker.error}"))
 
     def on_sync_state(self, message: SyncState) -> None:
         from rapport.tui.screens.main import MainScreen

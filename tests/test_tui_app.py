@@ -1,0 +1,304 @@
+"""Pilot tests of the TUI on a demo workspace: every binding of every screen, hostile text, sizes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rapport.store import accounts, activities, deals, queries
+from rapport.store.messages import get_message
+from rapport.store.session import open_workspace
+from rapport.tui.app import RapportApp
+from rapport.tui.screens.account import AccountScreen, render_timeline_row
+from rapport.tui.screens.main import MainScreen, render_inbox_row
+from rapport.tui.screens.prompt import PromptScreen
+from rapport.tui.screens.reader import ReaderScreen, render_message
+from rapport.tui.screens.today import TodayScreen
+from tests.tui_workspace import TODAY, build_template, copy_home
+
+HOSTILE = "[bold]Evil[/bold] [@click=app.quit]x\x1b]0;pwned\x07"
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_template(tmp_path_factory.mktemp("tui"))
+
+
+@pytest.fixture
+def home(template: Path, tmp_path: Path) -> Path:
+    return copy_home(template, tmp_path)
+
+
+Body = Callable[[RapportApp, Any], Awaitable[None]]
+
+
+def drive(home: Path, body: Body, size: tuple[int, int] = (160, 48)) -> None:
+    async def run() -> None:
+        app = RapportApp(str(home), today=TODAY, sync_on_start=False)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            await body(app, pilot)
+
+    asyncio.run(run())
+
+
+async def to_first_deal(app: RapportApp, pilot: Any) -> Any:
+    """Put the pipeline cursor on the first deal row and return that row."""
+    pipeline = app.screen.query_one("#pipeline")
+    while pipeline.current_row.deal is None:
+        await pilot.press("j")
+    return pipeline.current_row
+
+
+async def type_answer(pilot: Any, text: str) -> None:
+    await pilot.pause()
+    box = pilot.app.screen.query_one("#prompt-input")
+    box.value = text
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+def test_main_screen_deal_keys(home: Path) -> None:
+    async def body(app: RapportApp, pilot: Any) -> None:
+        assert isinstance(app.screen, MainScreen)
+        row = await to_first_deal(app, pilot)
+        deal = row.deal
+        pipeline = app.opened.config.pipeline
+        await pilot.press("greater_than_sign")
+        await pilot.pause()
+        moved = deals.get_deal(app.opened.db, deal.id)
+        assert moved.stage == pipeline.next_stage(deal.stage).name
+        kinds = [a.kind for a in activities.list_activities(app.opened.db, deal.account_id)]
+        assert "stage_change" in kinds
+        await pilot.press("less_than_sign")
+        await pilot.pause()
+        assert deals.get_deal(app.opened.db, deal.id).stage == deal.stage
+
+        # d: next action, then a due date; a bad date is refused in place, not a crash.
+        await pilot.press("d")
+        await type_answer(pilot, "Call back about pricing")
+        await type_answer(pilot, "someday")
+        assert isinstance(app.screen, PromptScreen)
+        assert "not a date" in str(app.screen.query_one("#prompt-error").render())
+        await type_answer(pilot, "next fri")
+        assert not isinstance(app.screen, PromptScreen)
+        updated = deals.get_deal(app.opened.db, deal.id)
+        assert updated.next_action == "Call back about pricing"
+        assert updated.next_action_due.isoformat() == "2026-11-27"
+
+        # e: value; probability; expected close.
+        await pilot.press("e")
+        await type_answer(pilot, "nonsense")
+        assert isinstance(app.screen, PromptScreen)
+        await type_answer(pilot, "12500; 40; 3 dec")
+        edited = deals.get_deal(app.opened.db, deal.id)
+        assert (edited.value, edited.probability, edited.expected_close.isoformat()) == (12500, 40, "2026-12-03")
+
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, AccountScreen) and app.screen.account_id == deal.account_id
+
+    drive(home, body)
+
+
+def test_inbox_keys(home: Path) -> None:
+    async def body(app: RapportApp, pilot: Any) -> None:
+        inbox = app.screen.query_one("#inbox")
+        total = inbox.row_count
+        assert total == queries.inbox_count(app.opened.db) > 0
+        await pilot.press("tab")
+        assert app.focused is inbox
+        await pilot.press("j", "j", "k")
+        assert inbox.cursor == 1
+        row = inbox.current_row
+        await pilot.press("space")
+        await pilot.pause()
+        assert get_message(app.opened.db, row.id).seen is (not row.seen)
+        assert get_message(app.opened.db, row.id).flags_dirty
+
+        await pilot.press("u")
+        await pilot.pause()
+        assert inbox.row_count == queries.inbox_count(app.opened.db, queries.InboxFilter(unassigned=True)) < total
+        unassigned = inbox.current_row
+        await pilot.press("a")
+        await type_answer(pilot, "no such account at all")
+        assert isinstance(app.screen, PromptScreen)
+        name = next(iter(app.opened.db.execute("SELECT name FROM accounts ORDER BY id LIMIT 1")))[0]
+        await type_answer(pilot, name)
+        assert name in [link[1] for link in get_message(app.opened.db, unassigned.id).accounts]
+        await pilot.press("u", "U")
+        await pilot.pause()
+        assert inbox.row_count == queries.inbox_count(app.opened.db, queries.InboxFilter(unread=True))
+        await pilot.press("U", "f")
+        await pilot.pause()
+        assert app.screen.filter.account_id is not None or inbox.row_count == total
+
+        await pilot.press("slash")
+        await pilot.press(*"zzzznothing", "enter")
+        await pilot.pause()
+        assert inbox.row_count == 0
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen.filter.text == ""
+
+        await pilot.press("home", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ReaderScreen)
+        await pilot.press("h", "z", "j", "k")
+        assert app.screen.headers and app.screen.unfold
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+    drive(home, body)
+
+
+def test_account_screen_keys(home: Path) -> None:
+    async def body(app: RapportApp, pilot: Any) -> None:
+        db = app.opened.db
+        account_id = next(iter(db.execute(
+            "SELECT account_id FROM message_accounts GROUP BY account_id ORDER BY count(*) DESC LIMIT 1")))[0]
+        app.open_account(account_id)
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, AccountScreen)
+        for key, kind in (("n", "note"), ("c", "call"), ("m", "meeting"), ("o", "objection")):
+            await pilot.press(key)
+            await type_answer(pilot, f"the {kind}")
+            assert any(a.kind == kind and a.body == f"the {kind}" for a in activities.list_activities(db, account_id))
+        timeline = screen.query_one("#timeline")
+        for index in range(timeline.row_count):
+            if timeline.row(index).kind == "objection" and not timeline.row(index).resolved:
+                timeline.cursor = index
+                break
+        await pilot.press("x")
+        await pilot.pause()
+        assert all(a.resolved for a in activities.list_activities(db, account_id, kinds=("objection",)))
+
+        await pilot.press("r")
+        await pilot.pause()
+        for index in range(timeline.row_count):
+            if timeline.row(index).message_id is not None:
+                timeline.cursor = index
+                break
+        message = timeline.current_row
+        await pilot.press("w")
+        await pilot.press("p")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ReaderScreen) and app.screen.message.id == message.message_id
+        await pilot.press("escape")
+        await pilot.press("a")
+        await pilot.pause()
+        assert account_id not in [link[0] for link in get_message(db, message.message_id).accounts]
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+    drive(home, body)
+
+
+def test_today_goto_palette_help_reports_quit(home: Path) -> None:
+    async def body(app: RapportApp, pilot: Any) -> None:
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(app.screen, TodayScreen)
+        today = app.screen.query_one("#today")
+        assert today.row_count == len(queries.today_items(app.opened.db, TODAY, app.opened.config.stale_after_days))
+        assert today.row_count > 0
+        item = today.current_row
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, AccountScreen) and app.screen.account_id == item.account_id
+        await pilot.press("escape", "escape")
+        name = next(iter(app.opened.db.execute("SELECT name FROM accounts ORDER BY id DESC LIMIT 1")))[0]
+        await pilot.press("g")
+        await type_answer(pilot, name[:-1])
+        assert isinstance(app.screen, AccountScreen)
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert app.screen.query("HelpPanel")
+        await pilot.press("question_mark")
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Today")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TodayScreen)
+        await pilot.press("escape", "R")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ReportsScreen"
+        await pilot.press("escape", "S")
+        await pilot.pause()
+        for _ in range(100):  # the worker thread posts its result back to the app
+            await pilot.pause(0.05)
+            if not app.sync_state.startswith("syncing"):
+                break
+        assert app.sync_state.startswith("synced"), app.sync_state
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+
+    drive(home, body)
+
+
+def test_hostile_text_is_literal(home: Path) -> None:
+    """A message whose subject/name/body carry markup and escapes arrives by sync and shows literally."""
+    raw = (
+        f"From: {HOSTILE} <evil@example.org>\r\nTo: me@example.com\r\nSubject: {HOSTILE}\r\n"
+        "Date: Tue, 17 Nov 2026 09:00:00 +0000\r\nMessage-ID: <hostile@example.org>\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\nBody {HOSTILE}\r\n> quoted [red]x[/red]\r\n"
+    ).encode()
+    (home / "Maildir" / "new" / "1763370000.hostile.host").write_bytes(raw)
+    opened = open_workspace(home)
+    try:
+        account_id = deals.list_deals(opened.db)[0].account_id
+        accounts.update_account(opened.db, account_id, name=HOSTILE)
+    finally:
+        opened.close()
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        await pilot.press("S")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if not app.sync_state.startswith("syncing"):
+                break
+        inbox = app.screen.query_one("#inbox")
+        rows = [inbox.row(i) for i in range(inbox.row_count)]
+        hostile = next(row for row in rows if row.subject.startswith("[bold]"))
+        shown = render_inbox_row(hostile, 200).plain
+        assert "[bold]Evil[/bold] [@click=app.quit]x" in shown and "\x1b" not in shown and "\x07" not in shown
+        assert not render_inbox_row(hostile, 200).spans or all(
+            str(span.style) in {"bold", "dim", "", "cyan", "italic dim"} for span in render_inbox_row(hostile, 200).spans)
+        svg = app.export_screenshot()
+        assert "pwned" not in svg
+        inbox.cursor = rows.index(hostile)
+        app.screen.query_one("#inbox").focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ReaderScreen)
+        text = render_message(app.screen.message, headers=True, unfold=True).plain
+        assert "Body [bold]Evil[/bold] [@click=app.quit]x" in text and "\x1b" not in text
+        await pilot.click("#reader-body")  # a [@click] in the text must not be a live link
+        await pilot.press("escape")
+        assert app.is_running
+        timeline_text = render_timeline_row(queries.TimelineItem("2026-01-01", "note", HOSTILE), 80).plain
+        assert "[@click=app.quit]" in timeline_text and "\x1b" not in timeline_text
+
+    drive(home, body)
+
+
+def test_narrow_terminal_stacks_panes(home: Path) -> None:
+    async def body(app: RapportApp, pilot: Any) -> None:
+        pipeline, inbox = app.screen.query_one("#pipeline"), app.screen.query_one("#inbox")
+        assert pipeline.region.x == inbox.region.x and pipeline.region.y < inbox.region.y
+        await pilot.resize_terminal(200, 60)
+        await pilot.pause()
+        assert pipeline.region.y == inbox.region.y and pipeline.region.x < inbox.region.x
+
+    drive(home, body, size=(80, 24))
