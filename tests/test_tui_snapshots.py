@@ -1,0 +1,45 @@
+"""Snapshot tests (pytest-textual-snapshot) of the main, account and Today screens at 80×24 and 160×48."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rapport.tui.app import RapportApp
+from tests.tui_workspace import TODAY, build_template, copy_home
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_template(tmp_path_factory.mktemp("snap"))
+
+
+def _app(template: Path, tmp_path: Path) -> RapportApp:
+    home = copy_home(template, tmp_path)
+    # The home path differs per run; the screens never show it, and the clock is fixed by `today`.
+    return RapportApp(str(home), today=TODAY, sync_on_start=False, sync_interval=0)
+
+
+async def _open_account(pilot: Any) -> None:
+    pipeline = pilot.app.screen.query_one("#pipeline")
+    while pipeline.current_row.deal is None:
+        await pilot.press("j")
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+@pytest.mark.parametrize("screen", ["main", "account", "today"])
+def test_screen_snapshot(snap_compare: Any, template: Path, tmp_path: Path, screen: str,
+                         size: tuple[int, int]) -> None:
+    async def run_before(pilot: Any) -> None:
+        await pilot.pause()
+        if screen == "account":
+            await _open_account(pilot)
+        elif screen == "today":
+            await pilot.press("t")
+            await pilot.pause()
+
+    assert snap_compare(_app(template, tmp_path), terminal_size=size, run_before=run_before)
