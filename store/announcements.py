@@ -1,0 +1,115 @@
+"""Provides announcement journals and segment selection (which contacts an announcement reaches)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+from rapport.store.accounts import Account, list_accounts
+from rapport.store.activities import insert_activity
+from rapport.store.contacts import Contact, list_contacts
+from rapport.store.timeutil import utc_now_text
+
+
+@dataclass(frozen=True)
+class Announcement:
+    id: int
+    key: str
+    template: str
+    segment: str
+    created_utc: str
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Parsed `stage=Won,Referral tier=key tag=chemicals`: AND between keys, OR within one."""
+
+    stages: tuple[str, ...] = ()
+    tiers: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Audience:
+    eligible: tuple[tuple[Account, Contact], ...]
+    opted_out: int
+    no_email: int
+
+
+def get_or_create_announcement(db: Database, key: str, template: str, segment: str) -> Announcement:
+    with db.atomic():
+        db.execute(
+            "INSERT OR IGNORE INTO announcements (key, template, segment, created_utc)"
+            " VALUES (?, ?, ?, ?)", [key, template, segment, utc_now_text()])
+    row = db.execute("SELECT id, key, template, segment, created_utc FROM announcements"
+                     " WHERE key = ?", [key]).fetchone()
+    return Announcement(*row)
+
+
+def journal(db: Database, announcement_id: int) -> dict[int, str]:
+    """contact_id -> 'started' | 'done' for every contact this announcement reached (or tried)."""
+    rows = db.execute("SELECT contact_id, status FROM announcement_recipients"
+                      " WHERE announcement_id = ?", [announcement_id]).fetchall()
+    return dict(rows)
+
+
+def mark_started(db: Database, announcement_id: int, contact_id: int, email: str, mode: str,
+                 message_id: str) -> None:
+    """Committed before delivery: a crash after this never leads to a second delivery."""
+    with db.atomic():
+        db.execute(
+            "INSERT INTO announcement_recipients (announcement_id, contact_id, email, status,"
+            " mode, message_id) VALUES (?, ?, ?, 'started', ?, ?)",
+            [announcement_id, contact_id, email, mode, message_id])
+
+
+def mark_done(db: Database, announcement_id: int, contact_id: int, account_id: int,
+              subject: str, template: str) -> None:
+    """Delivered: journal row and (once per account) the timeline entry, one transaction."""
+    with db.atomic():
+        db.execute("UPDATE announcement_recipients SET status = 'done', done_utc = ?"
+                   " WHERE announcement_id = ? AND contact_id = ?",
+                   [utc_now_text(), announcement_id, contact_id])
+        seen = db.execute("SELECT 1 FROM announcement_accounts WHERE announcement_id = ?"
+                          " AND account_id = ?", [announcement_id, account_id]).fetchone()
+        if not seen:
+            activity_id = insert_activity(db, account_id, "announcement", subject=subject,
+                                          body=f"Announcement from template {template!r}")
+            db.execute("INSERT INTO announcement_accounts VALUES (?, ?, ?)",
+                       [announcement_id, account_id, activity_id])
+
+
+def _account_stages(db: Database) -> dict[int, set[str]]:
+    found: dict[int, set[str]] = {}
+    for account_id, stage in db.execute("SELECT account_id, stage FROM deals").fetchall():
+        found.setdefault(account_id, set()).add(stage.casefold())
+    return found
+
+
+def select_audience(db: Database, segment: Segment) -> Audience:
+    """Contacts of the accounts matching `segment`; opted-out and address-less ones counted apart."""
+    stages = _account_stages(db) if segment.stages else {}
+    wanted_stages = {s.casefold() for s in segment.stages}
+    eligible: list[tuple[Account, Contact]] = []
+    opted_out = no_email = 0
+    for account in list_accounts(db):
+        if segment.tiers and account.tier not in segment.tiers:
+            continue
+        if segment.tags and not {t.casefold() for t in account.tags} & {
+                t.casefold() for t in segment.tags}:
+            continue
+        if segment.accounts and account.name.casefold() not in {
+                a.casefold() for a in segment.accounts}:
+            continue
+        if segment.stages and not stages.get(account.id, set()) & wanted_stages:
+            continue
+        for contact in list_contacts(db, account.id):
+            if contact.opted_out:
+                opted_out += 1
+            elif not contact.emails:
+                no_email += 1
+            else:
+                eligible.append((account, contact))
+    return Audience(tuple(eligible), opted_out, no_email)

@@ -1,0 +1,108 @@
+"""Announcements: segment selection, dry run, drafts into real Dovecot once per contact, resumable."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from rapport.mail.announce import parse_segment, run_announcement
+from rapport.mail.draft_context import Promotion
+from rapport.mail.drafting import install_default_templates, load_template
+from rapport.store.accounts import create_account
+from rapport.store.activities import list_activities
+from rapport.store.contacts import create_contact
+from rapport.store.deals import create_deal
+from rapport.store.errors import InputError
+from rapport.store.session import open_workspace
+
+PROMO = Promotion("Winter offer", ("Solvent X",), date(2026, 12, 1), date(2027, 1, 31))
+
+
+def _build(home: Path, extra: str = ""):  # noqa: ANN202
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(
+        '[me]\nname = "Sam"\nemail = "sam@rapport.example"\n' + extra)
+    opened = open_workspace(home)
+    db, pipeline = opened.db, opened.config.pipeline
+    won = create_account(db, "Acme", tier="key", tags=["chemicals"])
+    create_deal(db, won.id, "Supply", "Won / support", pipeline=pipeline)
+    for i in range(3):
+        create_contact(db, account_id=won.id, name=f"Ann {i}", emails=[f"ann{i}@acme.example"])
+    create_contact(db, account_id=won.id, name="Opted Out", emails=["oo@acme.example"],
+                   opted_out=True)
+    create_contact(db, account_id=won.id, name="No Mail")
+    other = create_account(db, "Beta", tier="key", tags=["chemicals"])
+    create_deal(db, other.id, "Trial", "Prospect", pipeline=pipeline)
+    create_contact(db, account_id=other.id, name="Bea", emails=["bea@beta.example"])
+    install_default_templates(opened.workspace)
+    return opened, won
+
+
+def test_segment_parsing() -> None:
+    names = ["Prospect", "Won / support", "Referral"]
+    seg = parse_segment('stage=Won,Referral tier=key tag="chemicals"', names)
+    assert seg.stages == ("Won / support", "Referral") and seg.tiers == ("key",)
+    with pytest.raises(InputError, match="use stage=, tier="):
+        parse_segment("colour=red", names)
+    with pytest.raises(InputError, match="stage 'x' matches 0 stages"):
+        parse_segment("stage=x", names)
+
+
+@pytest.mark.dovecot
+def test_drafts_land_once_per_contact_and_rerun_adds_none(home: Path, imap_user) -> None:  # noqa: ANN001
+    box = imap_user.mailbox_config("work")
+    opened, won = _build(home, "[[mailbox]]\n" + "".join(
+        f"{k} = {json.dumps(v)}\n" for k, v in box.items()))
+    template = load_template(opened.workspace.templates_dir, "promotion")
+    args = dict(segment_text="stage=Won tier=key tag=chemicals", promotion=PROMO)
+    dry = run_announcement(opened.db, opened.workspace, opened.config, template, **args)
+    assert (dry.eligible, dry.delivered, dry.opted_out, dry.no_email) == (3, 0, 1, 1)
+    assert str(dry.first["Subject"]) == "Winter offer for Acme"
+    assert imap_user.flags("Drafts") == {}
+
+    def crash(count: int) -> None:  # an interrupted run: Ctrl-C after the second draft
+        if count == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_announcement(opened.db, opened.workspace, opened.config, template, mode="drafts",
+                         progress=crash, **args)
+    assert len(imap_user.flags("Drafts")) == 2
+    rest = run_announcement(opened.db, opened.workspace, opened.config, template,
+                            mode="drafts", **args)
+    assert (rest.delivered, rest.already) == (1, 2)
+    again = run_announcement(opened.db, opened.workspace, opened.config, template,
+                             mode="drafts", **args)
+    assert again.delivered == 0
+    flags = imap_user.flags("Drafts")
+    assert len(flags) == 3 and all(b"\\Draft" in f for f in flags.values())
+    with imap_user.server.client(imap_user) as client:
+        client.select_folder("Drafts", readonly=True)
+        data = client.fetch(client.search("ALL"), [b"BODY.PEEK[HEADER.FIELDS (TO)]"])
+    to = sorted(d[b"BODY[HEADER.FIELDS (TO)]"].decode().strip() for d in data.values())
+    assert to == [f"To: Ann {i} <ann{i}@acme.example>" for i in range(3)]
+    assert [a.kind for a in list_activities(opened.db, won.id, kinds=["announcement"])] == [
+        "announcement"]
+    opened.close()
+
+
+def test_send_through_smtp_with_limit(home: Path, smtp_server) -> None:  # noqa: ANN001
+    from rapport.mail.smtp import SmtpSettings
+
+    opened, _ = _build(home)
+    template = load_template(opened.workspace.templates_dir, "promotion")
+    settings = SmtpSettings("127.0.0.1", smtp_server.port, "plain")
+    args = dict(segment_text="tier=key", promotion=PROMO, mode="send", smtp=settings)
+    first = run_announcement(opened.db, opened.workspace, opened.config, template, limit=2, **args)
+    assert (first.eligible, first.delivered) == (4, 2)
+    rest = run_announcement(opened.db, opened.workspace, opened.config, template, **args)
+    assert rest.delivered == 2
+    assert sorted(r.recipients[0] for r in smtp_server.received) == [
+        "ann0@acme.example", "ann1@acme.example", "ann2@acme.example", "bea@beta.example"]
+    opened.close()
+
+
+pytest_plugins = ["smtp_fixture"]
