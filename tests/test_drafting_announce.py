@@ -106,3 +106,22 @@ def test_send_through_smtp_with_limit(home: Path, smtp_server) -> None:  # noqa:
 
 
 pytest_plugins = ["smtp_fixture"]
+
+
+def test_announce_cli_dry_run_and_errors(home: Path, capsys: pytest.CaptureFixture) -> None:
+    from rapport.tui.cli.main import main
+
+    opened, _ = _build(home)
+    opened.close()
+    promo = home / "promo.toml"
+    promo.write_text('name = "Winter offer"\nstart = 2026-12-01\nend = 2027-01-31\n')
+    assert main(["--home", str(home), "announce", "promotion", "--segment", "stage=Won",
+                 "--promotion", str(promo)]) == 0
+    out = capsys.readouterr().out
+    assert "Subject: Winter offer for Acme" in out
+    assert out.rstrip().endswith("would reach 3 of 3 eligible contacts; already done 0; "
+                                 "skipped 1 opted out, 1 without email")
+    assert main(["--home", str(home), "announce", "promotion", "--segment", "color=red"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert main(["--home", str(home), "announce", "promotion", "--segment", "tier=key"]) == 2
+    assert "'promotion' is undefined" in capsys.readouterr().err

@@ -32,6 +32,20 @@ def register(subparsers: Any, exporters: dict[str, Any]) -> None:
     reply.add_argument("--send", action="store_true", help="send through [smtp] instead of saving")
     reply.set_defaults(handler=run_reply)
 
+    announce = subparsers.add_parser("announce", help="one personalised mail per segment contact")
+    add_home_option(announce)
+    announce.add_argument("template", metavar="TEMPLATE")
+    announce.add_argument("--segment", required=True,
+                          help='e.g. "stage=Won,Referral tier=key tag=chemicals"')
+    announce.add_argument("--promotion", metavar="FILE.toml", help="name, products, start, end, link")
+    announce.add_argument("--dry-run", action="store_true", help="the default: render, deliver nothing")
+    mode = announce.add_mutually_exclusive_group()
+    mode.add_argument("--drafts", action="store_true", help="one draft per contact in Drafts")
+    mode.add_argument("--send", action="store_true", help="send through [smtp] (copy to Sent)")
+    announce.add_argument("--rate", default="30/min", metavar="N/min", help="send rate (default 30/min)")
+    announce.add_argument("--limit", type=int, metavar="N", help="deliver at most N this run")
+    announce.set_defaults(handler=run_announce)
+
 
 def run_templates(args: argparse.Namespace) -> int:
     from rapport.mail.drafting import DraftTemplateError, load_template, template_names
@@ -111,4 +125,46 @@ def run_reply(args: argparse.Namespace) -> int:
             print(f"draft <{saved.message_id}> saved to {where}")
     finally:
         opened.close()
+    return 0
+
+
+def _rate(text: str) -> float:
+    number, _, unit = text.partition("/")
+    try:
+        value = float(number)
+    except ValueError as exc:
+        raise InputError(f"--rate {text!r}: use N/min, e.g. 30/min") from exc
+    if unit not in ("", "min") or value <= 0:
+        raise InputError(f"--rate {text!r}: use N/min, e.g. 30/min")
+    return value
+
+
+def run_announce(args: argparse.Namespace) -> int:
+    from rapport.mail.announce import run_announcement
+    from rapport.mail.draft_context import load_promotion
+    from rapport.mail.drafting import load_template
+    from rapport.mail.smtp import smtp_settings
+    from rapport.tui.cli.common import open_ws
+
+    if args.limit is not None and args.limit < 1:
+        raise InputError("--limit must be at least 1")
+    rate = _rate(args.rate)
+    mode = "drafts" if args.drafts else "send" if args.send else "dry-run"
+    opened = open_ws(args)
+    try:
+        promotion = load_promotion(Path(args.promotion)) if args.promotion else None
+        template = load_template(opened.workspace.templates_dir, args.template)
+        result = run_announcement(
+            opened.db, opened.workspace, opened.config, template, segment_text=args.segment,
+            promotion=promotion, mode=mode, limit=args.limit,
+            smtp=smtp_settings(opened.config.raw) if mode == "send" else None,
+            rate_per_minute=rate)
+    finally:
+        opened.close()
+    if mode == "dry-run" and result.first is not None:
+        print(result.first.as_string().replace("\r\n", "\n"))
+    verb = {"dry-run": "would reach", "drafts": "drafted", "send": "sent"}[mode]
+    count = result.eligible - result.already if mode == "dry-run" else result.delivered
+    print(f"{verb} {count} of {result.eligible} eligible contacts; already done {result.already}; "
+          f"skipped {result.opted_out} opted out, {result.no_email} without email")
     return 0
