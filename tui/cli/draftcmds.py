@@ -6,7 +6,6 @@ import argparse
 import os
 import subprocess
 import tempfile
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -85,13 +84,10 @@ def edit_text(text: str) -> str:
 
 
 def run_reply(args: argparse.Namespace) -> int:
-    from rapport.mail.compose import build_email, draft_from_text, draft_to_text, reply_draft
-    from rapport.mail.draft_context import build_context
-    from rapport.mail.drafting import load_template, render_draft
+    from rapport.mail.compose import build_email, draft_from_text, draft_to_text
     from rapport.mail.outbox import save_draft, send_and_record
+    from rapport.mail.reply import prepare_reply
     from rapport.mail.smtp import smtp_settings
-    from rapport.store.accounts import get_account
-    from rapport.store.contacts import find_contact_by_email
     from rapport.store.messages import find_message
     from rapport.tui.cli.common import open_ws
 
@@ -99,34 +95,25 @@ def run_reply(args: argparse.Namespace) -> int:
     try:
         db, config = opened.db, opened.config
         message = find_message(db, args.message)
-        template = load_template(opened.workspace.templates_dir, args.template)
-        contact = find_contact_by_email(db, message.from_addr) if message.from_addr else None
-        account_id = message.accounts[0][0] if message.accounts else (
-            contact.account_id if contact else None)
-        account = get_account(db, account_id) if account_id is not None else None
-        context = build_context(config.me, today=date.today(), account=account, contact=contact,
-                                message=message)
-        draft, thread = reply_draft(render_draft(template, context), message, config.me)
+        prepared = prepare_reply(db, config, opened.workspace.templates_dir, message, args.template)
+        draft = prepared.draft
         if args.edit:
             draft = draft_from_text(edit_text(draft_to_text(draft)), draft)
-        msg = build_email(draft, config.me, thread=thread)
-        contact_id = contact.id if contact else None
+        msg = build_email(draft, config.me, thread=prepared.thread)
+        who = dict(account_id=prepared.account_id, contact_id=prepared.contact_id)
         if args.send:
             settings = smtp_settings(config.raw)
             if settings is None:
                 raise InputError("--send needs an [smtp] table in config.toml")
-            mid = send_and_record(db, config, settings, msg, account_id=account_id,
-                                  contact_id=contact_id)
+            mid = send_and_record(db, config, settings, msg, **who)
             print(f"sent <{mid}> to {draft.to}")
         else:
-            saved = save_draft(db, opened.workspace, config, msg, account_id=account_id,
-                               contact_id=contact_id)
+            saved = save_draft(db, opened.workspace, config, msg, **who)
             where = f"Drafts of {saved.location}" if saved.where == "imap" else saved.location
             print(f"draft <{saved.message_id}> saved to {where}")
     finally:
         opened.close()
     return 0
-
 
 def _rate(text: str) -> float:
     number, _, unit = text.partition("/")
