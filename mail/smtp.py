@@ -18,13 +18,12 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
-import subprocess
-from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from rapport.mail.config import SmtpConfig, resolve_password
 from rapport.store.errors import ConfigError, RapportError
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -78,29 +77,13 @@ def smtp_settings(raw_config: dict[str, Any]) -> SmtpSettings | None:
     )
 
 
-def _run_password_command(command: Sequence[str]) -> str:
-    try:
-        done = subprocess.run(list(command), capture_output=True, text=True, timeout=60, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ConfigError(f"[smtp] password_command {command[0]!r} failed: {exc}") from exc
-    if done.returncode != 0:
-        raise ConfigError(f"[smtp] password_command exited with {done.returncode}")
-    lines = done.stdout.splitlines()
-    return lines[0] if lines else ""
-
-
 def resolve_smtp_password(settings: SmtpSettings) -> str:
-    """The password from password_command (first line) or the system keyring."""
-    if settings.password_command:
-        return _run_password_command(settings.password_command)
-    if settings.keyring:
-        import keyring  # imported only when used: it probes back ends at import
-
-        secret = keyring.get_password(f"rapport-smtp:{settings.host}", settings.username)
-        if secret is None:
-            raise ConfigError(f"[smtp] no keyring entry for {settings.username}@{settings.host}")
-        return secret
-    raise ConfigError("[smtp] username is set but neither password_command nor keyring is")
+    """The password from password_command (first line) or the keyring, as for a mailbox."""
+    # One resolution path for IMAP and SMTP secrets: mail/config.py's resolve_password.
+    return resolve_password(SmtpConfig(
+        host=settings.host, port=settings.port, security=settings.security,
+        username=settings.username, password_command=settings.password_command,
+        keyring=settings.keyring, ca_file=settings.ca_file, name="smtp"))
 
 
 def _tls_context(settings: SmtpSettings) -> ssl.SSLContext:
