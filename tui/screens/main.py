@@ -45,8 +45,8 @@ def render_inbox_row(row: queries.InboxRow, width: int) -> Text:
     who = row.from_name or row.from_addr
     return line(
         ("●" if not row.seen else " ", "bold"),
-        (f" {row.date_utc[:10]} ", "dim"),
-        (f"{who[:20]:<20} ", "bold" if not row.seen else ""),
+        (f" {row.date_utc[2:10]} ", "dim"),
+        (f"{who[:18]:<18} ", "bold" if not row.seen else ""),
         (f"{(row.accounts or 'unassigned')[:16]:<16} ", "italic dim" if not row.accounts else "cyan"),
         (row.subject, "bold" if not row.seen else ""),
     )
@@ -221,6 +221,8 @@ class MainScreen(Screen[None]):
         self.query_one("#search").display = False
         self.refresh_pipeline()
         self.reload_inbox()
+        self.query_one("#pipeline").border_title = "Pipeline"
+        self.query_one("#inbox").border_title = "Inbox"
         self.query_one("#pipeline").focus()
         self.update_status()
 
