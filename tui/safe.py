@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 
-# CSI/OSC/other escape sequences first (so their payload goes too), then any C0/C1 control left.
-_ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
+from rapport.mail.parse import ESCAPE_SEQUENCE
+
+# Escape sequences first (so their payload goes too), then any C0/C1 control left.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def clean(text: str, *, keep_newlines: bool = False) -> str:
     """`text` without terminal escapes or control characters (tabs become spaces)."""
-    text = _ESCAPES.sub("", text).replace("\t", "    ")
+    text = ESCAPE_SEQUENCE.sub("", text).replace("\t", "    ")
     if not keep_newlines:
         text = text.replace("\r", " ").replace("\n", " ")
     else:
