@@ -95,10 +95,21 @@ def write_private_file(path: Path, data: str | bytes, *, overwrite: bool = True)
 
 
 def touch_private_file(path: Path) -> None:
-    """Create an empty 0600 file if missing (so SQLite inherits the mode for -wal/-shm)."""
+    """Create an empty 0600 file if missing (so SQLite inherits the mode for -wal/-shm).
+
+    An existing file is only chmod-ed, never opened: closing any descriptor of a file drops every
+    POSIX lock this process holds on it, so opening and closing rapport.db while another of our
+    connections is open would silently release SQLite's locks (and let another process delete
+    the WAL under us).
+    """
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE)
+        if path.exists():
+            os.chmod(path, FILE_MODE)
+            return
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         os.fchmod(fd, FILE_MODE)
         os.close(fd)
+    except FileExistsError:
+        os.chmod(path, FILE_MODE)  # another process or thread created it first
     except OSError as exc:
         raise WorkspaceError(f"cannot create {path}: {exc.strerror}") from exc

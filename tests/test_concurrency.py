@@ -80,3 +80,41 @@ def test_writers_and_reader_at_once(home: Path, tmp_path: Path) -> None:
     opened.close()
     # The two imports of the same file: one created, the other updated (never duplicated).
     assert counts == [250, 150, 250]
+
+
+COUNT_ACCOUNTS = textwrap.dedent(
+    """
+    import sys
+    from rapport.store.session import open_workspace
+
+    opened = open_workspace(sys.argv[1])
+    print(opened.db.execute("SELECT count(*) FROM accounts").fetchone()[0])
+    opened.close()
+    """
+)
+
+
+def test_a_second_connection_in_one_process_keeps_the_first_ones_locks(home: Path) -> None:
+    """The TUI opens a second connection for its sync worker; another process must still see it.
+
+    Closing any descriptor of rapport.db drops this process's POSIX locks on it; if opening the
+    second connection did that, the next process to close would think it was the last user,
+    checkpoint and delete the WAL, and the first connection's later writes would go to an
+    unlinked file that nobody else ever reads.
+    """
+    from rapport.store import accounts
+
+    ui = open_workspace(home)
+    accounts.create_account(ui.db, "Before", domains=["before.example"])
+    worker = open_workspace(home)  # what the sync worker does while the UI's connection is open
+    try:
+        for _ in range(2):  # another `rapport status`, opening and closing the workspace
+            subprocess.run([sys.executable, "-c", COUNT_ACCOUNTS, str(home)], check=True,
+                           capture_output=True)
+        accounts.create_account(ui.db, "After", domains=["after.example"])
+        seen = subprocess.run([sys.executable, "-c", COUNT_ACCOUNTS, str(home)], check=True,
+                              capture_output=True, text=True).stdout.strip()
+        assert seen == "2"
+    finally:
+        worker.close()
+        ui.close()
