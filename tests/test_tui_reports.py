@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 from report_workspace import NOW, build_report_workspace
+from rich.console import Console
 from rich.text import Text
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static, TabbedContent
 from textual_plotext import PlotextPlot
 
+from rapport.store.accounts import create_account
+from rapport.store.activities import add_activity
+from rapport.store.deals import create_deal
+from rapport.store.pipeline import Pipeline
 from rapport.store.session import OpenWorkspace, open_workspace
 from rapport.tui.screens.reports import SECTIONS, ReportsScreen
 
 SIZE = (80, 24)
+# Book text is hostile: an OSC title sequence, a bell, CSI colour and Rich markup.
+HOSTILE = "Evil\x1b]0;pwned\x07 [b]GmbH[/b]\x1b[31m"
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +66,48 @@ def _rows(screen: ReportsScreen, table_id: str) -> list[list[str]]:
         [cell.plain if isinstance(cell, Text) else str(cell) for cell in table.get_row_at(i)]
         for i in range(table.row_count)
     ]
+
+
+def _screen_text(app: App[None]) -> str:
+    """What the terminal would be sent for the whole screen, as text (styles dropped)."""
+    console = Console(width=SIZE[0], height=SIZE[1], file=io.StringIO(), record=True,
+                      force_terminal=True, color_system="truecolor", legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text(styles=False)
+
+
+def test_hostile_book_text_is_shown_literally(tmp_path: Path) -> None:
+    home = build_report_workspace(tmp_path / "ws", with_mail=False)
+    workspace = open_workspace(home)
+    try:
+        evil = create_account(workspace.db, HOSTILE, tier="key").id
+        create_deal(workspace.db, evil, HOSTILE, "Closing", pipeline=Pipeline(), value=5,
+                    next_action=HOSTILE, next_action_due=date(2026, 3, 2))
+        add_activity(workspace.db, evil, "objection", subject=HOSTILE,
+                     date_utc="2026-03-03T10:00:00Z")
+        asyncio.run(_drive_hostile(ReportsHost(workspace)))
+    finally:
+        workspace.close()
+
+
+async def _drive_hostile(app: ReportsHost) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await _settled(app, pilot)
+        await pilot.press("left_square_bracket")
+        await _settled(app, pilot)
+        seen = ""
+        for _ in SECTIONS:
+            shown = _screen_text(app)
+            assert "\x1b" not in shown and "\x07" not in shown and "pwned" not in shown
+            seen += shown
+            await pilot.press("tab")
+            await _settled(app, pilot)
+        # Markup stays literal text (the screen is narrow, so the cell may be cut after it).
+        assert "Evil [b]Gm" in seen
+        screen = app.screen
+        assert isinstance(screen, ReportsScreen)
+        key_cells = [row[0] for row in _rows(screen, "key-table")]
+        assert "Evil [b]GmbH[/b]" in key_cells
 
 
 def test_reports_screen_figures_keys_and_fit(opened: OpenWorkspace) -> None:

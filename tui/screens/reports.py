@@ -29,6 +29,7 @@ from rapport.store.report_period import Period, month_period
 from rapport.store.reports import Report, build_report
 from rapport.store.timeutil import utc_now
 from rapport.tui.report_formats import day_of, hours, money, next_action_text
+from rapport.tui.safe import clean
 
 SECTIONS = ("pipeline", "forecast", "closed", "activity", "key-accounts", "attention")
 
@@ -55,13 +56,14 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
 
 
 def _cell(value: object) -> Text:
+    """A table cell: book text (names, titles, objections) cleaned of escapes, never markup."""
     if isinstance(value, int | float):
         return Text(str(value), justify="right")
-    return Text(str(value), no_wrap=True, overflow="ellipsis")
+    return Text(clean(str(value)), no_wrap=True, overflow="ellipsis")
 
 
 def _num(text: str) -> Text:
-    return Text(text, justify="right")
+    return Text(clean(text), justify="right")
 
 
 def _short(label: str) -> str:
@@ -294,7 +296,7 @@ class ReportsScreen(Screen[None]):
         plt.clear_figure()
         plt.title(title)
         if bars:
-            labels = [label for label, _, _ in bars]
+            labels = [clean(label) for label, _, _ in bars]
             plt.multiple_bar(
                 labels,
                 [[value for _, value, _ in bars], [weighted for _, _, weighted in bars]],
