@@ -87,6 +87,20 @@ EXPORTS = {
 }
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_safe(value: Any) -> Any:
+    """`value`, with text a spreadsheet would run as a formula quoted by a leading `'`.
+
+    Only text is touched: numbers stay numbers (a negative figure is not a formula).
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv_cell(value: Any) -> str:
     if value is None:
         return ""

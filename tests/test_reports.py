@@ -18,6 +18,9 @@ from pathlib import Path
 import pytest
 from report_workspace import MARCH, NOW, STALE_AFTER_DAYS, build_report_workspace
 
+from rapport.store.accounts import create_account
+from rapport.store.activities import add_activity
+from rapport.store.deals import create_deal
 from rapport.store.errors import InputError
 from rapport.store.pipeline import Pipeline
 from rapport.store.report_period import Period, parse_period
@@ -225,6 +228,65 @@ def test_formats_agree(report: Report) -> None:
     )
     # Book text is escaped: a pipe cannot split the table, <b> and &amp; stay literal text.
     assert "| Price too high \\<b\\>\\&amp; \\| pipes | 23 |" in md
+
+
+# Book text an import or a mail can carry: terminal escapes, a bell, spreadsheet formulas.
+ESCAPED_NAME = "Evil\x1b]0;pwned\x07 GmbH\x1b[31m"
+FORMULA_NAME = "=cmd|' /C calc'!A0"
+FORMULA_SUBJECT = "=1+1"
+
+
+@pytest.fixture(scope="module")
+def hostile_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = build_report_workspace(tmp_path_factory.mktemp("hostile") / "ws", with_mail=False)
+    opened = open_workspace(home)
+    try:
+        evil = create_account(opened.db, ESCAPED_NAME, tier="key").id
+        formula = create_account(opened.db, FORMULA_NAME, tier="key").id
+        create_deal(opened.db, formula, "@SUM(A1:A9)", "Closing", pipeline=Pipeline(), value=700,
+                    next_action="+call now", next_action_due=date(2026, 3, 30))
+        add_activity(opened.db, evil, "objection", subject="Too slow\x07\x1b[2J",
+                     date_utc="2026-03-03T10:00:00Z")
+        add_activity(opened.db, formula, "objection", subject=FORMULA_SUBJECT,
+                     date_utc="2026-03-04T10:00:00Z")
+    finally:
+        opened.close()
+    return home
+
+
+@pytest.mark.parametrize("fmt", ["md", "csv", "json", "html"])
+def test_no_format_carries_terminal_escapes(hostile_book: Path, fmt: str) -> None:
+    result = _run(hostile_book, "report", "--month", "2026-03", "--format", fmt)
+    assert result.returncode == 0, result.stderr
+    for control in ("\x1b", "\x07", "\x9b", "\r"):
+        assert control not in result.stdout
+    # The escape went whole (payload too); the name around it is kept.
+    assert "pwned" not in result.stdout and "Evil GmbH" in result.stdout
+    if fmt == "json":
+        assert "\\u001b" not in result.stdout
+        names = [k["account"] for k in json.loads(result.stdout)["key_accounts"]]
+        assert "Evil GmbH" in names and FORMULA_NAME in names  # JSON keeps text as it is
+
+
+def test_csv_cells_never_start_a_formula(hostile_book: Path) -> None:
+    result = _run(hostile_book, "report", "--month", "2026-03", "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    cells = [cell for row in rows for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    # Quoted, not dropped: the text reads back after the leading apostrophe.
+    assert ["key_accounts", "'" + FORMULA_NAME, "won_value", "0.0"] in rows
+    assert ["open_objections", rows_item(rows, "'" + FORMULA_SUBJECT), "subject",
+            "'" + FORMULA_SUBJECT] in rows
+    assert ["key_accounts", "'" + FORMULA_NAME, "next_action", "'+call now"] in rows
+    # Numbers stay numbers: the figures are not quoted.
+    assert ["totals", "", "won_value", "9000.0"] in rows
+    assert ["stages", "Closing", "value", "8700.0"] in rows
+
+
+def rows_item(rows: list[list[str]], value: str) -> str:
+    """The `item` of the first row whose value is `value`."""
+    return next(row[1] for row in rows if row[3] == value)
 
 
 def _run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -2,17 +2,23 @@
 
 JSON is the reference shape (`report_data`); CSV is that same data flattened to
 `section,item,field,value` rows; Markdown and HTML print the same rounded numbers.
+Book text (account names, deal titles, objections) comes from imports and mail: every renderer
+starts from `safe_report`, so no format ever carries a terminal escape or control character,
+and CSV cells that a spreadsheet would run as formulas are quoted.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from rapport.store.exporter import formula_safe
 from rapport.store.reports import KeyAccount, Report
+from rapport.tui.safe import clean
 
 FORMATS = ("md", "csv", "json", "html")
 
@@ -27,6 +33,24 @@ _ITEM_KEYS = {
     "stale_accounts": "account",
     "key_accounts": "account",
 }
+
+
+def safe_report(report: Report) -> Report:
+    """`report` with every text field cleaned of escapes and control characters (one line each)."""
+    cleaned: Report = _cleaned(report)
+    return cleaned
+
+
+def _cleaned(value: Any) -> Any:
+    """Strings cleaned, through tuples and (frozen) dataclasses; numbers and dates as they are."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, tuple):
+        return tuple(_cleaned(item) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: _cleaned(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return dataclasses.replace(value, **changes)
+    return value
 
 
 def money(amount: float) -> str:
@@ -57,6 +81,7 @@ def next_action_text(account: KeyAccount) -> str:
 
 def report_data(report: Report) -> dict[str, Any]:
     """The report as plain JSON-able data: the one shape every format follows."""
+    report = safe_report(report)
     period = report.period
     return {
         "period": {
@@ -181,7 +206,9 @@ def render_csv(report: Report) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["section", "item", "field", "value"])
     for section, item, field, value in csv_rows(report):
-        writer.writerow([section, item, field, "" if value is None else value])
+        # `item` and `value` may be book text: never let a spreadsheet run it as a formula.
+        cells = [section, item, field, "" if value is None else value]
+        writer.writerow([formula_safe(cell) for cell in cells])
     return out.getvalue()
 
 
@@ -204,6 +231,7 @@ def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
 
 
 def render_md(report: Report) -> str:
+    report = safe_report(report)
     fr = report.first_response
     lines = [
         f"# Rapport report: {report.period.label}",

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from jinja2 import Environment
 
 from rapport.store.reports import Report
-from rapport.tui.report_formats import currency_note, day_of, hours, money, next_action_text
+from rapport.tui.report_formats import (
+    currency_note,
+    day_of,
+    hours,
+    money,
+    next_action_text,
+    safe_report,
+)
 
 _BAR_AREA = 360  # px of the widest bar
 _LABEL_W = 180
@@ -190,6 +197,8 @@ _COMPILED = _ENV.from_string(_TEMPLATE)
 
 
 def render_html(report: Report) -> str:
+    # Jinja2 escapes markup; control characters and escapes are removed before that.
+    report = safe_report(report)
     stage_bars, stage_h = _bars([(s.stage, s.value, s.weighted) for s in report.stages])
     forecast_bars, forecast_h = _bars([(f.month, f.value, f.weighted) for f in report.forecast])
     return _COMPILED.render(

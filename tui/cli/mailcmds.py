@@ -240,9 +240,9 @@ def cmd_from_sender(args: argparse.Namespace) -> int:
 
 def _csv_cell(value: object) -> object:
     # Mail is hostile: a subject starting with "=" must not become a spreadsheet formula.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    from rapport.store.exporter import formula_safe
+
+    return formula_safe(value)
 
 
 def cmd_export_messages(args: argparse.Namespace) -> int:
