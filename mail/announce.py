@@ -79,15 +79,17 @@ def run_announcement(
     db: Database, workspace: Workspace, config: Config, template: DraftTemplate, *,
     segment_text: str, promotion: Promotion | None, mode: str = "dry-run", limit: int | None = None,
     smtp: SmtpSettings | None = None, rate_per_minute: float = 0, today: date | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, campaign: str = "",
 ) -> AnnounceResult:
     """Render (and in drafts/send mode deliver) the announcement to the segment's contacts."""
     if mode not in ("dry-run", "drafts", "send"):
         raise InputError(f"unknown announcement mode {mode!r}")
     segment = parse_segment(segment_text, config.pipeline.names)
     audience = select_audience(db, segment)
-    key = f"{template.name}|{segment_text.strip()}|{promotion.name if promotion else ''}"
-    announcement = get_or_create_announcement(db, key, template.name, segment_text.strip())
+    # The announcement is what it announces, whatever the segment: a contact reached once by
+    # it is never reached again, however the segment is written or widened.
+    announcement = get_or_create_announcement(
+        db, template.name, promotion.name if promotion else "", campaign, segment_text.strip())
     done = journal(db, announcement.id)
     todo = [(a, c) for a, c in audience.eligible if c.id not in done]
     if limit is not None:
@@ -133,5 +135,6 @@ def run_announcement(
     finally:
         if sender is not None:
             sender.__exit__(None, None, None)
-    return AnnounceResult(len(audience.eligible), delivered, len(done), audience.opted_out,
+    already = sum(1 for _, contact in audience.eligible if contact.id in done)
+    return AnnounceResult(len(audience.eligible), delivered, already, audience.opted_out,
                           audience.no_email, first)

@@ -14,11 +14,26 @@ from rapport.store.timeutil import utc_now_text
 
 @dataclass(frozen=True)
 class Announcement:
+    """One announcement: a template, the promotion it announces and an optional campaign name."""
+
     id: int
-    key: str
     template: str
+    promotion: str
+    campaign: str
     segment: str
     created_utc: str
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A journal row. status: 'started' (delivery under way or crashed: uncertain), 'done', 'failed'."""
+
+    contact_id: int
+    email: str
+    status: str
+    mode: str
+    message_id: str
+    error: str
 
 
 @dataclass(frozen=True)
@@ -38,38 +53,72 @@ class Audience:
     no_email: int
 
 
-def get_or_create_announcement(db: Database, key: str, template: str, segment: str) -> Announcement:
+def identity_text(name: str) -> str:
+    """How a promotion or campaign name identifies an announcement: case and spacing ignored."""
+    return " ".join(name.split()).casefold()
+
+
+_ANNOUNCEMENT = "SELECT id, template, promotion, campaign, segment, created_utc FROM announcements"
+
+
+def find_announcement(db: Database, template: str, promotion: str = "",
+                      campaign: str = "") -> Announcement | None:
+    """The announcement of `template` for that promotion (and campaign), if one was ever run."""
+    row = db.execute(f"{_ANNOUNCEMENT} WHERE template = ? AND promotion = ? AND campaign = ?",
+                     [template, identity_text(promotion), identity_text(campaign)]).fetchone()
+    return Announcement(*row) if row else None
+
+
+def get_or_create_announcement(db: Database, template: str, promotion: str = "",
+                               campaign: str = "", segment: str = "") -> Announcement:
+    """The announcement for (template, promotion, campaign); `segment` is kept as last used."""
     with db.atomic():
         db.execute(
-            "INSERT OR IGNORE INTO announcements (key, template, segment, created_utc)"
-            " VALUES (?, ?, ?, ?)", [key, template, segment, utc_now_text()])
-    row = db.execute("SELECT id, key, template, segment, created_utc FROM announcements"
-                     " WHERE key = ?", [key]).fetchone()
-    return Announcement(*row)
+            "INSERT INTO announcements (template, promotion, campaign, segment, created_utc)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (template, promotion, campaign)"
+            " DO UPDATE SET segment = excluded.segment",
+            [template, identity_text(promotion), identity_text(campaign), segment,
+             utc_now_text()])
+    found = find_announcement(db, template, promotion, campaign)
+    assert found is not None
+    return found
 
 
-def journal(db: Database, announcement_id: int) -> dict[int, str]:
-    """contact_id -> 'started' | 'done' for every contact this announcement reached (or tried)."""
-    rows = db.execute("SELECT contact_id, status FROM announcement_recipients"
-                      " WHERE announcement_id = ?", [announcement_id]).fetchall()
-    return dict(rows)
+def journal(db: Database, announcement_id: int) -> dict[int, Recipient]:
+    """contact_id -> journal row, for every contact this announcement reached or tried."""
+    rows = db.execute("SELECT contact_id, email, status, mode, message_id, error"
+                      " FROM announcement_recipients WHERE announcement_id = ?",
+                      [announcement_id]).fetchall()
+    return {row[0]: Recipient(*row) for row in rows}
 
 
 def mark_started(db: Database, announcement_id: int, contact_id: int, email: str, mode: str,
                  message_id: str) -> None:
-    """Committed before delivery: a crash after this never leads to a second delivery."""
+    """Committed before delivery: a crash after this leaves the contact 'started' (uncertain),
+    never silently retried. A 'failed' row starts again."""
     with db.atomic():
         db.execute(
             "INSERT INTO announcement_recipients (announcement_id, contact_id, email, status,"
-            " mode, message_id) VALUES (?, ?, ?, 'started', ?, ?)",
+            " mode, message_id) VALUES (?, ?, ?, 'started', ?, ?)"
+            " ON CONFLICT (announcement_id, contact_id) DO UPDATE SET email = excluded.email,"
+            " status = 'started', mode = excluded.mode, message_id = excluded.message_id,"
+            " error = ''",
             [announcement_id, contact_id, email, mode, message_id])
+
+
+def mark_failed(db: Database, announcement_id: int, contact_id: int, error: str) -> None:
+    """The server refused (or could not be reached): retried on the next run."""
+    with db.atomic():
+        db.execute("UPDATE announcement_recipients SET status = 'failed', error = ?"
+                   " WHERE announcement_id = ? AND contact_id = ?",
+                   [error, announcement_id, contact_id])
 
 
 def mark_done(db: Database, announcement_id: int, contact_id: int, account_id: int,
               subject: str, template: str) -> None:
     """Delivered: journal row and (once per account) the timeline entry, one transaction."""
     with db.atomic():
-        db.execute("UPDATE announcement_recipients SET status = 'done', done_utc = ?"
+        db.execute("UPDATE announcement_recipients SET status = 'done', done_utc = ?, error = ''"
                    " WHERE announcement_id = ? AND contact_id = ?",
                    [utc_now_text(), announcement_id, contact_id])
         seen = db.execute("SELECT 1 FROM announcement_accounts WHERE announcement_id = ?"

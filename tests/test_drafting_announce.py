@@ -125,3 +125,58 @@ def test_announce_cli_dry_run_and_errors(home: Path, capsys: pytest.CaptureFixtu
     assert capsys.readouterr().err.count("\n") == 1
     assert main(["--home", str(home), "announce", "promotion", "--segment", "tier=key"]) == 2
     assert "'promotion' is undefined" in capsys.readouterr().err
+
+
+def test_same_announcement_whatever_the_segment_text(home: Path, smtp_server) -> None:  # noqa: ANN001
+    """Spelling, order or widening of the segment never reaches a contact a second time."""
+    from rapport.mail.smtp import SmtpSettings
+
+    opened, _ = _build(home)
+    template = load_template(opened.workspace.templates_dir, "promotion")
+    settings = SmtpSettings("127.0.0.1", smtp_server.port, "plain")
+    run = dict(promotion=PROMO, mode="send", smtp=settings)
+    results = [run_announcement(opened.db, opened.workspace, opened.config, template,
+                                segment_text=segment, **run)
+               for segment in ("stage=Won", "stage=won", "stage=Won tier=key",
+                               "tier=key stage=Won", "tier=key")]
+    assert [r.delivered for r in results] == [3, 0, 0, 0, 1]  # the widening adds only Bea
+    assert [r.already for r in results] == [0, 3, 3, 3, 3]
+    got = sorted(r.recipients[0] for r in smtp_server.received)
+    assert got == ["ann0@acme.example", "ann1@acme.example", "ann2@acme.example",
+                   "bea@beta.example"]
+    # The promotion's name identifies it whatever its case; a campaign name starts afresh.
+    renamed = Promotion("WINTER  offer", PROMO.products, PROMO.start, PROMO.end)
+    again = run_announcement(opened.db, opened.workspace, opened.config, template,
+                             segment_text="tier=key", **{**run, "promotion": renamed})
+    assert again.delivered == 0
+    fresh = run_announcement(opened.db, opened.workspace, opened.config, template,
+                             segment_text="tier=key", campaign="Reminder", **run)
+    assert fresh.delivered == 4 and len(smtp_server.received) == 8
+    opened.close()
+
+
+def test_old_segment_keyed_journals_merge_on_upgrade(tmp_path: Path) -> None:
+    """A workspace journaled by segment text (m003) keeps every reached contact reached."""
+    from rapport.store.db import open_database
+    from rapport.store.migrations import migrations
+
+    path = tmp_path / "rapport.db"
+    db = open_database(path, migrate=False)
+    migrations.apply(db, stop_before="m005_announcement_identity")
+    db.execute("INSERT INTO announcements VALUES (1, 'promotion|stage=Won|Winter offer',"
+               " 'promotion', 'stage=Won', '2026-01-01T00:00:00Z')")
+    db.execute("INSERT INTO announcements VALUES (2, 'promotion|tier=key|Winter offer',"
+               " 'promotion', 'tier=key', '2026-01-02T00:00:00Z')")
+    for ann, contact, status in ((1, 7, "done"), (2, 7, "started"), (2, 8, "started")):
+        db.execute("INSERT INTO announcement_recipients VALUES (?, ?, 'x@y.example', ?,"
+                   " 'send', 'm@x', NULL)", [ann, contact, status])
+    db.conn.commit()
+    db.close()
+    from rapport.store.announcements import find_announcement, journal
+
+    db = open_database(path)
+    found = find_announcement(db, "promotion", "winter OFFER")
+    assert found is not None
+    assert {c: r.status for c, r in journal(db, found.id).items()} == {7: "done", 8: "started"}
+    assert db.execute("SELECT count(*) FROM announcements").fetchone()[0] == 1
+    db.close()

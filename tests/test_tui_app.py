@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.notifications import Notify
 
-from rapport.store import accounts, activities, deals, queries
+from rapport.store import accounts, activities, contacts, deals, queries
 from rapport.store.messages import get_message
 from rapport.store.session import open_workspace
 from rapport.tui.app import RapportApp
@@ -21,6 +22,8 @@ from rapport.tui.screens.today import TodayScreen
 from tests.tui_workspace import TODAY, build_template, copy_home
 
 HOSTILE = "[bold]Evil[/bold] [@click=app.quit]x\x1b]0;pwned\x07"
+# Written straight into the store (no ingest stripping): an OSC title, a CSI colour, markup.
+HOSTILE_DB = "[bold]Evil[/bold] [@click=app.quit]x\x1b]0;pwned\x07\x1b[31mRED"
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +39,11 @@ def home(template: Path, tmp_path: Path) -> Path:
 Body = Callable[[RapportApp, Any], Awaitable[None]]
 
 
-def drive(home: Path, body: Body, size: tuple[int, int] = (160, 48)) -> None:
+def drive(home: Path, body: Body, size: tuple[int, int] = (160, 48), seen: list | None = None) -> None:
     async def run() -> None:
         app = RapportApp(str(home), today=TODAY, sync_on_start=False)
-        async with app.run_test(size=size) as pilot:
+        hook = seen.append if seen is not None else None
+        async with app.run_test(size=size, message_hook=hook) as pilot:
             await pilot.pause()
             await body(app, pilot)
 
@@ -302,3 +306,60 @@ def test_narrow_terminal_stacks_panes(home: Path) -> None:
         assert pipeline.region.y == inbox.region.y and pipeline.region.x < inbox.region.x
 
     drive(home, body, size=(80, 24))
+
+
+def _notes(seen: list) -> list[str]:
+    return [m.notification.title + "\n" + m.notification.message for m in seen if isinstance(m, Notify)]
+
+
+def _assert_literal(text: str) -> None:
+    assert "\x1b" not in text and "\x07" not in text and "pwned" not in text, repr(text)
+
+
+def test_hostile_store_text_never_reaches_the_terminal(home: Path) -> None:
+    """Names typed or imported with escapes and markup (not stripped by ingest) stay literal everywhere."""
+    opened = open_workspace(home)
+    try:
+        pipeline = opened.config.pipeline
+        deal = next(d for d in deals.list_deals(opened.db)
+                    if pipeline.previous_stage(d.stage) and pipeline.get(d.stage).kind == "open")
+        accounts.update_account(opened.db, deal.account_id, name="ACCT" + HOSTILE_DB)
+        deals.update_deal(opened.db, deal.id, title="DEAL" + HOSTILE_DB)
+        deals.set_next_action(opened.db, deal.id, "NEXT" + HOSTILE_DB, TODAY)
+        person = contacts.list_contacts(opened.db, deal.account_id)[0]
+        contacts.update_contact(opened.db, person.id, name="CONT" + HOSTILE_DB, role="ROLE" + HOSTILE_DB)
+        activities.add_activity(opened.db, deal.account_id, "objection", body="OBJ" + HOSTILE_DB, deal_id=deal.id)
+    finally:
+        opened.close()
+    seen: list = []
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        pipeline = app.screen.query_one("#pipeline")
+        pipeline.cursor = next(i for i in range(pipeline.row_count)
+                               if pipeline.row(i).deal is not None and pipeline.row(i).deal.id == deal.id)
+        await pilot.press("less_than_sign")
+        await pilot.pause()
+        await pilot.press("greater_than_sign")
+        await pilot.pause()
+        _assert_literal(app.export_screenshot())
+        moved = [n for n in _notes(seen) if "ACCT" in n]
+        assert len(moved) == 2 and all("ACCT[bold]Evil[/bold] [@click=app.quit]xRED" in n for n in moved), moved
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, AccountScreen)
+        timeline = app.screen.query_one("#timeline")
+        timeline.cursor = next(i for i in range(timeline.row_count) if timeline.row(i).message_id is not None)
+        await pilot.press("w")
+        await pilot.press("p")
+        await pilot.pause()
+        _assert_literal(app.export_screenshot())
+        assert any("DEAL[bold]Evil[/bold]" in n for n in _notes(seen)), _notes(seen)
+        assert any("ACCT[bold]Evil[/bold]" in n for n in _notes(seen) if "contact" in n or "domain" in n)
+        await pilot.press("escape", "t")
+        await pilot.pause()
+        assert isinstance(app.screen, TodayScreen)
+        _assert_literal(app.export_screenshot())
+        for text in _notes(seen):
+            _assert_literal(text)
+
+    drive(home, body, seen=seen)

@@ -18,6 +18,7 @@ from rapport.store.errors import RapportError
 from rapport.store.session import OpenWorkspace, open_workspace
 from rapport.tui.actions import Actions
 from rapport.tui.messages import SyncState
+from rapport.tui.safe import notify
 from rapport.tui.screens.prompt import Check, PromptScreen
 
 # Every action of the app for the command palette: (label, action string, help).
@@ -117,11 +118,11 @@ class RapportApp(App[None]):
         try:
             from rapport.tui.screens import draft_flow  # helper D's drafting screen
         except ImportError:
-            self.notify("drafting not available yet", severity="warning")
+            notify(self, "drafting not available yet", severity="warning")
             return
         starter = getattr(draft_flow, "start_reply", None)
         if starter is None:
-            self.notify("drafting not available yet", severity="warning")
+            notify(self, "drafting not available yet", severity="warning")
             return
         starter(self, account_id=account_id, message_id=message_id)
 
@@ -166,7 +167,7 @@ class RapportApp(App[None]):
 
     def action_sync(self) -> None:
         if not self._has_sources():
-            self.notify("no [[mailbox]] or [[maildir]] in config.toml", severity="warning")
+            notify(self, "no [[mailbox]] or [[maildir]] in config.toml", severity="warning")
             return
         self.post_message(SyncState("syncing…"))
         self._sync_worker()

@@ -43,6 +43,9 @@ def register(subparsers: Any, exporters: dict[str, Any]) -> None:
     mode.add_argument("--send", action="store_true", help="send through [smtp] (copy to Sent)")
     announce.add_argument("--rate", default="30/min", metavar="N/min", help="send rate (default 30/min)")
     announce.add_argument("--limit", type=int, metavar="N", help="deliver at most N this run")
+    announce.add_argument("--campaign", default="", metavar="NAME",
+                          help="start a fresh announcement on purpose (same template and "
+                               "promotion reach everyone again)")
     announce.set_defaults(handler=run_announce)
 
 
@@ -145,7 +148,7 @@ def run_announce(args: argparse.Namespace) -> int:
             opened.db, opened.workspace, opened.config, template, segment_text=args.segment,
             promotion=promotion, mode=mode, limit=args.limit,
             smtp=smtp_settings(opened.config.raw) if mode == "send" else None,
-            rate_per_minute=rate)
+            rate_per_minute=rate, campaign=args.campaign)
     finally:
         opened.close()
     if mode == "dry-run" and result.first is not None:

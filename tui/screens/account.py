@@ -13,6 +13,7 @@ from textual.widgets import Footer, Static
 
 from rapport.store import accounts, contacts, deals, queries
 from rapport.store.errors import RapportError
+from rapport.tui.safe import notify
 from rapport.tui.widgets.rowlist import RowList, line
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class Timeline(RowList):
     def action_resolve(self) -> None:
         item = self.current_row
         if item is None or item.kind != "objection" or item.resolved:
-            self.notify("the cursor is not on an open objection", severity="warning")
+            notify(self, "the cursor is not on an open objection", severity="warning")
             return
         self.rapport.actions.resolve(item.activity_id)
         self.account_screen.reload()
@@ -75,7 +76,7 @@ class Timeline(RowList):
     def _message(self) -> queries.TimelineItem | None:
         item = self.current_row
         if item is None or item.message_id is None:
-            self.notify("the cursor is not on a message", severity="warning")
+            notify(self, "the cursor is not on a message", severity="warning")
             return None
         return item
 
@@ -83,7 +84,7 @@ class Timeline(RowList):
         item = self._message()
         if item is not None:
             self.rapport.actions.unassign(item.message_id, self.account_screen.account_id)
-            self.notify("message unassigned from this account")
+            notify(self, "message unassigned from this account")
             self.account_screen.reload()
 
     def action_pin(self) -> None:
@@ -92,20 +93,19 @@ class Timeline(RowList):
         if item is None:
             return
         if deal is None:
-            self.notify("this account has no open deal", severity="warning")
+            notify(self, "this account has no open deal", severity="warning")
             return
         try:
             self.rapport.actions.pin(item.thread_id, deal.id)
         except RapportError as exc:
-            self.notify(str(exc), severity="error", markup=False)
+            notify(self, str(exc), severity="error")
             return
-        self.notify(Text(f"thread pinned to {deal.title}").plain, markup=False)
+        notify(self, f"thread pinned to {deal.title}")
 
     def action_why(self) -> None:
         item = self._message()
         if item is not None:
-            self.notify("\n".join(self.rapport.actions.why(item.message_id)) or "no rule", markup=False,
-                        timeout=10)
+            notify(self, "\n".join(self.rapport.actions.why(item.message_id)) or "no rule", timeout=10)
 
 
 class AccountScreen(Screen[None]):

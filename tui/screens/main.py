@@ -14,6 +14,7 @@ from textual.widgets import Footer, Input, Static
 
 from rapport.store import queries
 from rapport.store.errors import RapportError
+from rapport.tui.safe import clean, notify
 from rapport.tui.widgets.rowlist import RowList, line
 
 if TYPE_CHECKING:
@@ -78,10 +79,10 @@ class PipelineList(RowList):
         pipeline = self.rapport.opened.config.pipeline
         target = (pipeline.next_stage if forward else pipeline.previous_stage)(deal.stage)
         if target is None:
-            self.notify("no stage that way", severity="warning")
+            notify(self, "no stage that way", severity="warning")
             return
         self.rapport.actions.move_deal(deal.id, target.name)
-        self.notify(Text(f"{deal.account_name}: {deal.stage} → {target.name}").plain, markup=False)
+        notify(self, f"{deal.account_name}: {deal.stage} → {target.name}")
         self.screen.refresh_pipeline(deal.id)  # type: ignore[attr-defined]
 
     def action_next_stage(self) -> None:
@@ -154,7 +155,7 @@ class InboxList(RowList):
         row = self.current_row
         ids = self.rapport.actions.account_ids(row.id) if row else []
         if not ids:
-            self.notify("this message belongs to no account", severity="warning")
+            notify(self, "this message belongs to no account", severity="warning")
             return
         screen.change_filter(account_id=ids[0])  # type: ignore[attr-defined]
 
@@ -188,7 +189,7 @@ class InboxList(RowList):
             try:
                 self.rapport.actions.create_account_for(name, domain)
             except RapportError as exc:
-                self.notify(str(exc), severity="error", markup=False)
+                notify(self, str(exc), severity="error")
                 return
             self.screen.reload_inbox()  # type: ignore[attr-defined]
 
@@ -260,8 +261,8 @@ class MainScreen(Screen[None]):
             parts.append(f"search {flt.text!r}")
         inbox = self.query_one("#inbox", InboxList)
         text = Text(f" Inbox: {inbox.row_count} messages", style="bold")
-        text.append("  [" + ", ".join(parts) + "]" if parts else "")
-        text.append(f"   sync: {self.rapport.sync_state}", style="dim")
+        text.append(clean("  [" + ", ".join(parts) + "]") if parts else "")
+        text.append(clean(f"   sync: {self.rapport.sync_state}"), style="dim")
         self.query_one("#status", Static).update(text)
 
     def change_filter(self, **changes: object) -> None:

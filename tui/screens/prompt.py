@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -13,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from rapport.store.errors import RapportError
+from rapport.tui.safe import clean, safe_text
 
 # Returns None when the answer is fine, else the one-line reason (shown under the input).
 Check = Callable[[str], None]
@@ -31,8 +31,8 @@ class PromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="prompt-box"):
-            yield Static(Text(self._question), id="prompt-question")
-            yield Input(value=self._value, id="prompt-input")
+            yield Static(safe_text(self._question), id="prompt-question")
+            yield Input(value=clean(self._value), id="prompt-input")
             yield Static("", id="prompt-error")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -41,7 +41,7 @@ class PromptScreen(ModalScreen[str | None]):
             try:
                 self._check(event.value)
             except RapportError as exc:
-                self.query_one("#prompt-error", Static).update(Text(str(exc)))
+                self.query_one("#prompt-error", Static).update(safe_text(str(exc)))
                 return
         self.dismiss(event.value)
 
