@@ -35,3 +35,8 @@ class MailError(RapportError):
 
 class ConnectionLost(MailError):
     """The network dropped mid-sync: drop the connection without logout and retry later."""
+
+
+class CredentialsUnavailable(MailError):
+    """The password or token could not be had (password_command failed, no keyring backend,
+    no entry): retrying will not help until the user fixes it, so a watcher gives up."""

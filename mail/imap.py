@@ -15,7 +15,8 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from rapport.mail.config import MailboxConfig, resolve_oauth2_token, resolve_password
-from rapport.mail.errors import ConnectionLost, MailError, Scope
+from rapport.mail.errors import ConnectionLost, CredentialsUnavailable, MailError, Scope
+from rapport.store.errors import ConfigError
 
 # Names tried, in order, when the server has no SPECIAL-USE flags (RFC 6154) for a role.
 FALLBACK_NAMES = {
@@ -73,17 +74,26 @@ def _open(cfg: MailboxConfig) -> IMAPClient:
     return client
 
 
-def _login(client: IMAPClient, cfg: MailboxConfig) -> None:
+def _login(client: IMAPClient, cfg: MailboxConfig, secret: str) -> None:
     if cfg.auth == "xoauth2":
-        client.oauth2_login(cfg.username, resolve_oauth2_token(cfg))
+        client.oauth2_login(cfg.username, secret)
     else:
-        client.login(cfg.username, resolve_password(cfg))
+        client.login(cfg.username, secret)
 
 
-def connect(cfg: MailboxConfig) -> IMAPClient:
-    """A logged-in IMAPClient with UTC-unaltered times; MailError (scope MAILBOX) on failure."""
+def _secret(cfg: MailboxConfig) -> str:
+    """The password or access token; CredentialsUnavailable (one line) when it cannot be had."""
     try:
-        client = _open(cfg)
+        return resolve_oauth2_token(cfg) if cfg.auth == "xoauth2" else resolve_password(cfg)
+    except ConfigError as exc:
+        # config.py's messages start "mailbox 'NAME' ..."; MailError adds that itself.
+        cause = exc.message.removeprefix(f"mailbox {cfg.name!r}").lstrip(": ")
+        raise CredentialsUnavailable(cause, mailbox=cfg.name) from exc
+
+
+def _open_checked(cfg: MailboxConfig) -> IMAPClient:
+    try:
+        return _open(cfg)
     except MailError:
         raise
     except (OSError, imaplib.IMAP4.error, IMAPClientError) as exc:
@@ -93,26 +103,35 @@ def connect(cfg: MailboxConfig) -> IMAPClient:
         ):
             raise MailError(f"{cfg.host}:{cfg.port}: {exc}", mailbox=cfg.name) from exc
         raise MailError(describe_network_error(cause or exc, cfg), mailbox=cfg.name) from exc
+
+
+def connect(cfg: MailboxConfig) -> IMAPClient:
+    """A logged-in IMAPClient with UTC-unaltered times; MailError (scope MAILBOX) on failure.
+
+    The secret is resolved first, so a failing password_command or keyring costs no connection
+    and fails as CredentialsUnavailable, a MailError like any other.
+    """
+    secret = _secret(cfg)
+    client = _open_checked(cfg)
     try:
-        _login(client, cfg)
+        _login(client, cfg, secret)
     except LoginError as exc:
         client.shutdown()
-        if cfg.auth == "xoauth2":
-            # The token may have expired between the command and the login: one fresh try.
-            try:
-                client = _open(cfg)
-                _login(client, cfg)
-            except LoginError as again:
-                client.shutdown()
-                raise MailError(
-                    f"XOAUTH2 login refused for {cfg.username!r}: {_server_text(again)}",
-                    mailbox=cfg.name,
-                ) from again
-        else:
+        if cfg.auth != "xoauth2":
             raise MailError(
                 f"login failed for {cfg.username!r} (wrong password?): {_server_text(exc)}",
                 mailbox=cfg.name,
             ) from exc
+        # The token may have expired between the command and the login: one fresh try.
+        client = _open_checked(cfg)
+        try:
+            _login(client, cfg, _secret(cfg))
+        except LoginError as again:
+            client.shutdown()
+            raise MailError(
+                f"XOAUTH2 login refused for {cfg.username!r}: {_server_text(again)}",
+                mailbox=cfg.name,
+            ) from again
     except OSError as exc:
         raise MailError(describe_network_error(exc, cfg), mailbox=cfg.name) from exc
     except BaseException:

@@ -64,6 +64,21 @@ def test_wrong_password_fails_that_mailbox_only(
     assert len(stored(home)) == 1  # the other mailbox still synced
 
 
+def test_a_failing_password_command_fails_that_mailbox_only(
+    tmp_path: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "ws"
+    write_config(home, [imap_user.mailbox_config("bad", password_command=["false"]),
+                        imap_user.mailbox_config("good")])
+    imap_user.append([make_message(1)])
+
+    code, _out, err = run_sync(home, capsys)
+
+    assert code == 1
+    assert err == "rapport: mailbox 'bad': password_command: false exited with status 1\n"
+    assert len(stored(home)) == 1  # the other mailbox still synced
+
+
 def test_unknown_host_and_refused_port_are_one_line_each(
     tmp_path: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
 ) -> None:
