@@ -9,6 +9,10 @@ from datetime import date, timedelta
 from rapport.store.errors import InputError
 
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+# The end bound is exclusive (the day after the period), so it must still be a date.
+FIRST_DAY = date.min
+LAST_DAY = date.max - timedelta(days=1)
+_RANGE = f"reports cover {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
 
 
 @dataclass(frozen=True)
@@ -17,6 +21,10 @@ class Period:
 
     start: date
     end: date
+
+    def __post_init__(self) -> None:
+        if self.end > LAST_DAY:
+            raise InputError(f"{self.end.isoformat()} is out of range: {_RANGE}")
 
     @property
     def start_utc(self) -> str:
@@ -43,11 +51,16 @@ class Period:
             return month_period(_add_months(self.start, months))
         length = (self.end - self.start).days + 1
         offset = timedelta(days=length * months)
-        return Period(self.start + offset, self.end + offset)
+        try:
+            return Period(self.start + offset, self.end + offset)
+        except OverflowError:
+            raise InputError(f"that period is out of range: {_RANGE}") from None
 
 
 def _add_months(day: date, months: int) -> date:
     index = day.year * 12 + (day.month - 1) + months
+    if not FIRST_DAY.year <= index // 12 <= LAST_DAY.year:
+        raise InputError(f"that month is out of range: {_RANGE}")
     return date(index // 12, index % 12 + 1, 1)
 
 
@@ -66,7 +79,10 @@ def parse_month(text: str) -> Period:
     match = _MONTH.match(text.strip())
     if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
         raise InputError(f"--month {text!r}: expected YYYY-MM, e.g. 2026-03")
-    return month_period(date(int(match.group(1)), int(match.group(2)), 1))
+    try:
+        return month_period(date(int(match.group(1)), int(match.group(2)), 1))
+    except InputError:
+        raise InputError(f"--month {text!r} is out of range: {_RANGE}") from None
 
 
 def _parse_day(option: str, text: str) -> date:
@@ -87,6 +103,8 @@ def parse_period(*, month: str | None, start: str | None, end: str | None, today
     if start is None or end is None:
         raise InputError("--from and --to go together (or use --month YYYY-MM)")
     first, last = _parse_day("--from", start), _parse_day("--to", end)
+    if last > LAST_DAY:
+        raise InputError(f"--to {end!r} is out of range: {_RANGE}")
     if last < first:
         raise InputError(f"--to {last.isoformat()} is before --from {first.isoformat()}")
     return Period(first, last)

@@ -336,6 +336,13 @@ def test_cli_formats_and_output_file(book: Path, tmp_path: Path) -> None:
         (["--from", "2026-03-01", "--to", "31/03/2026"], "--to '31/03/2026': expected a date"),
         (["--from", "2026-03-10", "--to", "2026-03-01"], "is before --from"),
         (["--month", "2026-03", "--from", "2026-03-01", "--to", "2026-03-02"], "not both"),
+        # The day after the period must still be a date (year 9999 is the last one).
+        (["--from", "2026-01-01", "--to", "9999-12-31"], "--to '9999-12-31' is out of range"),
+        (["--month", "9999-12"], "--month '9999-12' is out of range"),
+        (["--month", "0000-12"], "expected YYYY-MM"),
+        # argparse's own errors are one line too, not its usage block.
+        (["--format", "pdf"], "argument --format: invalid choice: 'pdf'"),
+        (["--month"], "argument --month: expected one argument"),
     ],
 )
 def test_bad_dates_are_one_line_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
@@ -362,6 +369,15 @@ def test_period_parsing_and_shifting() -> None:
     assert span.shifted(1) == Period(date(2026, 3, 11), date(2026, 3, 20))
     with pytest.raises(InputError):
         parse_period(month="2026-00", start=None, end=None, today=today)
+    # The last reportable month and day, and no step past either end of the calendar.
+    last = parse_period(month="9999-11", start=None, end=None, today=today)
+    assert last.end_utc == "9999-12-01T00:00:00Z"
+    with pytest.raises(InputError, match="out of range"):
+        last.shifted(1)
+    with pytest.raises(InputError, match="out of range"):
+        Period(date(9999, 12, 30), date(9999, 12, 30)).shifted(1)
+    with pytest.raises(InputError, match="out of range"):
+        Period(date(1, 1, 1), date(1, 1, 31)).shifted(-1)
 
 
 def test_mixed_currencies_are_flagged(report: Report) -> None:

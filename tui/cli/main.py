@@ -36,9 +36,8 @@ def add_home_option(parser: argparse.ArgumentParser) -> None:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        # argparse prints usage plus the message; keep its exit code 2 but one clear line first.
-        self.print_usage(sys.stderr)
-        self.exit(2, f"rapport: {message}\n")
+        # Bad input is one line and exit 2, as everywhere else; the usage is one --help away.
+        self.exit(2, f"rapport: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Exporter]]:

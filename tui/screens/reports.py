@@ -25,6 +25,7 @@ from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
 from rapport.store.config import Config
+from rapport.store.errors import InputError
 from rapport.store.report_period import Period, month_period
 from rapport.store.reports import Report, build_report
 from rapport.store.timeutil import utc_now
@@ -307,7 +308,10 @@ class ReportsScreen(Screen[None]):
     # -- actions ------------------------------------------------------------------------------
 
     def action_shift_period(self, months: int) -> None:
-        self.period = self.period.shifted(months)
+        try:
+            self.period = self.period.shifted(months)
+        except InputError as exc:  # past year 9999 or before year 1
+            self.notify(exc.message, severity="warning")
 
     def action_this_month(self) -> None:
         self.period = month_period((self._now or utc_now()).date())
