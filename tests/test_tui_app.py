@@ -363,3 +363,30 @@ def test_hostile_store_text_never_reaches_the_terminal(home: Path) -> None:
             _assert_literal(text)
 
     drive(home, body, seen=seen)
+
+
+def _cursor_visible(rowlist: Any) -> bool:
+    top = int(rowlist.scroll_offset.y)
+    return top <= rowlist.cursor < top + rowlist.scrollable_content_region.height
+
+
+def test_cursor_row_stays_visible_at_80x24(home: Path) -> None:
+    """No horizontal scrollbar steals a row: after > the moved deal's row is on screen."""
+    async def body(app: RapportApp, pilot: Any) -> None:
+        pipeline = app.screen.query_one("#pipeline")
+        await to_first_deal(app, pilot)
+        deal = pipeline.current_row.deal
+        assert not pipeline.show_horizontal_scrollbar
+        for key in ("greater_than_sign", "greater_than_sign", "less_than_sign", "end", "home", "pagedown"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert not pipeline.show_horizontal_scrollbar
+            assert _cursor_visible(pipeline), (key, pipeline.cursor, pipeline.scroll_offset.y)
+            if key != "pagedown" and key not in ("end", "home"):
+                assert pipeline.current_row.deal.id == deal.id
+        await pilot.press("tab", "end")
+        await pilot.pause()
+        inbox = app.screen.query_one("#inbox")
+        assert not inbox.show_horizontal_scrollbar and _cursor_visible(inbox)
+
+    drive(home, body, size=(80, 24))

@@ -40,7 +40,7 @@ class RowList(ScrollView, can_focus=True):
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {"rowlist--cursor"}
     DEFAULT_CSS = """
-    RowList { height: 1fr; }
+    RowList { height: 1fr; overflow-x: hidden; }
     RowList > .rowlist--cursor { background: $block-cursor-blurred-background; }
     RowList:focus > .rowlist--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
     """
@@ -80,7 +80,9 @@ class RowList(ScrollView, can_focus=True):
         self._fetch = fetch
         self._count = count
         self._pages.clear()
-        self.virtual_size = Size(self.size.width, count)
+        # Width 0: rows are cut to the visible width, so there is never a horizontal scrollbar
+        # (the widget's width includes the vertical scrollbar, and a row taller would hide the cursor).
+        self.virtual_size = Size(0, count)
         target = min(self.cursor, max(count - 1, 0))
         if old is not None and keep_row_key is not None:
             # New rows arrive above: find the old row near its old position, so the cursor stays on it.
@@ -135,12 +137,21 @@ class RowList(ScrollView, can_focus=True):
     def watch_cursor(self, old: int, new: int) -> None:
         if self._count == 0:
             return
-        if new < self.scroll_offset.y:
-            self.scroll_to(y=new, animate=False)
-        elif new >= self.scroll_offset.y + self.scrollable_content_region.height:
-            self.scroll_to(y=new - self.scrollable_content_region.height + 1, animate=False)
+        self._show_cursor()
+        # New data may change the scroll range only at the next layout: check again after it.
+        self.call_after_refresh(self._show_cursor)
         self.refresh()
         self.post_message(self.Highlighted(self, self.current_row))
+
+    def _show_cursor(self) -> None:
+        height = max(self.scrollable_content_region.height, 1)
+        if self.cursor < self.scroll_offset.y:
+            self.scroll_to(y=self.cursor, animate=False)
+        elif self.cursor >= self.scroll_offset.y + height:
+            self.scroll_to(y=self.cursor - height + 1, animate=False)
+
+    def on_resize(self) -> None:
+        self._show_cursor()
 
     def _move(self, delta: int) -> None:
         if self._count:
