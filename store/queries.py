@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from sqlite_utils import Database
@@ -163,37 +163,62 @@ def today_items(db: Database, today: date, stale_after_days: int) -> list[TodayI
 
 @dataclass(frozen=True)
 class TimelineItem:
-    """A line of an account's timeline: a message (message_id set) or an activity (activity_id set)."""
+    """A line of an account's timeline: a thread, a message (message_id set) or an activity (activity_id set)."""
 
     date_utc: str
-    kind: str  # 'mail-in' | 'mail-out' | an activity kind
+    kind: str  # 'thread' | 'mail-in' | 'mail-out' | an activity kind
     text: str
-    message_id: int | None = None
+    message_id: int | None = None  # a thread line carries its newest message
     thread_id: str = ""
     activity_id: int | None = None
     resolved: bool | None = None
     deal_id: int | None = None
+    depth: int = 0  # 1: a message listed under its thread line
+    count: int = 0  # thread lines: how many messages the thread has
+
+
+def _thread_entries(db: Database, account_id: int, limit: int) -> list[tuple[str, list[TimelineItem]]]:
+    """The account's messages grouped by thread: (newest date, [thread line, messages oldest first])."""
+    threads: dict[str, list[TimelineItem]] = {}
+    for r in db.execute(
+        """SELECT m.date_utc, m.direction, m.from_name, m.from_addr, m.subject, m.id, m.thread_id
+           FROM message_accounts ma JOIN messages m ON m.id = ma.message_id
+           WHERE ma.account_id = ? ORDER BY m.date_utc DESC, m.id DESC LIMIT ?""",
+        [account_id, limit],
+    ):
+        thread = r[6] or f"message-{r[5]}"
+        threads.setdefault(thread, []).append(TimelineItem(
+            r[0], "mail-out" if r[1] == "out" else "mail-in", f"{r[2] or r[3]}: {r[4]}",
+            message_id=r[5], thread_id=r[6]))
+    entries: list[tuple[str, list[TimelineItem]]] = []
+    for newest_first in threads.values():
+        newest = newest_first[0]
+        if len(newest_first) == 1:
+            entries.append((newest.date_utc, [newest]))
+            continue
+        oldest = newest_first[-1]
+        subject = oldest.text.split(": ", 1)[-1]
+        head = TimelineItem(newest.date_utc, "thread", f"{subject}  ({len(newest_first)} messages)",
+                            message_id=newest.message_id, thread_id=newest.thread_id, count=len(newest_first))
+        children = [replace(item, depth=1) for item in reversed(newest_first)]
+        entries.append((newest.date_utc, [head, *children]))
+    return entries
 
 
 def account_timeline(db: Database, account_id: int, limit: int = 2000) -> list[TimelineItem]:
-    """Messages and activities of the account, newest first (the newest `limit` of each)."""
-    items = [
-        TimelineItem(r[0], "mail-out" if r[1] == "out" else "mail-in",
-                     f"{r[2] or r[3]}: {r[4]}", message_id=r[5], thread_id=r[6])
-        for r in db.execute(
-            """SELECT m.date_utc, m.direction, m.from_name, m.from_addr, m.subject, m.id, m.thread_id
-               FROM message_accounts ma JOIN messages m ON m.id = ma.message_id
-               WHERE ma.account_id = ? ORDER BY m.date_utc DESC LIMIT ?""",
-            [account_id, limit],
-        )
-    ]
+    """Threads (newest activity first, their messages under them) interleaved by date with activities.
+
+    A thread of one message is just that message's line; at most the newest `limit` messages and
+    `limit` activities are shown.
+    """
+    entries = _thread_entries(db, account_id, limit)
     for r in db.execute(
         """SELECT date_utc, kind, subject, body, id, resolved, from_stage, to_stage, deal_id FROM activities
            WHERE account_id = ? ORDER BY date_utc DESC LIMIT ?""",
         [account_id, limit],
     ):
         text = f"{r[6]} → {r[7]}" if r[1] == "stage_change" else (r[2] or r[3]).split("\n")[0]
-        items.append(TimelineItem(r[0], r[1], text, activity_id=r[4],
-                                  resolved=None if r[5] is None else bool(r[5]), deal_id=r[8]))
-    items.sort(key=lambda item: item.date_utc, reverse=True)
-    return items
+        entries.append((r[0], [TimelineItem(r[0], r[1], text, activity_id=r[4],
+                                            resolved=None if r[5] is None else bool(r[5]), deal_id=r[8])]))
+    entries.sort(key=lambda entry: entry[0], reverse=True)
+    return [item for _date, items in entries for item in items]

@@ -390,3 +390,39 @@ def test_cursor_row_stays_visible_at_80x24(home: Path) -> None:
         assert not inbox.show_horizontal_scrollbar and _cursor_visible(inbox)
 
     drive(home, body, size=(80, 24))
+
+
+def test_account_timeline_is_threaded(home: Path) -> None:
+    """Thread lines with their messages under them (oldest first), interleaved by date with activities."""
+    async def body(app: RapportApp, pilot: Any) -> None:
+        db = app.opened.db
+        account_id = next(iter(db.execute(
+            """SELECT ma.account_id FROM message_accounts ma JOIN messages m ON m.id = ma.message_id
+               GROUP BY ma.account_id, m.thread_id HAVING count(*) > 2 ORDER BY count(*) DESC LIMIT 1""")))[0]
+        activities.add_activity(db, account_id, "note", body="a fresh note", date_utc="2030-01-01T00:00:00Z")
+        app.open_account(account_id)
+        await pilot.pause()
+        timeline = app.screen.query_one("#timeline")
+        rows = [timeline.row(i) for i in range(timeline.row_count)]
+        heads = [r for r in rows if r.kind == "thread"]
+        assert heads and rows[0].kind == "note"  # the newest entry
+        linked = {r[0] for r in db.execute("SELECT message_id FROM message_accounts WHERE account_id = ?",
+                                           [account_id])}
+        assert {r.message_id for r in rows if r.depth or (r.message_id and r.kind != "thread")} == linked
+        for head in heads:
+            start = rows.index(head)
+            children = rows[start + 1:start + 1 + head.count]
+            assert all(c.depth == 1 and c.thread_id == head.thread_id for c in children)
+            assert [c.date_utc for c in children] == sorted(c.date_utc for c in children)
+            assert head.date_utc == children[-1].date_utc and head.message_id == children[-1].message_id
+        top = [r for r in rows if r.depth == 0]
+        assert [r.date_utc for r in top] == sorted((r.date_utc for r in top), reverse=True)
+        assert {r.kind for r in top} >= {"thread", "note"}
+        shown = app.screen.query_one("#timeline").render_line(rows.index(heads[0])).text
+        assert f"thread {heads[0].count}" in shown
+        timeline.cursor = rows.index(heads[0]) + 1
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ReaderScreen) and app.screen.message.id == rows[timeline.cursor].message_id
+
+    drive(home, body)

@@ -26,7 +26,11 @@ def render_timeline_row(item: queries.TimelineItem, width: int) -> Text:
     kind = item.kind
     if kind == "objection":
         kind = "objection ✓" if item.resolved else "objection !"
-    return line((f"{item.date_utc[:10]} ", "dim"), (f"{kind:<12} ", _KIND_STYLE.get(item.kind, "")), item.text)
+    elif kind == "thread":
+        kind = f"thread {item.count}"
+    text = ("  ↳ " if item.depth else "") + item.text
+    return line((f"{item.date_utc[:10]} ", "dim"), (f"{kind:<12} ", _KIND_STYLE.get(item.kind, "")),
+                (text, "bold" if item.kind == "thread" else ""))
 
 
 class Timeline(RowList):
