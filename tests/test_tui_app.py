@@ -426,3 +426,58 @@ def test_account_timeline_is_threaded(home: Path) -> None:
         assert isinstance(app.screen, ReaderScreen) and app.screen.message.id == rows[timeline.cursor].message_id
 
     drive(home, body)
+
+
+def _binding_actions(*classes: type) -> set[tuple[type, str]]:
+    from textual.binding import Binding
+
+    from rapport.tui.palette import NAVIGATION
+
+    return {(cls, b.action) for cls in classes for c in cls.__mro__ if "BINDINGS" in c.__dict__
+            and c.__module__.startswith("rapport.") for b in Binding.make_bindings(c.__dict__["BINDINGS"])
+            if b.action not in NAVIGATION}
+
+
+def test_palette_lists_every_binding_of_every_screen(home: Path) -> None:
+    from rapport.tui.palette import palette_commands
+    from rapport.tui.screens import account, main
+
+    def covered(app: RapportApp, classes: tuple[type, ...]) -> None:
+        commands = palette_commands(app.screen)
+        have = {(type(c.node), c.action) for c in commands}
+        want = _binding_actions(*classes, RapportApp)
+        assert want <= have, want - have
+        assert len({c.label for c in commands}) == len(commands)  # no two entries look alike
+        assert ("Sync: cancel" in {c.label for c in commands})
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        covered(app, (main.MainScreen, main.PipelineList, main.InboxList))
+        await to_first_deal(app, pilot)
+        deal = app.screen.query_one("#pipeline").current_row.deal
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Next stage")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert deals.get_deal(app.opened.db, deal.id).stage == app.opened.config.pipeline.next_stage(deal.stage).name
+        await pilot.press("enter")
+        await pilot.pause()
+        covered(app, (account.AccountScreen, account.Timeline))
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Account: Objection")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await type_answer(pilot, "too expensive")
+        assert any(a.body == "too expensive" for a in activities.list_activities(app.opened.db, deal.account_id))
+        timeline = app.screen.query_one("#timeline")
+        timeline.cursor = next(i for i in range(timeline.row_count) if timeline.row(i).message_id)
+        await pilot.press("enter")
+        await pilot.pause()
+        covered(app, (ReaderScreen,))
+        await pilot.press("escape", "escape", "t")
+        await pilot.pause()
+        covered(app, (TodayScreen,))
+
+    drive(home, body)

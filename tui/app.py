@@ -9,7 +9,6 @@ from typing import ClassVar
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
@@ -18,42 +17,15 @@ from rapport.store.errors import RapportError
 from rapport.store.session import OpenWorkspace, open_workspace
 from rapport.tui.actions import Actions
 from rapport.tui.messages import SyncState
+from rapport.tui.palette import RapportCommands
 from rapport.tui.safe import notify
 from rapport.tui.screens.prompt import Check, PromptScreen
 
-# Every action of the app for the command palette: (label, action string, help).
+# Palette entries for app actions without a key; every bound key is in the palette already
+# (tui/palette.py derives commands from the bindings): (label, action string, help).
 PALETTE: tuple[tuple[str, str, str], ...] = (
-    ("Today", "app.today", "overdue and due next actions, stale accounts, unanswered mail"),
-    ("Go to account", "app.goto", "open an account by name"),
-    ("Sync now", "app.sync", "fetch new mail now"),
-    ("Reports", "app.reports", "pipeline and activity reports"),
-    ("Search mail", "screen.search", "search the inbox"),
-    ("Inbox: unassigned only", "app.inbox('toggle_unassigned')", "toggle the unassigned filter"),
-    ("Inbox: unread only", "app.inbox('toggle_unread')", "toggle the unread filter"),
-    ("Help", "app.help", "keys of the focused pane"),
-    ("Quit", "app.quit", "leave Rapport"),
+    ("Sync: cancel", "app.cancel_sync", "stop the running sync after its current batch"),
 )
-
-
-class RapportCommands(Provider):
-    """Lists every app action in the command palette."""
-
-    async def discover(self) -> Hits:
-        for label, action, help_text in PALETTE:
-            yield DiscoveryHit(label, self._runner(action), help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for label, action, help_text in PALETTE:
-            score = matcher.match(label)
-            if score > 0:
-                yield Hit(score, matcher.highlight(label), self._runner(action), help=help_text)
-
-    def _runner(self, action: str):  # noqa: ANN202
-        async def run() -> None:
-            await self.app.run_action(action)
-
-        return run
 
 
 class RapportApp(App[None]):
@@ -61,6 +33,8 @@ class RapportApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "Rapport"
+    BINDING_GROUP_TITLE = "Rapport"
+    PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = PALETTE
     COMMANDS = App.COMMANDS | {RapportCommands}
     HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (110, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -142,12 +116,6 @@ class RapportApp(App[None]):
         else:
             self.action_show_help_panel()
 
-    def action_inbox(self, action: str) -> None:
-        from rapport.tui.screens.main import MainScreen
-
-        if isinstance(self.screen, MainScreen):
-            self.screen.query_one("#inbox").run_action(action)  # type: ignore[attr-defined]
-
     @work(exclusive=True, group="goto")
     async def action_goto(self) -> None:
         db = self.opened.db
@@ -197,6 +165,9 @@ class RapportApp(App[None]):
         stamp = datetime.now(UTC).strftime("%H:%M")
         text = f"failed: {failures[0]}" if failures else f"synced {stamp}"
         self.post_message(SyncState(text, changed=True))
+
+    def action_cancel_sync(self) -> None:
+        self.workers.cancel_group(self, "imap-sync")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # A crash in the sync thread is shown in the status line, never a traceback on screen.

@@ -36,6 +36,8 @@ def render_timeline_row(item: queries.TimelineItem, width: int) -> Text:
 class Timeline(RowList):
     """The account's timeline; activity keys live here."""
 
+    BINDING_GROUP_TITLE = "Account"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "add('note')", "Note", id="account.note"),
         Binding("c", "add('call')", "Call", id="account.call"),
@@ -114,6 +116,8 @@ class Timeline(RowList):
 
 class AccountScreen(Screen[None]):
     """One account."""
+
+    BINDING_GROUP_TITLE = "Account"
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back", id="account.back")]
 

@@ -56,6 +56,8 @@ def render_inbox_row(row: queries.InboxRow, width: int) -> Text:
 class PipelineList(RowList):
     """The pipeline pane; deal actions live here."""
 
+    BINDING_GROUP_TITLE = "Deal"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("greater_than_sign", "next_stage", "Next stage", id="deal.next_stage"),
         Binding("less_than_sign", "previous_stage", "Prev stage", id="deal.previous_stage"),
@@ -128,6 +130,8 @@ class PipelineList(RowList):
 class InboxList(RowList):
     """The inbox pane; filters and message actions live here."""
 
+    BINDING_GROUP_TITLE = "Inbox"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("u", "toggle_unassigned", "Unassigned", id="inbox.unassigned"),
         Binding("U", "toggle_unread", "Unread", id="inbox.unread"),
@@ -196,6 +200,8 @@ class InboxList(RowList):
 
 class MainScreen(Screen[None]):
     """Pipeline and inbox side by side."""
+
+    BINDING_GROUP_TITLE = "Main"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "Search", id="main.search"),

@@ -21,6 +21,8 @@ Check = Callable[[str], None]
 class PromptScreen(ModalScreen[str | None]):
     """Ask one thing; `check(answer)` raises RapportError to refuse it with its message."""
 
+    BINDING_GROUP_TITLE = "Prompt"
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
 
     def __init__(self, question: str, *, value: str = "", check: Check | None = None) -> None:

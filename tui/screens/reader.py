@@ -64,6 +64,8 @@ def render_message(message: Message, *, headers: bool, unfold: bool) -> Text:
 class ReaderScreen(Screen[None]):
     """Read one message."""
 
+    BINDING_GROUP_TITLE = "Reader"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("h", "toggle_headers", "Headers", id="reader.headers"),
         Binding("z", "toggle_quotes", "Quotes", id="reader.quotes"),

@@ -28,6 +28,8 @@ def render_today_row(item: queries.TodayItem, width: int) -> Text:
 class TodayScreen(Screen[None]):
     """What needs doing today; enter opens the line's account."""
 
+    BINDING_GROUP_TITLE = "Today"
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back", id="today.back")]
 
     def compose(self) -> ComposeResult:

@@ -29,6 +29,8 @@ class RowList(ScrollView, can_focus=True):
     A DataTable holding 100k rows takes seconds to build; this holds a few pages at a time.
     """
 
+    BINDING_GROUP_TITLE = "List"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("down,j", "cursor_down", "Down", show=False, id="list.down"),
         Binding("up,k", "cursor_up", "Up", show=False, id="list.up"),
