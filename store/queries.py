@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 from sqlite_utils import Database
 
+from rapport.store.contact import day_end_utc, stale_accounts
 from rapport.store.deals import Deal, is_rotting, list_deals, weighted_value
 from rapport.store.pipeline import Pipeline
 
@@ -135,18 +136,10 @@ def today_items(db: Database, today: date, stale_after_days: int) -> list[TodayI
         [today.isoformat()],
     ):
         items.append(TodayItem("due", r[0], r[1], f"{r[2]}: {r[3]}", r[4]))
-    cutoff = (today - timedelta(days=stale_after_days)).isoformat()
-    for r in db.execute(
-        """SELECT a.id, a.name, max(coalesce(last_mail, ''), coalesce(last_act, '')) AS last FROM accounts a
-           LEFT JOIN (SELECT ma.account_id, max(m.date_utc) AS last_mail FROM message_accounts ma
-                      JOIN messages m ON m.id = ma.message_id GROUP BY ma.account_id) lm ON lm.account_id = a.id
-           LEFT JOIN (SELECT account_id, max(date_utc) AS last_act FROM activities
-                      WHERE kind IN ('note','call','meeting','sent') GROUP BY account_id) la
-                ON la.account_id = a.id
-           WHERE last < ? ORDER BY last, a.name LIMIT 200""",
-        [cutoff],
-    ):
-        items.append(TodayItem("stale", r[0], r[1], "no contact since " + (r[2][:10] or "ever"), r[2][:10]))
+    # The report's definition of contact and staleness (store/contact.py), so the two agree.
+    for s in stale_accounts(db, day_end_utc(today), stale_after_days)[:200]:
+        last = (s.last_contact_utc or "")[:10]
+        items.append(TodayItem("stale", s.account_id, s.account, "no contact since " + (last or "ever"), last))
     day_ago = (today - timedelta(days=1)).isoformat()
     for r in db.execute(
         """SELECT ma.account_id, a.name, m.subject, m.date_utc FROM messages m

@@ -12,7 +12,8 @@ Definitions (the README's "Reports" section repeats them for users):
   until the first outbound message of the same thread after it; median over answered ones;
 - open objections, last contact, stale accounts and key-account figures are taken "as of" the
   end of the period, or now when the period is still running;
-- contact = a linked message either way, or a call, meeting, sent mail or objection activity.
+- contact and stale accounts: store/contact.py, the one definition Today uses too (mail either
+  way, calls, meetings, logged sent mail, objections; not notes), stale at `stale_after_days` or more.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from rapport.store.contact import REAL_MAIL, StaleAccount, as_of_day, last_contacts, stale_accounts
 from rapport.store.pipeline import Pipeline
 from rapport.store.report_period import Period
 from rapport.store.timeutil import parse_utc_text, to_utc_text, utc_now
 
-CONTACT_KINDS = ("call", "meeting", "sent", "objection")
 NO_DATE = "no date"
 
 
@@ -95,14 +96,6 @@ class OpenObjection:
     date_utc: str
     subject: str
     age_days: int
-
-
-@dataclass(frozen=True)
-class StaleAccount:
-    account_id: int
-    account: str
-    last_contact_utc: str | None  # None: never contacted
-    days_since: int | None
 
 
 @dataclass(frozen=True)
@@ -242,10 +235,6 @@ def forecast_by_month(db: Database, pipeline: Pipeline) -> tuple[ForecastMonth, 
     )
 
 
-# Mail that counts: not a draft, not in a Drafts folder.
-_REAL_MAIL = "m.draft = 0 AND f.role != 'drafts'"
-
-
 def activity_per_account(db: Database, period: Period) -> tuple[AccountActivity, ...]:
     """Per account with anything in the period: mails in/out, calls, meetings, notes."""
     rows = db.execute(
@@ -257,7 +246,7 @@ def activity_per_account(db: Database, period: Period) -> tuple[AccountActivity,
             FROM message_accounts ma
             JOIN messages m ON m.id = ma.message_id
             JOIN folders f ON f.id = m.folder_id
-            WHERE m.date_utc >= :start AND m.date_utc < :end AND {_REAL_MAIL}
+            WHERE m.date_utc >= :start AND m.date_utc < :end AND {REAL_MAIL}
             GROUP BY ma.account_id
         ), acts AS (
             SELECT account_id,
@@ -287,14 +276,14 @@ def first_response(db: Database, period: Period) -> FirstResponse:
         WITH inbound AS (
             SELECT m.message_id, m.thread_id, min(m.date_utc) AS date_utc
             FROM messages m JOIN folders f ON f.id = m.folder_id
-            WHERE m.direction = 'in' AND {_REAL_MAIL}
+            WHERE m.direction = 'in' AND {REAL_MAIL}
               AND m.date_utc >= :start AND m.date_utc < :end
               AND EXISTS (SELECT 1 FROM message_accounts ma WHERE ma.message_id = m.id)
             GROUP BY m.message_id, m.thread_id
         )
         SELECT i.date_utc,
                (SELECT min(m.date_utc) FROM messages m JOIN folders f ON f.id = m.folder_id
-                WHERE m.thread_id = i.thread_id AND m.direction = 'out' AND {_REAL_MAIL}
+                WHERE m.thread_id = i.thread_id AND m.direction = 'out' AND {REAL_MAIL}
                   AND m.date_utc > i.date_utc)
         FROM inbound i""",
         {"start": period.start_utc, "end": period.end_utc},
@@ -319,50 +308,11 @@ def open_objections(db: Database, as_of_utc: str) -> tuple[OpenObjection, ...]:
         ORDER BY ac.date_utc, ac.id""",
         {"as_of": as_of_utc},
     ).fetchall()
-    as_of = _as_of_day(as_of_utc)
+    as_of = as_of_day(as_of_utc)
     return tuple(
         OpenObjection(int(i), name, when, _first_line(text), (as_of - _day(when)).days)
         for i, name, when, text in rows
     )
-
-
-def last_contacts(db: Database, as_of_utc: str) -> dict[int, str | None]:
-    """Account id -> moment of the last contact before `as_of_utc` (None: never)."""
-    kinds = ", ".join("?" for _ in CONTACT_KINDS)
-    rows = db.execute(
-        f"""
-        SELECT a.id, max(
-            coalesce((SELECT max(m.date_utc) FROM message_accounts ma
-                      JOIN messages m ON m.id = ma.message_id
-                      JOIN folders f ON f.id = m.folder_id
-                      WHERE ma.account_id = a.id AND m.date_utc < ? AND {_REAL_MAIL}), ''),
-            coalesce((SELECT max(ac.date_utc) FROM activities ac
-                      WHERE ac.account_id = a.id AND ac.kind IN ({kinds})
-                        AND ac.date_utc < ?), ''))
-        FROM accounts a""",
-        [as_of_utc, *CONTACT_KINDS, as_of_utc],
-    ).fetchall()
-    return {int(i): (last or None) for i, last in rows}
-
-
-def stale_accounts(
-    db: Database,
-    as_of_utc: str,
-    stale_after_days: int,
-    contacts: dict[int, str | None] | None = None,
-) -> tuple[StaleAccount, ...]:
-    """Accounts with no contact for `stale_after_days` (never-contacted ones included), stalest first."""
-    contacts = last_contacts(db, as_of_utc) if contacts is None else contacts
-    names = dict(db.execute("SELECT id, name FROM accounts").fetchall())
-    as_of = _as_of_day(as_of_utc)
-    stale: list[StaleAccount] = []
-    for account_id, last in contacts.items():
-        days = (as_of - _day(last)).days if last else None
-        if days is None or days >= stale_after_days:
-            stale.append(StaleAccount(account_id, names[account_id], last, days))
-    # Never contacted first, then the longest silence; ties by name so output is stable.
-    stale.sort(key=lambda s: (s.days_since is not None, -(s.days_since or 0), s.account.casefold()))
-    return tuple(stale)
 
 
 def key_accounts(
@@ -371,7 +321,7 @@ def key_accounts(
     """Key-tier accounts: share of won value, last contact and what is still open."""
     contacts = last_contacts(db, as_of_utc) if contacts is None else contacts
     cte, params = _stages_cte(pipeline)
-    as_of_day = _as_of_day(as_of_utc).isoformat()
+    due_before = as_of_day(as_of_utc).isoformat()
     won_total = db.execute(
         f"""{cte}
         SELECT coalesce(sum(d.value), 0) FROM deals d JOIN stages s ON s.name = d.stage COLLATE NOCASE
@@ -395,7 +345,7 @@ def key_accounts(
         LEFT JOIN stages s ON s.name = d.stage COLLATE NOCASE
         WHERE a.tier = 'key'
         GROUP BY a.id ORDER BY a.name COLLATE NOCASE""",
-        [*params, as_of_utc, as_of_day, as_of_utc, as_of_utc],
+        [*params, as_of_utc, due_before, as_of_utc, as_of_utc],
     ).fetchall()
     actions = _next_actions(db, cte, params)
     result = []
@@ -440,9 +390,6 @@ def _day(utc_text: str) -> date:
     return parse_utc_text(utc_text).date()
 
 
-def _as_of_day(as_of_utc: str) -> date:
-    """The last day the (exclusive) `as_of_utc` bound still covers."""
-    return (parse_utc_text(as_of_utc) - timedelta(seconds=1)).date()
 
 
 def _first_line(text: str) -> str:

@@ -12,7 +12,7 @@ import io
 import json
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from rapport.store.activities import add_activity
 from rapport.store.deals import create_deal
 from rapport.store.errors import InputError
 from rapport.store.pipeline import Pipeline
+from rapport.store.queries import today_items
 from rapport.store.report_period import Period, parse_period
 from rapport.store.reports import (
     AccountActivity,
@@ -287,6 +288,31 @@ def test_csv_cells_never_start_a_formula(hostile_book: Path) -> None:
 def rows_item(rows: list[list[str]], value: str) -> str:
     """The `item` of the first row whose value is `value`."""
     return next(row[1] for row in rows if row[3] == value)
+
+
+def test_today_and_report_agree_on_stale_accounts(tmp_path: Path) -> None:
+    # On 31 March with a 30-day threshold: A's last call (1 March) is 30 days old, so stale;
+    # B has only a note (not contact: the manager writing to themselves), so never contacted;
+    # C's call on 2 March is 29 days old; D raised an objection on 20 March (contact).
+    opened = open_workspace(tmp_path / "ws")
+    try:
+        db = opened.db
+        acts = {"A": "call", "B": "note", "C": "call", "D": "objection"}
+        days = {"A": "2026-03-01", "B": "2026-03-25", "C": "2026-03-02", "D": "2026-03-20"}
+        for name, kind in acts.items():
+            account = create_account(db, name).id
+            add_activity(db, account, kind, subject="x", date_utc=f"{days[name]}T09:00:00Z")
+        report = build_report(
+            db, Pipeline(), MARCH, stale_after_days=30, now=datetime(2026, 3, 31, 12, tzinfo=UTC)
+        )
+        today = today_items(db, date(2026, 3, 31), 30)
+    finally:
+        opened.close()
+    assert [(s.account, s.days_since) for s in report.stale_accounts] == [("B", None), ("A", 30)]
+    assert [(i.account_name, i.day) for i in today if i.section == "stale"] == [
+        ("B", ""),
+        ("A", "2026-03-01"),
+    ]
 
 
 def _run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
