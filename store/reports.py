@@ -8,8 +8,9 @@ Definitions (the README's "Reports" section repeats them for users):
 - forecast: open deals by month of expected close ("no date" last);
 - activity per account: linked mail in/out (drafts excluded, one count per Message-ID) and
   calls, meetings and notes dated in the period;
-- first response: for each inbound client mail (linked to an account) in the period, the time
-  until the first outbound message of the same thread after it; median over answered ones;
+- first response: per client wait begun in the period (the first client mail of a thread after
+  our last mail in it, follow-ups before our reply included in it) the time until our next mail
+  in that thread, whenever it came; median over the answered waits;
 - open objections, last contact, stale accounts and key-account figures are taken "as of" the
   end of the period, or now when the period is still running;
 - contact and stale accounts: store/contact.py, the one definition Today uses too (mail either
@@ -78,15 +79,21 @@ class AccountActivity:
 
 @dataclass(frozen=True)
 class FirstResponse:
-    """Inbound client mail of the period: how many got a reply, and the median wait."""
+    """Client waits that began in the period: how many we answered, and the median wait.
+
+    A wait begins with the first client mail of a thread after our last reply (or the thread's
+    start) and ends at our next mail in that thread; client follow-ups before that reply belong
+    to the same wait. `inbound` counts the client mails of the period (one per Message-ID).
+    """
 
     inbound: int
+    waits: int
     answered: int
     median_hours: float | None
 
     @property
     def unanswered(self) -> int:
-        return self.inbound - self.answered
+        return self.waits - self.answered
 
 
 @dataclass(frozen=True)
@@ -270,31 +277,60 @@ def activity_per_account(db: Database, period: Period) -> tuple[AccountActivity,
 
 
 def first_response(db: Database, period: Period) -> FirstResponse:
-    """Median time from an inbound client mail to the first outbound mail after it in its thread."""
+    """Median time from the start of each client wait begun in the period to our reply."""
+    params = {"start": period.start_utc, "end": period.end_utc}
+    # Whole threads that had client mail in the period: a wait may have begun before it.
     rows = db.execute(
         f"""
-        WITH inbound AS (
-            SELECT m.message_id, m.thread_id, min(m.date_utc) AS date_utc
-            FROM messages m JOIN folders f ON f.id = m.folder_id
+        WITH client AS (
+            SELECT m.id FROM messages m JOIN folders f ON f.id = m.folder_id
             WHERE m.direction = 'in' AND {REAL_MAIL}
-              AND m.date_utc >= :start AND m.date_utc < :end
               AND EXISTS (SELECT 1 FROM message_accounts ma WHERE ma.message_id = m.id)
-            GROUP BY m.message_id, m.thread_id
+        ), threads AS (
+            SELECT DISTINCT m.thread_id FROM messages m JOIN client c ON c.id = m.id
+            WHERE m.date_utc >= :start AND m.date_utc < :end
         )
-        SELECT i.date_utc,
-               (SELECT min(m.date_utc) FROM messages m JOIN folders f ON f.id = m.folder_id
-                WHERE m.thread_id = i.thread_id AND m.direction = 'out' AND {REAL_MAIL}
-                  AND m.date_utc > i.date_utc)
-        FROM inbound i""",
-        {"start": period.start_utc, "end": period.end_utc},
+        SELECT m.thread_id, m.direction, min(m.date_utc) AS sent
+        FROM messages m JOIN folders f ON f.id = m.folder_id
+        WHERE m.thread_id IN (SELECT thread_id FROM threads) AND {REAL_MAIL}
+          AND (m.direction = 'out' OR m.id IN (SELECT id FROM client))
+        GROUP BY m.thread_id, m.message_id, m.direction
+        -- At the same second our mail comes first: it cannot answer what arrived with it.
+        ORDER BY m.thread_id, sent, m.direction = 'in'""",
+        params,
     ).fetchall()
-    waits = [
-        (parse_utc_text(reply) - parse_utc_text(sent)).total_seconds()
-        for sent, reply in rows
+    inbound = sum(1 for _, direction, sent in rows if direction == "in" and _in(period, sent))
+    waits = [w for w in _client_waits(rows) if _in(period, w[0])]
+    hours = [
+        (parse_utc_text(reply) - parse_utc_text(began)).total_seconds() / 3600
+        for began, reply in waits
         if reply is not None
     ]
-    median = round(statistics.median(waits) / 3600, 2) if waits else None
-    return FirstResponse(inbound=len(rows), answered=len(waits), median_hours=median)
+    median = round(statistics.median(hours), 2) if hours else None
+    return FirstResponse(inbound, len(waits), len(hours), median)
+
+
+def _client_waits(rows: list[tuple[str, str, str]]) -> list[tuple[str, str | None]]:
+    """(began, replied or None) per wait, from (thread, direction, sent) rows in thread order."""
+    waits: list[tuple[str, str | None]] = []
+    thread, waiting_since = None, None
+    for thread_id, direction, sent in rows:
+        if thread_id != thread:
+            if waiting_since is not None:
+                waits.append((waiting_since, None))
+            thread, waiting_since = thread_id, None
+        if direction == "in" and waiting_since is None:
+            waiting_since = sent
+        elif direction == "out" and waiting_since is not None:
+            waits.append((waiting_since, sent))
+            waiting_since = None
+    if waiting_since is not None:
+        waits.append((waiting_since, None))
+    return waits
+
+
+def _in(period: Period, utc_text: str) -> bool:
+    return period.start_utc <= utc_text < period.end_utc
 
 
 def open_objections(db: Database, as_of_utc: str) -> tuple[OpenObjection, ...]:

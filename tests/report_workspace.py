@@ -113,7 +113,32 @@ def _activities(db: Database, ids: dict[str, int]) -> None:
         _backdate(db, "activities", objection.id, "resolved_utc", resolved_at)
 
 
-def _mail(db: Database) -> None:
+# (folder, Message-ID, date, from, to, References: the thread so far, oldest first)
+Mail = tuple[str, str, str, str, str, tuple[str, ...]]
+FOLDER_ROLES = {"INBOX": "inbox", "Sent": "sent", "Drafts": "drafts", "Archive": ""}
+
+MARCH_MAIL: list[Mail] = [
+    ("INBOX", "a1@acme.example", "2026-03-02T09:00:00Z", "bob@acme.example", ME, ()),
+    ("INBOX", "b1@borealis.example", "2026-03-16T08:00:00Z", "eve@borealis.example", ME, ()),
+    ("INBOX", "b2@borealis.example", "2026-03-16T09:00:00Z", "eve@borealis.example", ME,
+     ("b1@borealis.example",)),
+    ("INBOX", "c1@cobalt.example", "2026-03-28T10:00:00Z", "kim@cobalt.example", ME, ()),
+    ("INBOX", "a2@acme.example", "2026-02-25T10:00:00Z", "bob@acme.example", ME, ()),
+    ("INBOX", "spam@gmail.com", "2026-03-05T10:00:00Z", "random@gmail.com", ME, ()),
+    ("INBOX", "a3@acme.example", "2026-04-02T10:00:00Z", "bob@acme.example", ME, ()),
+    ("Sent", "o1@rapport.example", "2026-03-02T11:30:00Z", ME, "bob@acme.example",
+     ("a1@acme.example",)),
+    ("Sent", "o2@rapport.example", "2026-03-16T14:00:00Z", ME, "eve@borealis.example",
+     ("b1@borealis.example", "b2@borealis.example")),
+    ("Sent", "o3@rapport.example", "2026-03-01T10:00:00Z", ME, "bob@acme.example",
+     ("a2@acme.example",)),
+    ("Drafts", "d1@rapport.example", "2026-03-15T10:00:00Z", ME, "bob@acme.example",
+     ("a1@acme.example",)),
+]  # fmt: skip
+
+
+def save_mails(db: Database, mails: list[Mail]) -> None:
+    """Store `mails` folder by folder through `save_batch`, as a sync would."""
     from rapport.store.messages import NewMessage, get_or_create_folder, save_batch
 
     template = NewMessage(
@@ -137,27 +162,7 @@ def _mail(db: Database) -> None:
         flagged=False,
         draft=False,
     )
-
-    # (folder, Message-ID, date, from, to, References: the thread so far, oldest first)
-    mails = [
-        ("INBOX", "a1@acme.example", "2026-03-02T09:00:00Z", "bob@acme.example", ME, ()),
-        ("INBOX", "b1@borealis.example", "2026-03-16T08:00:00Z", "eve@borealis.example", ME, ()),
-        ("INBOX", "b2@borealis.example", "2026-03-16T09:00:00Z", "eve@borealis.example", ME,
-         ("b1@borealis.example",)),
-        ("INBOX", "c1@cobalt.example", "2026-03-28T10:00:00Z", "kim@cobalt.example", ME, ()),
-        ("INBOX", "a2@acme.example", "2026-02-25T10:00:00Z", "bob@acme.example", ME, ()),
-        ("INBOX", "spam@gmail.com", "2026-03-05T10:00:00Z", "random@gmail.com", ME, ()),
-        ("INBOX", "a3@acme.example", "2026-04-02T10:00:00Z", "bob@acme.example", ME, ()),
-        ("Sent", "o1@rapport.example", "2026-03-02T11:30:00Z", ME, "bob@acme.example",
-         ("a1@acme.example",)),
-        ("Sent", "o2@rapport.example", "2026-03-16T14:00:00Z", ME, "eve@borealis.example",
-         ("b1@borealis.example", "b2@borealis.example")),
-        ("Sent", "o3@rapport.example", "2026-03-01T10:00:00Z", ME, "bob@acme.example",
-         ("a2@acme.example",)),
-        ("Drafts", "d1@rapport.example", "2026-03-15T10:00:00Z", ME, "bob@acme.example",
-         ("a1@acme.example",)),
-    ]  # fmt: skip
-    batches: dict[str, list[NewMessage]] = {"INBOX": [], "Sent": [], "Drafts": []}
+    batches: dict[str, list[NewMessage]] = {name: [] for name in FOLDER_ROLES}
     for folder, mid, when, sender, to, refs in mails:
         batch = batches[folder]
         batch.append(
@@ -175,8 +180,10 @@ def _mail(db: Database) -> None:
             )
         )
     me = frozenset({ME})
-    for name, role in (("INBOX", "inbox"), ("Sent", "sent"), ("Drafts", "drafts")):
+    for name, role in FOLDER_ROLES.items():
         batch = batches[name]
+        if not batch:
+            continue
         folder = get_or_create_folder(db, "work", name, role)
         save_batch(
             db,
@@ -204,7 +211,7 @@ def build_report_workspace(home: Path, *, with_mail: bool = True) -> Path:
         _deals(db, ids)
         _activities(db, ids)
         if with_mail:
-            _mail(db)
+            save_mails(db, MARCH_MAIL)
     finally:
         opened.close()
     return home

@@ -68,7 +68,8 @@ def test_html_has_the_same_figures(report: Report, html: str) -> None:
             f'<td class="num">{money(stage.value)}</td>'
         )
         assert row in html
-    assert "Median first response: <strong>5.00 h</strong>" in html
+    assert "Median first response: <strong>4.25 h</strong>" in html
+    assert "(2 of 3 client waits answered, 1 unanswered; 4 client mails)" in html
     assert "Won: 2 deals, 9,000.00. Lost: 1 deals, 5,000.00." in html
     assert '<td class="num">30.8%</td>' in html
 

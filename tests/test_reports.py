@@ -16,7 +16,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from report_workspace import MARCH, NOW, STALE_AFTER_DAYS, build_report_workspace
+from report_workspace import (
+    MARCH,
+    ME,
+    NOW,
+    STALE_AFTER_DAYS,
+    Mail,
+    build_report_workspace,
+    save_mails,
+)
 
 from rapport.store.accounts import create_account
 from rapport.store.activities import add_activity
@@ -124,11 +132,76 @@ def test_activity_per_account_in_the_period(report: Report) -> None:
 
 
 def test_median_first_response_to_client_mail(report: Report) -> None:
-    # Inbound client mail in March: a1 (answered by o1 2.5 h later), b1 and b2 (answered by o2:
-    # 6 h and 5 h), c1 (never answered). The gmail message is not client mail; a2 is February's.
-    # Median of 2.5, 5, 6 = 5.0 hours.
+    # A wait starts at a thread's first client mail after our last mail in it; follow-ups
+    # before our reply belong to it. March client mail: a1, b1, b2, c1 (4; the gmail message
+    # is no client's, a2 is February's, a3 April's). Waits begun in March:
+    #   a1 02 Mar 09:00 -> o1 02 Mar 11:30                = 2.5 h
+    #   b1 16 Mar 08:00 (b2 at 09:00 is a follow-up) -> o2 16 Mar 14:00 = 6 h (one wait, not two)
+    #   c1 28 Mar 10:00, never answered (the draft d1 is no reply)
+    # a2 -> o3 began in February. Median of 2.5 and 6 = 4.25 h; 2 of 3 waits answered.
     fr = report.first_response
-    assert (fr.inbound, fr.answered, fr.unanswered, fr.median_hours) == (4, 3, 1, 5.0)
+    assert (fr.inbound, fr.waits, fr.answered, fr.unanswered, fr.median_hours) == (
+        4,
+        3,
+        2,
+        1,
+        4.25,
+    )
+
+
+def test_first_response_counts_each_wait_once(tmp_path: Path) -> None:
+    home = build_report_workspace(tmp_path / "ws", with_mail=False)
+    opened = open_workspace(home)
+    try:
+        create_account(opened.db, "Delta", domains=["delta.example"])
+        save_mails(opened.db, DELTA_MAIL)
+        report = build_report(opened.db, Pipeline(), MARCH, stale_after_days=30, now=NOW)
+    finally:
+        opened.close()
+    # Waits begun in March, by thread:
+    #   t1: t1a 05 Mar 09:00 (+ follow-up t1b 10:00) -> r1 13:00 = 4 h; t1c 06 Mar 08:00 -> r2
+    #       09:30 = 1.5 h (a new wait: it came after our reply)
+    #   t2: began 27 Feb (t2b on 01 Mar is a follow-up in February's wait): not a March wait
+    #   t3: t3a 10 Mar 08:00, in INBOX and Archive (one Message-ID, one wait) -> r3 18:00 = 10 h
+    #   t4: t4a 30 Mar 12:00 -> r4 01 Apr 12:00 = 24 h (answered after the period still counts)
+    #   t5: we wrote first (05 09:00); the client's t5a 12 Mar 11:00 -> r5 13 Mar 11:00 = 24 h
+    #   t6: t6a 20 Mar, unanswered
+    # 6 waits, 5 answered: median of 1.5, 4, 10, 24, 24 = 10 h.
+    # Client mails in March: t1a t1b t1c t2b t3a t4a t5a t6a = 8 (t3a once).
+    fr = report.first_response
+    assert (fr.inbound, fr.waits, fr.answered, fr.unanswered, fr.median_hours) == (
+        8,
+        6,
+        5,
+        1,
+        10.0,
+    )
+    # The duplicate Message-ID is one mail in the activity table too; out: r1 r2 r3 r5 t5o t2r.
+    delta = next(a for a in report.activity if a.account == "Delta")
+    assert (delta.mails_in, delta.mails_out) == (8, 6)
+
+
+D = "dan@delta.example"
+DELTA_MAIL: list[Mail] = [
+    ("INBOX", "t1a@delta", "2026-03-05T09:00:00Z", D, ME, ()),
+    ("INBOX", "t1b@delta", "2026-03-05T10:00:00Z", D, ME, ("t1a@delta",)),
+    ("Sent", "t1r1@me", "2026-03-05T13:00:00Z", ME, D, ("t1a@delta", "t1b@delta")),
+    ("INBOX", "t1c@delta", "2026-03-06T08:00:00Z", D, ME, ("t1a@delta", "t1b@delta", "t1r1@me")),
+    ("Sent", "t1r2@me", "2026-03-06T09:30:00Z", ME, D,
+     ("t1a@delta", "t1b@delta", "t1r1@me", "t1c@delta")),
+    ("INBOX", "t2a@delta", "2026-02-27T10:00:00Z", D, ME, ()),
+    ("INBOX", "t2b@delta", "2026-03-01T10:00:00Z", D, ME, ("t2a@delta",)),
+    ("Sent", "t2r@me", "2026-03-02T10:00:00Z", ME, D, ("t2a@delta", "t2b@delta")),
+    ("INBOX", "t3a@delta", "2026-03-10T08:00:00Z", D, ME, ()),
+    ("Archive", "t3a@delta", "2026-03-10T08:00:00Z", D, ME, ()),
+    ("Sent", "t3r@me", "2026-03-10T18:00:00Z", ME, D, ("t3a@delta",)),
+    ("INBOX", "t4a@delta", "2026-03-30T12:00:00Z", D, ME, ()),
+    ("Sent", "t4r@me", "2026-04-01T12:00:00Z", ME, D, ("t4a@delta",)),
+    ("Sent", "t5o@me", "2026-03-05T09:00:00Z", ME, D, ()),
+    ("INBOX", "t5a@delta", "2026-03-12T11:00:00Z", D, ME, ("t5o@me",)),
+    ("Sent", "t5r@me", "2026-03-13T11:00:00Z", ME, D, ("t5o@me", "t5a@delta")),
+    ("INBOX", "t6a@delta", "2026-03-20T12:00:00Z", D, ME, ()),
+]  # fmt: skip
 
 
 def test_open_objections_as_of_the_end_of_the_period(report: Report) -> None:
@@ -217,11 +290,14 @@ def test_formats_agree(report: Report) -> None:
         for s, f in stage_rows.items()
     ] == [{k: st[k] for k in ("stage", "deals", "value", "weighted")} for st in data["stages"]]
     fr_rows = {r["field"]: r["value"] for r in rows if r["section"] == "first_response"}
-    assert float(fr_rows["median_hours"]) == data["first_response"]["median_hours"] == 5.0
+    assert float(fr_rows["median_hours"]) == data["first_response"]["median_hours"] == 4.25
     md = render_md(report)
     assert "| Won / support | 3 | 30,000.00 | 30,000.00 |" in md
     assert "| Prospect | 1 | 2,000.00 | 500.00 |" in md
-    assert "Median first response: 5.00 h (3 of 4 inbound" in md
+    assert (
+        "Median first response: 4.25 h (2 of 3 client waits answered, 1 unanswered; "
+        "4 client mails)." in md
+    )
     assert "| 2026-04 | 2 | 18,000.00 | 11,400.00 |" in md
     assert (
         "| Acme | 4,000.00 | 30.8% | 2026-03-10 | 2 | 12,000.00 | 1 | 1 | send terms (due 2026-03-20) |"

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from rapport.store.exporter import formula_safe
-from rapport.store.reports import KeyAccount, Report
+from rapport.store.reports import FirstResponse, KeyAccount, Report
 from rapport.tui.safe import clean
 
 FORMATS = ("md", "csv", "json", "html")
@@ -70,6 +70,14 @@ def currency_note(report: Report) -> str:
     if len(report.currencies) > 1:
         return f"values in {', '.join(report.currencies)} summed without conversion"
     return f"values in {report.currencies[0] if report.currencies else 'EUR'}"
+
+
+def waits_text(fr: FirstResponse) -> str:
+    """How many client waits we answered, in words every format shares."""
+    return (
+        f"{fr.answered} of {fr.waits} client waits answered, {fr.unanswered} unanswered; "
+        f"{fr.inbound} client mails"
+    )
 
 
 def next_action_text(account: KeyAccount) -> str:
@@ -130,6 +138,7 @@ def report_data(report: Report) -> dict[str, Any]:
         ],
         "first_response": {
             "inbound": report.first_response.inbound,
+            "waits": report.first_response.waits,
             "answered": report.first_response.answered,
             "unanswered": report.first_response.unanswered,
             "median_hours": report.first_response.median_hours,
@@ -278,8 +287,7 @@ def render_md(report: Report) -> str:
         ),
         "## First response to client mail",
         "",
-        f"Median first response: {hours(fr.median_hours)} "
-        f"({fr.answered} of {fr.inbound} inbound client mails answered, {fr.unanswered} unanswered).",
+        f"Median first response: {hours(fr.median_hours)} ({waits_text(fr)}).",
         "",
         "## Open objections",
         "",

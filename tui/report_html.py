@@ -18,6 +18,7 @@ from rapport.tui.report_formats import (
     money,
     next_action_text,
     safe_report,
+    waits_text,
 )
 
 _BAR_AREA = 360  # px of the widest bar
@@ -144,8 +145,7 @@ _TEMPLATE = """<!DOCTYPE html>
 
 <h2 id="first-response">First response to client mail</h2>
 <p>Median first response: <strong>{{ hours(r.first_response.median_hours) }}</strong>
-({{ r.first_response.answered }} of {{ r.first_response.inbound }} inbound client mails answered,
-{{ r.first_response.unanswered }} unanswered).</p>
+({{ waits_text(r.first_response) }}).</p>
 
 <h2 id="objections">Open objections</h2>
 {{ empty(r.open_objections) }}
@@ -214,4 +214,5 @@ def render_html(report: Report) -> str:
         hours=hours,
         day_of=day_of,
         next_action_text=next_action_text,
+        waits_text=waits_text,
     )

@@ -29,7 +29,7 @@ from rapport.store.errors import InputError
 from rapport.store.report_period import Period, month_period
 from rapport.store.reports import Report, build_report
 from rapport.store.timeutil import utc_now
-from rapport.tui.report_formats import day_of, hours, money, next_action_text
+from rapport.tui.report_formats import day_of, hours, money, next_action_text, waits_text
 from rapport.tui.safe import clean
 
 SECTIONS = ("pipeline", "forecast", "closed", "activity", "key-accounts", "attention")
@@ -224,8 +224,7 @@ class ReportsScreen(Screen[None]):
             ],
         )
         self.query_one("#response-summary", Static).update(
-            f"Median first response: {hours(fr.median_hours)} "
-            f"({fr.answered} of {fr.inbound} client mails answered, {fr.unanswered} unanswered)"
+            f"Median first response: {hours(fr.median_hours)} ({waits_text(fr)})"
         )
         self._fill(
             "activity-table",
