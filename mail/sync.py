@@ -299,6 +299,8 @@ def sync_mailbox(db: Database, cfg: MailboxConfig, *, my_addresses: frozenset[st
     try:
         if client is None:
             client = connect(cfg)
+        else:
+            _leave_selected_folder(client)
         caps = enable_extensions(client)
         listed = list_folder_names(client)
         plan = plan_folders(client, cfg, listed)
@@ -349,6 +351,17 @@ def sync_mailbox(db: Database, cfg: MailboxConfig, *, my_addresses: frozenset[st
         if own_client and client is not None:
             close(client)
     return SyncSummary(cfg.name, tuple(folders), error)
+
+
+def _leave_selected_folder(client: IMAPClient) -> None:
+    """A reused connection (`--watch`) still has a folder selected, and STATUS of the selected
+    folder answers from the session's view, which misses mail delivered since: leave it."""
+    if client._imap.state != "SELECTED":  # noqa: SLF001 - imapclient does not track it
+        return
+    if client.has_capability("UNSELECT"):
+        client.unselect_folder()
+    else:
+        client.noop()  # brings the view up to date (CLOSE would expunge \Deleted mail)
 
 
 def drop_vanished_folders(db: Database, cfg: MailboxConfig, on_server: set[str],

@@ -3,12 +3,16 @@
 One thread per mailbox, each with its own IMAP connection and its own database connection
 (sqlite-utils connections stay on their thread). The loop: sync, then wait on IDLE in INBOX (or
 sleep when the server has no IDLE) until the server says something or the interval passes, then
-sync again. A dropped network connection or a failed login waits 1, 2, 4 ... 300 s and retries.
+sync again. A connection the server drops during IDLE is noticed at once (EOF); that, other
+network errors and a refused login wait 1, 2, 4 ... 300 s and retry. A secret that cannot be read
+is reported once and that mailbox is no longer watched.
 """
 
 from __future__ import annotations
 
+import functools
 import imaplib
+import selectors
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -17,7 +21,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from rapport.mail.config import MailboxConfig, MaildirConfig, mailbox_configs, maildir_configs
-from rapport.mail.errors import MailError
+from rapport.mail.errors import ConnectionLost, CredentialsUnavailable, MailError
 from rapport.mail.events import Event, MailboxFailed
 from rapport.mail.imap import connect
 from rapport.mail.sync import select_mailboxes, sync_mailbox
@@ -28,8 +32,31 @@ MAX_BACKOFF = 300.0
 IDLE_RENEW = 25 * 60
 
 
-def wait_for_change(client: IMAPClient, interval: float, should_stop: Callable[[], bool]) -> None:
-    """Block until INBOX changes (IDLE) or `interval` seconds pass, checking `should_stop`."""
+def _server_spoke(client: IMAPClient, timeout: float, mailbox: str) -> bool:
+    """Wait up to `timeout` s in IDLE for a line from the server: True when one came.
+
+    Not imapclient's idle_check(): it swallows EOF and returns [] as it does for silence, so a
+    dropped connection went unnoticed and was polled in a busy loop until the interval ran out.
+    The rest of what the server sent is read by idle_done().
+    """
+    with selectors.DefaultSelector() as selector:
+        selector.register(client.socket(), selectors.EVENT_READ)
+        if not selector.select(timeout):
+            return False
+    try:
+        client._imap._get_line()  # noqa: SLF001 - readable socket: a whole line, or EOF
+    except imaplib.IMAP4.abort as exc:  # imaplib's "socket error: EOF"
+        raise ConnectionLost("connection lost: the server closed the connection during IDLE",
+                             mailbox=mailbox) from exc
+    return True
+
+
+def wait_for_change(client: IMAPClient, interval: float, should_stop: Callable[[], bool],
+                    mailbox: str = "") -> None:
+    """Block until INBOX changes (IDLE) or `interval` seconds pass, checking `should_stop`.
+
+    ConnectionLost when the server drops the connection while we wait.
+    """
     deadline = time.monotonic() + interval
     if not client.has_capability("IDLE"):
         while time.monotonic() < deadline and not should_stop():
@@ -37,23 +64,28 @@ def wait_for_change(client: IMAPClient, interval: float, should_stop: Callable[[
         return
     client.select_folder("INBOX", readonly=True)
     client.idle()
-    try:
-        renew = time.monotonic() + IDLE_RENEW
-        while not should_stop() and time.monotonic() < deadline:
-            if client.idle_check(timeout=1):
-                return
-            if time.monotonic() > renew:
-                client.idle_done()
-                client.idle()
-                renew = time.monotonic() + IDLE_RENEW
-    finally:
-        client.idle_done()
+    renew = time.monotonic() + IDLE_RENEW
+    while not should_stop() and time.monotonic() < deadline:
+        wait = min(1.0, max(0.0, deadline - time.monotonic()))
+        if _server_spoke(client, wait, mailbox):
+            break
+        if time.monotonic() > renew:
+            client.idle_done()
+            client.idle()
+            renew = time.monotonic() + IDLE_RENEW
+    # Not reached after ConnectionLost: a dead connection is dropped, never sent DONE.
+    client.idle_done()
 
 
 def watch_mailbox(opened: OpenWorkspace, cfg: MailboxConfig, *, interval: float,
                   report: Callable[[Event], None], should_stop: Callable[[], bool],
-                  sleep: Callable[[float], None] = time.sleep) -> None:
-    """Sync `cfg` forever (until `should_stop()`), on this thread's own database connection."""
+                  sleep: Callable[[float], None] = time.sleep) -> str:
+    """Sync `cfg` until `should_stop()`, on this thread's own database connection.
+
+    Network errors and refused logins are retried after 1, 2, 4 ... 300 s. A secret that cannot
+    be read (password_command failing, no keyring) will not fix itself: it is reported once and
+    the watcher returns its one-line reason (empty when stopped normally).
+    """
     db = opened.reopen_db()
     mine = opened.config.me.all_addresses
     backoff = 1.0
@@ -68,7 +100,11 @@ def watch_mailbox(opened: OpenWorkspace, cfg: MailboxConfig, *, interval: float,
                     if summary.error:
                         break  # already reported by sync_mailbox: reconnect after a pause
                     backoff = 1.0
-                    wait_for_change(client, interval, should_stop)
+                    wait_for_change(client, interval, should_stop, cfg.name)
+            except CredentialsUnavailable as exc:
+                message = f"{exc.message}; not watched any more"
+                report(MailboxFailed(cfg.name, message))
+                return message
             except MailError as exc:
                 report(MailboxFailed(cfg.name, exc.message))
             except (OSError, imaplib.IMAP4.error, IMAPClientError) as exc:
@@ -85,6 +121,7 @@ def watch_mailbox(opened: OpenWorkspace, cfg: MailboxConfig, *, interval: float,
             backoff = min(backoff * 2, MAX_BACKOFF)
     finally:
         db.close()
+    return ""
 
 
 def _sleep_unless_stopped(seconds: float, should_stop: Callable[[], bool],
@@ -95,6 +132,18 @@ def _sleep_unless_stopped(seconds: float, should_stop: Callable[[], bool],
         step = min(0.5, remaining)
         sleep(step)
         remaining -= step
+
+
+class WatchThread(threading.Thread):
+    """A watcher; `gave_up` is the one-line reason it stopped on its own (empty otherwise)."""
+
+    def __init__(self, name: str, target: Callable[[], str | None]) -> None:
+        super().__init__(name=name, daemon=True)
+        self._watch = target
+        self.gave_up = ""
+
+    def run(self) -> None:
+        self.gave_up = self._watch() or ""
 
 
 def watch_maildirs(opened: OpenWorkspace, sources: list[MaildirConfig], *, interval: float,
@@ -116,34 +165,25 @@ def watch_maildirs(opened: OpenWorkspace, sources: list[MaildirConfig], *, inter
 
 def watch(opened: OpenWorkspace, names: Iterable[str] | None = None, *,
           report: Callable[[Event], None], stop: threading.Event,
-          interval: float | None = None) -> list[threading.Thread]:
-    """Start one watcher thread per mailbox; set `stop` to end them."""
+          interval: float | None = None) -> list[WatchThread]:
+    """Start one watcher thread per mailbox (one for all Maildirs); set `stop` to end them."""
     configs = select_mailboxes(mailbox_configs(opened.config), names,
                                [m.name for m in maildir_configs(opened.config)])
     seconds = interval if interval is not None else opened.config.sync_interval_minutes * 60
     wanted = {n.casefold() for n in (names or []) if n}
     maildirs = [m for m in maildir_configs(opened.config)
                 if not wanted or m.name.casefold() in wanted]
-    threads = []
+    threads: list[WatchThread] = []
     if maildirs:
-        thread = threading.Thread(
-            target=watch_maildirs, args=(opened, maildirs),
-            kwargs={"interval": seconds, "report": report, "should_stop": stop.is_set},
-            name="rapport-watch-maildirs", daemon=True,
-        )
-        thread.start()
-        threads.append(thread)
+        threads.append(WatchThread("rapport-watch-maildirs", lambda: watch_maildirs(
+            opened, maildirs, interval=seconds, report=report, should_stop=stop.is_set)))
     for cfg in configs:
-        thread = threading.Thread(
-            target=watch_mailbox,
-            args=(opened, cfg),
-            kwargs={"interval": seconds, "report": report, "should_stop": stop.is_set},
-            name=f"rapport-watch-{cfg.name}",
-            daemon=True,
-        )
+        threads.append(WatchThread(f"rapport-watch-{cfg.name}", functools.partial(
+            watch_mailbox, opened, cfg, interval=seconds, report=report,
+            should_stop=stop.is_set)))
+    for thread in threads:
         thread.start()
-        threads.append(thread)
     return threads
 
 
-__all__ = ["watch", "watch_mailbox", "wait_for_change"]
+__all__ = ["WatchThread", "wait_for_change", "watch", "watch_mailbox"]

@@ -58,6 +58,7 @@ class DovecotServer:
 
     root: Path
     condstore: bool = True
+    idle: bool = True
     plain_port: int = 0
     tls_port: int = 0
     ca_file: Path = field(default_factory=Path)
@@ -86,15 +87,17 @@ class DovecotServer:
         login_user = "dovenull" if me.pw_uid == 0 else me.pw_name
         internal_user = "dovecot" if me.pw_uid == 0 else me.pw_name
         ca, crt, key = self.ca_file, self.root / "server.crt", self.root / "server.key"
-        # Without CONDSTORE/QRESYNC in the capability list a client must fall back to scans.
-        capability = (
-            ""
-            if self.condstore
-            else "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE "
-            "SORT THREAD=REFERENCES MULTIAPPEND UNSELECT CHILDREN NAMESPACE UIDPLUS "
-            "LIST-EXTENDED I18NLEVEL=1 ESEARCH SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS "
-            "BINARY MOVE SPECIAL-USE LITERAL+\n"
-        )
+        # Without CONDSTORE/QRESYNC (or IDLE) in the capability list a client must fall back
+        # to scans (or polling).
+        capability = ""
+        if not self.condstore or not self.idle:
+            names = ["IMAP4rev1", "SASL-IR", "LOGIN-REFERRALS", "ID", "ENABLE", "IDLE", "SORT",
+                     "THREAD=REFERENCES", "MULTIAPPEND", "UNSELECT", "CHILDREN", "NAMESPACE",
+                     "UIDPLUS", "LIST-EXTENDED", "I18NLEVEL=1", "ESEARCH", "SEARCHRES", "WITHIN",
+                     "CONTEXT=SEARCH", "LIST-STATUS", "BINARY", "MOVE", "SPECIAL-USE", "LITERAL+"]
+            names += ["CONDSTORE", "QRESYNC"] if self.condstore else []
+            names = [n for n in names if self.idle or n != "IDLE"]
+            capability = f"imap_capability = {' '.join(names)}\n"
         del ca
         return f"""\
 base_dir = {self.root}/run
@@ -330,14 +333,15 @@ def make_message(n: int, *, subject: str | None = None, sender: str = "alice@acm
     ).encode()
 
 
-def _start(tmp_factory: pytest.TempPathFactory, name: str, condstore: bool) -> Iterator[DovecotServer]:
+def _start(tmp_factory: pytest.TempPathFactory, name: str, condstore: bool,
+           idle: bool = True) -> Iterator[DovecotServer]:
     if DOVECOT is None:
         pytest.skip("dovecot is not installed (apt install dovecot-imapd; `make test` does it as root)")
     if OPENSSL is None:
         pytest.skip("openssl is not installed: the Dovecot fixture needs it for its test CA")
     # Not under pytest's tmp tree: as root its 0700 parents would lock out Dovecot's mail user.
     root = Path(tempfile.mkdtemp(prefix=f"rapport-{name}-"))
-    server = DovecotServer(root, condstore=condstore)
+    server = DovecotServer(root, condstore=condstore, idle=idle)
     try:
         server.start()
     except RuntimeError as exc:
@@ -358,6 +362,12 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]
 def dovecot_no_condstore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
     """The same server without CONDSTORE/QRESYNC in its capabilities."""
     yield from _start(tmp_path_factory, "dovecot-plain", condstore=False)
+
+
+@pytest.fixture(scope="session", name="dovecot_no_idle")
+def dovecot_no_idle_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
+    """The same server (CONDSTORE and QRESYNC on) without IDLE: `--watch` must poll."""
+    yield from _start(tmp_path_factory, "dovecot-noidle", condstore=True, idle=False)
 
 
 @pytest.fixture

@@ -1,9 +1,12 @@
-"""Provides helpers shared by the sync tests: config.toml with mailboxes, running `rapport sync`."""
+"""Provides helpers shared by the sync tests: config.toml with mailboxes, running `rapport sync`,
+and a TCP relay a test can cut to play a network failure."""
 
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +72,75 @@ def server_state(user: Any, folder: str = "INBOX") -> dict[int, tuple[str, int, 
         result[uid] = (value.strip("<>"), int(b"\\Seen" in names), int(b"\\Answered" in names),
                        int(b"\\Flagged" in names))
     return result
+
+
+class TcpProxy:
+    """A loopback TCP relay in front of a server port, for playing network failures.
+
+    `cut()` drops every open connection (both ends see EOF, as when a NAT or a laptop's Wi-Fi
+    forgets it); `refuse(True)` closes new connections at once (the server "unreachable").
+    `sent` is everything clients sent, so a test can wait for a command such as IDLE.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.accepted = 0
+        self.sent = bytearray()
+        self._refusing = False
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def refuse(self, refusing: bool) -> None:
+        self._refusing = refusing
+
+    def cut(self) -> None:
+        with self._lock:
+            doomed, self._open = self._open, []
+        for sock in doomed:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def close(self) -> None:
+        self.listener.close()
+        self.cut()
+
+    def saw(self, data: bytes) -> bool:
+        with self._lock:
+            return data in self.sent
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # listener closed
+            if self._refusing:
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            with self._lock:
+                self.accepted += 1
+                self._open += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if from_client:
+                    with self._lock:
+                        self.sent += data
+                sink.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, sink):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass

@@ -1,15 +1,24 @@
-"""`--watch` (IDLE wakes the sync, failures back off), drafts APPENDed by role, progress output."""
+"""`--watch` (IDLE wakes the sync, a dropped connection is noticed, failures back off, polling
+without IDLE, unreadable secrets), drafts APPENDed by role, progress output."""
 
 from __future__ import annotations
 
 import io
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from dovecot_server import DovecotUser, make_message
-from sync_helpers import stored, write_config
+from dovecot_server import (
+    DovecotServer,
+    DovecotUser,
+    dovecot_no_idle_fixture,  # noqa: F401 - the fixture, for this module
+    make_message,
+)
+from sync_helpers import TcpProxy, stored, write_config
 
 from rapport.mail.config import parse_mailbox
 from rapport.mail.events import FolderDone, FolderProgress, FolderStarted, MailboxFailed
@@ -56,27 +65,170 @@ def test_watch_syncs_new_mail_as_idle_reports_it(tmp_path: Path, imap_user: Dove
     assert not [e for e in events if isinstance(e, MailboxFailed)]
 
 
+def _pauses_after_failures(timeline: list[object]) -> list[float]:
+    """The total pause that followed each MailboxFailed in a timeline of events and sleeps."""
+    pauses: list[float] = []
+    for item in timeline:
+        if isinstance(item, MailboxFailed):
+            pauses.append(0.0)
+        elif isinstance(item, float) and pauses:
+            pauses[-1] += item
+    return pauses
+
+
 def test_watch_reports_failures_and_backs_off(tmp_path: Path, imap_user: DovecotUser) -> None:
     home = tmp_path / "ws"
     write_config(home, [])
     opened = open_workspace(home)
     cfg = parse_mailbox(imap_user.mailbox_config(password_command=["echo", "wrong"]), 1)
-    events: list[object] = []
-    pauses: list[float] = []
-
-    def fake_sleep(seconds: float) -> None:
-        pauses.append(seconds)
-
-    stop_after = lambda: sum(isinstance(e, MailboxFailed) for e in events) >= 3  # noqa: E731
+    timeline: list[object] = []
+    failed = lambda: sum(isinstance(e, MailboxFailed) for e in timeline)  # noqa: E731
     try:
-        watch_mailbox(opened, cfg, interval=1, report=events.append, should_stop=stop_after,
-                      sleep=fake_sleep)
+        gave_up = watch_mailbox(opened, cfg, interval=1, report=timeline.append,
+                                should_stop=lambda: failed() >= 4,
+                                sleep=lambda seconds: timeline.append(float(seconds)))
     finally:
         opened.close()
-    failures = [e for e in events if isinstance(e, MailboxFailed)]
-    assert len(failures) == 3
+    failures = [e for e in timeline if isinstance(e, MailboxFailed)]
+    assert len(failures) == 4 and gave_up == ""  # a refused login is retried, not given up
     assert all("login failed" in f.message for f in failures)
-    assert pauses  # it waited between attempts instead of hammering the server
+    # It waited between attempts, twice as long each time, instead of hammering the server.
+    assert _pauses_after_failures(timeline) == [1.0, 2.0, 4.0, 0.0]
+
+
+def _start_watcher(opened: object, cfg: object, events: list[object], *, interval: float,
+                   sleep: object = time.sleep) -> tuple[threading.Thread, threading.Event]:
+    stop = threading.Event()
+    thread = threading.Thread(target=watch_mailbox, args=(opened, cfg),
+                              kwargs={"interval": interval, "report": events.append,
+                                      "should_stop": stop.is_set, "sleep": sleep})
+    thread.start()
+    return thread, stop
+
+
+def test_watch_notices_a_dropped_idle_connection_and_reconnects(
+    tmp_path: Path, imap_user: DovecotUser
+) -> None:
+    proxy = TcpProxy(imap_user.server.plain_port)
+    table = imap_user.mailbox_config(port=proxy.port, folders=["INBOX"], timeout=5)
+    home = tmp_path / "ws"
+    write_config(home, [table])
+    imap_user.append([make_message(1)])
+    opened = open_workspace(home)
+    events: list[object] = []
+    # The interval is far longer than the test: only noticing the cut brings message 2 in.
+    thread, stop = _start_watcher(opened, parse_mailbox(table, 1), events, interval=600,
+                                  sleep=lambda seconds: None)
+    try:
+        assert _wait_for(lambda: len(stored(home)) == 1 and proxy.saw(b" IDLE\r\n"))
+        proxy.cut()  # the watcher's connection dies while it waits in IDLE
+        imap_user.append([make_message(2)])
+        assert _wait_for(lambda: len(stored(home)) == 2)
+    finally:
+        stop.set()
+        thread.join(10)
+        opened.close()
+        proxy.close()
+    assert not thread.is_alive()
+    assert proxy.accepted == 2
+    assert [e.message for e in events if isinstance(e, MailboxFailed)] == [
+        "mailbox 'test': connection lost: the server closed the connection during IDLE"
+    ]
+
+
+def test_watch_reconnects_after_network_errors_with_doubling_backoff(
+    tmp_path: Path, imap_user: DovecotUser
+) -> None:
+    proxy = TcpProxy(imap_user.server.plain_port)
+    proxy.refuse(True)  # the server is unreachable when the watcher starts
+    table = imap_user.mailbox_config(port=proxy.port, folders=["INBOX"], timeout=5)
+    home = tmp_path / "ws"
+    write_config(home, [table])
+    imap_user.append([make_message(1)])
+    opened = open_workspace(home)
+    timeline: list[object] = []
+
+    def sleep(seconds: float) -> None:  # no real waiting; the network returns after 3 failures
+        timeline.append(float(seconds))
+        if sum(isinstance(e, MailboxFailed) for e in timeline) >= 3:
+            proxy.refuse(False)
+
+    thread, stop = _start_watcher(opened, parse_mailbox(table, 1), timeline, interval=600,
+                                  sleep=sleep)
+    try:
+        assert _wait_for(lambda: len(stored(home)) == 1 and proxy.saw(b" IDLE\r\n"))
+        proxy.cut()
+        imap_user.append([make_message(2)])
+        assert _wait_for(lambda: len(stored(home)) == 2)
+    finally:
+        stop.set()
+        thread.join(10)
+        opened.close()
+        proxy.close()
+    assert not thread.is_alive()
+    failures = [e for e in timeline if isinstance(e, MailboxFailed)]
+    assert len(failures) == 4 and all(f.mailbox == "test" for f in failures)
+    # 1, 2, 4 s while unreachable; back to 1 s for the drop after a successful sync.
+    assert _pauses_after_failures(timeline) == [1.0, 2.0, 4.0, 1.0]
+
+
+def test_watch_polls_a_server_without_idle(tmp_path: Path,
+                                           dovecot_no_idle: DovecotServer) -> None:
+    user = dovecot_no_idle.add_user()
+    with dovecot_no_idle.client(user) as client:
+        assert b"IDLE" not in client.capabilities()
+    table = user.mailbox_config(folders=["INBOX"])
+    home = tmp_path / "ws"
+    write_config(home, [table])
+    user.append([make_message(1)])
+    opened = open_workspace(home)
+    events: list[object] = []
+    thread, stop = _start_watcher(opened, parse_mailbox(table, 1), events, interval=0.5)
+    try:
+        assert _wait_for(lambda: len(stored(home)) == 1)
+        user.append([make_message(2)])
+        assert _wait_for(lambda: len(stored(home)) == 2)
+    finally:
+        stop.set()
+        thread.join(10)
+        opened.close()
+    assert not thread.is_alive()
+    assert not [e for e in events if isinstance(e, MailboxFailed)]
+    assert sum(isinstance(e, FolderDone) for e in events) >= 2  # it synced again by polling
+
+
+def _watch_process(home: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "rapport.tui.cli.main", "sync", "--home", str(home), "--watch",
+         "--interval", "600", "-q", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_watch_gives_up_on_an_unreadable_secret_in_one_line(
+    tmp_path: Path, imap_user: DovecotUser
+) -> None:
+    home = tmp_path / "ws"
+    write_config(home, [imap_user.mailbox_config("bad", password_command=["false"]),
+                        imap_user.mailbox_config("good", folders=["INBOX"])])
+    imap_user.append([make_message(1)])
+
+    alone = _watch_process(home, "--mailbox", "bad")
+    out, err = alone.communicate(timeout=30)  # nothing left to watch: it exits by itself
+    assert (alone.returncode, out) == (1, "")
+    assert err == ("rapport: mailbox 'bad': password_command: false exited with status 1; "
+                   "not watched any more\n")
+
+    both = _watch_process(home)
+    try:
+        assert _wait_for(lambda: len(stored(home)) == 1, 30)  # the good one is watched
+        assert both.poll() is None
+    finally:
+        both.send_signal(signal.SIGINT)
+        out, err = both.communicate(timeout=30)
+    assert (both.returncode, out) == (1, "")  # one mailbox could not be watched
+    assert err == ("rapport: mailbox 'bad': password_command: false exited with status 1; "
+                   "not watched any more\n")
 
 
 def test_drafts_and_sent_are_appended_to_the_special_use_folders(imap_user: DovecotUser) -> None:

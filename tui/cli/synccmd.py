@@ -1,7 +1,8 @@
 """Provides `rapport sync [--mailbox NAME] [--watch]`: IMAP mail into the workspace, headless.
 
 Exit status: 0 when every mailbox and folder synced, 1 when any failed (each failure is one line
-on stderr naming the mailbox and the cause; the other mailboxes are still synced).
+on stderr naming the mailbox and the cause; the other mailboxes are still synced). `--watch` runs
+until Ctrl-C or until no mailbox can be watched any more, and exits 1 if any mailbox gave up.
 """
 
 from __future__ import annotations
@@ -70,4 +71,5 @@ def _watch(opened: Any, args: argparse.Namespace, printer: Any) -> int:
         stop.set()
         for thread in threads:
             thread.join(timeout=5)
-    return 0
+    # A mailbox that could not be watched (its secret unreadable) was reported; it is a failure.
+    return 1 if any(thread.gave_up for thread in threads) else 0
