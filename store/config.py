@@ -6,6 +6,7 @@ The store reads `[me]`, `[pipeline]` and `stale_after_days`; `[[mailbox]]`, `[[m
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,28 +93,75 @@ stages = [
 """
 
 
+# Upper bounds keep date arithmetic (today - N days) and timer seconds far from overflow.
+MAX_DAYS = 36_500
+MAX_SYNC_INTERVAL_MINUTES = 10_080
+
+
+def _whole_number(value: Any, what: str, *, minimum: int, maximum: int) -> int:
+    """`value` as an int in minimum..maximum; ConfigError naming `what` otherwise (inf, 1.5, "x")."""
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        number = int(value.strip())
+    if number is None:
+        raise ConfigError(f"{what} must be a whole number, not {value!r}")
+    if not minimum <= number <= maximum:
+        raise ConfigError(f"{what} must be between {minimum} and {maximum}, not {number}")
+    return number
+
+
+def _stage_name(value: Any, position: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"[pipeline] stage {position}: needs a name")
+    name = " ".join(value.split())
+    if any(not char.isprintable() for char in name):
+        raise ConfigError(f"[pipeline] stage {position}: name {value!r} has control characters")
+    return name
+
+
 def _parse_stage(item: Any, position: int) -> Stage:
     defaults = {s.name.casefold(): s for s in DEFAULT_STAGES}
     if isinstance(item, str):
-        base = defaults.get(item.casefold())
+        name = _stage_name(item, position)
+        base = defaults.get(name.casefold())
         if base:
-            return Stage(item, base.probability, base.rotting_days, base.kind)
-        return Stage(item, 0, 0)
-    if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
+            return Stage(name, base.probability, base.rotting_days, base.kind)
+        return Stage(name, 0, 0)
+    if not isinstance(item, dict):
         raise ConfigError(f"[pipeline] stage {position}: needs a name")
-    name = item["name"]
+    name = _stage_name(item.get("name"), position)
     base = defaults.get(name.casefold(), Stage(name, 0, 0))
     kind = item.get("kind", base.kind)
     if kind not in ("open", "won", "lost"):
         raise ConfigError(f"[pipeline] stage {name!r}: kind must be open, won or lost")
-    try:
-        probability = float(item.get("probability", base.probability))
-        rotting = int(item.get("rotting_days", base.rotting_days))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"[pipeline] stage {name!r}: {exc}") from exc
-    if not 0 <= probability <= 100:
-        raise ConfigError(f"[pipeline] stage {name!r}: probability must be 0-100")
-    return Stage(name, probability, max(rotting, 0), kind)
+    probability = item.get("probability", base.probability)
+    if isinstance(probability, bool) or not isinstance(probability, int | float):
+        raise ConfigError(f"[pipeline] stage {name!r}: probability must be a number (percent)")
+    if not 0 <= probability <= 100:  # also refuses nan and inf
+        raise ConfigError(f"[pipeline] stage {name!r}: probability must be 0-100, not {probability}")
+    rotting = _whole_number(item.get("rotting_days", base.rotting_days),
+                            f"[pipeline] stage {name!r}: rotting_days", minimum=0, maximum=MAX_DAYS)
+    return Stage(name, float(probability), rotting, kind)
+
+
+def _text(table: dict[str, Any], key: str) -> str:
+    value = table.get(key, "")
+    if not isinstance(value, str):
+        raise ConfigError(f"[me] {key} must be a string, not {value!r}")
+    return value
+
+
+def _addresses(me_raw: dict[str, Any]) -> tuple[str, ...]:
+    addresses = me_raw.get("addresses", [])
+    if isinstance(addresses, str):
+        addresses = [addresses]
+    if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
+        raise ConfigError(f"[me] addresses must be a list of addresses, not {addresses!r}")
+    return tuple(addresses)
 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
@@ -121,14 +169,11 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     me_raw = data.get("me", {})
     if not isinstance(me_raw, dict):
         raise ConfigError("[me] must be a table")
-    addresses = me_raw.get("addresses", [])
-    if isinstance(addresses, str):
-        addresses = [addresses]
     me = Me(
-        name=str(me_raw.get("name", "")),
-        email=str(me_raw.get("email", "")),
-        signature=str(me_raw.get("signature", "")).strip("\n"),
-        addresses=tuple(str(a) for a in addresses),
+        name=_text(me_raw, "name"),
+        email=_text(me_raw, "email"),
+        signature=_text(me_raw, "signature").strip("\n"),
+        addresses=_addresses(me_raw),
     )
     pipeline_raw = data.get("pipeline", {})
     if not isinstance(pipeline_raw, dict):
@@ -147,12 +192,11 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             seen.add(stage.name.casefold())
         pipeline = Pipeline(stages)
     stale = pipeline_raw.get("stale_after_days", data.get("stale_after_days"))
-    interval = data.get("sync_interval_minutes", DEFAULT_SYNC_INTERVAL_MINUTES)
-    try:
-        stale_days = int(stale) if stale is not None else DEFAULT_STALE_AFTER_DAYS
-        interval_minutes = int(interval)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"stale_after_days / sync_interval_minutes: {exc}") from exc
+    stale_days = DEFAULT_STALE_AFTER_DAYS if stale is None else _whole_number(
+        stale, "stale_after_days", minimum=0, maximum=MAX_DAYS)
+    interval_minutes = _whole_number(
+        data.get("sync_interval_minutes", DEFAULT_SYNC_INTERVAL_MINUTES), "sync_interval_minutes",
+        minimum=1, maximum=MAX_SYNC_INTERVAL_MINUTES)
     return Config(
         me=me,
         pipeline=pipeline,

@@ -7,6 +7,7 @@ timeout let the TUI and a `rapport sync` in another terminal write the same file
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -15,8 +16,13 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from rapport.store.errors import WorkspaceError
-from rapport.store.migrations import apply_migrations
-from rapport.store.workspace import make_private_dir, touch_private_file
+from rapport.store.migrations import apply_migrations, migrations
+from rapport.store.workspace import (
+    FILE_MODE,
+    check_writable,
+    make_private_dir,
+    touch_private_file,
+)
 
 BUSY_TIMEOUT_MS = 15_000
 
@@ -57,22 +63,51 @@ class RapportDatabase(Database):
                 raise
 
 
+@contextlib.contextmanager
+def setup_lock(path: Path) -> Iterator[None]:
+    """Hold `rapport.db.lock` exclusively: one process (or thread) at a time sets a file up.
+
+    sqlite-utils decides which migrations are pending before it takes any lock, so four first
+    opens at once all ran m001 ("table accounts already exists"). A separate lock file, because
+    closing a descriptor of rapport.db itself would drop SQLite's POSIX locks on it; flock, not
+    fcntl, so two threads of one process exclude each other too.
+    """
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    except OSError as exc:
+        raise WorkspaceError(f"cannot create {lock_path}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def _set_up(db: Database, *, migrate: bool) -> None:
+    """WAL and migrations, re-checked now that the lock is ours (another may have done them)."""
+    if db.journal_mode != "wal":
+        db.enable_wal()
+    if migrate:
+        apply_migrations(db)
+
+
 def open_database(path: Path | str, *, migrate: bool = True) -> Database:
     """Open (creating 0600 if needed) and migrate the workspace database at `path`."""
     path = Path(path)
     make_private_dir(path.parent) if not path.parent.exists() else None
+    check_writable(path)
     touch_private_file(path)
     try:
         timeout = busy_timeout_ms()
         conn = sqlite3.connect(str(path), timeout=timeout / 1000)
         conn.execute(f"PRAGMA busy_timeout = {timeout}")
         db = RapportDatabase(conn)
-        if db.journal_mode != "wal":
-            db.enable_wal()
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
-        if migrate:
-            apply_migrations(db)
+        if db.journal_mode != "wal" or (migrate and migrations.pending(db)):
+            with setup_lock(path):
+                _set_up(db, migrate=migrate)
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             raise WorkspaceError(

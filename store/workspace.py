@@ -6,7 +6,9 @@ whatever the umask says.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,25 +61,50 @@ def resolve_workspace(home: str | os.PathLike[str] | None = None) -> Workspace:
     )
 
 
+def _not_a_folder(path: Path) -> WorkspaceError:
+    return WorkspaceError(f"{path} is not a folder (a file of that name is in the way)")
+
+
 def make_private_dir(path: Path) -> Path:
-    """Create `path` (and parents we create) as 0700; tighten it if it already exists."""
+    """Create `path` (and parents we create) as 0700; tighten it if it already exists.
+
+    Only folders are ever chmod-ed: a user's file named like the workspace is left alone.
+    """
     try:
-        missing = [p for p in [path, *path.parents] if not p.exists()]
+        missing = []
+        for folder in [path, *path.parents]:
+            if folder.is_dir():
+                break
+            if os.path.lexists(folder) and not folder.is_symlink():
+                raise _not_a_folder(folder)
+            missing.append(folder)
         for folder in reversed(missing):
             folder.mkdir(mode=DIR_MODE, exist_ok=True)
             os.chmod(folder, DIR_MODE)  # mkdir's mode is filtered by the umask
         if not missing:
             os.chmod(path, DIR_MODE)
+    except NotADirectoryError as exc:
+        raise _not_a_folder(path) from exc
+    except FileExistsError as exc:
+        raise _not_a_folder(path) from exc
     except OSError as exc:
         raise WorkspaceError(f"cannot create workspace folder {path}: {exc.strerror}") from exc
     return path
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError as exc:  # an unreadable parent folder: EACCES is not "missing"
+        raise WorkspaceError(f"cannot read {path.parent}: {exc.strerror}") from exc
+
+
 def write_private_file(path: Path, data: str | bytes, *, overwrite: bool = True) -> bool:
     """Write `path` atomically with mode 0600. Returns False when it exists and not `overwrite`."""
-    if path.exists() and not overwrite:
+    if _exists(path) and not overwrite:
         return False
-    make_private_dir(path.parent) if not path.parent.exists() else None
+    if not path.parent.is_dir():
+        make_private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
@@ -89,7 +116,8 @@ def write_private_file(path: Path, data: str | bytes, *, overwrite: bool = True)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # nothing to clean up when tmp was never created
+            tmp.unlink(missing_ok=True)
         raise WorkspaceError(f"cannot write {path}: {exc.strerror}") from exc
     return True
 
@@ -104,12 +132,24 @@ def touch_private_file(path: Path) -> None:
     """
     try:
         if path.exists():
-            os.chmod(path, FILE_MODE)
+            if not path.is_file():
+                raise WorkspaceError(f"{path} is not a file (a folder of that name is in the way)")
+            mode = stat.S_IMODE(path.stat().st_mode)
+            if mode & ~FILE_MODE:
+                os.chmod(path, mode & FILE_MODE)  # tighten only: a read-only file stays read-only
             return
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         os.fchmod(fd, FILE_MODE)
         os.close(fd)
     except FileExistsError:
-        os.chmod(path, FILE_MODE)  # another process or thread created it first
+        pass  # another process or thread created it first, 0600 like us
     except OSError as exc:
         raise WorkspaceError(f"cannot create {path}: {exc.strerror}") from exc
+
+
+def check_writable(path: Path) -> None:
+    """WorkspaceError unless we may write `path` and create files beside it (SQLite's -wal)."""
+    if path.exists() and not os.access(path, os.W_OK):
+        raise WorkspaceError(f"{path} is read-only: Rapport needs to write it (check its permissions)")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise WorkspaceError(f"folder {path.parent} is not writable: Rapport keeps its database there")

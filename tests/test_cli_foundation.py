@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
+import stat
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -96,3 +99,61 @@ def test_usage_errors_exit_2(home: Path, argv: list[str]) -> None:
     result = rapport("--home", str(home), *argv)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "invalid choice" in result.stderr
+
+
+def test_impossible_config_value_is_one_line(home: Path) -> None:
+    home.mkdir(mode=0o700)
+    (home / "config.toml").write_text("sync_interval_minutes = 1e400\n[me]\naddresses = 5\n")
+    assert_one_line_error(rapport("--home", str(home), "status"), "[me] addresses")
+
+
+def test_home_that_is_a_file(tmp_path: Path) -> None:
+    precious = tmp_path / "report.txt"
+    precious.write_text("keep me\n")
+    precious.chmod(0o640)
+    result = rapport("--home", str(precious), "status")
+    assert_one_line_error(result, "report.txt", "is not a folder")
+    assert result.returncode == 1
+    assert stat.S_IMODE(precious.stat().st_mode) == 0o640 and precious.read_text() == "keep me\n"
+
+
+def test_templates_that_is_not_a_folder(home: Path) -> None:
+    open_workspace(home).close()
+    (home / "templates").write_text("not a folder\n")
+    result = rapport("--home", str(home), "status")
+    assert_one_line_error(result, "templates", "is not a folder")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a mode-000 folder anyway")
+def test_unreadable_templates_folder(home: Path) -> None:
+    open_workspace(home).close()
+    (home / "templates").mkdir(exist_ok=True)
+    (home / "templates").chmod(0)
+    try:
+        assert_one_line_error(rapport("--home", str(home), "status"), "templates")
+    finally:
+        (home / "templates").chmod(0o700)
+
+
+@pytest.fixture
+def immutable() -> Iterator[Callable[[Path], None]]:
+    """chattr +i: a file even root cannot write (how a read-only database is made as root)."""
+    made: list[Path] = []
+
+    def make(path: Path) -> None:
+        if shutil.which("chattr") is None or subprocess.run(
+                ["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+            pytest.skip("chattr +i is not available here")
+        made.append(path)
+
+    yield make
+    for path in made:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_read_only_database_says_so(home: Path, immutable: Callable[[Path], None]) -> None:
+    open_workspace(home).close()
+    immutable(home / "rapport.db")
+    result = rapport("--home", str(home), "status")
+    assert_one_line_error(result, "rapport.db", "read-only")
+    assert "cannot create" not in result.stderr

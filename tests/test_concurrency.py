@@ -118,3 +118,40 @@ def test_a_second_connection_in_one_process_keeps_the_first_ones_locks(home: Pat
     finally:
         worker.close()
         ui.close()
+
+
+FIRST_OPEN = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from rapport.store.session import open_workspace
+
+    home, go = sys.argv[1], Path(sys.argv[2])
+    while not go.exists():  # every process is started and imported: now open all at once
+        time.sleep(0.001)
+    opened = open_workspace(home)
+    print(opened.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0])
+    opened.close()
+    """
+)
+
+
+def test_first_opens_at_once_migrate_once(tmp_path: Path) -> None:
+    """Four processes opening a new workspace together: each migration runs exactly once.
+
+    sqlite-utils picks the pending migrations before any lock is held, so without the setup
+    lock two processes both ran m001 ("table accounts already exists").
+    """
+    from rapport.store.migrations import migrations
+
+    expected = str(len(migrations._migrations))
+    for round_number in range(4):
+        home, go = tmp_path / f"ws{round_number}", tmp_path / f"go{round_number}"
+        children = [subprocess.Popen([sys.executable, "-c", FIRST_OPEN, str(home), str(go)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                    for _ in range(4)]
+        go.touch()
+        for child in children:
+            out, err = child.communicate(timeout=120)
+            assert child.returncode == 0, err
+            assert out.strip() == expected

@@ -13,7 +13,7 @@ from sqlite_utils import Database
 
 from rapport.store import accounts, deals
 from rapport.store.db import open_database
-from rapport.store.errors import ConfigError
+from rapport.store.errors import ConfigError, WorkspaceError
 from rapport.store.migrations import migrations, schema_version
 from rapport.store.session import open_workspace
 
@@ -73,6 +73,53 @@ def test_migrations_from_every_earlier_version(tmp_path: Path, stop_before: str)
             assert [a.name for a in accounts.list_accounts(upgraded)] == ["Old Account"]
     finally:
         upgraded.close()
+    assert schema(old) == schema(reference)
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+RELEASED_DUMPS = sorted(FIXTURES.glob("schema_v*.sql"))
+
+
+def test_every_released_schema_has_a_dump() -> None:
+    """The dumps were made with each release's own migration code (see their README)."""
+    versions = {int(p.stem.split("_")[1][1:]) for p in RELEASED_DUMPS}
+    assert versions == {1, 2, 3, 5}
+    # m002 shipped twice (the index was once added to it in place): both files exist.
+    assert {p.stem for p in RELEASED_DUMPS} >= {"schema_v2_21c8e01", "schema_v2_87118bd"}
+
+
+@pytest.mark.parametrize("dump", RELEASED_DUMPS, ids=lambda p: p.stem)
+def test_released_database_upgrades_to_todays_schema(tmp_path: Path, dump: Path) -> None:
+    """A file written by an earlier release (its rows included) opens as today's schema."""
+    old = tmp_path / "old.db"
+    conn = sqlite3.connect(old)
+    conn.executescript(dump.read_text(encoding="utf-8"))
+    released_version = conn.execute("PRAGMA user_version").fetchone()[0]
+    conn.close()
+    reference = tmp_path / "fresh.db"
+    open_database(reference).close()
+
+    db = open_database(old)
+    try:
+        assert schema_version(db) == len(MIGRATION_NAMES)
+        assert sorted(m.name for m in migrations.applied(db)) == sorted(MIGRATION_NAMES)
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        [account] = accounts.list_accounts(db)
+        assert (account.name, account.tier, account.domains) == ("Old Account", "key",
+                                                                 ("old.example",))
+        [deal] = deals.list_deals(db)
+        assert (deal.title, deal.stage, deal.value) == ("Old Deal", "Closing", 1200)
+        assert db.execute("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'turbines'"
+                          ).fetchall() == [(1,)]
+        assert db.execute("SELECT rowid FROM activities_fts WHERE activities_fts MATCH"
+                          " 'zeppelins'").fetchall() == [(1,)]
+        assert db.execute("SELECT uid FROM messages WHERE flags_dirty = 1").fetchall() == [(1,)]
+        if released_version >= 3:
+            # The announcement journal (rebuilt by m005) still knows Olga was reached.
+            assert db.execute("SELECT contact_id, status FROM announcement_recipients"
+                              ).fetchall() == [(1, "done")]
+    finally:
+        db.close()
     assert schema(old) == schema(reference)
 
 
@@ -155,3 +202,92 @@ def test_bad_toml_names_the_line(home: Path) -> None:
     (home / "config.toml").write_text('stale_after_days = 30\n[me]\nname = "unterminated\n')
     with pytest.raises(ConfigError, match="line 3"):
         open_workspace(home)
+
+
+@pytest.mark.parametrize(("toml", "needle"), [
+    ("[me]\naddresses = 5\n", "[me] addresses must be a list"),
+    ("[me]\naddresses = [1, 2]\n", "[me] addresses must be a list"),
+    ("[me]\nname = 5\n", "[me] name must be a string"),
+    ("stale_after_days = inf\n", "stale_after_days must be a whole number"),
+    ("stale_after_days = nan\n", "stale_after_days must be a whole number"),
+    ("stale_after_days = -1\n", "stale_after_days must be between 0 and"),
+    ("stale_after_days = 1e300\n", "stale_after_days must be between 0 and"),
+    ("sync_interval_minutes = 1e400\n", "sync_interval_minutes must be a whole number"),
+    ("sync_interval_minutes = 0\n", "sync_interval_minutes must be between 1 and"),
+    ("sync_interval_minutes = -5\n", "sync_interval_minutes must be between 1 and"),
+    ("sync_interval_minutes = 2.5\n", "sync_interval_minutes must be a whole number"),
+    ('[pipeline]\nstages = ["Lead", "   "]\n', "stage 2: needs a name"),
+    ('[pipeline]\nstages = [{ name = "" }]\n', "stage 1: needs a name"),
+    ('[pipeline]\nstages = [{ name = " \\t " }]\n', "stage 1: needs a name"),
+    ('[pipeline]\nstages = [{ name = "A", rotting_days = inf }]\n', "rotting_days must be a whole"),
+    ('[pipeline]\nstages = [{ name = "A", rotting_days = -3 }]\n', "rotting_days must be between 0"),
+    ('[pipeline]\nstages = [{ name = "A", probability = 101 }]\n', "probability must be 0-100"),
+    ('[pipeline]\nstages = [{ name = "A", probability = -1 }]\n', "probability must be 0-100"),
+    ('[pipeline]\nstages = [{ name = "A", probability = nan }]\n', "probability must be 0-100"),
+    ('[pipeline]\nstages = [{ name = "A", probability = "high" }]\n', "probability must be a number"),
+])
+def test_impossible_config_values_are_refused(home: Path, toml: str, needle: str) -> None:
+    """Each was a TypeError/OverflowError traceback, or silently clamped to 0."""
+    home.mkdir(mode=0o700)
+    (home / "config.toml").write_text(toml)
+    with pytest.raises(ConfigError) as caught:
+        open_workspace(home)
+    assert needle in caught.value.message
+    assert "\n" not in caught.value.message
+
+
+def test_sane_config_values_still_read(home: Path) -> None:
+    home.mkdir(mode=0o700)
+    (home / "config.toml").write_text(
+        "stale_after_days = 0\nsync_interval_minutes = 15.0\n"
+        '[me]\naddresses = "me@example.com"\n'
+        '[pipeline]\nstages = [" Lead  in ", { name = "Done", probability = 100, rotting_days = 0,'
+        ' kind = "won" }]\n'
+    )
+    opened = open_workspace(home)
+    config = opened.config
+    opened.close()
+    assert (config.stale_after_days, config.sync_interval_minutes) == (0, 15)
+    assert config.me.addresses == ("me@example.com",)
+    assert list(config.pipeline.names) == ["Lead in", "Done"]
+
+
+def test_home_that_is_a_file_is_left_alone(tmp_path: Path) -> None:
+    """--home naming a regular file: a one-line error, and the user's file keeps its mode."""
+    precious = tmp_path / "notes.txt"
+    precious.write_text("my notes\n")
+    precious.chmod(0o644)
+    with pytest.raises(WorkspaceError, match="is not a folder"):
+        open_workspace(precious)
+    assert stat.S_IMODE(precious.stat().st_mode) == 0o644
+    assert precious.read_text() == "my notes\n"
+    # A file in the middle of the path is refused the same way, nothing created under it.
+    with pytest.raises(WorkspaceError, match="is not a folder"):
+        open_workspace(precious / "ws")
+    assert precious.read_text() == "my notes\n"
+
+
+def test_database_path_that_is_a_folder(home: Path) -> None:
+    open_workspace(home).close()
+    for name in ("rapport.db", "rapport.db-wal", "rapport.db-shm"):
+        (home / name).unlink(missing_ok=True)
+    (home / "rapport.db").mkdir()
+    with pytest.raises(WorkspaceError, match="is not a file"):
+        open_workspace(home)
+    assert stat.S_IMODE((home / "rapport.db").stat().st_mode) != 0o600
+
+
+def test_an_existing_read_only_database_is_not_made_writable(home: Path) -> None:
+    """The mode is only ever tightened: a user's deliberate 0400 stays 0400."""
+    open_workspace(home).close()
+    db_path = home / "rapport.db"
+    db_path.chmod(0o644)
+    open_workspace(home).close()
+    assert stat.S_IMODE(db_path.stat().st_mode) == 0o600
+    db_path.chmod(0o400)
+    if os.geteuid() == 0:
+        open_workspace(home).close()  # root writes anyway; what matters is the mode
+    else:
+        with pytest.raises(WorkspaceError, match="read-only"):
+            open_workspace(home)
+    assert stat.S_IMODE(db_path.stat().st_mode) == 0o400
