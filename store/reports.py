@@ -12,7 +12,8 @@ Definitions (the README's "Reports" section repeats them for users):
   our last mail in it, follow-ups before our reply included in it) the time until our next mail
   in that thread, whenever it came; median over the answered waits;
 - open objections, last contact, stale accounts and key-account figures are taken "as of" the
-  end of the period, or now when the period is still running;
+  end of the period, or now when the period is still running; key accounts see each deal in
+  the stage it had then (stage-change history, `deals_as_of`) and only deals created by then;
 - contact and stale accounts: store/contact.py, the one definition Today uses too (mail either
   way, calls, meetings, logged sent mail, objections; not notes), stale at `stale_after_days` or more.
 """
@@ -20,6 +21,7 @@ Definitions (the README's "Reports" section repeats them for users):
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -99,6 +101,7 @@ class FirstResponse:
 @dataclass(frozen=True)
 class OpenObjection:
     activity_id: int
+    account_id: int
     account: str
     date_utc: str
     subject: str
@@ -337,7 +340,7 @@ def open_objections(db: Database, as_of_utc: str) -> tuple[OpenObjection, ...]:
     """Objections raised before `as_of_utc` and not resolved by then, oldest first."""
     rows = db.execute(
         """
-        SELECT ac.id, a.name, ac.date_utc, coalesce(nullif(ac.subject, ''), ac.body)
+        SELECT ac.id, a.id, a.name, ac.date_utc, coalesce(nullif(ac.subject, ''), ac.body)
         FROM activities ac JOIN accounts a ON a.id = ac.account_id
         WHERE ac.kind = 'objection' AND ac.date_utc < :as_of
           AND (coalesce(ac.resolved, 0) = 0 OR ac.resolved_utc >= :as_of)
@@ -346,80 +349,112 @@ def open_objections(db: Database, as_of_utc: str) -> tuple[OpenObjection, ...]:
     ).fetchall()
     as_of = as_of_day(as_of_utc)
     return tuple(
-        OpenObjection(int(i), name, when, _first_line(text), (as_of - _day(when)).days)
-        for i, name, when, text in rows
+        OpenObjection(int(i), int(a), name, when, _first_line(text), (as_of - _day(when)).days)
+        for i, a, name, when, text in rows
     )
 
 
-def key_accounts(
-    db: Database, pipeline: Pipeline, as_of_utc: str, contacts: dict[int, str | None] | None = None
-) -> tuple[KeyAccount, ...]:
-    """Key-tier accounts: share of won value, last contact and what is still open."""
-    contacts = last_contacts(db, as_of_utc) if contacts is None else contacts
-    cte, params = _stages_cte(pipeline)
-    due_before = as_of_day(as_of_utc).isoformat()
-    won_total = db.execute(
-        f"""{cte}
-        SELECT coalesce(sum(d.value), 0) FROM deals d JOIN stages s ON s.name = d.stage COLLATE NOCASE
-        WHERE s.kind = 'won' AND d.stage_changed_utc < ?""",
-        [*params, as_of_utc],
-    ).fetchone()[0]
-    # Positional parameters throughout: the stages CTE already uses `?` placeholders.
+@dataclass(frozen=True)
+class DealAsOf:
+    """A deal as it stood at a moment: its stage then (from the stage-change history)."""
+
+    deal_id: int
+    account_id: int
+    title: str
+    stage: str
+    kind: str  # 'open' | 'won' | 'lost' of `stage`
+    value: float
+    currency: str
+    next_action: str  # the current one: Rapport keeps no history of next actions or values
+    next_action_due: str | None
+
+
+def deals_as_of(db: Database, pipeline: Pipeline, as_of_utc: str) -> tuple[DealAsOf, ...]:
+    """Every deal that existed before `as_of_utc`, in the stage it was in at that moment.
+
+    The stage then is the target of its last stage change before the moment, else the origin
+    of its first change after it, else (never moved) its current stage.
+    """
     rows = db.execute(
-        f"""{cte}
-        SELECT a.id, a.name,
-            coalesce(sum(CASE WHEN s.kind = 'won' AND d.stage_changed_utc < ?
-                         THEN d.value END), 0),
-            count(CASE WHEN s.kind = 'open' THEN d.id END),
-            coalesce(sum(CASE WHEN s.kind = 'open' THEN d.value END), 0),
-            count(CASE WHEN s.kind = 'open' AND d.next_action_due < ? THEN d.id END),
-            (SELECT count(*) FROM activities ac WHERE ac.account_id = a.id
-               AND ac.kind = 'objection' AND ac.date_utc < ?
-               AND (coalesce(ac.resolved, 0) = 0 OR ac.resolved_utc >= ?))
-        FROM accounts a
-        LEFT JOIN deals d ON d.account_id = a.id
-        LEFT JOIN stages s ON s.name = d.stage COLLATE NOCASE
-        WHERE a.tier = 'key'
-        GROUP BY a.id ORDER BY a.name COLLATE NOCASE""",
-        [*params, as_of_utc, due_before, as_of_utc, as_of_utc],
+        """
+        SELECT d.id, d.account_id, d.title, d.stage, d.value, d.currency, d.next_action,
+               d.next_action_due,
+               (SELECT ac.to_stage FROM activities ac
+                WHERE ac.deal_id = d.id AND ac.kind = 'stage_change' AND ac.date_utc < :as_of
+                ORDER BY ac.date_utc DESC, ac.id DESC LIMIT 1),
+               (SELECT ac.from_stage FROM activities ac
+                WHERE ac.deal_id = d.id AND ac.kind = 'stage_change' AND ac.date_utc >= :as_of
+                ORDER BY ac.date_utc, ac.id LIMIT 1)
+        FROM deals d
+        WHERE d.created_utc < :as_of
+        ORDER BY d.id""",
+        {"as_of": as_of_utc},
     ).fetchall()
-    actions = _next_actions(db, cte, params)
+    found = []
+    for deal_id, account_id, title, current, value, currency, action, due, before, after in rows:
+        stage = before or after or current
+        known = pipeline.get(stage)
+        found.append(
+            DealAsOf(
+                int(deal_id),
+                int(account_id),
+                title,
+                known.name if known else stage,
+                known.kind if known else "open",  # as pipeline_by_stage treats unknown stages
+                _money(value),
+                currency,
+                action or "",
+                due,
+            )
+        )
+    return tuple(found)
+
+
+def key_accounts(
+    db: Database,
+    pipeline: Pipeline,
+    as_of_utc: str,
+    contacts: dict[int, str | None] | None = None,
+) -> tuple[KeyAccount, ...]:
+    """Key-tier accounts as they stood at `as_of_utc`: share of won value, last contact, open items."""
+    contacts = last_contacts(db, as_of_utc) if contacts is None else contacts
+    deals = deals_as_of(db, pipeline, as_of_utc)
+    won_total = sum(d.value for d in deals if d.kind == "won")
+    due_before = as_of_day(as_of_utc).isoformat()
+    objections = Counter(o.account_id for o in open_objections(db, as_of_utc))
+    rows = db.execute(
+        "SELECT id, name FROM accounts WHERE tier = 'key' ORDER BY name COLLATE NOCASE"
+    ).fetchall()
     result = []
-    for account_id, name, won, n_open, open_value, overdue, objections in rows:
-        share = round(100.0 * won / won_total, 1) if won_total else 0.0
+    for account_id, name in rows:
+        mine = [d for d in deals if d.account_id == account_id]
+        won = sum(d.value for d in mine if d.kind == "won")
+        open_deals = [d for d in mine if d.kind == "open"]
+        overdue = [d for d in open_deals if d.next_action_due and d.next_action_due < due_before]
         result.append(
             KeyAccount(
                 int(account_id),
                 name,
                 _money(won),
-                share,
+                round(100.0 * won / won_total, 1) if won_total else 0.0,
                 contacts.get(int(account_id)),
-                int(n_open),
-                _money(open_value),
-                int(objections),
-                int(overdue),
-                *actions.get(int(account_id), ("", None)),
+                len(open_deals),
+                _money(sum(d.value for d in open_deals)),
+                objections[account_id],
+                len(overdue),
+                *_next_action(open_deals),
             )
         )
     return tuple(result)
 
 
-def _next_actions(db: Database, cte: str, params: list[Any]) -> dict[int, tuple[str, str | None]]:
-    """Key account id -> (text, due) of its open deals' next action due first (undated last)."""
-    rows = db.execute(
-        f"""{cte}
-        SELECT d.account_id, d.next_action, d.next_action_due
-        FROM deals d
-        JOIN stages s ON s.name = d.stage COLLATE NOCASE
-        JOIN accounts a ON a.id = d.account_id
-        WHERE a.tier = 'key' AND s.kind = 'open' AND d.next_action != ''
-        ORDER BY d.next_action_due IS NULL, d.next_action_due, d.id""",
-        params,
-    ).fetchall()
-    found: dict[int, tuple[str, str | None]] = {}
-    for account_id, text, due in rows:
-        found.setdefault(int(account_id), (text, due))
-    return found
+def _next_action(open_deals: list[DealAsOf]) -> tuple[str, str | None]:
+    """(text, due) of the open deals' next action due first (undated last); ('', None): none."""
+    with_action = [d for d in open_deals if d.next_action]
+    if not with_action:
+        return "", None
+    first = min(with_action, key=lambda d: (d.next_action_due is None, d.next_action_due or "", d.deal_id))
+    return first.next_action, first.next_action_due
 
 
 def _day(utc_text: str) -> date:

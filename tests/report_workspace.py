@@ -1,8 +1,8 @@
 """Provides `build_report_workspace`: a small book with hand-checkable report figures for March 2026.
 
 Everything goes through the store's own API (accounts, deals, activities, and messages through
-`save_batch`, the path synced mail takes). The store stamps stage changes and resolutions with
-the real clock, so those few moments are backdated afterwards with one UPDATE each.
+`save_batch`, the path synced mail takes). The store stamps creations, stage changes and resolutions
+with the real clock, so those moments are backdated afterwards with one UPDATE each.
 
 The hand-derived figures are in tests/test_reports.py next to the assertions.
 """
@@ -27,9 +27,11 @@ MARCH = Period(date(2026, 3, 1), date(2026, 3, 31))
 NOW = datetime(2026, 4, 10, 12, 0, tzinfo=UTC)
 ME = "me@rapport.example"
 STALE_AFTER_DAYS = 30
+CREATED = "2026-01-05T09:00:00Z"
 
 
-def _backdate(db: Database, table: str, row_id: int, column: str, moment: str) -> None:
+def backdate(db: Database, table: str, row_id: int, column: str, moment: str) -> None:
+    """Set one stored moment the store stamped with the real clock (the book is in 2026)."""
     db.execute(f"UPDATE {table} SET {column} = ? WHERE id = ?", [moment, row_id])
     db.conn.commit()
 
@@ -42,6 +44,8 @@ def _deals(db: Database, ids: dict[str, int]) -> dict[str, int]:
         deals[key] = create_deal(
             db, ids[account], title, stage, pipeline=pipe, value=value, **kw
         ).id
+        # Every deal exists from early January, long before the periods the tests report on.
+        backdate(db, "deals", deals[key], "created_utc", CREATED)
         return deals[key]
 
     deal(
@@ -85,8 +89,17 @@ def _deals(db: Database, ids: dict[str, int]) -> dict[str, int]:
     for key, account, title, stage, value, when in closed:
         deal_id = deal(key, account, title, "Closing", value)
         move_deal(db, deal_id, stage, pipeline=pipe)
-        _backdate(db, "deals", deal_id, "stage_changed_utc", when)
+        _backdate_move(db, deal_id, when)
     return deals
+
+
+def _backdate_move(db: Database, deal_id: int, when: str) -> None:
+    """Date the deal's last stage change `when`: on the deal and in its timeline history."""
+    backdate(db, "deals", deal_id, "stage_changed_utc", when)
+    change = db.execute(
+        "SELECT max(id) FROM activities WHERE deal_id = ? AND kind = 'stage_change'", [deal_id]
+    ).fetchone()[0]
+    backdate(db, "activities", change, "date_utc", when)
 
 
 def _activities(db: Database, ids: dict[str, int]) -> None:
@@ -110,7 +123,7 @@ def _activities(db: Database, ids: dict[str, int]) -> None:
     for account, when, subject, resolved_at in resolved:
         objection = add_activity(db, ids[account], "objection", subject=subject, date_utc=when)
         resolve_objection(db, objection.id)
-        _backdate(db, "activities", objection.id, "resolved_utc", resolved_at)
+        backdate(db, "activities", objection.id, "resolved_utc", resolved_at)
 
 
 # (folder, Message-ID, date, from, to, References: the thread so far, oldest first)

@@ -17,11 +17,13 @@ from pathlib import Path
 
 import pytest
 from report_workspace import (
+    CREATED,
     MARCH,
     ME,
     NOW,
     STALE_AFTER_DAYS,
     Mail,
+    backdate,
     build_report_workspace,
     save_mails,
 )
@@ -40,6 +42,7 @@ from rapport.store.reports import (
     Report,
     StageFigures,
     build_report,
+    deals_as_of,
 )
 from rapport.store.session import open_workspace
 from rapport.tui.report_formats import csv_rows, render_csv, render_json, render_md, report_data
@@ -227,7 +230,9 @@ def test_key_accounts(report: Report) -> None:
     # Won value up to 1 April: licence 6000 (Cobalt) + training 4000 (Acme) + extension 3000
     # (Borealis) = 13000 (big deal is won in April). Acme 4000/13000 = 30.8 %, Borealis 23.1 %.
     # Acme: open renewal + upsell = 12000, renewal's action due 20 March is overdue, one objection.
-    # Borealis: open pilot 8000, its action is due 5 April (not overdue), no open objection.
+    # Borealis on 31 March: pilot 8000 and the big deal 20000 (in Closing all March, won only on
+    # 5 April: its stage then comes from the stage-change history) = 2 open, 28000; pilot's
+    # action is due 5 April (not overdue), the big deal has none; no open objection.
     assert [
         (
             k.account,
@@ -260,14 +265,32 @@ def test_key_accounts(report: Report) -> None:
             3000.0,
             23.1,
             "2026-03-20T10:00:00Z",
-            1,
-            8000.0,
+            2,
+            28000.0,
             0,
             0,
             "call CFO",
             "2026-04-05",
         ),
     ]
+
+
+def test_deal_stages_as_of_a_moment_come_from_the_history(book: Path) -> None:
+    opened = open_workspace(book)
+    try:
+        def stage_of(title: str, as_of: str) -> str | None:
+            deals = deals_as_of(opened.db, Pipeline(), as_of)
+            return next((d.stage for d in deals if d.title == title), None)
+
+        # Created in Closing on 5 January, won on 5 April 09:00.
+        assert stage_of("Borealis big deal", "2026-04-01T00:00:00Z") == "Closing"
+        assert stage_of("Borealis big deal", "2026-04-05T09:00:00Z") == "Closing"
+        assert stage_of("Borealis big deal", "2026-04-05T09:00:01Z") == "Won / support"
+        # Never moved: its current stage. Before it was created: not there at all.
+        assert stage_of("Acme renewal", "2026-02-01T00:00:00Z") == "Proposal presented"
+        assert stage_of("Acme renewal", "2026-01-01T00:00:00Z") is None
+    finally:
+        opened.close()
 
 
 def test_formats_agree(report: Report) -> None:
@@ -320,8 +343,9 @@ def hostile_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         evil = create_account(opened.db, ESCAPED_NAME, tier="key").id
         formula = create_account(opened.db, FORMULA_NAME, tier="key").id
-        create_deal(opened.db, formula, "@SUM(A1:A9)", "Closing", pipeline=Pipeline(), value=700,
-                    next_action="+call now", next_action_due=date(2026, 3, 30))
+        deal = create_deal(opened.db, formula, "@SUM(A1:A9)", "Closing", pipeline=Pipeline(),
+                           value=700, next_action="+call now", next_action_due=date(2026, 3, 30))
+        backdate(opened.db, "deals", deal.id, "created_utc", CREATED)
         add_activity(opened.db, evil, "objection", subject="Too slow\x07\x1b[2J",
                      date_utc="2026-03-03T10:00:00Z")
         add_activity(opened.db, formula, "objection", subject=FORMULA_SUBJECT,

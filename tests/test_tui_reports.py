@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from report_workspace import NOW, build_report_workspace
+from report_workspace import CREATED, NOW, backdate, build_report_workspace
 from rich.console import Console
 from rich.text import Text
 from textual.app import App
@@ -81,8 +81,9 @@ def test_hostile_book_text_is_shown_literally(tmp_path: Path) -> None:
     workspace = open_workspace(home)
     try:
         evil = create_account(workspace.db, HOSTILE, tier="key").id
-        create_deal(workspace.db, evil, HOSTILE, "Closing", pipeline=Pipeline(), value=5,
-                    next_action=HOSTILE, next_action_due=date(2026, 3, 2))
+        deal = create_deal(workspace.db, evil, HOSTILE, "Closing", pipeline=Pipeline(), value=5,
+                           next_action=HOSTILE, next_action_due=date(2026, 3, 2))
+        backdate(workspace.db, "deals", deal.id, "created_utc", CREATED)
         add_activity(workspace.db, evil, "objection", subject=HOSTILE,
                      date_utc="2026-03-03T10:00:00Z")
         asyncio.run(_drive_hostile(ReportsHost(workspace)))
