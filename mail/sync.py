@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import imaplib
 import os
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -64,14 +63,6 @@ def _no_report(_event: Event) -> None:
 
 def _never() -> bool:
     return False
-
-
-def _test_delay() -> float:
-    # Test-only: tests/test_sync_interrupt.py sleeps between batches to kill -9 mid-sync.
-    try:
-        return float(os.environ.get("RAPPORT_SYNC_TEST_DELAY", "0") or 0)
-    except ValueError:
-        return 0.0
 
 
 @dataclass(frozen=True)
@@ -243,7 +234,6 @@ class FolderSync:
         # Imported here: parsing (email, dateutil, inscriptis) costs a no-change sync ~25 ms.
         from rapport.mail.fetch import build_messages, fetch_raw
 
-        delay = _test_delay()
         done = 0
         # Sequential on purpose. Measured and dropped: fetching batch n+1 on a thread while
         # batch n is decoded (no gain: decoding holds the GIL), and decoding in a child process
@@ -263,8 +253,6 @@ class FolderSync:
             )
             done += len(batch)
             self.report(FolderProgress(self.cfg.name, state.name, done, total))
-            if delay and not final:
-                time.sleep(delay)
         return total - self.skipped
 
     def check_count(self, folder_id: int, exists: int, uidnext: int) -> int:

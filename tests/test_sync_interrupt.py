@@ -1,8 +1,11 @@
-"""kill -9 during `rapport sync`, then a rerun: exactly the server's messages, none twice."""
+"""kill -9 at pseudo-random moments of `rapport sync` (inside fetches, decoding and batch
+transactions), with the server changing in between: the final run ends with exactly the server's
+messages, none twice, and an intact database."""
 
 from __future__ import annotations
 
 import os
+import random
 import signal
 import sqlite3
 import subprocess
@@ -16,6 +19,9 @@ from sync_helpers import run_sync, server_state, stored, write_config
 
 pytestmark = pytest.mark.dovecot
 
+BATCH = 50
+TOTAL = 3000
+
 
 def _stored_count(db_path: Path) -> int:
     try:
@@ -25,43 +31,72 @@ def _stored_count(db_path: Path) -> int:
         return 0
 
 
-def test_kill_9_mid_sync_then_rerun_ends_with_exactly_the_servers_messages(
-    tmp_path: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
-) -> None:
-    home = tmp_path / "ws"
-    write_config(home, [imap_user.mailbox_config()])
-    imap_user.append(make_message(n) for n in range(1, 41))
-    env = {
-        **os.environ,
-        "RAPPORT_SYNC_BATCH": "5",
-        # Test-only hook of mail/sync.py: pause after each committed batch so the kill lands
-        # mid-folder, between and during batches.
-        "RAPPORT_SYNC_TEST_DELAY": "0.3",
-    }
+def _kill_mid_sync(home: Path, rng: random.Random) -> int | None:
+    """Start a sync, let it commit at least one batch more, kill -9 it a random few ms later.
+
+    Returns the stored count just before the kill, or None if the sync finished first. A batch
+    takes ~15 ms (fetch, decode, one transaction), so the kill lands anywhere in one.
+    """
+    before = _stored_count(home / "rapport.db")
+    env = {**os.environ, "RAPPORT_SYNC_BATCH": str(BATCH)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rapport.tui.cli.main", "sync", "--home", str(home)],
+        [sys.executable, "-m", "rapport.tui.cli.main", "sync", "--home", str(home), "-q"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
-        while _stored_count(home / "rapport.db") < 10 and time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            time.sleep(0.02)
-        time.sleep(0.15)  # land somewhere inside the next batch's fetch or pause
+        deadline = time.monotonic() + 60
+        while _stored_count(home / "rapport.db") <= before and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.1))
+        if proc.poll() is not None:
+            assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+            return None
+        at_kill = _stored_count(home / "rapport.db")
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
+        return at_kill
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    partial = _stored_count(home / "rapport.db")
-    assert 10 <= partial < 40 and partial % 5 == 0  # whole batches only
 
-    imap_user.append([make_message(41)])  # and the server moves on meanwhile
-    code, _out, err = run_sync(home, capsys)
+
+def test_kill_9_at_random_moments_then_rerun_ends_with_exactly_the_servers_messages(
+    tmp_path: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "ws"
+    write_config(home, [imap_user.mailbox_config(folders=["INBOX"])])
+    imap_user.deliver(make_message(n, message_id=f"m{n}@test.example") for n in range(TOTAL))
+    rng = random.Random(20261102)  # fixed seed: the same kill schedule on every run
+    killed_mid_sync = 0
+    for round_number in range(8):
+        at_kill = _kill_mid_sync(home, rng)
+        if at_kill is not None and at_kill < TOTAL:
+            killed_mid_sync += 1
+        after = _stored_count(home / "rapport.db")
+        if round_number < 3:
+            # Nothing expunged yet: only whole committed batches can be on disk.
+            assert after % BATCH == 0 or after == TOTAL, after
+        if round_number % 3 == 2:
+            # The server moves on between runs: some stored and some unsynced mail goes away,
+            # new mail arrives.
+            on_server = sorted(imap_user.server_messages())
+            imap_user.expunge(rng.sample(on_server, 5))
+            imap_user.append([make_message(10_000 + round_number * 10 + i) for i in range(3)])
+    assert killed_mid_sync >= 4  # the kills really interrupted syncs in progress
+
+    code, _out, err = run_sync(home, capsys, "-q")
 
     assert (code, err) == (0, "")
     local = stored(home)
     assert local == server_state(imap_user)
     ids = [message_id for message_id, *_ in local.values()]
-    assert len(ids) == len(set(ids)) == 41
+    assert len(ids) == len(set(ids)) == TOTAL - 2 * 5 + 2 * 3  # two rounds of changes
+    with sqlite3.connect(home / "rapport.db") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        conn.execute("INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check')")
+        assert conn.execute(
+            "SELECT count(*) FROM message_addresses WHERE message_id NOT IN "
+            "(SELECT id FROM messages)").fetchone() == (0,)
