@@ -29,6 +29,7 @@ from typing import TypeVar
 from dateutil import parser as dateparser
 
 from rapport.store.messages import EPOCH_UTC, NewMessage
+from rapport.store.text import ESCAPE_SEQUENCE, clean_line, clean_text  # noqa: F401 (re-exported)
 from rapport.store.timeutil import to_utc_text
 
 AddressList = tuple[tuple[str, str], ...]
@@ -42,12 +43,6 @@ MAX_PARTS = 500
 MAX_DEPTH = 12
 SYNTHETIC_DOMAIN = "rapport.invalid"
 
-# Whole terminal escape sequences (CSI, OSC with its payload, two-byte ESC forms) go first, so an
-# OSC title like "\x1b]0;pwned\x07" leaves nothing behind; then C0/C1 controls, DEL, and bidi
-# overrides that reorder text.
-ESCAPE_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])|\x9b[0-?]*[ -/]*[@-~]|\x9d[^\x07\x1b\x9c]*[\x07\x9c]?")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
 _CHARSET_ALIASES = {
     "unknown-8bit": "utf-8",
@@ -77,18 +72,6 @@ class ParsedHeaders:
     cc: AddressList
     reply_to: AddressList
     subject: str
-
-
-def clean_line(text: str) -> str:
-    """A header value: no control characters at all (CR/LF folded to spaces), trimmed."""
-    text = ESCAPE_SEQUENCE.sub("", text).replace("\r", " ").replace("\n", " ").replace("\t", " ")
-    return re.sub(r" {2,}", " ", _CONTROL_LINE.sub("", text)).strip()
-
-
-def clean_text(text: str) -> str:
-    """A body: newlines normalised to \\n; tabs and newlines kept, other controls removed."""
-    text = ESCAPE_SEQUENCE.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
-    return _CONTROL.sub("", text)
 
 
 def _codec(charset: str | None) -> str | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from rapport.store.errors import InputError, NotFoundError
+from rapport.store.text import clean_line, clean_text
 from rapport.store.timeutil import utc_now_text
 
 TIERS = ("key", "standard")
@@ -77,11 +78,11 @@ def relink_mail(db: Database) -> None:
 
 def normalize_domain(text: str) -> str:
     """`@Example.COM ` -> `example.com`; InputError when it cannot be a domain."""
-    domain = text.strip().lower().lstrip("@").rstrip(".")
+    domain = clean_line(text).lower().lstrip("@").rstrip(".")
     if "@" in domain:
         domain = domain.rsplit("@", 1)[1]
     if not _DOMAIN_RE.match(domain):
-        raise InputError(f"{text.strip()!r} is not a domain name (like example.com)")
+        raise InputError(f"{clean_line(text)!r} is not a domain name (like example.com)")
     return domain
 
 
@@ -90,7 +91,7 @@ def split_tags(tags: Iterable[str] | str) -> tuple[str, ...]:
     items = re.split(r"[,;]", tags) if isinstance(tags, str) else list(tags)
     seen: dict[str, str] = {}
     for tag in items:
-        clean = str(tag).strip()
+        clean = clean_line(str(tag))
         if clean and clean.casefold() not in seen:
             seen[clean.casefold()] = clean
     return tuple(seen.values())
@@ -104,7 +105,7 @@ def check_tier(tier: str) -> str:
 
 
 def _check_name(name: str) -> str:
-    clean = " ".join(str(name).split())
+    clean = clean_line(str(name))
     if not clean:
         raise InputError("an account needs a name")
     return clean
@@ -261,8 +262,8 @@ def create_account(
             cursor = db.execute(
                 "INSERT INTO accounts (name, tier, owner, tags, notes, created_utc, updated_utc)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [clean, check_tier(tier), owner.strip(), ",".join(split_tags(tags)),
-                 notes, now, now],
+                [clean, check_tier(tier), clean_line(owner), ",".join(split_tags(tags)),
+                 clean_text(notes), now, now],
             )
         except sqlite3.IntegrityError as exc:
             raise _unique_name_error(clean) from exc
@@ -291,11 +292,11 @@ def update_account(
     if tier is not None:
         changes["tier"] = check_tier(tier)
     if owner is not None:
-        changes["owner"] = owner.strip()
+        changes["owner"] = clean_line(owner)
     if tags is not None:
         changes["tags"] = ",".join(split_tags(tags))
     if notes is not None:
-        changes["notes"] = notes
+        changes["notes"] = clean_text(notes)
     if changes:
         changes["updated_utc"] = utc_now_text()
         sets = ", ".join(f"{column} = ?" for column in changes)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from rapport.store.errors import InputError, NotFoundError
+from rapport.store.text import clean_line, clean_text
 from rapport.store.timeutil import parse_utc_text, utc_now_text
 
 KINDS = ("note", "call", "meeting", "objection", "stage_change", "draft", "sent", "announcement")
@@ -104,7 +105,7 @@ def insert_activity(
     cursor = db.execute(
         f"INSERT INTO activities ({_COLUMNS.split(', ', 1)[1]})"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [account_id, deal_id, contact_id, kind, moment, subject.strip(), body,
+        [account_id, deal_id, contact_id, kind, moment, clean_line(subject), clean_text(body),
          0 if kind == "objection" else None, None, from_stage, to_stage, message_id],
     )
     touch_deals(db, account_id, deal_id, moment)

@@ -11,6 +11,7 @@ from sqlite_utils import Database
 
 from rapport.store.accounts import relink_mail
 from rapport.store.errors import InputError, NotFoundError
+from rapport.store.text import clean_line
 from rapport.store.timeutil import utc_now_text
 
 # Deliberately loose: one @, no spaces, a dot in the domain. Real validation is the mail server's.
@@ -39,11 +40,11 @@ class Contact:
 
 def normalize_email(text: str) -> str:
     """`  Ann@Example.COM` -> `ann@example.com`; InputError when it is not an address."""
-    email = text.strip().strip("<>").strip().lower()
+    email = clean_line(text).strip("<>").strip().lower()
     if email.startswith("mailto:"):
         email = email[len("mailto:") :]
     if not _EMAIL_RE.match(email):
-        raise InputError(f"{text.strip()!r} is not an email address")
+        raise InputError(f"{clean_line(text)!r} is not an email address")
     return email
 
 
@@ -143,7 +144,7 @@ def create_contact(
 ) -> Contact:
     """Add a contact; InputError when an address already belongs to another contact."""
     clean_emails = _clean_emails(emails)
-    clean_name = " ".join(name.split())
+    clean_name = clean_line(name)
     if not clean_name and not clean_emails:
         raise InputError("a contact needs a name or an email address")
     _check_account(db, account_id)
@@ -152,7 +153,7 @@ def create_contact(
         cursor = db.execute(
             "INSERT INTO contacts (account_id, name, role, phone, opted_out, created_utc,"
             " updated_utc) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [account_id, clean_name, role.strip(), phone.strip(), int(opted_out), now, now],
+            [account_id, clean_name, clean_line(role), clean_line(phone), int(opted_out), now, now],
         )
         contact_id = int(cursor.lastrowid or 0)
         _set_emails(db, contact_id, clean_emails)
@@ -179,11 +180,11 @@ def update_contact(
         _check_account(db, account_id)
         changes["account_id"] = account_id
     if name is not _UNSET:
-        changes["name"] = " ".join(name.split())
+        changes["name"] = clean_line(name)
     if role is not _UNSET:
-        changes["role"] = role.strip()
+        changes["role"] = clean_line(role)
     if phone is not _UNSET:
-        changes["phone"] = phone.strip()
+        changes["phone"] = clean_line(phone)
     if opted_out is not _UNSET:
         changes["opted_out"] = int(bool(opted_out))
     new_emails = before.emails if emails is _UNSET else _clean_emails(emails)

@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from rapport.store.activities import insert_activity
 from rapport.store.errors import InputError, NotFoundError
 from rapport.store.pipeline import Pipeline
+from rapport.store.text import clean_line
 from rapport.store.timeutil import parse_date_text, parse_utc_text, utc_now_text
 
 _UNSET: Any = object()
@@ -153,7 +154,7 @@ def create_deal(
     next_action_due: date | None = None,
 ) -> Deal:
     """Open a deal on an account; InputError on an unknown stage or impossible figures."""
-    clean_title = " ".join(title.split())
+    clean_title = clean_line(title)
     if not clean_title:
         raise InputError("a deal needs a title")
     stage_name = _stage_name(stage, pipeline)
@@ -165,7 +166,7 @@ def create_deal(
         " expected_close, next_action, next_action_due, created_utc, updated_utc,"
         " stage_changed_utc, last_activity_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [account_id, clean_title, stage_name, check_value(value), check_currency(currency),
-         check_probability(probability), _date_text(expected_close), next_action.strip(),
+         check_probability(probability), _date_text(expected_close), clean_line(next_action),
          _date_text(next_action_due), now, now, now, now],
     )
     return get_deal(db, int(cursor.lastrowid or 0))
@@ -204,7 +205,7 @@ def update_deal(
     get_deal(db, deal_id)
     changes: dict[str, object] = {}
     if title is not _UNSET:
-        changes["title"] = " ".join(title.split())
+        changes["title"] = clean_line(title)
         if not changes["title"]:
             raise InputError("a deal needs a title")
     if value is not _UNSET:
@@ -227,7 +228,7 @@ def set_next_action(db: Database, deal_id: int, text: str, due: date | None) -> 
     get_deal(db, deal_id)
     db.execute(
         "UPDATE deals SET next_action = ?, next_action_due = ?, updated_utc = ? WHERE id = ?",
-        [" ".join(text.split()), _date_text(due), utc_now_text(), deal_id],
+        [clean_line(text), _date_text(due), utc_now_text(), deal_id],
     )
     return get_deal(db, deal_id)
 

@@ -34,8 +34,15 @@ _FALSE = {"", "0", "no", "n", "false", "f"}
 
 @dataclass(frozen=True)
 class BadRow:
+    """A refused row: `line` is a file line, or a list item number when `unit` is 'item'."""
+
     line: int
     reason: str
+    unit: str = "line"
+
+    def where(self, path: Path | str) -> str:
+        """`FILE:LINE` (CSV, vCard) or `FILE: item N` (JSON, whose rows are list items)."""
+        return f"{path}: item {self.line}" if self.unit == "item" else f"{path}:{self.line}"
 
 
 @dataclass(frozen=True)
@@ -67,8 +74,14 @@ class _Problems(Exception):
 
 # ---- cell parsers -------------------------------------------------------------------------
 
+# Two defaults that differ in year, month and day: a part the text leaves out shows as a
+# difference between the two readings (dateutil fills missing parts from the default).
+_DEFAULTS = (datetime(2000, 1, 1), datetime(2001, 2, 2))
+
+
 def parse_date_cell(text: str, column: str) -> date | None:
-    """Any date dateutil reads (2026-03-01, 1 Mar 2026, 03/01/2026); '' is None."""
+    """A calendar date with year, month and day: 2026-03-01, 1 Mar 2026, 03/01/2026, 1.3.2026
+    or an ISO date-time; '' is None. '1 Mar', 'March', 'monday', '12:30' or '99' are refused."""
     text = text.strip()
     if not text:
         return None
@@ -76,17 +89,29 @@ def parse_date_cell(text: str, column: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         pass
+    # 01.02.2026 is 1 February wherever dots are written (Germany, Poland...).
+    dayfirst = re.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{2,4}", text) is not None
     try:
-        # A fixed default keeps "March 2026" from taking today's day of the month.
-        # 01.02.2026 is 1 February wherever dots are written (Germany, Poland...).
-        dayfirst = re.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{2,4}", text) is not None
-        return dateparser.parse(text, default=datetime(2000, 1, 1), dayfirst=dayfirst).date()
+        first, second = (dateparser.parse(text, default=d, dayfirst=dayfirst).date()
+                         for d in _DEFAULTS)
     except (ValueError, OverflowError, TypeError):
         raise InputError(f"bad date {text!r} in {column}") from None
+    if first != second:
+        raise InputError(f"bad date {text!r} in {column} (needs a day, a month and a year)")
+    return first
 
 
-def parse_amount(text: str, column: str = "value") -> float:
-    """`12500`, `12,500.50`, `12.500,50`, `€ 1 200` -> a float."""
+# A '.' then groups of exactly three digits, nothing else: '12.500', '1.234.567'.
+_DOT_THOUSANDS = re.compile(r"\d+(\.\d{3})+")
+
+
+def parse_amount(text: str, column: str = "value", *, european: bool = False) -> float:
+    """`12500`, `12,500.50`, `12.500,50`, `€ 1 200` -> a float.
+
+    `european` (a ';'-separated file, as spreadsheets write where ',' is the decimal mark):
+    `12.500` is 12500 and a lone ',' is the decimal mark (`12,5`, `1,234`). Elsewhere a '.'
+    is the decimal mark and ',' before three digits groups thousands (`1,234` is 1234).
+    """
     clean = re.sub(r"[\s_'€$£]|[A-Za-z]{3}$|^[A-Za-z]{3}", "", text.strip())
     if "," in clean and "." in clean:
         if clean.rfind(",") > clean.rfind("."):
@@ -95,7 +120,10 @@ def parse_amount(text: str, column: str = "value") -> float:
             clean = clean.replace(",", "")
     elif "," in clean:
         head, _, tail = clean.rpartition(",")
-        clean = f"{head.replace(',', '')}.{tail}" if len(tail) != 3 else clean.replace(",", "")
+        decimal = european or len(tail) != 3
+        clean = f"{head.replace(',', '')}.{tail}" if decimal else clean.replace(",", "")
+    elif european and _DOT_THOUSANDS.fullmatch(clean):
+        clean = clean.replace(".", "")
     try:
         return dls.check_value(clean)
     except InputError:
@@ -143,7 +171,8 @@ class DealCells:
                     or self.next_action or self.next_action_due)
 
 
-def parse_deal_cells(row: Row, title: str, pipeline: Pipeline, reasons: list[str]) -> DealCells:
+def parse_deal_cells(row: Row, title: str, pipeline: Pipeline, reasons: list[str], *,
+                     european: bool = False) -> DealCells:
     cells = DealCells(title=title, present={c for c in DEAL_COLUMNS if c in row})
     stage = row.get("stage", "")
     if stage:
@@ -153,7 +182,8 @@ def parse_deal_cells(row: Row, title: str, pipeline: Pipeline, reasons: list[str
         else:
             cells.stage = found.name
     if row.get("value"):
-        cells.value = _collect(reasons, lambda: parse_amount(row["value"]))  # type: ignore[assignment]
+        cells.value = _collect(  # type: ignore[assignment]
+            reasons, lambda: parse_amount(row["value"], european=european))
     if row.get("currency"):
         cells.currency = _collect(reasons, lambda: dls.check_currency(row["currency"]))  # type: ignore[assignment]
     if row.get("probability"):
@@ -232,7 +262,8 @@ class _Seen:
             self.lines[key] = line
 
 
-def _account_row(db: Database, row: Row, line: int, pipeline: Pipeline, seen: _Seen) -> bool:
+def _account_row(db: Database, row: Row, line: int, pipeline: Pipeline, seen: _Seen,
+                 european: bool) -> bool:
     reasons: list[str] = []
     name = " ".join(row.get("name", "").split())
     if not name:
@@ -247,7 +278,7 @@ def _account_row(db: Database, row: Row, line: int, pipeline: Pipeline, seen: _S
     _collect(reasons, lambda: acc.check_tier(tier))
     given_title = " ".join((row.get("deal") or row.get("title") or "").split())
     deal_title = given_title or name
-    cells = parse_deal_cells(row, deal_title, pipeline, reasons)
+    cells = parse_deal_cells(row, deal_title, pipeline, reasons, european=european)
     cells.title_given = bool(given_title)
     owners = {
         r[0] for d in domains
@@ -355,7 +386,8 @@ def _contact_row(db: Database, row: Row, line: int, seen: _Seen) -> bool:
     return False
 
 
-def _deal_row(db: Database, row: Row, line: int, pipeline: Pipeline, seen: _Seen) -> bool:
+def _deal_row(db: Database, row: Row, line: int, pipeline: Pipeline, seen: _Seen,
+              european: bool) -> bool:
     reasons: list[str] = []
     account_text = row.get("account", "").strip()
     title = " ".join(row.get("title", row.get("deal", "")).split())
@@ -366,7 +398,7 @@ def _deal_row(db: Database, row: Row, line: int, pipeline: Pipeline, seen: _Seen
         account_id = _collect(reasons, lambda: _resolve_account(db, account_text))
     if not title:
         reasons.append("missing title")
-    cells = parse_deal_cells(row, title, pipeline, reasons)
+    cells = parse_deal_cells(row, title, pipeline, reasons, european=european)
     seen.check((account_id, title.casefold()), f"deal {title!r}", line, reasons)
     if reasons:
         raise _Problems(reasons)
@@ -376,26 +408,34 @@ def _deal_row(db: Database, row: Row, line: int, pipeline: Pipeline, seen: _Seen
 REQUIRED = {"accounts": ("name",), "contacts": (), "deals": ("account", "title")}
 
 
+def _check_columns(path: Path, kind: str, columns: set[str]) -> None:
+    """InputError naming the missing required columns (and, briefly, the ones the file has)."""
+    missing = [c for c in REQUIRED[kind] if c not in columns]
+    if kind == "deals" and "title" in missing and "deal" in columns:
+        missing.remove("title")
+    if missing:
+        shown = [name[:40] for name in sorted(columns)[:12]]
+        more = f", … ({len(columns) - len(shown)} more)" if len(columns) > len(shown) else ""
+        raise InputError(f"{path}: no {', '.join(missing)} column (columns: "
+                         f"{', '.join(shown)}{more})")
+
+
 def import_file(
     db: Database, kind: str, path: Path, *, pipeline: Pipeline, skip_bad: bool = False
 ) -> ImportResult:
     """Import `path` as `kind` ('accounts' | 'contacts' | 'deals') in one transaction."""
-    file_format, rows = read_rows(path)
-    if kind != "contacts" and file_format == "vcard":
+    read = read_rows(path)
+    rows = read.rows
+    if kind != "contacts" and read.format == "vcard":
         raise InputError(f"{path}: a vCard holds contacts, not {kind}")
-    if file_format == "csv" and rows:
-        columns = set(rows[0][1])
-        missing = [c for c in REQUIRED[kind] if c not in columns and "__error__" not in columns]
-        if kind == "deals" and "title" in missing and "deal" in columns:
-            missing.remove("title")
-        if missing:
-            raise InputError(f"{path}: no {', '.join(missing)} column (columns: "
-                             f"{', '.join(sorted(columns))})")
+    if read.format == "csv":
+        _check_columns(path, kind, set(read.columns))
+    european = read.delimiter == ";"
     seen = _Seen()
     handlers: dict[str, Callable[[Row, int], bool]] = {
-        "accounts": lambda row, line: _account_row(db, row, line, pipeline, seen),
+        "accounts": lambda row, line: _account_row(db, row, line, pipeline, seen, european),
         "contacts": lambda row, line: _contact_row(db, row, line, seen),
-        "deals": lambda row, line: _deal_row(db, row, line, pipeline, seen),
+        "deals": lambda row, line: _deal_row(db, row, line, pipeline, seen, european),
     }
     handler = handlers[kind]
     bad: list[BadRow] = []
@@ -404,7 +444,7 @@ def import_file(
     with db.atomic(), acc.relinking_once(db):
         for line, row in rows:
             if "__error__" in row:
-                bad.append(BadRow(line, row["__error__"]))
+                bad.append(BadRow(line, row["__error__"], read.unit))
                 continue
             try:
                 with db.atomic():  # a savepoint: a row that fails halfway leaves nothing
@@ -413,9 +453,9 @@ def import_file(
                     else:
                         updated += 1
             except _Problems as exc:
-                bad.append(BadRow(line, "; ".join(exc.reasons)))
+                bad.append(BadRow(line, "; ".join(exc.reasons), read.unit))
             except (InputError, NotFoundError) as exc:
-                bad.append(BadRow(line, exc.message))
+                bad.append(BadRow(line, exc.message, read.unit))
         if bad and not skip_bad:
             raise ImportRejected(path, bad, len(rows))
     return ImportResult(kind, created, updated, tuple(bad))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rapport.store import activities, contacts, deals
+from rapport.store import accounts, activities, contacts, deals
 from rapport.store.session import open_workspace
 from rapport.tui.cli.main import main
 
@@ -234,3 +234,161 @@ def test_spreadsheet_csv_semicolons_bom_and_cp1252(tmp_path: Path,
     opened.close()
     assert (deal.account_name, deal.stage, deal.value, deal.expected_close.isoformat()) == (
         "Südzucker Logistik", "Objections", 12500.5, "2027-02-01")
+
+
+def import_err(home: Path, kind: str, path: Path, capsys: pytest.CaptureFixture[str],
+               *extra: str) -> tuple[int, list[str]]:
+    code = run(home, "import", kind, str(path), *extra)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err.strip().splitlines()
+
+
+def test_json_rows_with_impossible_text_are_bad_items(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A lone surrogate was a UnicodeEncodeError traceback; lists, objects and NULs got in."""
+    home = tmp_path / "ws"
+    path = tmp_path / "a.json"
+    path.write_text('[{"name": "\\ud800"}, {"name": ["a", "b"]}, {"name": {"x": 1}},'
+                    ' {"name": "nul\\u0000here"}, {"name": "Fine", "domain": ["fine.com", "fine.de"],'
+                    ' "tags": ["x", "y"]}, 7]', encoding="utf-8")
+    code, lines = import_err(home, "accounts", path, capsys)
+    assert code == 2
+    assert lines[:-1] == [
+        f"{path}: item 1: name: is not valid Unicode (a lone surrogate)",
+        f"{path}: item 2: name: a list where one value was expected",
+        f"{path}: item 3: name: an object where one value was expected",
+        f"{path}: item 4: name: contains a NUL character",
+        f"{path}: item 6: not a JSON object",
+    ]
+    assert lines[-1].startswith("rapport: ") and "5 of 6 rows are bad" in lines[-1]
+    assert counts(home)[0] == 0
+    assert run(home, "import", "accounts", str(path), "--skip-bad") == 0
+    opened = open_workspace(home)
+    [fine] = accounts.list_accounts(opened.db)
+    opened.close()
+    # Lists are fine where a column holds several values, as `export --format json` writes them.
+    assert (fine.name, fine.domains, fine.tags) == ("Fine", ("fine.com", "fine.de"), ("x", "y"))
+
+
+def test_terminal_escapes_never_reach_the_book(tmp_path: Path) -> None:
+    home = tmp_path / "ws"
+    evil = "Evil\x1b]0;pwned\x07 GmbH"
+    csv_text = (f"name,domain,owner,tags,notes\n\"{evil}\",evil.com,\"Sam\x1b[31m\",\"a\x9b1m,b\","
+                "\"line one\nline\ttwo\x1b[2J\"\n")
+    assert run(home, "import", "accounts", str(write(tmp_path, "evil.csv", csv_text))) == 0
+    contacts_csv = "account,name,role,email\nEvil GmbH,\"Eve\x1b[8m Hidden\",\"CFO\x07\",eve@evil.com\n"
+    assert run(home, "import", "contacts", str(write(tmp_path, "c.csv", contacts_csv))) == 0
+    opened = open_workspace(home)
+    [account] = accounts.list_accounts(opened.db)
+    [contact] = contacts.list_contacts(opened.db)
+    opened.close()
+    assert (account.name, account.owner, account.tags) == ("Evil GmbH", "Sam", ("a", "b"))
+    assert account.notes == "line one\nline\ttwo"
+    assert (contact.name, contact.role) == ("Eve Hidden", "CFO")
+
+
+@pytest.mark.parametrize("cell", ["1", "March", "monday", "12:30", "99", "1 Mar", "March 2026",
+                                  "31.02.2026", "2026-13-01"])
+def test_dates_need_a_day_a_month_and_a_year(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                             cell: str) -> None:
+    """Each of these used to import as a made-up date in 2000 (or this year), exit 0."""
+    home = tmp_path / "ws"
+    path = write(tmp_path, "d.csv", f"name,expected_close\nACME,{cell}\n")
+    code, lines = import_err(home, "accounts", path, capsys)
+    assert code == 2
+    assert lines[0].startswith(f"{path}:2: bad date {cell!r} in expected_close")
+    assert counts(home)[0] == 0
+
+
+@pytest.mark.parametrize(("cell", "day"), [
+    ("2026-03-01", "2026-03-01"), ("1 Mar 2026", "2026-03-01"), ("03/01/2026", "2026-03-01"),
+    ("1.3.2026", "2026-03-01"), ("2026-03-01T23:30:00Z", "2026-03-01"),
+    ("2026-03-01 09:15", "2026-03-01"), ("March 1, 2026", "2026-03-01"),
+])
+def test_real_dates_still_read(tmp_path: Path, cell: str, day: str) -> None:
+    home = tmp_path / "ws"
+    assert run(home, "import", "accounts",
+               str(write(tmp_path, "d.csv", f"name,expected_close\nACME,\"{cell}\"\n"))) == 0
+    opened = open_workspace(home)
+    [deal] = deals.list_deals(opened.db)
+    opened.close()
+    assert deal.expected_close is not None and deal.expected_close.isoformat() == day
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ('name,domain\n"ACME,acme.com\nBorealis,borealis.eu\n', "2"),
+    ('name\nACME\n"V";"x"\n', "3"),
+])
+def test_malformed_csv_is_a_file_error_naming_the_line(tmp_path: Path, text: str, name: str,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "ws"
+    path = write(tmp_path, "bad.csv", text)
+    code, lines = import_err(home, "accounts", path, capsys)
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith(f"rapport: {path}:{name}: not valid CSV")
+    assert counts(home)[0] == 0
+
+
+def test_a_quote_left_open_that_closes_later_is_a_bad_row(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Valid CSV by the letter, but a name that swallowed three lines is a stray quote."""
+    home = tmp_path / "ws"
+    path = write(tmp_path, "bad.csv", 'name,domain\n"ACME,acme.com\nFoo,foo.com\nBar",bar.com\n')
+    code, lines = import_err(home, "accounts", path, capsys)
+    assert code == 2
+    assert lines[0] == f"{path}:2: name runs over lines 2-4 (a quote left open?)"
+
+
+def test_duplicate_columns_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "ws"
+    path = write(tmp_path, "dup.csv", "name,domain,Name\nACME,acme.com,Other\n")
+    code, lines = import_err(home, "accounts", path, capsys)
+    assert code == 2
+    assert lines == [f"rapport: {path}:1: column 'name' appears twice in the header"]
+
+
+def test_unparseable_vcard_line_is_a_bad_row_in_our_format(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """vobject used to drop the line (and log its own 'Skipped line 7' on stderr)."""
+    home = tmp_path / "ws"
+    text = ("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Good Card\r\nEMAIL:good@example.com\r\nEND:VCARD\r\n"
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nEMAIL;;;;:\r\nEND:VCARD\r\n")
+    path = write(tmp_path, "c.vcf", text)
+    code, lines = import_err(home, "contacts", path, capsys)
+    assert code == 2
+    assert lines == [f"{path}:9: unreadable vCard line 'EMAIL;;;;:'",
+                     f"rapport: {path}: 1 of 2 rows are bad; nothing imported (fix them, or use "
+                     "--skip-bad to import the good rows)"]
+    assert counts(home)[1] == 0
+
+
+def test_binary_file_header_is_not_echoed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "ws"
+    path = tmp_path / "blob.csv"
+    path.write_bytes(b"\x1b]0;pwned\x07\x1b[31mred,\x07bell\n1,2\n")
+    code, lines = import_err(home, "accounts", path, capsys)
+    assert code == 2 and len(lines) == 1
+    assert lines[0] == f"rapport: {path}: no name column (columns: bell, red)"
+    path.write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00\x00name\n")
+    code, lines = import_err(home, "accounts", path, capsys)
+    assert code == 2 and len(lines) == 1 and "\x00" not in lines[0] and "\x7f" not in lines[0]
+    assert "NUL" in lines[0]
+
+
+@pytest.mark.parametrize(("sep", "cell", "value"), [
+    (";", "12.500", 12500), (";", "1.234.567", 1234567), (";", "12.500,50", 12500.5),
+    (";", "12,5", 12.5), (";", "1,234", 1.234), (";", "12.5", 12.5), (";", "12.50", 12.5),
+    (",", '"12,500.50"', 12500.5), (",", "12.500", 12.5), (",", '"1,234"', 1234),
+    ("\t", "12.345", 12.345),
+])
+def test_amounts_follow_the_files_conventions(tmp_path: Path, sep: str, cell: str,
+                                              value: float) -> None:
+    """In a ';' file (European spreadsheets) '.' groups thousands and ',' is the decimal mark."""
+    home = tmp_path / "ws"
+    text = f"name{sep}value\nACME{sep}{cell}\n"
+    assert run(home, "import", "accounts", str(write(tmp_path, "v.csv", text))) == 0
+    opened = open_workspace(home)
+    [deal] = deals.list_deals(opened.db)
+    opened.close()
+    assert deal.value == pytest.approx(value)

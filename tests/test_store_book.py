@@ -155,3 +155,31 @@ def test_book_changes_relink_existing_mail(ws: OpenWorkspace) -> None:
     assert links() == {("a@x", "ACME"), ("b@x", "ACME")}
     accounts.remove_domain(db, acme.id, "acme.com")
     assert links() == {("b@x", "ACME")}
+
+
+def test_book_text_is_stripped_of_terminal_escapes(ws: OpenWorkspace) -> None:
+    """Names typed or pasted (from a hostile mail) never carry escapes to the next terminal."""
+    db = ws.db
+    acme = accounts.create_account(
+        db, "Evil\x1b]0;pwned\x07 GmbH", domains=["Evil\x1b[0m.com"], owner="Sam\x9b2J",
+        tags="a\x1b[31m, b\x00", notes="first\r\nsecond\tcol\x1b]2;x\x07\x07")
+    assert (acme.name, acme.domains, acme.owner, acme.tags) == (
+        "Evil GmbH", ("evil.com",), "Sam", ("a", "b"))
+    assert acme.notes == "first\nsecond\tcol"
+    acme = accounts.update_account(db, acme.id, name="Evil\u202e GmbH 2", owner="Kim\x1b[1m",
+                                   notes="x\x1b[2Jy")
+    assert (acme.name, acme.owner, acme.notes) == ("Evil GmbH 2", "Kim", "xy")
+    ann = contacts.create_contact(db, account_id=acme.id, name="Ann\x1b]0;t\x07 Lee",
+                                  emails=["ann@evil.com"], role="CFO\x07", phone="+49\x1b[5m 1")
+    assert (ann.name, ann.role, ann.phone) == ("Ann Lee", "CFO", "+49 1")
+    ann = contacts.update_contact(db, ann.id, name="Ann\tB", role="\x1b[8mBuyer")
+    assert (ann.name, ann.role) == ("Ann B", "Buyer")
+    deal = deals.create_deal(db, acme.id, "Big\x1b[41m deal", "Closing", pipeline=PIPE,
+                             next_action="Call\x1b]0;x\x07 back")
+    assert (deal.title, deal.next_action) == ("Big deal", "Call back")
+    deal = deals.update_deal(db, deal.id, title="Bigger\x9b1m deal")
+    deal = deals.set_next_action(db, deal.id, "Send\x07 offer", None)
+    assert (deal.title, deal.next_action) == ("Bigger deal", "Send offer")
+    note = activities.add_activity(db, acme.id, "note", subject="Sub\x1b[1mject",
+                                   body="line 1\n\tline 2\x1b]0;pwned\x07\x08")
+    assert (note.subject, note.body) == ("Subject", "line 1\n\tline 2")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from rapport.mail.parse import ESCAPE_SEQUENCE
+from rapport.store.text import ESCAPE_SEQUENCE
 
 if TYPE_CHECKING:  # Textual's DOM types only for annotations
     from textual.dom import DOMNode

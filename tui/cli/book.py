@@ -70,12 +70,12 @@ def cmd_import(args: argparse.Namespace) -> int:
             )
         except ImportRejected as exc:
             for bad in exc.bad:
-                print(f"{args.file}:{bad.line}: {bad.reason}", file=sys.stderr)
+                print(f"{bad.where(args.file)}: {bad.reason}", file=sys.stderr)
             raise InputError(exc.message) from None
     finally:
         opened.close()
     for bad in result.bad:
-        print(f"{args.file}:{bad.line}: skipped: {bad.reason}", file=sys.stderr)
+        print(f"{bad.where(args.file)}: skipped: {bad.reason}", file=sys.stderr)
     print(
         f"{args.kind}: {result.created} created, {result.updated} updated"
         + (f", {_plural(len(result.bad), 'bad row')} skipped" if result.bad else "")
