@@ -29,7 +29,12 @@ class FolderProgress:
 
 @dataclass(frozen=True)
 class FolderDone:
-    """The folder matches the server: counts of what this run changed."""
+    """The folder matches the server: counts of what this run changed.
+
+    `expunges_via` says how expunges were looked for ("vanished": QRESYNC, "scan": UID set
+    difference, "" when none could have happened); `recounted` is how many of `removed` only the
+    final count check (local vs EXISTS) found, which a healthy sync keeps at 0.
+    """
 
     mailbox: str
     folder: str
@@ -37,6 +42,8 @@ class FolderDone:
     flags_changed: int = 0
     removed: int = 0
     unchanged: bool = False
+    expunges_via: str = ""
+    recounted: int = 0
 
 
 @dataclass(frozen=True)

@@ -162,7 +162,7 @@ class FolderSync:
             dirty = {}  # those UIDs named the old messages: never STORE them onto new ones
         if dirty:
             self.push_flags(state.id, dirty)
-        changed, removed = self.refresh_known(state, uidnext)
+        changed, removed, via = self.refresh_known(state, uidnext)
         if not uidnext:
             # No UIDNEXT in SELECT (allowed by RFC 3501): ask for the highest UID instead.
             found = self.client.search(["ALL"])
@@ -171,12 +171,14 @@ class FolderSync:
         if added is None:  # stopped between batches: state stays at the last batch committed
             return FolderSummary(name, added=0, flags_changed=changed, removed=removed,
                                  skipped=self.skipped)
-        removed += self.check_count(state.id, exists, uidnext)
+        recounted = self.check_count(state.id, exists, uidnext)
+        removed += recounted
         # The folder now matches the server as of SELECT: record UIDVALIDITY and HIGHESTMODSEQ
         # (an empty batch is just the state write, in one transaction).
         store.save_batch(self.db, state.id, [], last_uid=uidnext - 1, uidvalidity=uidvalidity,
                          highestmodseq=modseq, my_addresses=self.mine)
-        self.report(FolderDone(self.cfg.name, name, added, changed, removed))
+        self.report(FolderDone(self.cfg.name, name, added, changed, removed,
+                               expunges_via=via, recounted=recounted))
         return FolderSummary(name, added=added, flags_changed=changed, removed=removed,
                              skipped=self.skipped)
 
@@ -191,10 +193,14 @@ class FolderSync:
                 self.client.remove_flags(off, [flag], silent=True)
         store.clear_dirty(self.db, folder_id, dirty)
 
-    def refresh_known(self, state: store.FolderState, uidnext: int) -> tuple[int, int]:
-        """Flag changes and expunges among the UIDs already stored: (changed, removed)."""
+    def refresh_known(self, state: store.FolderState, uidnext: int) -> tuple[int, int, str]:
+        """Flag changes and expunges among the UIDs already stored: (changed, removed, how).
+
+        `how` is "vanished" (QRESYNC), "scan" (UID set difference) or "" (CONDSTORE alone:
+        only the count check finds expunges).
+        """
         if state.last_uid <= 0:
-            return 0, 0
+            return 0, 0, ""
         known = f"1:{state.last_uid}"
         removed = 0
         if self.caps.condstore and state.highestmodseq is not None:
@@ -210,16 +216,18 @@ class FolderSync:
                 gone.extend(parse_uid_set(text.replace(b"(EARLIER)", b"").strip()))
             if gone:
                 removed = store.remove_uids(self.db, state.id, gone)
+            via = "vanished" if self.caps.qresync else ""
         else:
             items = raw_uid_fetch(self.client, known, "(UID FLAGS)")
             local = store.local_uids(self.db, state.id)
             missing = local - set(items)
             if missing:
                 removed = store.remove_uids(self.db, state.id, missing)
+            via = "scan"
         changes = {uid: _flags(values.get(b"FLAGS")) for uid, values in items.items()
                    if b"FLAGS" in values}
         changed = store.apply_flag_changes(self.db, state.id, changes, highestmodseq=None)
-        return changed, removed
+        return changed, removed, via
 
     def fetch_new_mail(self, state: store.FolderState, uidvalidity: int, uidnext: int) -> int | None:
         """Fetch UIDs above last_uid (below the SELECT-time UIDNEXT) in committed batches."""

@@ -110,6 +110,41 @@ def test_resync_picks_up_new_mail_flag_changes_and_expunges(
     assert sorted(stored(home)) == [uids[0], uids[1], uids[2], uids[5], uids[5] + 1, uids[5] + 2]
 
 
+def _inbox_done_after_expunge(user: DovecotUser, home: Path) -> FolderDone:
+    """Sync, expunge two messages on the server, resync: the INBOX's FolderDone of the resync."""
+    uids = user.append(make_message(n) for n in range(1, 7))
+    cfg = parse_mailbox(user.mailbox_config(folders=["INBOX"]), 1)
+    opened = open_workspace(home)
+    events: list[object] = []
+    try:
+        assert sync_mailbox(opened.db, cfg, my_addresses=frozenset()).ok
+        user.expunge(uids[1:3])
+        assert sync_mailbox(opened.db, cfg, my_addresses=frozenset(), report=events.append).ok
+    finally:
+        opened.close()
+    assert stored(home) == server_state(user)
+    [done] = [e for e in events if isinstance(e, FolderDone)]
+    return done
+
+
+def test_qresync_vanished_finds_the_expunges_not_the_count_check(
+    home: Path, imap_user: DovecotUser
+) -> None:
+    done = _inbox_done_after_expunge(imap_user, home)
+    # VANISHED did the work: the count check (the safety net) had nothing left to remove.
+    assert (done.removed, done.expunges_via, done.recounted) == (2, "vanished", 0)
+
+
+def test_without_qresync_the_uid_scan_finds_the_expunges(
+    tmp_path: Path, dovecot_no_condstore: DovecotServer
+) -> None:
+    user = dovecot_no_condstore.add_user()
+    home = tmp_path / "ws"
+    write_config(home, [user.mailbox_config()])
+    done = _inbox_done_after_expunge(user, home)
+    assert (done.removed, done.expunges_via, done.recounted) == (2, "scan", 0)
+
+
 def test_no_change_resync_is_answered_by_status_alone(
     home: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
 ) -> None:
