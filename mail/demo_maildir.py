@@ -19,8 +19,8 @@ from html import escape
 from pathlib import Path
 
 from rapport.mail import demo_data as data
+from rapport.store.workspace import make_private_dir
 
-DIR_MODE = 0o700
 FILE_MODE = 0o600
 
 
@@ -244,18 +244,13 @@ def generate_mail(
     return messages
 
 
-def _private_dir(path: Path) -> None:
-    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    os.chmod(path, DIR_MODE)
-
-
 def write_maildir(root: Path, messages: list[DemoMessage],
                   progress: Callable[[str], None] | None = None) -> dict[str, int]:
     """Write INBOX (root cur/new/tmp) and Maildir++ `.Sent`; returns messages per folder."""
     folders = {"INBOX": root, "Sent": root / ".Sent"}
     for folder in folders.values():
         for sub in ("cur", "new", "tmp"):
-            _private_dir(folder / sub)
+            make_private_dir(folder / sub)  # every parent it creates is 0700 too
     counts = dict.fromkeys(folders, 0)
     flags_open = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     for number, message in enumerate(messages, start=1):

@@ -6,7 +6,9 @@ import email
 import email.policy
 import hashlib
 import io
+import os
 import stat
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -125,3 +127,44 @@ def test_demo_refuses_foreign_folders_and_rebuilds_its_own(tmp_path: Path) -> No
     (home / "left-over").write_text("x")
     build_demo(home, accounts=2, contacts=2, deals=2, messages=5).close()
     assert (home / MARKER).exists() and not (home / "left-over").exists()
+
+
+def private_modes(root: Path) -> dict[str, str]:
+    """Every folder and file under `root` (itself included) that is not 0700 / 0600."""
+    wrong = {}
+    for path in [root, *root.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode != (0o700 if path.is_dir() else 0o600):
+            wrong[str(path.relative_to(root.parent))] = oct(mode)
+    return wrong
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def test_demo_folders_and_files_are_private_under_a_loose_umask(tmp_path: Path,
+                                                                umask_022: None) -> None:
+    """The Maildir and its Maildir++ .Sent were created 0755 by mkdir(parents=True)."""
+    home = tmp_path / "shared" / "demo"
+    build_demo(home, today=TODAY, accounts=3, contacts=5, deals=3, messages=40).close()
+    assert (home / "Maildir" / ".Sent" / "cur").is_dir()
+    assert any((home / "Maildir" / "cur").iterdir())
+    assert private_modes(home) == {}
+    assert stat.S_IMODE((tmp_path / "shared").stat().st_mode) == 0o700
+
+
+def test_default_demo_home_is_private_under_xdg_data_home(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, umask_022: None) -> None:
+    data_home = tmp_path / "xdg-data-for-demo"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data_home))
+    assert main(["demo", "--no-tui"]) == 0
+    home = data_home / "rapport-demo"
+    assert (home / MARKER).exists() and (home / "rapport.db").exists()
+    assert (home / "Maildir" / ".Sent").is_dir()
+    assert private_modes(home) == {}
