@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -169,3 +172,60 @@ def test_xoauth2_runs_the_token_command_again_when_the_token_is_refused(
 
     assert (code, err) == (0, "")
     assert len(stored(home)) == 1
+
+
+def _rapport(home: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "rapport.tui.cli.main", *args, "--home",
+                           str(home)], env=env, capture_output=True, text=True, timeout=60)
+
+
+def _keyring_table(user: DovecotUser, name: str) -> dict[str, object]:
+    table = user.mailbox_config(name)
+    del table["password_command"]
+    table["keyring"] = True
+    return table
+
+
+def test_keyring_true_logs_in_with_the_password_the_user_stored(
+    tmp_path: Path, imap_user: DovecotUser
+) -> None:
+    # A real backend: keyrings.alt's file keyring under this test's XDG_DATA_HOME, chosen the
+    # way a user would, and filled with the command the README gives.
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+           "XDG_DATA_HOME": str(tmp_path / "xdg-data")}
+    subprocess.run([sys.executable, "-m", "keyring", "set", "rapport", imap_user.name],
+                   input=imap_user.password, env=env, check=True, capture_output=True, text=True)
+    home = tmp_path / "ws"
+    write_config(home, [_keyring_table(imap_user, "kr")])
+    imap_user.append([make_message(1)])
+
+    done = _rapport(home, env, "sync", "-q")
+
+    assert (done.returncode, done.stderr) == (0, "")
+    assert len(stored(home)) == 1
+    assert (tmp_path / "xdg-data" / "python_keyring").is_dir()
+    for path in home.rglob("*"):  # Rapport stored no copy of the password
+        assert not path.is_file() or imap_user.password.encode() not in path.read_bytes()
+
+
+def test_keyring_without_a_backend_or_an_entry_fails_that_mailbox_only(
+    tmp_path: Path, imap_user: DovecotUser
+) -> None:
+    home = tmp_path / "ws"
+    write_config(home, [_keyring_table(imap_user, "kr"), imap_user.mailbox_config("good")])
+    imap_user.append([make_message(1)])
+    no_backend = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    empty = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+             "XDG_DATA_HOME": str(tmp_path / "empty-xdg")}
+
+    failed = _rapport(home, no_backend, "sync", "-q")
+    missing = _rapport(home, empty, "sync", "-q")
+
+    assert failed.returncode == 1
+    assert len(failed.stderr.splitlines()) == 1
+    assert failed.stderr.startswith("rapport: mailbox 'kr': keyring unavailable: No recommended "
+                                    "backend was available.")
+    assert missing.returncode == 1
+    assert missing.stderr == (f"rapport: mailbox 'kr': no password in the keyring; run: keyring "
+                              f"set rapport {imap_user.name}\n")
+    assert len(stored(home)) == 1  # the other mailbox still synced
