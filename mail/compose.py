@@ -2,9 +2,11 @@
 
 Replies: To honours Reply-To, Cc keeps the other recipients minus the user's own addresses, one
 `Re:` prefix, In-Reply-To and References, signature then the quoted original below the text.
-Safety: every header value we write is checked for CR/LF (header injection), every address is
-parsed and validated, non-ASCII names and subjects are RFC 2047 encoded by the `email` policy,
-and the body is text/plain UTF-8 with a transfer encoding the policy picks.
+Safety: every header value we write is checked for line breaks of any kind (CR, LF, U+2028 and
+everything else str.splitlines() splits on: header injection), addresses are built from
+(name, address) pairs and never by joining strings, every address is parsed and validated,
+non-ASCII names and subjects are RFC 2047 encoded by the `email` policy, and the body is
+text/plain UTF-8 with a transfer encoding the policy picks.
 """
 
 from __future__ import annotations
@@ -14,18 +16,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from email import policy
+from email.errors import HeaderParseError, MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
 from typing import Any
 
-from rapport.mail.draft_context import message_view
+from rapport.mail.draft_context import LINE_BREAKS, message_view, one_line
 from rapport.mail.drafting import Draft
 from rapport.store.config import Me
 from rapport.store.errors import InputError
 
 # Reply prefixes mail clients add in various languages ("Re:", "RE[2]:", "AW:", "SV:").
-_REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|ref)(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+# Not "Ref:", which is a reference ("Ref: PO 1234"), not a reply prefix.
+_REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw)(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 _DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$")
 MAX_REFERENCES = 20
 
@@ -39,8 +43,8 @@ class Thread:
 
 
 def check_header(name: str, value: str) -> str:
-    """Refuse CR/LF (and other control characters) in a header value: header injection."""
-    if any(ch in value for ch in "\r\n\x00"):
+    """Refuse any line break (CR, LF, U+2028, VT, FF, ...) or NUL in a header value: injection."""
+    if LINE_BREAKS.search(value) or "\x00" in value:
         raise InputError(f"{name}: line breaks are not allowed in a header (header injection refused)")
     return value
 
@@ -76,8 +80,9 @@ def parse_addresses(text: str, field: str) -> list[Address]:
 
 
 def reply_subject(subject: str) -> str:
-    """Exactly one 'Re: ' in front, whatever prefixes the thread piled up."""
-    return "Re: " + _REPLY_PREFIX.sub("", subject).strip()
+    """Exactly one 'Re: ' in front, whatever prefixes the thread piled up; the replied-to
+    subject is someone else's text, so its line breaks are collapsed, not refused."""
+    return "Re: " + _REPLY_PREFIX.sub("", one_line(subject)).strip()
 
 
 def _unique(addresses: Iterable[Address], exclude: set[str]) -> list[Address]:
@@ -91,15 +96,19 @@ def _unique(addresses: Iterable[Address], exclude: set[str]) -> list[Address]:
     return kept
 
 
-def _lenient(text: str) -> list[Address]:
+def _lenient_pairs(pairs: Iterable[tuple[str, str]]) -> list[Address]:
     """Addresses from stored (hostile) headers: the invalid ones are dropped, not fatal."""
     found = []
-    for name, addr in getaddresses([text or ""]):
+    for name, addr in pairs:
         try:
-            found.append(_check_address(name, addr, "address"))
+            found.append(_check_address(one_line(name), addr, "address"))
         except InputError:
             continue
     return found
+
+
+def _lenient(text: str) -> list[Address]:
+    return _lenient_pairs(getaddresses([text or ""]))
 
 
 def _format(addresses: Iterable[Address]) -> str:
@@ -110,22 +119,46 @@ def signature_block(signature: str) -> str:
     return f"-- \n{signature.strip()}\n" if signature.strip() else ""
 
 
-def reply_draft(draft: Draft, original: Any, me: Me) -> tuple[Draft, Thread]:
-    """Fill recipients, subject and the full body of a reply to the stored message `original`."""
-    mine = set(me.all_addresses)
-    sender = _lenient(f"{original.from_name} <{original.from_addr}>" if original.from_addr else "")
+def _reply_recipients(original: Any, mine: set[str]) -> tuple[list[Address], list[Address]]:
+    """(To, Cc) of a reply: Reply-To (else From) minus me; Cc the other recipients minus me."""
+    # The sender is a (name, address) pair: joining them into one string to parse again would
+    # let a name like `Evil <a@evil.example>, Bob` add recipients.
+    sender = _lenient_pairs([(original.from_name or "", original.from_addr)]
+                            if original.from_addr else [])
     reply_to = _lenient(getattr(original, "reply_to", "") or "")
     others = _lenient(getattr(original, "to_addrs", "")) + _lenient(getattr(original, "cc_addrs", ""))
     if sender and sender[0].addr_spec.lower() in mine:
         # Replying to our own sent mail means writing to its recipients again.
-        to = _unique(others, mine)
-        cc: list[Address] = []
-    else:
-        to = _unique(reply_to or sender, mine)
-        cc = _unique(others, mine | {a.addr_spec.lower() for a in to})
+        return _unique(others, mine), []
+    # A Reply-To naming only my own addresses (a list echo, a misconfigured client) falls
+    # back to the sender rather than leaving To empty.
+    to = _unique(reply_to, mine) or _unique(sender, mine)
+    return to, _unique(others, mine | {a.addr_spec.lower() for a in to})
+
+
+def _references(original: Any) -> tuple[str, ...]:
+    """The thread's References plus the parent; when too long the root (first) is kept with the
+    most recent ones, as RFC 5322 section 3.6.4 suggests."""
+    stored = getattr(original, "refs", ()) or ()
+    # The store keeps References as a tuple; plain text (space-separated) is accepted too.
+    refs = [r.strip("<>") for r in (stored.split() if isinstance(stored, str) else stored) if r]
+    if original.message_id and original.message_id not in refs:
+        refs.append(original.message_id)
+    if len(refs) > MAX_REFERENCES:
+        refs = [refs[0], *refs[-(MAX_REFERENCES - 1):]]
+    return tuple(refs)
+
+
+def reply_draft(draft: Draft, original: Any, me: Me) -> tuple[Draft, Thread]:
+    """Fill recipients, subject and the full body of a reply to the stored message `original`."""
+    mine = set(me.all_addresses)
+    to, cc = _reply_recipients(original, mine)
     extra_to = parse_addresses(draft.to, "To") if draft.to else []
     extra_cc = parse_addresses(draft.cc, "Cc") if draft.cc else []
     to = _unique([*to, *extra_to], set())
+    if not to:
+        raise InputError("nobody to reply to: the message's From and Reply-To are missing, "
+                         "invalid or your own addresses")
     cc = _unique([*cc, *extra_cc], {a.addr_spec.lower() for a in to})
     subject = reply_subject(draft.subject or original.subject or "")
     view = message_view(original)
@@ -133,12 +166,7 @@ def reply_draft(draft: Draft, original: Any, me: Me) -> tuple[Draft, Thread]:
     if me.signature.strip():
         body += "\n" + signature_block(me.signature)
     body += "\n" + view.quoted
-    stored = getattr(original, "refs", ()) or ()
-    # The store keeps References as a tuple; plain text (space-separated) is accepted too.
-    refs = [r.strip("<>") for r in (stored.split() if isinstance(stored, str) else stored) if r]
-    if original.message_id and original.message_id not in refs:
-        refs.append(original.message_id)
-    thread = Thread(in_reply_to=original.message_id, references=tuple(refs[-MAX_REFERENCES:]))
+    thread = Thread(in_reply_to=original.message_id or "", references=_references(original))
     filled = replace(draft, to=_format(to), cc=_format(cc), subject=subject, body=body)
     return filled, thread
 
@@ -172,7 +200,20 @@ def build_email(
     message_id: str | None = None,
     date: datetime | None = None,
 ) -> EmailMessage:
-    """The RFC 5322 message for `draft` (already filled by reply_draft/new_draft)."""
+    """The RFC 5322 message for `draft` (already filled by reply_draft/new_draft).
+
+    Every failure is an InputError with one line: our checks come first, and whatever the
+    `email` package still refuses is caught rather than shown as a traceback.
+    """
+    try:
+        return _build_email(draft, me, thread=thread, message_id=message_id, date=date)
+    except (ValueError, TypeError, IndexError, HeaderParseError, MessageError) as exc:
+        raise InputError(f"template {draft.template!r}: cannot compose the message: "
+                         f"{one_line(str(exc))}") from exc
+
+
+def _build_email(draft: Draft, me: Me, *, thread: Thread | None, message_id: str | None,
+                 date: datetime | None) -> EmailMessage:
     sender = _sender(me)
     to = parse_addresses(draft.to, "To")
     if not to:

@@ -7,15 +7,43 @@ of the context on purpose: StrictUndefined then names them in the error instead 
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from email.utils import formataddr
 from pathlib import Path
 from typing import Any
 
+from sqlite_utils import Database
+
 from rapport.mail.draft_filters import first_name
 from rapport.store.config import Me
+from rapport.store.deals import Deal, list_deals
 from rapport.store.errors import InputError
+from rapport.store.pipeline import Pipeline
+
+# Everything str.splitlines() splits on: none of it may reach a header we write.
+LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """`text` with every line break (CR, LF, U+2028, ...) and NUL collapsed into single spaces."""
+    return " ".join(LINE_BREAKS.sub(" ", (text or "").replace("\x00", " ")).split())
+
+
+def display_address(name: str, email: str) -> str:
+    """'Doe, Jane' + j@x -> '"Doe, Jane" <j@x>': quoted the RFC 5322 way, never by joining
+    strings, so no name (`Boss <ceo@evil.example>, Ann`) can add a recipient."""
+    if not email:
+        return ""
+    name = one_line(name)
+    try:
+        return str(Address(display_name=name, addr_spec=email))
+    except (ValueError, IndexError, HeaderParseError):
+        return formataddr((name, email))  # an odd address: compose.py refuses it with a reason
 
 
 @dataclass(frozen=True)
@@ -35,6 +63,11 @@ class ContactView:
     role: str
     phone: str
     first_name: str
+
+    @property
+    def address(self) -> str:
+        """`"Doe, Jane" <jane@acme.example>`, ready for `to = "{{ contact.address }}"`."""
+        return display_address(self.name, self.email)
 
 
 @dataclass(frozen=True)
@@ -100,7 +133,9 @@ def quote_text(text: str, sender: str, moment: datetime) -> str:
 
 def message_view(message: Any) -> MessageView:
     """From a store Message (columns from_name, from_addr, date_utc, subject, body_text...)."""
-    name = message.from_name or ""
+    # Stored mail is someone else's text: a line break in its subject or name (U+2028 in an
+    # RFC 2047 word) is collapsed, so `subject = "Re: {{ message.subject }}"` stays one line.
+    name = one_line(message.from_name or "")
     addr = message.from_addr or ""
     sender = f"{name} <{addr}>" if name and addr else (addr or name)
     moment = _message_date(message.date_utc)
@@ -111,7 +146,7 @@ def message_view(message: Any) -> MessageView:
         sender_name=name,
         sender_email=addr,
         date=moment,
-        subject=message.subject or "",
+        subject=one_line(message.subject or ""),
         text=text,
         quoted=quote_text(text, sender, moment),
     )
@@ -140,6 +175,22 @@ def build_context(
     if promotion is not None:
         context["promotion"] = promotion
     return context
+
+
+def account_deal(db: Database, pipeline: Pipeline, account_id: int | None) -> Deal | None:
+    """The deal a draft for this account is about: its most recently active open deal, else
+    its most recently active deal of any stage, else None."""
+    if account_id is None:
+        return None
+    found = list_deals(db, account_id=account_id)
+    if not found:
+        return None
+
+    def is_open(deal: Deal) -> bool:
+        stage = pipeline.get(deal.stage)
+        return stage is None or stage.kind == "open"
+
+    return max(found, key=lambda d: (is_open(d), d.last_activity_utc, d.id))
 
 
 def _as_day(value: Any, key: str, where: str) -> date | None:
@@ -178,12 +229,16 @@ def make_promotion(data: dict[str, Any], where: str = "promotion") -> Promotion:
     return Promotion(name.strip(), tuple(products), start, end, link.strip())
 
 
-def load_promotion(path: Path) -> Promotion:
-    """Read a promotion TOML file (name, products, start, end, link)."""
+def read_promotion_table(path: Path) -> dict[str, Any]:
+    """The raw table of a promotion TOML file (for options to be merged over it)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InputError(f"cannot read promotion file {path}: {exc.strerror}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: invalid TOML: {exc}") from exc
-    return make_promotion(data, str(path))
+
+
+def load_promotion(path: Path) -> Promotion:
+    """Read a promotion TOML file (name, products, start, end, link)."""
+    return make_promotion(read_promotion_table(path), str(path))

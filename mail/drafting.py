@@ -9,9 +9,11 @@ context holds mail from strangers: a missing variable must fail loudly, never pr
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import getaddresses
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from jinja2 import StrictUndefined, Template
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
+from rapport.mail.draft_context import LINE_BREAKS
 from rapport.mail.draft_filters import FILTERS
 from rapport.store.errors import InputError, NotFoundError
 from rapport.store.workspace import Workspace, make_private_dir, write_private_file
@@ -98,11 +101,24 @@ def split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str, int]:
             try:
                 data = tomllib.loads(toml_text)
             except tomllib.TOMLDecodeError as exc:
-                raise DraftTemplateError(
-                    f"template {name!r}: front matter is not valid TOML: {exc}"
-                ) from exc
+                raise _toml_error(exc, name) from exc
             return data, "".join(lines[index + 1 :]), index + 1
     raise DraftTemplateError(f"template {name!r}, line 1: front matter has no closing {FENCE!r}")
+
+
+_TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+
+
+def _toml_error(exc: tomllib.TOMLDecodeError, name: str) -> DraftTemplateError:
+    """tomllib counts lines from the front matter's first line; report the file's line (the
+    opening +++ is line 1), as every other template error does."""
+    text = str(exc)
+    found = _TOML_AT.search(text)
+    if found is None:
+        return DraftTemplateError(f"template {name!r}: front matter is not valid TOML: {text}")
+    line, column = int(found.group(1)) + 1, found.group(2)
+    return DraftTemplateError(f"template {name!r}, line {line}: front matter is not valid TOML: "
+                              f"{text[: found.start()]} (column {column})")
 
 
 def _field_line(text: str, key: str) -> int:
@@ -226,16 +242,46 @@ def _render_one(template: DraftTemplate, key: str, context: Mapping[str, Any]) -
         raise DraftTemplateError(f"{where}{at}: {exc}") from exc
 
 
+_EXPRESSION = re.compile(r"\{\{.*?\}\}", re.DOTALL)
+
+
+def _address_count(text: str) -> int:
+    return sum(1 for name, addr in getaddresses([text]) if name or addr)
+
+
+def intended_addresses(source: str) -> int | None:
+    """How many addresses a to/cc field's source writes, each `{{ ... }}` counted as part of one
+    address (`"{{ contact.name }} <{{ contact.email }}>"` is 1); None with `{% %}` logic."""
+    if "{%" in source:
+        return None
+    return _address_count(_EXPRESSION.sub("x", source))
+
+
+def _check_recipients(template: DraftTemplate, key: str, value: str) -> None:
+    # Data must never add recipients: a contact named `Boss <ceo@evil.example>, Ann` in
+    # `"{{ contact.name }} <{{ contact.email }}>"` renders as two addresses where one was meant.
+    intended = intended_addresses(template.fields[key])
+    got = _address_count(value)
+    if intended is not None and got > intended:
+        raise DraftTemplateError(
+            f"template {template.name!r}: the rendered {key} has {got} addresses where the "
+            f"template writes {intended} ({value[:80]!r}); a name or value added recipients, "
+            "refused (use contact.address for a quoted name and address)")
+
+
 def render_draft(template: DraftTemplate, context: Mapping[str, Any]) -> Draft:
-    """Render the header fields and body; header values never contain line breaks."""
+    """Render the header fields and body; header values never contain line breaks, and to/cc
+    never hold more addresses than the template writes."""
     values = {key: _render_one(template, key, context) for key in (*HEADER_FIELDS, "body")}
     for key in HEADER_FIELDS:
         value = values[key].strip()
-        if "\r" in value or "\n" in value:
+        if LINE_BREAKS.search(value) or "\x00" in value:
             raise DraftTemplateError(
                 f"template {template.name!r}: the rendered {key} contains a line break "
                 "(header injection refused)"
             )
+        if key != "subject":
+            _check_recipients(template, key, value)
         values[key] = value
     return Draft(
         template=template.name,
@@ -256,15 +302,36 @@ def builtin_templates() -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
+# The built-ins ever installed in this templates/ folder, one name a line: each is copied once,
+# so a template the user deleted stays deleted (and a new built-in still arrives once).
+INSTALLED_RECORD = ".rapport-builtins"
+
+
+def _installed_names(directory: Path) -> set[str]:
+    try:
+        return set((directory / INSTALLED_RECORD).read_text(encoding="utf-8").split())
+    except (OSError, UnicodeDecodeError):
+        return set()
+
+
 def install_default_templates(workspace: Workspace) -> list[str]:
-    """Copy missing built-in templates into the workspace (0700 dir, 0600 files); user edits stay."""
+    """Copy each built-in template into the workspace once (0700 dir, 0600 files); user edits
+    stay, and deleted ones are not brought back. Returns the names copied now."""
     directory = workspace.templates_dir
     if not directory.exists():
         make_private_dir(directory)
+    done = _installed_names(directory)
+    builtins = builtin_templates()
+    if set(builtins) <= done:
+        return []  # the common case: one small read, nothing written
     installed = []
-    for name, text in builtin_templates().items():
+    for name, text in builtins.items():
+        if name in done:
+            continue
         if write_private_file(directory / f"{name}{SUFFIX}", text, overwrite=False):
             installed.append(name)
+    write_private_file(directory / INSTALLED_RECORD, "".join(
+        f"{name}\n" for name in sorted(done | set(builtins))))
     return installed
 
 

@@ -141,3 +141,66 @@ def test_editor_text_round_trip() -> None:
     assert back == replace(filled, subject="Better offer")
     with pytest.raises(InputError, match="unexpected header line 'Bcc"):
         draft_from_text("Bcc: x@y.example\n\nbody", filled)
+
+
+# Everything str.splitlines() splits on, plus NUL: none may reach a header we write.
+SEPARATORS = ["\r", "\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029",
+              "\x00"]
+
+
+@pytest.mark.parametrize("sep", SEPARATORS)
+def test_every_line_separator_is_refused_in_headers_we_write(sep: str) -> None:
+    base = Draft("t", "new", "Hi", "alice@acme.example", "", "x")
+    for changes in ({"subject": f"Hi{sep}Bcc: x@evil.example"},
+                    {"to": f"Alice{sep}Bcc: x@evil.example <alice@acme.example>"}):
+        with pytest.raises(InputError, match="line breaks are not allowed"):
+            build_email(replace(base, **changes), ME)
+    with pytest.raises(InputError, match=r"\[me\] name: line breaks"):
+        build_email(base, replace(ME, name=f"Zoë{sep}Bcc: x@evil.example"))
+
+
+@pytest.mark.parametrize("sep", SEPARATORS)
+def test_line_separators_in_a_replied_to_message_are_collapsed(sep: str) -> None:
+    original = _original(subject=f"Hi{sep}Bcc: e@evil.example", reply_to="",
+                         from_name=f"Al{sep}ice")
+    filled, thread = reply_draft(DRAFT, original, ME)
+    assert filled.subject == "Re: Hi Bcc: e@evil.example"
+    raw = build_email(filled, ME, thread=thread).as_bytes()
+    back = message_from_bytes(raw, policy=policy.default)
+    assert str(back["Subject"]) == "Re: Hi Bcc: e@evil.example" and back["Bcc"] is None
+    assert [a.addr_spec for a in back["To"].addresses] == ["alice@acme.example"]
+
+
+def test_a_name_never_adds_a_recipient() -> None:
+    evil = _original(from_name="Evil <attacker@evil.example>, Bob", from_addr="victim@x.example",
+                     reply_to="", to_addrs="zoe@rapport.example", cc_addrs="")
+    filled, thread = reply_draft(DRAFT, evil, ME)
+    back = message_from_bytes(build_email(filled, ME, thread=thread).as_bytes(),
+                              policy=policy.default)
+    [only] = back["To"].addresses
+    assert (only.display_name, only.addr_spec) == ("Evil <attacker@evil.example>, Bob",
+                                                   "victim@x.example")
+    assert back["Cc"] is None
+    comma = _original(from_name="Doe, Jane", from_addr="jane@x.example", reply_to="")
+    assert reply_draft(DRAFT, comma, ME)[0].to == '"Doe, Jane" <jane@x.example>'
+
+
+def test_reply_to_only_me_falls_back_to_from_else_a_clear_error() -> None:
+    mine = _original(reply_to="ZOE.PRIVATE@alt.example", cc_addrs="c@x.example")
+    filled, _ = reply_draft(DRAFT, mine, ME)
+    assert filled.to == "Alice Martin <alice@acme.example>"
+    nobody = _original(from_name="", from_addr="", reply_to="zoe@rapport.example",
+                       to_addrs="zoe@rapport.example", cc_addrs="")
+    with pytest.raises(InputError, match="nobody to reply to"):
+        reply_draft(DRAFT, nobody, ME)
+
+
+def test_references_keep_the_root_and_ref_is_not_a_reply_prefix() -> None:
+    refs = tuple(f"r{i}@x.example" for i in range(30))
+    _, thread = reply_draft(DRAFT, _original(refs=refs), ME)
+    assert len(thread.references) == 20
+    assert thread.references[0] == "r0@x.example"  # the thread root
+    assert thread.references[1:] == (*refs[-18:], "orig-2@acme.example")
+    assert reply_subject("Ref: PO 1234") == "Re: Ref: PO 1234"
+    assert reply_subject("RE: Ref: PO 1234") == "Re: Ref: PO 1234"
+    assert reply_subject("Re: Re[3]: AW: SV: Antw: x") == "Re: x"

@@ -72,8 +72,12 @@ def test_builtins_install_private_and_render_with_full_context(ws) -> None:
     (directory / "acknowledge.j2").write_text("+++\nkind = \"reply\"\n+++\nmine\n")
     assert install_default_templates(ws.workspace) == []
     assert load_template(directory, "acknowledge").body_source == "mine\n"
-    (directory / "acknowledge.j2").unlink()
-    install_default_templates(ws.workspace)
+    # A deleted built-in stays deleted: each is installed once per workspace.
+    (directory / "referral_request.j2").unlink()
+    assert install_default_templates(ws.workspace) == []
+    assert not (directory / "referral_request.j2").exists()
+    for name in ("acknowledge", "referral_request"):
+        (directory / f"{name}.j2").write_text(builtin_templates()[name])
 
     context = _full_context(ws)
     drafts = {t.name: render_draft(t, context) for t in list_templates(directory)}
@@ -93,16 +97,16 @@ def test_builtins_install_private_and_render_with_full_context(ws) -> None:
 
 def test_missing_variable_names_template_line_and_variable(ws) -> None:
     install_default_templates(ws.workspace)
-    template = load_template(ws.workspace.templates_dir, "follow_up_meeting")
+    template = load_template(ws.workspace.templates_dir, "proposal_sent")
     context = _full_context(ws)
     del context["deal"]
     with pytest.raises(DraftTemplateError) as caught:
         render_draft(template, context)
-    # follow_up_meeting.j2: the first use of `deal` is on line 11 of the file.
+    # proposal_sent.j2: the first use of `deal` is in the subject, line 4 of the file.
     lines = template.path.read_text().splitlines()
     first_use = next(i for i, line in enumerate(lines, 1) if "deal." in line)
     assert caught.value.message == (
-        f"template 'follow_up_meeting', line {first_use}: 'deal' is undefined (variable missing)"
+        f"template 'proposal_sent', line {first_use}: 'deal' is undefined (variable missing)"
     )
     assert "\n" not in caught.value.message
 
