@@ -157,3 +157,57 @@ def test_read_only_database_says_so(home: Path, immutable: Callable[[Path], None
     result = rapport("--home", str(home), "status")
     assert_one_line_error(result, "rapport.db", "read-only")
     assert "cannot create" not in result.stderr
+
+
+def _message(sender: str, to: str, subject: str, message_id: str, day: int) -> bytes:
+    return (f"From: {sender}\nTo: {to}\nSubject: {subject}\nMessage-ID: <{message_id}>\n"
+            f"Date: Mon, {day} Nov 2026 10:00:00 +0000\n\nbody of {subject}\n").encode()
+
+
+def test_status_json_lists_synced_folders(home: Path, tmp_path: Path) -> None:
+    """After a sync of a small [[maildir]], `folders` and `last_sync` are filled."""
+    maildir = tmp_path / "Mail"
+    for folder in (maildir, maildir / ".Sent"):
+        for sub in ("cur", "new", "tmp"):
+            (folder / sub).mkdir(parents=True)
+    (maildir / "cur" / "1.a:2,S").write_bytes(
+        _message("Ann <ann@acme.com>", "me@example.com", "Hello", "a1@acme.com", 2))
+    (maildir / "new" / "2.a").write_bytes(
+        _message("Ann <ann@acme.com>", "me@example.com", "Again", "a2@acme.com", 3))
+    (maildir / ".Sent" / "cur" / "3.a:2,S").write_bytes(
+        _message("me@example.com", "Ann <ann@acme.com>", "Re: Hello", "m1@example.com", 2))
+    open_workspace(home).close()
+    with (home / "config.toml").open("a") as config:
+        config.write(f'\n[[maildir]]\nname = "archive"\npath = {json.dumps(str(maildir))}\n')
+    before = rapport("--home", str(home), "status", "--json")
+    assert json.loads(before.stdout)["last_sync"] is None
+    synced = rapport("--home", str(home), "sync", "-q")
+    assert synced.returncode == 0, synced.stderr
+
+    status = json.loads(rapport("--home", str(home), "status", "--json").stdout)
+    folders = status["folders"]
+    assert [(f["mailbox"], f["folder"], f["messages"]) for f in folders] == [
+        ("archive", "INBOX", 2), ("archive", "Sent", 1)]
+    assert status["messages"] == 3
+    stamps = [f["last_sync"] for f in folders]
+    assert all(isinstance(s, str) and s.endswith("Z") for s in stamps)
+    assert status["last_sync"] == max(stamps)
+    human = rapport("--home", str(home), "status").stdout
+    assert "archive/INBOX" in human and f"last sync {stamps[0]}" in human
+
+
+def test_export_to_a_file_is_private(home: Path, tmp_path: Path) -> None:
+    opened = open_workspace(home)
+    accounts.create_account(opened.db, "ACME", domains=["acme.com"])
+    opened.close()
+    target = tmp_path / "out" / "accounts.csv"
+    old_umask = os.umask(0o022)
+    try:
+        result = rapport("--home", str(home), "export", "accounts", "-o", str(target))
+    finally:
+        os.umask(old_umask)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert target.read_text().splitlines()[1].startswith("ACME,acme.com")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700  # the folder it had to create
