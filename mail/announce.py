@@ -1,63 +1,158 @@
 """Provides announcements: one personalised mail per contact of a segment, journaled and resumable.
 
-Safe by default: a dry run renders everything, returns the first message and the counts, and
-delivers nothing. `drafts` APPENDs one draft per contact (or writes outbox/ .eml files), `send`
-goes through SMTP at a rate and APPENDs a copy to Sent. The journal (store/announcements.py)
-is written before and after each delivery, so a rerun skips whoever was reached or attempted.
+An announcement is identified by its template and the promotion it announces (plus an optional
+campaign name), never by the segment text: a contact it reached is never reached again, however
+the segment is written or widened. Safe by default: a dry run renders every message, writes
+nothing (not even a journal row) and reports the counts. `drafts` APPENDs one draft per contact
+over one IMAP connection (or writes outbox/ .eml files); `send` goes through one SMTP session at
+a rate and APPENDs a copy to Sent.
+
+The journal (store/announcements.py), per contact:
+
+    (none) --mark_started--> started --delivered--> done
+                                |  \\--server refused / unreachable--> failed  (retried next run)
+                                \\--crash or Ctrl-C--> started = uncertain
+
+An uncertain draft is looked up in Drafts by its Message-ID (or in outbox/) before anything is
+appended again. An uncertain SMTP delivery cannot be checked, so it is reported and only sent
+again when the user asks (`retry_uncertain`), with the same Message-ID. A contact whose data
+cannot make a valid message (a bad address, a template error for that contact) is skipped,
+counted and listed with the reason, and never stops the run.
 """
 
 from __future__ import annotations
 
 import shlex
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from datetime import date
 from email.message import EmailMessage
 
 from sqlite_utils import Database
 
 from rapport.mail.compose import build_email, message_id_of, new_draft
-from rapport.mail.draft_context import Promotion, build_context
+from rapport.mail.config import MailboxConfig
+from rapport.mail.draft_context import Promotion, account_deal, build_context, display_address
 from rapport.mail.drafting import DraftTemplate, render_draft
-from rapport.mail.imap import append_message
-from rapport.mail.outbox import pick_mailbox, save_eml
-from rapport.mail.smtp import SmtpSender, SmtpSettings
+from rapport.mail.errors import MailError
+from rapport.mail.outbox import ImapFolder, outbox_path, pick_mailbox, save_eml
+from rapport.mail.smtp import MessageRefused, PartlyRefused, SendError, SmtpSender, SmtpSettings
+from rapport.store.accounts import Account
 from rapport.store.announcements import (
+    Announcement,
+    Audience,
+    Recipient,
     Segment,
+    find_announcement,
     get_or_create_announcement,
     journal,
     mark_done,
+    mark_failed,
     mark_started,
     select_audience,
 )
 from rapport.store.config import Config
-from rapport.store.deals import list_deals
+from rapport.store.contacts import Contact
 from rapport.store.errors import InputError
 from rapport.store.workspace import Workspace
+
+MODES = ("dry-run", "drafts", "send")
+# Templates an announcement may use: a reply needs a message to reply to.
+ANNOUNCE_KINDS = ("announcement", "new")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A contact not reached this run and why: `who` is 'Name <address>'."""
+
+    who: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """One contact to reach; `entry` is its journal row when an earlier run tried it."""
+
+    account: Account
+    contact: Contact
+    entry: Recipient | None = None
+
+    @property
+    def who(self) -> str:
+        return display_address(self.contact.name, self.contact.email) or self.contact.name
+
+
+@dataclass(frozen=True)
+class AnnouncementPlan:
+    """Who an announcement run would reach, computed without writing anything.
+
+    `todo`: contacts to deliver to (never reached, failed before, drafts to check, and the
+    uncertain SMTP ones when retrying), `--limit` applied. `uncertain`: SMTP deliveries that a
+    crash left unconfirmed and that this run leaves alone.
+    """
+
+    template: DraftTemplate
+    promotion: Promotion | None
+    campaign: str
+    segment_text: str
+    audience: Audience
+    announcement: Announcement | None
+    todo: tuple[Target, ...]
+    uncertain: tuple[Target, ...]
+    already: int
+    retrying: int
+
+    @property
+    def eligible(self) -> int:
+        return len(self.audience.eligible)
 
 
 @dataclass(frozen=True)
 class AnnounceResult:
+    mode: str
     eligible: int
+    planned: int
     delivered: int
     already: int
     opted_out: int
     no_email: int
-    first: EmailMessage | None
+    confirmed: int = 0
+    skipped: tuple[Problem, ...] = ()
+    failed: tuple[Problem, ...] = ()
+    uncertain: tuple[Problem, ...] = ()
+    warnings: tuple[str, ...] = ()
+    stopped: str = ""
+    first: EmailMessage | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Nothing failed and the run went to the end."""
+        return not self.failed and not self.stopped
 
 
 def parse_segment(text: str, stage_names: list[str]) -> Segment:
-    """`stage=Won,Referral tier=key tag=chemicals` (quotes allowed); stage names by unique prefix."""
-    values: dict[str, list[str]] = {"stage": [], "tier": [], "tag": [], "account": []}
+    """`stage=Won,Referral tier=key tag=chemicals` (quotes allowed); stage names by unique prefix.
+
+    `all` means every contact; an empty segment is refused, so a typo or an empty shell
+    variable never silently targets the whole book.
+    """
     try:
         terms = shlex.split(text)
     except ValueError as exc:
         raise InputError(f"segment {text!r}: {exc}") from exc
+    if not terms:
+        raise InputError("the segment is empty: give terms like stage=Won tier=key, "
+                         "or 'all' for every contact")
+    if [t.casefold() for t in terms] == ["all"]:
+        return Segment()
+    values: dict[str, list[str]] = {"stage": [], "tier": [], "tag": [], "account": []}
     for term in terms:
         key, eq, value = term.partition("=")
         if not eq or key not in values or not value:
-            raise InputError(f"segment term {term!r}: use stage=, tier=, tag= or account=")
+            raise InputError(f"segment term {term!r}: use stage=, tier=, tag= or account= "
+                             "(or 'all' alone)")
         values[key].extend(v.strip() for v in value.split(",") if v.strip())
     stages = []
     for wanted in values["stage"]:
@@ -75,66 +170,300 @@ def parse_segment(text: str, stage_names: list[str]) -> Segment:
                    tuple(values["account"]))
 
 
-def run_announcement(
-    db: Database, workspace: Workspace, config: Config, template: DraftTemplate, *,
-    segment_text: str, promotion: Promotion | None, mode: str = "dry-run", limit: int | None = None,
-    smtp: SmtpSettings | None = None, rate_per_minute: float = 0, today: date | None = None,
-    progress: Callable[[int], None] | None = None, campaign: str = "",
-) -> AnnounceResult:
-    """Render (and in drafts/send mode deliver) the announcement to the segment's contacts."""
-    if mode not in ("dry-run", "drafts", "send"):
-        raise InputError(f"unknown announcement mode {mode!r}")
-    segment = parse_segment(segment_text, config.pipeline.names)
-    audience = select_audience(db, segment)
-    # The announcement is what it announces, whatever the segment: a contact reached once by
-    # it is never reached again, however the segment is written or widened.
-    announcement = get_or_create_announcement(
-        db, template.name, promotion.name if promotion else "", campaign, segment_text.strip())
-    done = journal(db, announcement.id)
-    todo = [(a, c) for a, c in audience.eligible if c.id not in done]
+def check_announce_template(template: DraftTemplate) -> None:
+    if template.kind not in ANNOUNCE_KINDS:
+        raise InputError(f"template {template.name!r} is a {template.kind} template; an "
+                         "announcement needs kind = 'announcement' (or 'new')")
+
+
+def plan_announcement(
+    db: Database, config: Config, template: DraftTemplate, *, segment_text: str,
+    promotion: Promotion | None, campaign: str = "", limit: int | None = None,
+    retry_uncertain: bool = False,
+) -> AnnouncementPlan:
+    """Who a run would reach now; reads only (a dry run leaves no trace in the journal)."""
+    check_announce_template(template)
+    if limit is not None and limit < 1:
+        raise InputError("--limit must be at least 1")
+    audience = select_audience(db, parse_segment(segment_text, config.pipeline.names))
+    announcement = find_announcement(db, template.name, promotion.name if promotion else "",
+                                     campaign)
+    entries = journal(db, announcement.id) if announcement is not None else {}
+    todo: list[Target] = []
+    uncertain: list[Target] = []
+    already = retrying = 0
+    for account, contact in audience.eligible:
+        entry = entries.get(contact.id)
+        if entry is None:
+            todo.append(Target(account, contact))
+        elif entry.status == "done":
+            already += 1
+        elif entry.status == "started" and entry.mode == "send" and not retry_uncertain:
+            uncertain.append(Target(account, contact, entry))
+        else:  # failed, a draft to look up, or an uncertain send the user asked to retry
+            retrying += 1
+            todo.append(Target(account, contact, entry))
     if limit is not None:
         todo = todo[:limit]
-    day = today or date.today()
+    return AnnouncementPlan(template, promotion, campaign, segment_text.strip(), audience,
+                            announcement, tuple(todo), tuple(uncertain), already, retrying)
+
+
+class MessageRenderer:
+    """Renders and composes the message of one target (deals looked up once per account)."""
+
+    def __init__(self, db: Database, config: Config, plan: AnnouncementPlan,
+                 today: date | None = None) -> None:
+        self.db, self.config, self.plan = db, config, plan
+        self.today = today or date.today()
+        self._deals: dict[int, object] = {}
+
+    def render(self, target: Target) -> tuple[str, EmailMessage]:
+        """(subject, message) for `target`; InputError when its data makes no valid message.
+        A contact tried before keeps its Message-ID, so a lookup or a client can match it."""
+        account = target.account
+        if account.id not in self._deals:
+            self._deals[account.id] = account_deal(self.db, self.config.pipeline, account.id)
+        context = build_context(self.config.me, today=self.today, account=account,
+                                contact=target.contact, deal=self._deals[account.id],
+                                promotion=self.plan.promotion)
+        draft = new_draft(render_draft(self.plan.template, context), self.config.me)
+        message_id = target.entry.message_id if target.entry is not None else None
+        return draft.subject, build_email(draft, self.config.me, message_id=message_id)
+
+
+class Pacer:
+    """Spaces SMTP sends `60 / rate` seconds apart: waits before a send, never after the last."""
+
+    def __init__(self, per_minute: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
+        self._clock, self._sleep = clock, sleep
+        self._next: float | None = None
+
+    def wait(self) -> None:
+        if self.interval and self._next is not None:
+            delay = self._next - self._clock()
+            if delay > 0:
+                self._sleep(delay)
+        self._next = self._clock() + self.interval
+
+
+@dataclass
+class _Run:
+    """What one delivery run has done so far."""
+
+    delivered: int = 0
+    confirmed: int = 0
+    skipped: list[Problem] = field(default_factory=list)
+    failed: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    stopped: str = ""
     first: EmailMessage | None = None
-    delivered = 0
-    mailbox = pick_mailbox(config)
-    sender = SmtpSender(smtp) if mode == "send" and smtp is not None else None
-    if mode == "send" and sender is None:
-        raise InputError("--send needs an [smtp] table in config.toml")
-    interval = 60.0 / rate_per_minute if rate_per_minute > 0 else 0.0
-    try:
-        if sender is not None:
-            sender.__enter__()
-        for account, contact in todo:
-            deals = list_deals(db, account_id=account.id)
-            context = build_context(config.me, today=day, account=account, contact=contact,
-                                    deal=deals[0] if deals else None, promotion=promotion)
-            draft = new_draft(render_draft(template, context), config.me)
-            msg = build_email(draft, config.me)
-            first = first or msg
-            if mode == "dry-run":
-                continue
-            mark_started(db, announcement.id, contact.id, contact.emails[0], mode,
-                         message_id_of(msg))
-            if mode == "drafts":
-                if mailbox is not None:
-                    append_message(mailbox, "drafts", msg.as_bytes(), flags=(b"\\Draft",))
-                else:
-                    save_eml(workspace, msg)
+
+
+class _Delivery:
+    """Delivers one message by the run's mode over connections opened once per run."""
+
+    def __init__(self, mode: str, workspace: Workspace, mailbox: MailboxConfig | None,
+                 sender: SmtpSender | None, pacer: Pacer, stack: ExitStack) -> None:
+        self.mode, self.workspace, self.sender, self.pacer = mode, workspace, sender, pacer
+        self.drafts = stack.enter_context(_folder(mailbox, "drafts")) if mailbox else None
+        self.sent = stack.enter_context(_folder(mailbox, "sent")) if mailbox else None
+        self.sent_copy_error = ""
+
+    def already_there(self, target: Target) -> bool:
+        """Whether an uncertain draft (a crash after mark_started) did reach Drafts / outbox/."""
+        entry = target.entry
+        if entry is None or entry.status != "started" or entry.mode != "drafts":
+            return False
+        if self.drafts is not None:
+            return self.drafts.has_message_id(entry.message_id)
+        return outbox_path(self.workspace, entry.message_id).exists()
+
+    def deliver(self, msg: EmailMessage) -> None:
+        if self.mode == "drafts":
+            if self.drafts is not None:
+                self.drafts.append(msg.as_bytes(), flags=(b"\\Draft",))
             else:
-                assert sender is not None
-                sender.send(msg)
-                if mailbox is not None:
-                    append_message(mailbox, "sent", msg.as_bytes(), flags=(b"\\Seen",))
-            mark_done(db, announcement.id, contact.id, account.id, draft.subject, template.name)
-            delivered += 1
-            if progress is not None:
-                progress(delivered)
-            if interval and mode == "send":
-                time.sleep(interval)
+                save_eml(self.workspace, msg)
+            return
+        assert self.sender is not None
+        self.pacer.wait()
+        self.sender.send(msg)
+
+    def copy_to_sent(self, msg: EmailMessage) -> None:
+        """After a send: a copy in Sent. A failure is reported once, never undoes the send."""
+        if self.mode != "send" or self.sent is None or self.sent_copy_error:
+            return
+        try:
+            self.sent.append(msg.as_bytes(), flags=(b"\\Seen",))
+        except MailError as exc:
+            self.sent_copy_error = exc.message
+
+
+@contextmanager
+def _folder(mailbox: MailboxConfig, role: str) -> Iterator[ImapFolder]:
+    folder = ImapFolder(mailbox, role)
+    try:
+        yield folder
     finally:
-        if sender is not None:
-            sender.__exit__(None, None, None)
-    already = sum(1 for _, contact in audience.eligible if contact.id in done)
-    return AnnounceResult(len(audience.eligible), delivered, already, audience.opted_out,
-                          audience.no_email, first)
+        folder.close()
+
+
+def _deliver_one(db: Database, plan: AnnouncementPlan, announcement: Announcement,
+                 delivery: _Delivery, renderer: MessageRenderer, target: Target,
+                 run: _Run) -> None:
+    """One contact: render, journal 'started', deliver, journal 'done' (or 'failed')."""
+    contact = target.contact
+    try:
+        subject, msg = renderer.render(target)
+    except InputError as exc:
+        run.skipped.append(Problem(target.who, exc.message))
+        return
+    try:
+        if delivery.already_there(target):
+            mark_done(db, announcement.id, contact.id, target.account.id, subject,
+                      plan.template.name)
+            run.confirmed += 1
+            return
+    except MailError as exc:
+        run.stopped = exc.message  # Drafts cannot be searched: nothing else will work either
+        return
+    run.first = run.first or msg
+    mark_started(db, announcement.id, contact.id, contact.email, delivery.mode,
+                 message_id_of(msg))
+    try:
+        delivery.deliver(msg)
+    except PartlyRefused as exc:
+        run.warnings.append(f"{target.who}: {exc.message}")  # it went out: never resend
+    except MessageRefused as exc:
+        mark_failed(db, announcement.id, contact.id, exc.message)
+        run.failed.append(Problem(target.who, exc.message))
+        return
+    except (SendError, MailError) as exc:
+        # The server or the connection is gone: this contact failed, the rest waits for a rerun.
+        mark_failed(db, announcement.id, contact.id, exc.message)
+        run.failed.append(Problem(target.who, exc.message))
+        run.stopped = exc.message
+        return
+    mark_done(db, announcement.id, contact.id, target.account.id, subject, plan.template.name)
+    run.delivered += 1
+    delivery.copy_to_sent(msg)
+
+
+# A failure shared by the first contacts, before any success, is the template's, not theirs.
+TEMPLATE_ERROR_AFTER = 3
+
+
+def _check_template_error(run: _Run, planned: int) -> None:
+    """Raise the error when every contact so far failed the same way and none rendered: a
+    missing `promotion` must be one line and exit 2, not 10,000 skipped contacts."""
+    if run.first is not None or len(run.skipped) < min(TEMPLATE_ERROR_AFTER, planned):
+        return
+    reasons = {problem.reason for problem in run.skipped}
+    if len(reasons) == 1:
+        raise InputError(reasons.pop())
+
+
+def _dry_run(renderer: MessageRenderer, plan: AnnouncementPlan) -> _Run:
+    run = _Run()
+    for target in plan.todo:
+        try:
+            _, msg = renderer.render(target)
+        except InputError as exc:
+            run.skipped.append(Problem(target.who, exc.message))
+            _check_template_error(run, len(plan.todo))
+            continue
+        run.first = run.first or msg
+    return run
+
+
+def run_announcement(
+    db: Database, workspace: Workspace, config: Config, template: DraftTemplate, *,
+    segment_text: str, promotion: Promotion | None, mode: str = "dry-run",
+    limit: int | None = None, smtp: SmtpSettings | None = None, rate_per_minute: float = 0,
+    today: date | None = None, progress: Callable[[int, int], None] | None = None,
+    campaign: str = "", retry_uncertain: bool = False, pacer: Pacer | None = None,
+    plan: AnnouncementPlan | None = None,
+) -> AnnounceResult:
+    """Render (and in drafts/send mode deliver) the announcement to the segment's contacts.
+
+    `progress(done, total)` is called after each contact. `pacer` replaces the rate's pacing
+    (tests pass one with a fake clock). A given `plan` (from a preview) is used as it is.
+    """
+    if mode not in MODES:
+        raise InputError(f"unknown announcement mode {mode!r}")
+    if mode == "send" and smtp is None:
+        raise InputError("--send needs an [smtp] table in config.toml")
+    plan = plan or plan_announcement(db, config, template, segment_text=segment_text,
+                                     promotion=promotion, campaign=campaign, limit=limit,
+                                     retry_uncertain=retry_uncertain)
+    renderer = MessageRenderer(db, config, plan, today)
+    if mode == "dry-run":
+        run = _dry_run(renderer, plan)
+    else:
+        run = _deliver_all(db, workspace, config, plan, renderer, mode=mode, smtp=smtp,
+                           pacer=pacer or Pacer(rate_per_minute if mode == "send" else 0),
+                           progress=progress)
+    return AnnounceResult(
+        mode=mode, eligible=plan.eligible, planned=len(plan.todo), delivered=run.delivered,
+        already=plan.already, opted_out=plan.audience.opted_out,
+        no_email=plan.audience.no_email, confirmed=run.confirmed, skipped=tuple(run.skipped),
+        failed=tuple(run.failed),
+        uncertain=tuple(Problem(t.who, f"sent as <{t.entry.message_id}>, not confirmed"
+                                if t.entry else "not confirmed") for t in plan.uncertain),
+        warnings=tuple(run.warnings), stopped=run.stopped, first=run.first)
+
+
+def _deliver_all(db: Database, workspace: Workspace, config: Config, plan: AnnouncementPlan,
+                 renderer: MessageRenderer, *, mode: str, smtp: SmtpSettings | None,
+                 pacer: Pacer, progress: Callable[[int, int], None] | None) -> _Run:
+    run = _Run()
+    announcement = get_or_create_announcement(
+        db, plan.template.name, plan.promotion.name if plan.promotion else "", plan.campaign,
+        plan.segment_text)
+    if not plan.todo:
+        return run
+    with ExitStack() as stack:
+        sender = stack.enter_context(SmtpSender(smtp)) if mode == "send" and smtp else None
+        delivery = _Delivery(mode, workspace, pick_mailbox(config), sender, pacer, stack)
+        for index, target in enumerate(plan.todo, start=1):
+            _deliver_one(db, plan, announcement, delivery, renderer, target, run)
+            _check_template_error(run, len(plan.todo))
+            if progress is not None:
+                progress(index, len(plan.todo))
+            if run.stopped:
+                break
+        if delivery.sent_copy_error:
+            run.warnings.append(f"copy to Sent failed: {delivery.sent_copy_error}")
+    return run
+
+
+def summary_line(result: AnnounceResult) -> str:
+    """'drafted 3 of 5 eligible contacts; already done 2; ...' for the CLI and the TUI."""
+    if result.mode == "dry-run":
+        verb, count = "would reach", result.planned - len(result.skipped)
+    else:
+        verb = {"drafts": "drafted", "send": "sent"}[result.mode]
+        count = result.delivered
+    text = (f"{verb} {count} of {result.eligible} eligible contacts; already done "
+            f"{result.already}; skipped {result.opted_out} opted out, {result.no_email} without "
+            f"email")
+    extra = [f"{len(result.skipped)} with bad data" if result.skipped else "",
+             f"{result.confirmed} found already in Drafts" if result.confirmed else "",
+             f"{len(result.failed)} failed" if result.failed else "",
+             f"{len(result.uncertain)} uncertain" if result.uncertain else ""]
+    return "; ".join([text, *[e for e in extra if e]])
+
+
+__all__ = [
+    "AnnounceResult",
+    "AnnouncementPlan",
+    "MessageRenderer",
+    "Pacer",
+    "Problem",
+    "plan_announcement",
+    "run_announcement",
+    "summary_line",
+]

@@ -7,14 +7,27 @@ Either way the account's timeline gets a 'draft' (or 'sent') activity with the M
 
 from __future__ import annotations
 
+import imaplib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import EmailMessage
+from pathlib import Path
 
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
 from sqlite_utils import Database
 
 from rapport.mail.compose import message_id_of
 from rapport.mail.config import MailboxConfig, mailbox_configs
-from rapport.mail.imap import append_message
+from rapport.mail.errors import ConnectionLost, MailError, Scope
+from rapport.mail.imap import (
+    SPECIAL_USE,
+    append_message,
+    close,
+    connect,
+    describe_network_error,
+    find_special_folders,
+)
 from rapport.mail.smtp import SmtpSettings, send_email
 from rapport.store.activities import add_activity
 from rapport.store.config import Config
@@ -34,13 +47,100 @@ def _safe_file_name(message_id: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_.@" else "_" for ch in message_id)[:120]
 
 
+def outbox_path(workspace: Workspace, message_id: str) -> Path:
+    """Where save_eml writes (wrote) the message with this Message-ID."""
+    return workspace.outbox_dir / f"{_safe_file_name(message_id)}.eml"
+
+
 def save_eml(workspace: Workspace, msg: EmailMessage) -> Saved:
     """Write the draft as outbox/<Message-ID>.eml (0600, folder 0700)."""
     mid = message_id_of(msg)
     make_private_dir(workspace.outbox_dir)
-    path = workspace.outbox_dir / f"{_safe_file_name(mid)}.eml"
+    path = outbox_path(workspace, mid)
     write_private_file(path, msg.as_bytes())
     return Saved("file", str(path), mid)
+
+
+class ImapFolder:
+    """One IMAP connection for many APPENDs to (and Message-ID lookups in) one folder.
+
+    An announcement of 500 drafts logs in once, not 500 times. The folder is a role ("drafts",
+    "sent", found by SPECIAL-USE) or an exact name. A dropped connection is reopened by the
+    next call; errors are MailError (ConnectionLost for the network), one line each.
+    """
+
+    def __init__(self, cfg: MailboxConfig, role_or_name: str) -> None:
+        self.cfg = cfg
+        self.role_or_name = role_or_name
+        self.folder = ""
+        self._client: IMAPClient | None = None
+
+    def _connected(self) -> IMAPClient:
+        if self._client is None:
+            client = connect(self.cfg)
+            try:
+                self.folder = self._resolve(client)
+            except BaseException:
+                close(client)
+                raise
+            self._client = client
+        return self._client
+
+    def _resolve(self, client: IMAPClient) -> str:
+        role = self.role_or_name.lower()
+        if role not in SPECIAL_USE:
+            return self.role_or_name
+        folder = find_special_folders(client).get(role, "")
+        if not folder:
+            raise MailError(f"no {role} folder on the server (no SPECIAL-USE flag and no folder "
+                            "with a usual name)", scope=Scope.FOLDER, mailbox=self.cfg.name)
+        return folder
+
+    def _drop(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.shutdown()
+            except OSError:
+                pass
+            self._client = None
+
+    def append(self, raw: bytes, flags: Iterable[bytes] = ()) -> None:
+        client = self._connected()
+        try:
+            client.append(self.folder, raw, flags=tuple(flags))
+        except (imaplib.IMAP4.error, IMAPClientError) as exc:
+            raise MailError(f"cannot append to {self.folder}: {_server_text(exc)}",
+                            scope=Scope.FOLDER, mailbox=self.cfg.name, folder=self.folder) from exc
+        except OSError as exc:
+            self._drop()
+            raise ConnectionLost(describe_network_error(exc, self.cfg),
+                                 mailbox=self.cfg.name) from exc
+
+    def has_message_id(self, message_id: str) -> bool:
+        """Whether the folder holds a message with this Message-ID (UID SEARCH HEADER)."""
+        client = self._connected()
+        try:
+            client.select_folder(self.folder, readonly=True)
+            return bool(client.search(["HEADER", "Message-ID", f"<{message_id.strip('<>')}>"]))
+        except (imaplib.IMAP4.error, IMAPClientError) as exc:
+            raise MailError(f"cannot search {self.folder}: {_server_text(exc)}",
+                            scope=Scope.FOLDER, mailbox=self.cfg.name, folder=self.folder) from exc
+        except OSError as exc:
+            self._drop()
+            raise ConnectionLost(describe_network_error(exc, self.cfg),
+                                 mailbox=self.cfg.name) from exc
+
+    def close(self) -> None:
+        if self._client is not None:
+            close(self._client)
+            self._client = None
+
+
+def _server_text(exc: BaseException) -> str:
+    text = str(exc)
+    if text[:2] in ("b'", 'b"'):
+        text = text[2:-1]
+    return " ".join(text.split())[:200]
 
 
 def save_imap(cfg: MailboxConfig, msg: EmailMessage) -> Saved:

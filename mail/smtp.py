@@ -34,6 +34,15 @@ class SendError(RapportError):
     """The SMTP server refused or could not be reached; the message says which and why."""
 
 
+class MessageRefused(SendError):
+    """The server refused this one message (or every recipient of it); the session still works,
+    so a run of many messages goes on with the next one."""
+
+
+class PartlyRefused(SendError):
+    """Delivered to some recipients and refused for others: the message went out, never resend."""
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str
@@ -136,11 +145,14 @@ class SmtpSender:
         try:
             refused = self._client.send_message(msg)
         except smtplib.SMTPRecipientsRefused as exc:
-            raise SendError(f"SMTP refused every recipient: {', '.join(exc.recipients)}") from exc
+            raise MessageRefused(
+                f"SMTP refused every recipient: {', '.join(exc.recipients)}") from exc
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            raise MessageRefused(f"SMTP {self.settings.host}: {_describe(exc)}") from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise SendError(f"SMTP {self.settings.host}: {_describe(exc)}") from exc
         if refused:
-            raise SendError(f"SMTP refused recipient(s): {', '.join(sorted(refused))}")
+            raise PartlyRefused(f"SMTP refused recipient(s): {', '.join(sorted(refused))}")
 
     def _close(self) -> None:
         if self._client is not None:

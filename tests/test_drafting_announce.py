@@ -63,7 +63,7 @@ def test_drafts_land_once_per_contact_and_rerun_adds_none(home: Path, imap_user)
     assert str(dry.first["Subject"]) == "Winter offer for Acme"
     assert imap_user.flags("Drafts") == {}
 
-    def crash(count: int) -> None:  # an interrupted run: Ctrl-C after the second draft
+    def crash(count: int, total: int) -> None:  # an interrupted run: Ctrl-C after the second
         if count == 2:
             raise KeyboardInterrupt
 
@@ -180,3 +180,116 @@ def test_old_segment_keyed_journals_merge_on_upgrade(tmp_path: Path) -> None:
     assert {c: r.status for c, r in journal(db, found.id).items()} == {7: "done", 8: "started"}
     assert db.execute("SELECT count(*) FROM announcements").fetchone()[0] == 1
     db.close()
+
+
+def _cli(home: Path, *args: str) -> int:
+    from rapport.tui.cli.main import main
+
+    return main(["--home", str(home), "announce", "promotion", *args])
+
+
+def _journal_rows(home: Path) -> int:
+    opened = open_workspace(home)
+    try:
+        return opened.db.execute("SELECT count(*) FROM announcements").fetchone()[0]
+    finally:
+        opened.close()
+
+
+def test_cli_modes_are_exclusive_and_dry_runs_leave_no_trace(
+        home: Path, capsys: pytest.CaptureFixture) -> None:
+    opened, _ = _build(home)
+    opened.close()
+    promo = ["--promo-name", "Winter offer", "--starts", "2026-12-01", "--ends", "2027-01-31"]
+    for both in (["--dry-run", "--drafts"], ["--dry-run", "--send"], ["--drafts", "--send"]):
+        with pytest.raises(SystemExit) as exited:
+            _cli(home, "--segment", "stage=Won", *promo, *both)
+        assert exited.value.code == 2
+        assert "not allowed with argument" in capsys.readouterr().err
+    assert not (home / "outbox").exists()
+    assert _cli(home, "--segment", "stage=Won", *promo, "--dry-run", "--limit", "1") == 0
+    assert capsys.readouterr().out.rstrip().endswith(
+        "would reach 1 of 3 eligible contacts; already done 0; skipped 1 opted out, "
+        "1 without email")
+    assert _journal_rows(home) == 0  # a dry run writes nothing, not even the announcement
+    for empty in ("", "  "):
+        assert _cli(home, "--segment", empty, *promo) == 2
+        assert "the segment is empty" in capsys.readouterr().err
+    assert _cli(home, "--segment", "all", *promo) == 0
+    assert "would reach 4 of 4 eligible contacts" in capsys.readouterr().out
+    assert _cli(home, "--segment", "all", *promo, "--drafts", "--limit", "2") == 0
+    assert "drafted 2 of 4" in capsys.readouterr().out
+    assert len(list((home / "outbox").iterdir())) == 2
+    assert _cli(home, "--segment", "all", *promo) == 0
+    assert "would reach 2 of 4 eligible contacts; already done 2" in capsys.readouterr().out
+
+
+def test_promotion_from_options_merged_over_the_file(
+        home: Path, capsys: pytest.CaptureFixture) -> None:
+    opened, _ = _build(home)
+    opened.close()
+    promo = home / "promo.toml"
+    promo.write_text('name = "Winter offer"\nproducts = ["Old"]\nstart = 2026-12-01\n'
+                     'end = 2027-01-31\nlink = "https://old.example"\n')
+    assert _cli(home, "--segment", "account=Acme", "--promotion", str(promo), "--product", "Gasket",
+                "--product", "Seal", "--ends", "2027-02-28", "--link", "https://new.example") == 0
+    out = capsys.readouterr().out
+    assert "- Gasket\n- Seal\n" in out and "Old" not in out
+    assert "1 December to 28 February 2027" in out and "https://new.example" in out
+    assert _cli(home, "--segment", "all", "--promo-name", "Spring", "--starts", "2026-03-01",
+                "--ends", "2026-04-30") == 0
+    assert "Subject: Spring for Acme" in capsys.readouterr().out
+    assert _cli(home, "--segment", "all", "--promo-name", "X", "--starts", "soon") == 2
+    assert "start must be a date" in capsys.readouterr().err
+
+
+def test_dry_run_preview_is_decoded(home: Path, capsys: pytest.CaptureFixture) -> None:
+    opened, won = _build(home)
+    create_contact(opened.db, account_id=won.id, name="Zoë Ærø", emails=["zoe@acme.example"])
+    opened.close()
+    assert _cli(home, "--segment", "account=Acme", "--promo-name", "Offre d'été", "--starts",
+                "2026-06-01", "--ends", "2026-08-31", "--limit", "1") == 0
+    out = capsys.readouterr().out
+    assert "Subject: Offre d'été for Acme" in out
+    assert "=?utf-8?" not in out and "=C3" not in out and "Content-Transfer-Encoding" not in out
+
+
+NASTY = ("Boss <ceo@evil.example>, Ann", "Doe, Jane", 'Evil "Quote', "Plain Name")
+
+
+def test_names_never_add_recipients_and_bad_contacts_are_skipped(
+        home: Path, smtp_server, capsys: pytest.CaptureFixture) -> None:  # noqa: ANN001
+    """Built-ins quote names (contact.address); a template joining name and address is refused
+    for the contacts whose name would add a recipient, and the run goes on without them."""
+    opened, _ = _build(home, f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_server.port}\n'
+                             'security = "plain"\n')
+    gamma = create_account(opened.db, "Gamma")
+    create_deal(opened.db, gamma.id, "Deal", "Won / support", pipeline=opened.config.pipeline)
+    for i, name in enumerate(NASTY):
+        create_contact(opened.db, account_id=gamma.id, name=name, emails=[f"g{i}@gamma.example"])
+    old_style = (opened.workspace.templates_dir / "promotion.j2").read_text().replace(
+        "{{ contact.address }}", "{{ contact.name }} <{{ contact.email }}>")
+    (opened.workspace.templates_dir / "old_style.j2").write_text(old_style)
+    opened.close()
+    promo = ["--promo-name", "Winter offer", "--starts", "2026-12-01", "--ends", "2027-01-31",
+             "--segment", "account=Gamma", "--send", "--rate", "6000/min"]
+    from rapport.tui.cli.main import main
+
+    assert main(["--home", str(home), "announce", "old_style", *promo]) == 0
+    out = capsys.readouterr().out
+    assert "skipped \"Boss <ceo@evil.example>, Ann\" <g0@gamma.example>: template 'old_style': " \
+           "the rendered to has 2 addresses where the template writes 1" in out
+    assert "skipped \"Doe, Jane\" <g1@gamma.example>:" in out
+    assert 'skipped "Evil \\"Quote" <g2@gamma.example>: To: ' in out
+    assert out.rstrip().endswith("sent 1 of 4 eligible contacts; already done 0; skipped 0 "
+                                 "opted out, 0 without email; 3 with bad data")
+    assert [r.recipients for r in smtp_server.received] == [["g3@gamma.example"]]
+    # The built-in quotes every name: each contact gets exactly one message, to itself only.
+    assert main(["--home", str(home), "announce", "promotion", *promo]) == 0
+    got = {r.recipients[0]: r for r in smtp_server.received[1:]}
+    assert sorted(got) == [f"g{i}@gamma.example" for i in range(4)]  # another template: anew
+    assert all(len(r.recipients) == 1 for r in got.values())
+    assert str(got["g0@gamma.example"].message["To"]) == (
+        '"Boss <ceo@evil.example>, Ann" <g0@gamma.example>')
+    assert got["g1@gamma.example"].message["To"].addresses[0].display_name == "Doe, Jane"
+    assert "Dear Jane," in got["g1@gamma.example"].message.get_content()

@@ -124,3 +124,156 @@ def test_cli_errors_are_one_line(home: Path, capsys: pytest.CaptureFixture) -> N
     assert main(["--home", str(home), "templates"]) == 0
     listing = capsys.readouterr().out
     assert "acknowledge\treply\t" in listing and "promotion\tannouncement\t" in listing
+
+
+def _with_deals(home: Path, extra_toml: str = "") -> None:
+    """_workspace plus two open deals for Acme (the later one most recently active)."""
+    from rapport.store.deals import create_deal
+
+    account_id = _workspace(home, extra_toml)
+    opened = open_workspace(home)
+    pipeline = opened.config.pipeline
+    create_deal(opened.db, account_id, "Solvents 2027", "Proposal presented", pipeline=pipeline,
+                value=12500, next_action="Call back")
+    create_deal(opened.db, account_id, "Gaskets", "Closing", pipeline=pipeline, value=800)
+    opened.db.execute("UPDATE deals SET last_activity_utc = '2020-01-01T00:00:00Z'"
+                      " WHERE title = 'Gaskets'")
+    opened.db.conn.commit()
+    opened.close()
+
+
+def _command_for(name: str, kind: str) -> list[str]:
+    if kind == "reply":
+        return ["draft", "reply", "orig-7@acme.example", "-t", name]
+    if kind == "new":
+        return ["draft", "new", name, "--to", "alice@acme.example"]
+    return ["announce", name, "--segment", "all", "--promo-name", "Winter offer", "--starts",
+            "2026-12-01", "--ends", "2027-01-31"]
+
+
+def test_every_builtin_template_renders_through_its_command(
+        home: Path, capsys: pytest.CaptureFixture) -> None:
+    from rapport.mail.drafting import builtin_templates, parse_template
+
+    _with_deals(home)
+    for name, text in builtin_templates().items():
+        kind = parse_template(text, name).kind
+        assert main(["--home", str(home), *_command_for(name, kind)]) == 0, (
+            name, capsys.readouterr().err)
+        assert capsys.readouterr().err == ""
+    texts = [message_from_bytes(p.read_bytes(), policy=policy.default).get_content()
+             for p in (home / "outbox").iterdir()]
+    # follow_up_meeting sees the account's open deal, the most recently active one.
+    [follow_up] = [t for t in texts if "taking the time to meet" in t]
+    assert "Solvents 2027" in follow_up and "Gaskets" not in follow_up
+    # The name is signed once: by the signature, not also by the template.
+    assert all(t.count("Sam Seller") == 1 for t in texts)
+
+
+def test_reply_sees_the_pinned_deal_and_renders_without_any(
+        home: Path, capsys: pytest.CaptureFixture) -> None:
+    from rapport.store.matching import pin_thread
+    from rapport.store.messages import find_message
+
+    _with_deals(home)
+    opened = open_workspace(home)
+    message = find_message(opened.db, "orig-7@acme.example")
+    gaskets = opened.db.execute("SELECT id FROM deals WHERE title = 'Gaskets'").fetchone()[0]
+    pin_thread(opened.db, message.thread_id, gaskets, pipeline=opened.config.pipeline)
+    opened.close()
+    assert main(["--home", str(home), "draft", "reply", "orig-7@acme.example", "-t",
+                 "follow_up_meeting"]) == 0
+    [eml] = list((home / "outbox").iterdir())
+    assert "- Gaskets" in eml.read_text()
+    bare = home.parent / "bare"
+    _workspace(bare)  # an account without any deal
+    assert main(["--home", str(bare), "draft", "reply", "orig-7@acme.example", "-t",
+                 "follow_up_meeting"]) == 0
+    capsys.readouterr()
+
+
+def test_templates_are_refused_by_the_wrong_command(
+        home: Path, capsys: pytest.CaptureFixture) -> None:
+    _with_deals(home)
+    capsys.readouterr()
+    cases = [
+        (["draft", "reply", "orig-7@acme.example", "-t", "promotion"],
+         "template 'promotion' is an announcement template; a reply needs kind = 'reply'"),
+        (["draft", "new", "acknowledge", "--to", "alice@acme.example"],
+         "template 'acknowledge' is a reply template; rapport draft new needs kind = 'new'"),
+        (_command_for("acknowledge", "announcement"),
+         "template 'acknowledge' is a reply template; an announcement needs"),
+        (["draft", "new", "proposal_sent", "--to", "not-an-address"], "--to: "),
+        (["draft", "new", "proposal_sent", "--to", "alice@acme.example", "--deal", "999"],
+         "no deal with id 999"),
+    ]
+    for args, message in cases:
+        assert main(["--home", str(home), *args]) == 2, args
+        err = capsys.readouterr().err
+        assert err.startswith(f"rapport: {message}") and err.count("\n") == 1, err
+    assert not (home / "outbox").exists()
+
+
+def test_draft_new_to_a_contact_with_a_deal_then_send(
+        home: Path, smtp_server, capsys: pytest.CaptureFixture) -> None:  # noqa: ANN001
+    _with_deals(home, f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_server.port}\n'
+                      'security = "plain"\n')
+    opened = open_workspace(home)
+    gaskets = opened.db.execute("SELECT id FROM deals WHERE title = 'Gaskets'").fetchone()[0]
+    opened.close()
+    assert main(["--home", str(home), "draft", "new", "proposal_sent", "--to",
+                 "ALICE@acme.example", "--deal", str(gaskets), "--send"]) == 0
+    [got] = smtp_server.received
+    assert got.recipients == ["alice@acme.example"]
+    assert str(got.message["Subject"]) == "Our proposal: Gaskets"
+    assert str(got.message["To"]) == "Alice Martin <alice@acme.example>"
+    assert "sent <" in capsys.readouterr().out
+    opened = open_workspace(home)
+    [activity] = list_activities(opened.db, 1, kinds=["sent"])
+    assert activity.deal_id == gaskets
+    opened.close()
+
+
+def test_reply_edit_in_editor_on_the_cli(home: Path, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    _workspace(home)
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nsed -i "s/^Subject: Re: Price list$/Subject: Re: Price list '
+                      '(revised)/; s/^Dear Alice,$/Dear Alice, as promised:/" "$1"\n')
+    editor.chmod(0o700)
+    monkeypatch.setenv("EDITOR", str(editor))
+    assert main(["--home", str(home), "draft", "reply", "orig-7@acme.example", "-t",
+                 "acknowledge", "--edit"]) == 0
+    [eml] = list((home / "outbox").iterdir())
+    back = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert str(back["Subject"]) == "Re: Price list (revised)"
+    assert back.get_content().startswith("Dear Alice, as promised:")
+    assert back["In-Reply-To"] == "<orig-7@acme.example>"
+    failing = tmp_path / "fail.sh"
+    failing.write_text("#!/bin/sh\nexit 3\n")
+    failing.chmod(0o700)
+    monkeypatch.setenv("EDITOR", str(failing))
+    assert main(["--home", str(home), "draft", "reply", "orig-7@acme.example", "-t",
+                 "acknowledge", "--edit"]) == 2
+    assert len(list((home / "outbox").iterdir())) == 1  # nothing saved after a failed edit
+
+
+def test_reply_to_a_stored_message_with_line_separators_in_its_subject(
+        home: Path, capsys: pytest.CaptureFixture) -> None:
+    """A message synced before ingest dropped U+2028 still gets a reply, one line subject."""
+    from dataclasses import replace
+
+    _workspace(home)
+    opened = open_workspace(home)
+    folder = get_or_create_folder(opened.db, "local", "INBOX", "inbox")
+    hostile = replace(parse_message(ORIGINAL.replace(b"orig-7", b"hostile-1"), uid=2),
+                      subject="Hi\u2028Bcc: e@evil.example\u2029x")
+    save_batch(opened.db, folder.id, [hostile], last_uid=2, uidvalidity=1, highestmodseq=None,
+               my_addresses=frozenset({"sam@rapport.example"}))
+    opened.close()
+    assert main(["--home", str(home), "draft", "reply", "hostile-1@acme.example", "-t",
+                 "acknowledge"]) == 0
+    assert capsys.readouterr().err == ""
+    [eml] = list((home / "outbox").iterdir())
+    back = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert str(back["Subject"]) == "Re: Hi Bcc: e@evil.example x" and back["Bcc"] is None

@@ -23,22 +23,41 @@ def register(subparsers: Any, exporters: dict[str, Any]) -> None:
     draft = subparsers.add_parser("draft", help="draft mail from a template")
     add_home_option(draft)
     kinds = draft.add_subparsers(dest="draft_kind", metavar="KIND", required=True)
-    reply = kinds.add_parser("reply", help="reply to a stored message with a template")
+    reply = kinds.add_parser("reply", help="reply to a stored message with a reply template")
     add_home_option(reply)
     reply.add_argument("message", metavar="MESSAGE", help="Message-ID or id from rapport search")
     reply.add_argument("--template", "-t", required=True, metavar="NAME")
     reply.add_argument("--edit", action="store_true", help="open the draft in $EDITOR first")
     reply.add_argument("--send", action="store_true", help="send through [smtp] instead of saving")
     reply.set_defaults(handler=run_reply)
+    new = kinds.add_parser("new", help='a new mail to a contact from a kind = "new" template')
+    add_home_option(new)
+    new.add_argument("template", metavar="TEMPLATE")
+    new.add_argument("--to", required=True, metavar="CONTACT_EMAIL", help="the contact's address")
+    new.add_argument("--deal", type=int, metavar="ID",
+                     help="the deal it is about (default: the account's open deal)")
+    new.add_argument("--edit", action="store_true", help="open the draft in $EDITOR first")
+    new.add_argument("--send", action="store_true", help="send through [smtp] instead of saving")
+    new.set_defaults(handler=run_new)
+    _register_announce(subparsers, add_home_option)
 
+
+def _register_announce(subparsers: Any, add_home_option: Any) -> None:
     announce = subparsers.add_parser("announce", help="one personalised mail per segment contact")
     add_home_option(announce)
     announce.add_argument("template", metavar="TEMPLATE")
     announce.add_argument("--segment", required=True,
-                          help='e.g. "stage=Won,Referral tier=key tag=chemicals"')
-    announce.add_argument("--promotion", metavar="FILE.toml", help="name, products, start, end, link")
-    announce.add_argument("--dry-run", action="store_true", help="the default: render, deliver nothing")
+                          help='e.g. "stage=Won,Referral tier=key tag=chemicals", or "all"')
+    promo = announce.add_argument_group("promotion (options override the file's values)")
+    promo.add_argument("--promotion", metavar="FILE.toml", help="name, products, start, end, link")
+    promo.add_argument("--promo-name", metavar="NAME", help="the promotion's name")
+    promo.add_argument("--product", action="append", metavar="NAME",
+                       help="a product it covers (repeatable; replaces the file's list)")
+    promo.add_argument("--starts", metavar="YYYY-MM-DD", help="first day")
+    promo.add_argument("--ends", metavar="YYYY-MM-DD", help="last day")
+    promo.add_argument("--link", metavar="URL", help="where the details are")
     mode = announce.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="the default: render, deliver nothing")
     mode.add_argument("--drafts", action="store_true", help="one draft per contact in Drafts")
     mode.add_argument("--send", action="store_true", help="send through [smtp] (copy to Sent)")
     announce.add_argument("--rate", default="30/min", metavar="N/min", help="send rate (default 30/min)")
@@ -46,6 +65,9 @@ def register(subparsers: Any, exporters: dict[str, Any]) -> None:
     announce.add_argument("--campaign", default="", metavar="NAME",
                           help="start a fresh announcement on purpose (same template and "
                                "promotion reach everyone again)")
+    announce.add_argument("--retry-uncertain", action="store_true",
+                          help="send again to contacts whose earlier send was interrupted "
+                               "before the server confirmed it (listed by every run)")
     announce.set_defaults(handler=run_announce)
 
 
@@ -86,37 +108,63 @@ def edit_text(text: str) -> str:
         path.unlink(missing_ok=True)
 
 
-def run_reply(args: argparse.Namespace) -> int:
+def _deliver_single(opened: Any, args: argparse.Namespace, draft: Any, *, thread: Any,
+                    account_id: int | None, contact_id: int | None, deal_id: int | None) -> None:
+    """--edit in $EDITOR, then send (--send) or save as a draft; print where it went."""
     from rapport.mail.compose import build_email, draft_from_text, draft_to_text
     from rapport.mail.outbox import save_draft, send_and_record
-    from rapport.mail.reply import prepare_reply
     from rapport.mail.smtp import smtp_settings
+
+    db, config = opened.db, opened.config
+    if args.edit:
+        draft = draft_from_text(edit_text(draft_to_text(draft)), draft)
+    msg = build_email(draft, config.me, thread=thread)
+    who = dict(account_id=account_id, contact_id=contact_id, deal_id=deal_id)
+    if args.send:
+        settings = smtp_settings(config.raw)
+        if settings is None:
+            raise InputError("--send needs an [smtp] table in config.toml")
+        mid = send_and_record(db, config, settings, msg, **who)
+        print(f"sent <{mid}> to {msg['To']}")
+    else:
+        saved = save_draft(db, opened.workspace, config, msg, **who)
+        where = f"Drafts of {saved.location}" if saved.where == "imap" else saved.location
+        print(f"draft <{saved.message_id}> saved to {where}")
+
+
+def run_reply(args: argparse.Namespace) -> int:
+    from rapport.mail.reply import prepare_reply
     from rapport.store.messages import find_message
     from rapport.tui.cli.common import open_ws
 
     opened = open_ws(args)
     try:
-        db, config = opened.db, opened.config
-        message = find_message(db, args.message)
-        prepared = prepare_reply(db, config, opened.workspace.templates_dir, message, args.template)
-        draft = prepared.draft
-        if args.edit:
-            draft = draft_from_text(edit_text(draft_to_text(draft)), draft)
-        msg = build_email(draft, config.me, thread=prepared.thread)
-        who = dict(account_id=prepared.account_id, contact_id=prepared.contact_id)
-        if args.send:
-            settings = smtp_settings(config.raw)
-            if settings is None:
-                raise InputError("--send needs an [smtp] table in config.toml")
-            mid = send_and_record(db, config, settings, msg, **who)
-            print(f"sent <{mid}> to {draft.to}")
-        else:
-            saved = save_draft(db, opened.workspace, config, msg, **who)
-            where = f"Drafts of {saved.location}" if saved.where == "imap" else saved.location
-            print(f"draft <{saved.message_id}> saved to {where}")
+        message = find_message(opened.db, args.message)
+        prepared = prepare_reply(opened.db, opened.config, opened.workspace.templates_dir,
+                                 message, args.template)
+        _deliver_single(opened, args, prepared.draft, thread=prepared.thread,
+                        account_id=prepared.account_id, contact_id=prepared.contact_id,
+                        deal_id=prepared.deal_id)
     finally:
         opened.close()
     return 0
+
+
+def run_new(args: argparse.Namespace) -> int:
+    from rapport.mail.reply import prepare_new
+    from rapport.tui.cli.common import open_ws
+
+    opened = open_ws(args)
+    try:
+        prepared = prepare_new(opened.db, opened.config, opened.workspace.templates_dir,
+                               args.template, to=args.to, deal_id=args.deal)
+        _deliver_single(opened, args, prepared.draft, thread=None,
+                        account_id=prepared.account_id, contact_id=prepared.contact_id,
+                        deal_id=prepared.deal_id)
+    finally:
+        opened.close()
+    return 0
+
 
 def _rate(text: str) -> float:
     number, _, unit = text.partition("/")
@@ -124,14 +172,52 @@ def _rate(text: str) -> float:
         value = float(number)
     except ValueError as exc:
         raise InputError(f"--rate {text!r}: use N/min, e.g. 30/min") from exc
-    if unit not in ("", "min") or value <= 0:
+    if unit not in ("", "min") or not 0 < value < float("inf"):
         raise InputError(f"--rate {text!r}: use N/min, e.g. 30/min")
     return value
 
 
+def _promotion(args: argparse.Namespace) -> Any:
+    """The file's promotion with the command's options over it; None when neither is given."""
+    from rapport.mail.draft_context import make_promotion, read_promotion_table
+
+    data: dict[str, Any] = read_promotion_table(Path(args.promotion)) if args.promotion else {}
+    for key, value in (("name", args.promo_name), ("products", args.product),
+                       ("start", args.starts), ("end", args.ends), ("link", args.link)):
+        if value is not None:
+            data[key] = value
+    if not data:
+        return None
+    return make_promotion(data, args.promotion or "promotion options")
+
+
+def preview_text(msg: Any) -> str:
+    """The message as a reader sees it: decoded headers and text, never raw QP or RFC 2047;
+    control characters and escape sequences removed (names come from imported files)."""
+    from rapport.mail.parse import clean_text
+
+    lines = [f"{name}: {msg[name]}" for name in ("From", "To", "Cc", "Subject") if msg[name]]
+    part = msg.get_body(("plain",))
+    text = part.get_content() if part is not None else ""
+    return clean_text("\n".join(lines) + "\n\n" + text.replace("\r\n", "\n"))
+
+
+def _print_problems(result: Any) -> None:
+    for problem in result.skipped:
+        print(f"skipped {problem.who}: {problem.reason}")
+    for problem in result.failed:
+        print(f"failed {problem.who}: {problem.reason} (retried on the next run)")
+    for problem in result.uncertain:
+        print(f"uncertain {problem.who}: {problem.reason}; not sent again "
+              "(--retry-uncertain sends it again)")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
+
+
 def run_announce(args: argparse.Namespace) -> int:
-    from rapport.mail.announce import run_announcement
-    from rapport.mail.draft_context import load_promotion
+    import sys
+
+    from rapport.mail.announce import run_announcement, summary_line
     from rapport.mail.drafting import load_template
     from rapport.mail.smtp import smtp_settings
     from rapport.tui.cli.common import open_ws
@@ -140,21 +226,21 @@ def run_announce(args: argparse.Namespace) -> int:
         raise InputError("--limit must be at least 1")
     rate = _rate(args.rate)
     mode = "drafts" if args.drafts else "send" if args.send else "dry-run"
+    promotion = _promotion(args)
     opened = open_ws(args)
     try:
-        promotion = load_promotion(Path(args.promotion)) if args.promotion else None
         template = load_template(opened.workspace.templates_dir, args.template)
+        settings = smtp_settings(opened.config.raw) if mode == "send" else None
         result = run_announcement(
             opened.db, opened.workspace, opened.config, template, segment_text=args.segment,
-            promotion=promotion, mode=mode, limit=args.limit,
-            smtp=smtp_settings(opened.config.raw) if mode == "send" else None,
-            rate_per_minute=rate, campaign=args.campaign)
+            promotion=promotion, mode=mode, limit=args.limit, smtp=settings,
+            rate_per_minute=rate, campaign=args.campaign, retry_uncertain=args.retry_uncertain)
     finally:
         opened.close()
     if mode == "dry-run" and result.first is not None:
-        print(result.first.as_string().replace("\r\n", "\n"))
-    verb = {"dry-run": "would reach", "drafts": "drafted", "send": "sent"}[mode]
-    count = result.eligible - result.already if mode == "dry-run" else result.delivered
-    print(f"{verb} {count} of {result.eligible} eligible contacts; already done {result.already}; "
-          f"skipped {result.opted_out} opted out, {result.no_email} without email")
-    return 0
+        print(preview_text(result.first))
+    _print_problems(result)
+    print(summary_line(result))
+    if result.stopped:
+        print(f"rapport: stopped: {result.stopped}; run it again to continue", file=sys.stderr)
+    return 0 if result.ok else 1
