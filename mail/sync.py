@@ -47,6 +47,7 @@ from rapport.mail.fetchparse import FetchFailed, parse_uid_set, raw_uid_fetch, u
 from rapport.mail.imap import close, connect, find_special_folders, list_folder_names
 from rapport.store import messages as store
 from rapport.store.errors import InputError
+from rapport.store.matching import remember_my_addresses
 from rapport.store.session import OpenWorkspace
 
 # Messages per committed batch: the unit of progress, cancel and transaction.
@@ -420,6 +421,8 @@ def sync_all(opened: OpenWorkspace, names: Iterable[str] | None = None, *,
         chosen = {n.casefold() for n in wanted}
         maildirs = [m for m in maildirs if m.name.casefold() in chosen]
     mine = opened.config.me.all_addresses
+    # [me] is read afresh at every sync: apply a changed address list to the mail already stored.
+    remember_my_addresses(opened.db, mine)
     summaries = []
     for cfg in configs:
         if should_stop():

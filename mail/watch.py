@@ -25,6 +25,7 @@ from rapport.mail.errors import ConnectionLost, CredentialsUnavailable, MailErro
 from rapport.mail.events import Event, MailboxFailed
 from rapport.mail.imap import connect
 from rapport.mail.sync import select_mailboxes, sync_mailbox
+from rapport.store.matching import remember_my_addresses
 from rapport.store.session import OpenWorkspace
 
 MAX_BACKOFF = 300.0
@@ -90,6 +91,7 @@ def watch_mailbox(opened: OpenWorkspace, cfg: MailboxConfig, *, interval: float,
     mine = opened.config.me.all_addresses
     backoff = 1.0
     try:
+        remember_my_addresses(db, mine)
         while not should_stop():
             client = None
             try:
@@ -154,6 +156,7 @@ def watch_maildirs(opened: OpenWorkspace, sources: list[MaildirConfig], *, inter
     db = opened.reopen_db()
     mine = opened.config.me.all_addresses
     try:
+        remember_my_addresses(db, mine)
         while not should_stop():
             for source in sources:
                 sync_maildir(db, mailbox=source.name, path=source.path, my_addresses=mine,

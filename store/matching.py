@@ -67,16 +67,39 @@ def _suffixes(domain: str) -> list[str]:
     return [".".join(labels[i:]) for i in range(len(labels))]
 
 
-def remember_my_addresses(db: Database, mine: frozenset[str]) -> None:
-    """Keep `my_addresses` equal to the config's, so later re-links ignore them too."""
+def remember_my_addresses(db: Database, mine: frozenset[str]) -> int:
+    """Keep `my_addresses` equal to the config's, so later re-links ignore them too.
+
+    When they change (an alias added to `[me]`, an old address dropped), the mail from or to the
+    addresses that changed is re-linked and its direction (out when From: is yours) recomputed,
+    so mail from a new alias stops counting as client mail in and stops linking accounts through
+    that address. Returns the number of messages re-linked.
+    """
     stored = {r[0] for r in db.execute("SELECT address FROM my_addresses")}
     wanted = {a.lower() for a in mine}
-    if stored != wanted:
-        with db.atomic():
-            db.execute("DELETE FROM my_addresses")
-            db.conn.executemany(
-                "INSERT INTO my_addresses (address) VALUES (?)", [(a,) for a in sorted(wanted)]
+    if stored == wanted:
+        return 0
+    changed = sorted(stored ^ wanted)
+    with db.atomic():
+        db.execute("DELETE FROM my_addresses")
+        db.conn.executemany(
+            "INSERT INTO my_addresses (address) VALUES (?)", [(a,) for a in sorted(wanted)]
+        )
+        ids: set[int] = set()
+        for start in range(0, len(changed), _CHUNK):
+            chunk = changed[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            db.execute(
+                f"""UPDATE messages SET direction = CASE WHEN from_addr IN
+                    (SELECT address FROM my_addresses) THEN 'out' ELSE 'in' END
+                WHERE from_addr IN ({marks})""",
+                chunk,
             )
+            ids.update(r[0] for r in db.execute(
+                f"SELECT message_id FROM message_addresses WHERE address IN ({marks})", chunk
+            ))
+        relink_messages(db, ids)
+    return len(ids)
 
 
 def my_addresses(db: Database) -> frozenset[str]:

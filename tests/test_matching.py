@@ -251,3 +251,48 @@ def test_timeline_review_queue_and_thread_views(book) -> None:
     assert [m.message_id for m in store.list_messages(db, unassigned=True)] == ["m3@test"]
     assert [m.message_id for m in store.thread_messages(db, "t1@t")] == ["t1@t", "t2@t"]
     assert len(store.list_messages(db, folder_id=folder.id, limit=2)) == 2
+
+
+@pytest.mark.dovecot
+def test_changing_my_addresses_relinks_stored_mail_and_its_direction(
+    tmp_path, imap_user, capsys
+) -> None:
+    from dovecot_server import make_message
+    from sync_helpers import run_sync, write_config
+
+    from rapport.store.session import open_workspace
+
+    home = tmp_path / "ws"
+    table = imap_user.mailbox_config(folders=["INBOX"])
+    write_config(home, [table])
+    config = home / "config.toml"
+    plain = config.read_text()
+    with_alias = plain.replace('email = "me@rapport.example"',
+                               'email = "me@rapport.example"\naddresses = ["Me@Partner.example"]')
+    opened = open_workspace(home)
+    accounts.create_account(opened.db, "Acme", domains=("acme.example",))
+    accounts.create_account(opened.db, "Partner", domains=("partner.example",))
+    opened.close()
+    # Sent from an address that is mine, but not yet listed in [me].
+    imap_user.append([make_message(1, sender="me@partner.example", to="bob@acme.example",
+                                   message_id="alias@test")])
+
+    def state() -> tuple[str, dict[str, tuple[str, str]]]:
+        opened = open_workspace(home)
+        try:
+            return store.find_message(opened.db, "alias@test").direction, links(opened.db,
+                                                                                 "alias@test")
+        finally:
+            opened.close()
+
+    assert run_sync(home, capsys)[0] == 0
+    assert state() == ("in", {"Acme": ("domain", "acme.example"),
+                              "Partner": ("domain", "partner.example")})
+
+    config.write_text(with_alias)  # nothing new on the server: the folder is "unchanged"
+    assert run_sync(home, capsys)[0] == 0
+    assert state() == ("out", {"Acme": ("domain", "acme.example")})
+
+    config.write_text(plain)  # and back
+    assert run_sync(home, capsys)[0] == 0
+    assert state()[0] == "in" and set(state()[1]) == {"Acme", "Partner"}
