@@ -204,3 +204,16 @@ def test_references_keep_the_root_and_ref_is_not_a_reply_prefix() -> None:
     assert reply_subject("Ref: PO 1234") == "Re: Ref: PO 1234"
     assert reply_subject("RE: Ref: PO 1234") == "Re: Ref: PO 1234"
     assert reply_subject("Re: Re[3]: AW: SV: Antw: x") == "Re: x"
+
+
+def test_ingest_drops_unicode_line_separators_from_headers() -> None:
+    import base64
+
+    word = base64.b64encode("Hi\u2028Bcc: e@evil.example\u2029!".encode()).decode()
+    raw = (f'From: "Bo\u2028b" <bob@x.example>\r\nTo: zoe@rapport.example\r\n'
+           f"Subject: =?utf-8?b?{word}?=\r\nMessage-ID: <h2@x.example>\r\n"
+           "Date: Mon, 2 Nov 2026 10:15:00 +0000\r\n\r\nbody\r\n").encode()
+    parsed = parse_message(raw)
+    assert len(parsed.subject.splitlines()) == 1 and "\u2028" not in parsed.subject
+    assert parsed.subject.startswith("Hi") and parsed.subject.endswith("Bcc: e@evil.example!")
+    assert len(parsed.from_name.splitlines()) == 1
