@@ -47,9 +47,8 @@ class MatchReason:
 
 @functools.lru_cache(maxsize=1)
 def freemail_domains() -> frozenset[str]:
-    """The shipped freemail list (mail/freemail.txt, package data of rapport.mail)."""
-    # Read as package data, not imported code: the store stays below the mail layer.
-    text = resources.files("rapport.mail").joinpath("freemail.txt").read_text("utf-8")
+    """The shipped freemail list (store/freemail.txt, package data of rapport.store)."""
+    text = resources.files("rapport.store").joinpath("freemail.txt").read_text("utf-8")
     return frozenset(
         line.strip().lower()
         for line in text.splitlines()

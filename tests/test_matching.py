@@ -296,3 +296,27 @@ def test_changing_my_addresses_relinks_stored_mail_and_its_direction(
     config.write_text(plain)  # and back
     assert run_sync(home, capsys)[0] == 0
     assert state()[0] == "in" and set(state()[1]) == {"Acme", "Partner"}
+
+
+def test_matching_runs_without_loading_the_mail_layer_or_textual(tmp_path) -> None:
+    # import-linter sees imports, not resources.files("rapport.mail"): this catches both.
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+from rapport.store import accounts, matching, messages
+from rapport.store.session import open_workspace
+ws = open_workspace({str(tmp_path / "ws")!r})
+accounts.create_account(ws.db, "Acme", domains=("acme.example",))
+folder = messages.get_or_create_folder(ws.db, "work", "INBOX", "inbox")
+messages.save_batch(ws.db, folder.id, [messages.NewMessage(uid=1, message_id="a@x",
+    from_addr="pal@gmail.com", to=(("", "bob@acme.example"),))], last_uid=1, uidvalidity=1,
+    highestmodseq=None, my_addresses=frozenset({{"me@vendor.example"}}))
+assert matching.relink_all(ws.db) == 1
+assert [r.rule for r in matching.explain(ws.db, 1)] == ["domain", "freemail"]
+print(sorted(m for m in sys.modules if m.startswith(("rapport.mail", "rapport.tui", "textual"))))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout == "[]\n"
