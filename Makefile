@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# Written only once the venv has a working pip: a half-made .venv (python3 -m venv without
+# ensurepip leaves bin/python and no pip) is never mistaken for a finished one.
+VENV_OK := $(VENV)/.venv-ok
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 # System packages the tests drive for real: an IMAP server, tmux for the end-to-end test,
@@ -11,36 +14,54 @@ PYTEST_ARGS ?=
 # bench/ joins the lint once it exists (ruff fails on a missing path).
 LINT_PATHS := store mail tui tests $(wildcard bench)
 
-.PHONY: demo test lint bench-sync bench-tui bench-announce system-packages clean
+.PHONY: demo test lint bench-sync bench-search bench-tui bench-announce system-packages clean
 
-$(PY):
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+# apt-get only when root and something is missing: a developer's own machine is left alone.
+# $(call apt_install,PACKAGES,what happens without them)
+define apt_install
+if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+  echo "installing: $(1)"; \
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; \
+else \
+  echo "not root: $(2) (install $(1))"; \
+fi
+endef
 
-$(STAMP): pyproject.toml | $(PY)
+$(VENV_OK):
+	@command -v $(PYTHON) >/dev/null 2>&1 || \
+	  { echo "make: $(PYTHON) not found; Rapport needs Python 3.11 or newer"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "make: Rapport needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) -V 2>&1)"; exit 1; }
+	@if $(PY) -m pip --version >/dev/null 2>&1; then touch $@; exit 0; fi; \
+	$(PYTHON) -c 'import ensurepip' >/dev/null 2>&1 || \
+	  { $(call apt_install,python3-venv,python3 -m venv may fail); }; \
+	rm -rf $(VENV); \
+	if $(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q --upgrade pip; then \
+	  touch $@; \
+	else \
+	  rm -rf $(VENV); \
+	  echo "make: could not create $(VENV) with $(PYTHON) (Debian/Ubuntu: apt-get install python3-venv)"; \
+	  exit 1; \
+	fi
+
+$(STAMP): pyproject.toml | $(VENV_OK)
 	$(PY) -m pip install -q -e .
 	touch $@
 
-$(TEST_STAMP): pyproject.toml | $(PY)
+$(TEST_STAMP): pyproject.toml | $(VENV_OK)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@ $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/rapport demo
 
-# apt only when root and something is missing: a developer's own machine is left alone.
 system-packages:
 	@missing=""; \
 	command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
 	command -v tmux >/dev/null 2>&1 || missing="$$missing tmux"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	  else \
-	    echo "not root: tests needing$$missing will be skipped"; \
-	  fi; \
+	  $(call apt_install,$$missing,tests needing$$missing will be skipped); \
 	fi
 
 test: $(TEST_STAMP) system-packages
@@ -52,8 +73,14 @@ lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/lint-imports
 
-bench-sync: $(TEST_STAMP)
+# The benchmarks print our figure beside the peer's: mbsync (isync) for sync, notmuch for search.
+bench-sync: $(TEST_STAMP) system-packages
+	@command -v mbsync >/dev/null 2>&1 || { $(call apt_install,isync,no mbsync figure); }
 	$(PY) bench/sync_bench.py
+
+bench-search: $(TEST_STAMP)
+	@command -v notmuch >/dev/null 2>&1 || { $(call apt_install,notmuch,no notmuch figure); }
+	$(PY) bench/search_bench.py
 
 bench-tui: $(TEST_STAMP)
 	$(PY) bench/tui_bench.py
