@@ -21,7 +21,6 @@ Definitions (the README's "Reports" section repeats them for users):
 from __future__ import annotations
 
 import statistics
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -48,6 +47,7 @@ class StageFigures:
 @dataclass(frozen=True)
 class ClosedDeal:
     deal_id: int
+    account_id: int
     account: str
     title: str
     stage: str
@@ -109,18 +109,50 @@ class OpenObjection:
 
 
 @dataclass(frozen=True)
+class KeyDeal:
+    """An open deal of a key account, in its stage at the end of the period."""
+
+    deal_id: int
+    title: str
+    stage: str
+    value: float
+    currency: str
+    next_action: str  # '' when none is set
+    next_action_due: str | None  # YYYY-MM-DD
+    overdue: bool  # the next action was due before the last day of the period
+
+
+@dataclass(frozen=True)
 class KeyAccount:
     account_id: int
     account: str
-    won_value: float
-    revenue_share: float  # percent of all won value up to the end of the period
+    won_value: float  # everything won up to the end of the period
+    won_in_period: float  # what was won during the period (the report's won list)
+    revenue_share: float  # percent of all accounts' won value up to the end of the period
     last_contact_utc: str | None
-    open_deals: int
-    open_value: float
-    open_objections: int
-    overdue_actions: int
-    next_action: str = ""  # the open deal's next action due first ('' when none is set)
-    next_action_due: str | None = None  # YYYY-MM-DD
+    open_deals: tuple[KeyDeal, ...]  # next action due first, undated last
+    open_objections: tuple[OpenObjection, ...]  # oldest first
+
+    @property
+    def open_value(self) -> float:
+        return _money(sum(d.value for d in self.open_deals))
+
+    @property
+    def overdue_deals(self) -> tuple[KeyDeal, ...]:
+        return tuple(d for d in self.open_deals if d.overdue)
+
+    @property
+    def next_action(self) -> str:
+        """The open deals' next action due first ('' when none is set)."""
+        return self._first_action.next_action if self._first_action else ""
+
+    @property
+    def next_action_due(self) -> str | None:
+        return self._first_action.next_action_due if self._first_action else None
+
+    @property
+    def _first_action(self) -> KeyDeal | None:
+        return next((d for d in self.open_deals if d.next_action), None)
 
 
 @dataclass(frozen=True)
@@ -213,7 +245,7 @@ def closed_in_period(
     cte, params = _stages_cte(pipeline)
     rows = db.execute(
         f"""{cte}
-        SELECT d.id, a.name, d.title, d.stage, d.value, d.currency, d.stage_changed_utc
+        SELECT d.id, a.id, a.name, d.title, d.stage, d.value, d.currency, d.stage_changed_utc
         FROM deals d
         JOIN stages s ON s.name = d.stage COLLATE NOCASE
         JOIN accounts a ON a.id = d.account_id
@@ -222,8 +254,8 @@ def closed_in_period(
         [*params, kind, period.start_utc, period.end_utc],
     ).fetchall()
     return tuple(
-        ClosedDeal(int(i), name, title, stage, _money(value), currency, changed)
-        for i, name, title, stage, value, currency, changed in rows
+        ClosedDeal(int(i), int(a), name, title, stage, _money(value), currency, changed)
+        for i, a, name, title, stage, value, currency, changed in rows
     )
 
 
@@ -414,14 +446,15 @@ def key_accounts(
     db: Database,
     pipeline: Pipeline,
     as_of_utc: str,
+    won_in_period: tuple[ClosedDeal, ...],
     contacts: dict[int, str | None] | None = None,
 ) -> tuple[KeyAccount, ...]:
-    """Key-tier accounts as they stood at `as_of_utc`: share of won value, last contact, open items."""
+    """Key-tier accounts as they stood at `as_of_utc`: revenue, last contact, what is open."""
     contacts = last_contacts(db, as_of_utc) if contacts is None else contacts
     deals = deals_as_of(db, pipeline, as_of_utc)
     won_total = sum(d.value for d in deals if d.kind == "won")
     due_before = as_of_day(as_of_utc).isoformat()
-    objections = Counter(o.account_id for o in open_objections(db, as_of_utc))
+    objections = open_objections(db, as_of_utc)
     rows = db.execute(
         "SELECT id, name FROM accounts WHERE tier = 'key' ORDER BY name COLLATE NOCASE"
     ).fetchall()
@@ -429,32 +462,41 @@ def key_accounts(
     for account_id, name in rows:
         mine = [d for d in deals if d.account_id == account_id]
         won = sum(d.value for d in mine if d.kind == "won")
-        open_deals = [d for d in mine if d.kind == "open"]
-        overdue = [d for d in open_deals if d.next_action_due and d.next_action_due < due_before]
         result.append(
             KeyAccount(
                 int(account_id),
                 name,
                 _money(won),
+                _money(sum(d.value for d in won_in_period if d.account_id == account_id)),
                 round(100.0 * won / won_total, 1) if won_total else 0.0,
                 contacts.get(int(account_id)),
-                len(open_deals),
-                _money(sum(d.value for d in open_deals)),
-                objections[account_id],
-                len(overdue),
-                *_next_action(open_deals),
+                _open_key_deals(mine, due_before),
+                tuple(o for o in objections if o.account_id == account_id),
             )
         )
     return tuple(result)
 
 
-def _next_action(open_deals: list[DealAsOf]) -> tuple[str, str | None]:
-    """(text, due) of the open deals' next action due first (undated last); ('', None): none."""
-    with_action = [d for d in open_deals if d.next_action]
-    if not with_action:
-        return "", None
-    first = min(with_action, key=lambda d: (d.next_action_due is None, d.next_action_due or "", d.deal_id))
-    return first.next_action, first.next_action_due
+def _open_key_deals(deals: list[DealAsOf], due_before: str) -> tuple[KeyDeal, ...]:
+    """The open ones of `deals`, next action due first (undated, then without action, last)."""
+    open_deals = [d for d in deals if d.kind == "open"]
+    open_deals.sort(
+        key=lambda d: (not d.next_action, d.next_action_due is None, d.next_action_due or "",
+                       d.deal_id)
+    )
+    return tuple(
+        KeyDeal(
+            d.deal_id,
+            d.title,
+            d.stage,
+            d.value,
+            d.currency,
+            d.next_action,
+            d.next_action_due,
+            bool(d.next_action and d.next_action_due and d.next_action_due < due_before),
+        )
+        for d in open_deals
+    )
 
 
 def _day(utc_text: str) -> date:
@@ -486,6 +528,7 @@ def build_report(
     # Figures "as of" stop at the end of the period, or now while the period is still running.
     as_of = min(period.end_utc, _next_second(now_text))
     contacts = last_contacts(db, as_of)
+    won = closed_in_period(db, pipeline, period, "won")
     return Report(
         period=period,
         as_of_utc=as_of,
@@ -493,14 +536,14 @@ def build_report(
         currencies=_currencies(db),
         stale_after_days=stale_after_days,
         stages=pipeline_by_stage(db, pipeline),
-        won=closed_in_period(db, pipeline, period, "won"),
+        won=won,
         lost=closed_in_period(db, pipeline, period, "lost"),
         forecast=forecast_by_month(db, pipeline),
         activity=activity_per_account(db, period),
         first_response=first_response(db, period),
         open_objections=open_objections(db, as_of),
         stale_accounts=stale_accounts(db, as_of, stale_after_days, contacts),
-        key_accounts=key_accounts(db, pipeline, as_of, contacts),
+        key_accounts=key_accounts(db, pipeline, as_of, won, contacts),
     )
 
 

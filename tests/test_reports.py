@@ -39,13 +39,14 @@ from rapport.store.reports import (
     AccountActivity,
     ClosedDeal,
     ForecastMonth,
+    KeyAccount,
     Report,
     StageFigures,
     build_report,
     deals_as_of,
 )
 from rapport.store.session import open_workspace
-from rapport.tui.report_formats import csv_rows, render_csv, render_json, render_md, report_data
+from rapport.tui.report_formats import csv_rows, render_csv, render_json, render_md
 
 RAPPORT = [sys.executable, "-m", "rapport.tui.cli.main"]
 
@@ -99,6 +100,7 @@ def test_won_and_lost_are_the_stage_changes_inside_the_period(report: Report) ->
     assert report.lost == (
         ClosedDeal(
             report.lost[0].deal_id,
+            report.lost[0].account_id,
             "Cobalt",
             "Cobalt audit",
             "Lost",
@@ -227,52 +229,55 @@ def test_stale_accounts(report: Report) -> None:
 
 
 def test_key_accounts(report: Report) -> None:
-    # Won value up to 1 April: licence 6000 (Cobalt) + training 4000 (Acme) + extension 3000
-    # (Borealis) = 13000 (big deal is won in April). Acme 4000/13000 = 30.8 %, Borealis 23.1 %.
-    # Acme: open renewal + upsell = 12000, renewal's action due 20 March is overdue, one objection.
-    # Borealis on 31 March: pilot 8000 and the big deal 20000 (in Closing all March, won only on
-    # 5 April: its stage then comes from the stage-change history) = 2 open, 28000; pilot's
-    # action is due 5 April (not overdue), the big deal has none; no open objection.
-    assert [
-        (
-            k.account,
-            k.won_value,
-            k.revenue_share,
-            k.last_contact_utc,
-            k.open_deals,
-            k.open_value,
-            k.open_objections,
-            k.overdue_actions,
-            k.next_action,
-            k.next_action_due,
-        )
-        for k in report.key_accounts
-    ] == [
-        (
-            "Acme",
-            4000.0,
-            30.8,
-            "2026-03-10T14:00:00Z",
-            2,
-            12000.0,
-            1,
-            1,
-            "send terms",
-            "2026-03-20",
-        ),
-        (
-            "Borealis",
-            3000.0,
-            23.1,
-            "2026-03-20T10:00:00Z",
-            2,
-            28000.0,
-            0,
-            0,
-            "call CFO",
-            "2026-04-05",
-        ),
+    # As of 31 March. Won value up to then: licence 6000 (Cobalt) + training 4000 (Acme) +
+    # extension 3000 (Borealis) = 13000 (the big deal is won in April).
+    # Acme: 4000 / 13000 = 30.8 %, nothing won in March (training was February); last contact
+    # the meeting of 10 March (the note of 11 March is not contact). Open: renewal (its action
+    # due 20 March is overdue on 31 March) then upsell (no action) = 12000; one objection,
+    # 8 March, 31 - 8 = 23 days old.
+    # Borealis: 3000 / 13000 = 23.1 %, won in March 3000 (extension, 25 March); last contact the
+    # call of 20 March. Open: pilot (call CFO, due 5 April) and the big deal, in Closing all March
+    # and won only on 5 April (no action) = 28000; its objection was resolved on 18 March.
+    def deals(k: KeyAccount) -> list[tuple[object, ...]]:
+        return [
+            (d.title, d.stage, d.value, d.next_action, d.next_action_due, d.overdue)
+            for d in k.open_deals
+        ]
+
+    acme, borealis = report.key_accounts
+    assert (acme.account, acme.won_value, acme.won_in_period, acme.revenue_share) == (
+        "Acme",
+        4000.0,
+        0.0,
+        30.8,
+    )
+    assert acme.last_contact_utc == "2026-03-10T14:00:00Z"
+    assert deals(acme) == [
+        ("Acme renewal", "Proposal presented", 10000.0, "send terms", "2026-03-20", True),
+        ("Acme upsell", "Prospect", 2000.0, "", None, False),
     ]
+    assert acme.open_value == 12000.0
+    assert [(o.subject, o.age_days) for o in acme.open_objections] == [
+        ("Price too high <b>&amp; | pipes", 23)
+    ]
+    assert [d.title for d in acme.overdue_deals] == ["Acme renewal"]
+    assert (acme.next_action, acme.next_action_due) == ("send terms", "2026-03-20")
+
+    assert (borealis.account, borealis.won_value, borealis.won_in_period) == (
+        "Borealis",
+        3000.0,
+        3000.0,
+    )
+    assert (borealis.revenue_share, borealis.last_contact_utc) == (23.1, "2026-03-20T10:00:00Z")
+    assert deals(borealis) == [
+        ("Borealis pilot", "Closing", 8000.0, "call CFO", "2026-04-05", False),
+        ("Borealis big deal", "Closing", 20000.0, "", None, False),
+    ]
+    assert (borealis.open_value, borealis.open_objections, borealis.overdue_deals) == (
+        28000.0,
+        (),
+        (),
+    )
 
 
 def test_deal_stages_as_of_a_moment_come_from_the_history(book: Path) -> None:
@@ -293,12 +298,93 @@ def test_deal_stages_as_of_a_moment_come_from_the_history(book: Path) -> None:
         opened.close()
 
 
-def test_formats_agree(report: Report) -> None:
+def test_json_holds_the_hand_derived_figures(report: Report) -> None:
+    # The same figures the tests above derive, as a script reading the JSON sees them.
     data = json.loads(render_json(report))
-    assert data == report_data(report)
-    # CSV is the JSON flattened: rebuild each stage from its rows.
+    assert data["period"] == {
+        "label": "2026-03",
+        "from": "2026-03-01",
+        "to": "2026-03-31",
+        "as_of": "2026-04-01T00:00:00Z",
+    }
+    assert [(s["stage"], s["deals"], s["value"], s["weighted"]) for s in data["stages"]] == [
+        ("Prospect", 1, 2000.0, 500.0),
+        ("Appointment", 0, 0.0, 0.0),
+        ("Needs identified", 1, 1200.0, 420.0),
+        ("Proposal presented", 1, 10000.0, 5000.0),
+        ("Objections", 0, 0.0, 0.0),
+        ("Closing", 1, 8000.0, 6400.0),
+        ("Won / support", 3, 30000.0, 30000.0),
+        ("Referral", 1, 3000.0, 3000.0),
+        ("Lost", 2, 6500.0, 0.0),
+    ]
+    assert data["totals"] == {
+        "deals": 10,
+        "open_value": 21200.0,
+        "open_weighted": 12320.0,
+        "won_deals": 2,
+        "won_value": 9000.0,
+        "lost_deals": 1,
+        "lost_value": 5000.0,
+    }
+    assert [(d["title"], d["value"]) for d in data["won"]] == [
+        ("Cobalt licence", 6000.0),
+        ("Borealis extension", 3000.0),
+    ]
+    assert data["forecast"] == [
+        {"month": "2026-04", "deals": 2, "value": 18000.0, "weighted": 11400.0},
+        {"month": "2026-05", "deals": 1, "value": 2000.0, "weighted": 500.0},
+        {"month": "no date", "deals": 1, "value": 1200.0, "weighted": 420.0},
+    ]
+    assert data["activity"][0] == {
+        "account": "Acme", "mails_in": 1, "mails_out": 2, "calls": 1, "meetings": 1, "notes": 1,
+    }  # fmt: skip
+    assert data["first_response"] == {
+        "inbound": 4, "waits": 3, "answered": 2, "unanswered": 1, "median_hours": 4.25,
+    }  # fmt: skip
+    assert [(o["account"], o["age_days"]) for o in data["open_objections"]] == [
+        ("Acme", 23),
+        ("Cobalt", 11),
+    ]
+    assert data["stale_accounts"] == [
+        {"account": "Dormant", "last_contact": None, "days_since": None},
+        {"account": "Echo", "last_contact": "2026-02-10T11:00:00Z", "days_since": 49},
+    ]
+    acme = data["key_accounts"][0]
+    renewal, upsell = acme["open_deals"]
+    assert {k: v for k, v in acme.items() if k not in ("open_deals", "open_objections")} == {
+        "account": "Acme",
+        "won_value": 4000.0,
+        "won_in_period": 0.0,
+        "revenue_share": 30.8,
+        "last_contact": "2026-03-10T14:00:00Z",
+        "open_value": 12000.0,
+        "next_action": "send terms",
+        "next_action_due": "2026-03-20",
+        "overdue_actions": [
+            {"deal_id": renewal["deal_id"], "title": "Acme renewal", "next_action": "send terms",
+             "next_action_due": "2026-03-20"},
+        ],
+    }  # fmt: skip
+    assert {k: v for k, v in renewal.items() if k != "deal_id"} == {
+        "title": "Acme renewal", "stage": "Proposal presented", "value": 10000.0,
+        "currency": "EUR", "next_action": "send terms", "next_action_due": "2026-03-20",
+        "overdue": True,
+    }  # fmt: skip
+    assert (upsell["title"], upsell["next_action"], upsell["overdue"]) == ("Acme upsell", "", False)
+    assert [(o["subject"], o["age_days"]) for o in acme["open_objections"]] == [
+        ("Price too high <b>&amp; | pipes", 23)
+    ]
+    borealis = data["key_accounts"][1]
+    assert (borealis["won_in_period"], borealis["open_value"]) == (3000.0, 28000.0)
+    assert [d["title"] for d in borealis["open_deals"]] == ["Borealis pilot", "Borealis big deal"]
+
+
+def test_csv_is_the_json_flattened(report: Report) -> None:
+    data = json.loads(render_json(report))
     rows = list(csv.DictReader(io.StringIO(render_csv(report))))
     assert len(rows) == len(list(csv_rows(report)))
+    # Rebuild each stage from its rows: the same list as the JSON's.
     stage_rows: dict[str, dict[str, str]] = {}
     for row in rows:
         if row["section"] == "stages":
@@ -306,14 +392,32 @@ def test_formats_agree(report: Report) -> None:
     assert [
         {
             "stage": s,
+            "kind": f["kind"],
             "deals": int(f["deals"]),
             "value": float(f["value"]),
             "weighted": float(f["weighted"]),
         }
         for s, f in stage_rows.items()
-    ] == [{k: st[k] for k in ("stage", "deals", "value", "weighted")} for st in data["stages"]]
-    fr_rows = {r["field"]: r["value"] for r in rows if r["section"] == "first_response"}
-    assert float(fr_rows["median_hours"]) == data["first_response"]["median_hours"] == 4.25
+    ] == data["stages"]
+    lines = render_csv(report).splitlines()
+    renewal = data["key_accounts"][0]["open_deals"][0]["deal_id"]
+    for line in [
+        "totals,,won_value,9000.0",
+        "first_response,,median_hours,4.25",
+        "first_response,,waits,3",
+        "key_accounts,Acme,revenue_share,30.8",
+        "key_accounts,Acme,won_in_period,0.0",
+        "key_accounts,Borealis,won_in_period,3000.0",
+        f"key_accounts,Acme,open_deals.{renewal}.title,Acme renewal",
+        f"key_accounts,Acme,open_deals.{renewal}.next_action_due,2026-03-20",
+        f"key_accounts,Acme,open_deals.{renewal}.overdue,true",
+        f"key_accounts,Acme,overdue_actions.{renewal}.next_action,send terms",
+        "stale_accounts,Dormant,last_contact,",
+    ]:
+        assert line in lines
+
+
+def test_markdown_has_the_figures_and_a_section_per_key_account(report: Report) -> None:
     md = render_md(report)
     assert "| Won / support | 3 | 30,000.00 | 30,000.00 |" in md
     assert "| Prospect | 1 | 2,000.00 | 500.00 |" in md
@@ -322,12 +426,23 @@ def test_formats_agree(report: Report) -> None:
         "4 client mails)." in md
     )
     assert "| 2026-04 | 2 | 18,000.00 | 11,400.00 |" in md
-    assert (
-        "| Acme | 4,000.00 | 30.8% | 2026-03-10 | 2 | 12,000.00 | 1 | 1 | send terms (due 2026-03-20) |"
-        in md
+    key = md[md.index("## Key accounts") :]
+    acme, borealis = key.split("### Acme")[1].split("### Borealis")
+    assert acme.strip().splitlines()[0] == (
+        "Revenue share 30.8% (4,000.00 won up to the end of the period); won in the period "
+        "0.00; last contact 2026-03-10; 2 open deals worth 12,000.00, 1 open objection, "
+        "1 overdue action."
     )
+    assert "| Acme renewal | Proposal presented | 10,000.00 | send terms | 2026-03-20 (overdue) |" in acme
+    assert "| Acme upsell | Prospect | 2,000.00 | none |  |" in acme
     # Book text is escaped: a pipe cannot split the table, <b> and &amp; stay literal text.
-    assert "| Price too high \\<b\\>\\&amp; \\| pipes | 23 |" in md
+    assert "| 2026-03-08 | Price too high \\<b\\>\\&amp; \\| pipes | 23 |" in acme
+    assert "Overdue actions:\n\n| Deal | Next action | Due |\n|---|---|---|\n" in acme
+    assert "| Borealis big deal | Closing | 20,000.00 | none |  |" in borealis
+    assert "won in the period 3,000.00" in borealis
+    assert "Open objections:" not in borealis and "Overdue actions:" not in borealis
+    # The account-wide table of open objections holds both (Cobalt is not a key account).
+    assert "| Acme | 2026-03-08 | Price too high \\<b\\>\\&amp; \\| pipes | 23 |" in md
 
 
 # Book text an import or a mail can carry: terminal escapes, a bell, spreadsheet formulas.

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from rapport.store.exporter import formula_safe
-from rapport.store.reports import FirstResponse, KeyAccount, Report
+from rapport.store.reports import FirstResponse, KeyAccount, KeyDeal, Report
 from rapport.tui.safe import clean
 
 FORMATS = ("md", "csv", "json", "html")
@@ -158,20 +158,50 @@ def report_data(report: Report) -> dict[str, Any]:
             {"account": s.account, "last_contact": s.last_contact_utc, "days_since": s.days_since}
             for s in report.stale_accounts
         ],
-        "key_accounts": [
+        "key_accounts": [_key_account(k) for k in report.key_accounts],
+    }
+
+
+def _key_account(k: KeyAccount) -> dict[str, Any]:
+    return {
+        "account": k.account,
+        "won_value": k.won_value,
+        "won_in_period": k.won_in_period,
+        "revenue_share": k.revenue_share,
+        "last_contact": k.last_contact_utc,
+        "open_value": k.open_value,
+        "next_action": k.next_action,
+        "next_action_due": k.next_action_due,
+        "open_deals": [
             {
-                "account": k.account,
-                "won_value": k.won_value,
-                "revenue_share": k.revenue_share,
-                "last_contact": k.last_contact_utc,
-                "open_deals": k.open_deals,
-                "open_value": k.open_value,
-                "open_objections": k.open_objections,
-                "overdue_actions": k.overdue_actions,
-                "next_action": k.next_action,
-                "next_action_due": k.next_action_due,
+                "deal_id": d.deal_id,
+                "title": d.title,
+                "stage": d.stage,
+                "value": d.value,
+                "currency": d.currency,
+                "next_action": d.next_action,
+                "next_action_due": d.next_action_due,
+                "overdue": d.overdue,
             }
-            for k in report.key_accounts
+            for d in k.open_deals
+        ],
+        "open_objections": [
+            {
+                "activity_id": o.activity_id,
+                "date": o.date_utc,
+                "subject": o.subject,
+                "age_days": o.age_days,
+            }
+            for o in k.open_objections
+        ],
+        "overdue_actions": [
+            {
+                "deal_id": d.deal_id,
+                "title": d.title,
+                "next_action": d.next_action,
+                "next_action_due": d.next_action_due,
+            }
+            for d in k.overdue_deals
         ],
     }
 
@@ -193,14 +223,17 @@ def render_json(report: Report) -> str:
 
 
 def csv_rows(report: Report) -> Iterator[tuple[str, str, str, Any]]:
-    """`(section, item, field, value)` for every figure of `report_data`."""
+    """`(section, item, field, value)` for every figure of `report_data`.
+
+    A list inside a row (a key account's open deals, objections, overdue actions) becomes
+    fields named `list.id.field`, e.g. `open_deals.12.title`.
+    """
     for section, content in report_data(report).items():
         if isinstance(content, list) and section in _ITEM_KEYS:
             key = _ITEM_KEYS[section]
             for row in content:
-                for field, value in row.items():
-                    if field != key:
-                        yield section, str(row[key]), field, value
+                for field, value in _flat_fields(row, skip=key):
+                    yield section, str(row[key]), field, value
         elif isinstance(content, dict):
             for field, value in content.items():
                 yield section, "", field, value
@@ -210,13 +243,35 @@ def csv_rows(report: Report) -> Iterator[tuple[str, str, str, Any]]:
             yield section, "", "", content
 
 
+def _flat_fields(row: dict[str, Any], *, skip: str) -> Iterator[tuple[str, Any]]:
+    for field, value in row.items():
+        if field == skip:
+            continue
+        if isinstance(value, list):
+            for nested in value:
+                id_name, ident = next(iter(nested.items()))  # each nested object starts with its id
+                for name, item in nested.items():
+                    if name != id_name:
+                        yield f"{field}.{ident}.{name}", item
+        else:
+            yield field, value
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as in the JSON
+    return value
+
+
 def render_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["section", "item", "field", "value"])
     for section, item, field, value in csv_rows(report):
         # `item` and `value` may be book text: never let a spreadsheet run it as a formula.
-        cells = [section, item, field, "" if value is None else value]
+        cells = [section, item, field, _csv_value(value)]
         writer.writerow([formula_safe(cell) for cell in cells])
     return out.getvalue()
 
@@ -313,35 +368,60 @@ def render_md(report: Report) -> str:
         ),
         "## Key accounts",
         "",
-        *_table(
-            [
-                "Account",
-                "Won value",
-                "Revenue share",
-                "Last contact",
-                "Open deals",
-                "Open value",
-                "Open objections",
-                "Overdue actions",
-                "Next action",
-            ],
-            [
-                [
-                    k.account,
-                    money(k.won_value),
-                    f"{k.revenue_share:.1f}%",
-                    day_of(k.last_contact_utc),
-                    k.open_deals,
-                    money(k.open_value),
-                    k.open_objections,
-                    k.overdue_actions,
-                    next_action_text(k),
-                ]
-                for k in report.key_accounts
-            ],
-        ),
+        *(_key_account_md_all(report) if report.key_accounts else ["_None._", ""]),
     ]
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def key_account_summary(k: KeyAccount) -> str:
+    """The key account's figures in one sentence (md, html, TUI)."""
+    return (
+        f"Revenue share {k.revenue_share:.1f}% ({money(k.won_value)} won up to the end of the "
+        f"period); won in the period {money(k.won_in_period)}; last contact "
+        f"{day_of(k.last_contact_utc)}; {_count(len(k.open_deals), 'open deal')} worth "
+        f"{money(k.open_value)}, {_count(len(k.open_objections), 'open objection')}, "
+        f"{_count(len(k.overdue_deals), 'overdue action')}."
+    )
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
+def due_text(deal: KeyDeal) -> str:
+    if not deal.next_action_due:
+        return ""
+    return deal.next_action_due + (" (overdue)" if deal.overdue else "")
+
+
+def _key_account_md_all(report: Report) -> list[str]:
+    return [line for k in report.key_accounts for line in _key_account_md(k)]
+
+
+def _key_account_md(k: KeyAccount) -> list[str]:
+    lines = [f"### {_cell(k.account)}", "", key_account_summary(k), ""]
+    if k.open_deals:
+        lines += ["Open deals:", ""]
+        lines += _table(
+            ["Deal", "Stage", "Value", "Next action", "Due"],
+            [
+                [d.title, d.stage, money(d.value), d.next_action or "none", due_text(d)]
+                for d in k.open_deals
+            ],
+        )
+    if k.open_objections:
+        lines += ["Open objections:", ""]
+        lines += _table(
+            ["Raised", "Objection", "Age (days)"],
+            [[day_of(o.date_utc), o.subject, o.age_days] for o in k.open_objections],
+        )
+    if k.overdue_deals:
+        lines += ["Overdue actions:", ""]
+        lines += _table(
+            ["Deal", "Next action", "Due"],
+            [[d.title, d.next_action, d.next_action_due] for d in k.overdue_deals],
+        )
+    return lines
 
 
 def renderer(fmt: str) -> Callable[[Report], str]:

@@ -248,10 +248,10 @@ class ReportsScreen(Screen[None]):
                     _num(money(k.won_value)),
                     _num(f"{k.revenue_share:.1f}%"),
                     _cell(day_of(k.last_contact_utc)),
-                    _cell(k.open_deals),
+                    _cell(len(k.open_deals)),
                     _num(money(k.open_value)),
-                    _cell(k.open_objections),
-                    _cell(k.overdue_actions),
+                    _cell(len(k.open_objections)),
+                    _cell(len(k.overdue_deals)),
                     _cell(next_action_text(k)),
                 ]
                 for k in r.key_accounts
