@@ -96,9 +96,16 @@ def _fetch_text_chunk(client: IMAPClient, uids: list[int], items: str,
                 into[uid][section] = payload
 
 
+def _forwarded_subject(raw: bytes | None) -> str:
+    return decode_header_value(raw.decode("utf-8", "replace") if raw else "") or "message"
+
+
 def _body_text(parts: list[Part], payloads: dict[str, bytes]) -> str:
     texts = []
     for part in parts:
+        if part.enclosed_subject is not None:  # the same heading mail/parse.py writes
+            subject = _forwarded_subject(part.enclosed_subject)
+            texts.append(f"---------- Forwarded message: {subject} ----------")
         payload = payloads.get(part.section, b"")
         if not payload:
             continue
@@ -115,8 +122,8 @@ def _body_text(parts: list[Part], payloads: dict[str, bytes]) -> str:
 
 def _attachment(part: Part) -> tuple[str, str, int]:
     name = decode_header_value(part.filename)[:255] if part.filename else ""
-    if not name and part.content_type == "message/rfc822":
-        name = "message.eml"
+    if part.content_type == "message/rfc822":  # named after its subject, as for a Maildir
+        name = f"{_forwarded_subject(part.enclosed_subject)[:200]}.eml"
     return (name, part.content_type, part.size)
 
 
@@ -149,8 +156,7 @@ class RawBatch:
 def fetch_raw(client: IMAPClient, uids: Sequence[int]) -> RawBatch:
     """The network half: metadata, structure, chosen text parts (and whole unreadable ones).
 
-    Runs on the sync's fetch thread while the previous batch is decoded and saved, so Dovecot
-    (on another core) prepares the next batch instead of waiting for us.
+    `build_messages` is the CPU half; `fetch_new` runs both.
     """
     metas = raw_uid_fetch(client, uids, META_ITEMS)
     structures: dict[int, tuple[list[Part], list[Part]]] = {}

@@ -116,6 +116,9 @@ class Part:
     size: int = 0
     disposition: str = ""
     filename: str = ""
+    # Raw Subject (from BODYSTRUCTURE's envelope) of the forwarded message this part opens (its
+    # first text part) or is (a message/rfc822 attachment); None elsewhere.
+    enclosed_subject: bytes | None = None
 
 
 @dataclass
@@ -218,10 +221,34 @@ def _walk(node: list, section: str, out: Structure, depth: int) -> None:
             _walk(child, f"{prefix}{n}", out, depth + 1)
         return
     part = _leaf(node, section or "1")
+    if part.content_type == "message/rfc822":
+        _enclosed(node, part, out, depth)
+        return
     if _is_body_text(part):
         out.texts.append(part)
     else:
         out.attachments.append(part)
+
+
+def _enclosed(node: list, part: Part, out: Structure, depth: int) -> None:
+    """A message/rfc822 part: an attachment when marked so, else a forwarded message whose text
+    parts are fetched like the outer ones (as mail/parse.py keeps them for a Maildir)."""
+    envelope = node[7] if len(node) > 7 and isinstance(node[7], list) else []
+    subject = envelope[1] if len(envelope) > 1 and isinstance(envelope[1], bytes) else b""
+    part.enclosed_subject = subject
+    body = node[8] if len(node) > 8 and isinstance(node[8], list) and node[8] else None
+    if part.disposition == "attachment" or body is None:
+        out.attachments.append(part)
+        return
+    # RFC 3501 part numbers: the enclosed message's parts are S.1, S.2 ...; a single-part
+    # enclosed message's body is S.1.
+    inner = Structure()
+    _walk(body, part.section if isinstance(body[0], list) else f"{part.section}.1", inner,
+          depth + 1)
+    if inner.texts:
+        inner.texts[0].enclosed_subject = subject
+    out.texts.extend(inner.texts)
+    out.attachments.extend(inner.attachments)
 
 
 def _walk_alternative(children: list[list], prefix: str, out: Structure, depth: int) -> None:

@@ -41,6 +41,31 @@ HTML_ONLY = (
 )
 
 
+FORWARDS = [
+    # Inline forward inside multipart/mixed; the enclosed message is multipart/alternative.
+    b"From: ann@acme.example\r\nTo: me@rapport.example\r\nSubject: Fwd: prices\r\n"
+    b"Message-ID: <fwd-inline@acme.example>\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/mixed; boundary=\"o\"\r\n\r\n--o\r\n"
+    b"Content-Type: text/plain\r\n\r\nSee below.\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n"
+    b"From: supplier@globex.example\r\nSubject: =?utf-8?q?Preisliste_K=C3=B6ln?=\r\n"
+    b"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"i\"\r\n\r\n"
+    b"--i\r\nContent-Type: text/plain\r\n\r\nzanzibar pricing inside\r\n"
+    b"--i\r\nContent-Type: text/html\r\n\r\n<p>html twin</p>\r\n--i--\r\n--o--\r\n",
+    # The whole message is a forwarded single-part message.
+    b"From: ann@acme.example\r\nTo: me@rapport.example\r\nSubject: Fwd: whole\r\n"
+    b"Message-ID: <fwd-whole@acme.example>\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: message/rfc822\r\n\r\nFrom: c@globex.example\r\nSubject: Original\r\n\r\n"
+    b"the original quokka text\r\n",
+    # A forward attached as a file: listed, never fetched.
+    b"From: ann@acme.example\r\nTo: me@rapport.example\r\nSubject: attached\r\n"
+    b"Message-ID: <fwd-attached@acme.example>\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/mixed; boundary=\"o\"\r\n\r\n--o\r\n"
+    b"Content-Type: text/plain\r\n\r\nAttached.\r\n--o\r\nContent-Type: message/rfc822\r\n"
+    b"Content-Disposition: attachment\r\n\r\nFrom: x@y.example\r\nSubject: Old thread\r\n\r\n"
+    b"wombat secret\r\n--o--\r\n",
+]
+
+
 @pytest.fixture
 def home(tmp_path: Path, imap_user: DovecotUser) -> Path:
     home = tmp_path / "ws"
@@ -90,6 +115,34 @@ def test_first_sync_stores_headers_text_parts_attachment_metadata_and_roles(
     assert size == len(MULTIPART)
     assert "Offer" in html and "Price list inside" in html and "<" not in html
     assert (direction, draft) == ("out", 1)
+
+
+def test_forwarded_messages_keep_their_text_as_the_maildir_path_does(
+    home: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rapport.mail.parse import parse_message
+    from rapport.tui.cli.main import main
+
+    imap_user.append(FORWARDS)
+    assert run_sync(home, capsys)[0] == 0
+    with sqlite3.connect(home / "rapport.db") as conn:
+        rows = dict((mid, (body, json.loads(att))) for mid, body, att in conn.execute(
+            "SELECT message_id, body_text, attachments FROM messages"))
+    for raw in FORWARDS:
+        maildir = parse_message(raw)  # what the Maildir ingest keeps of the same message
+        body, attachments = rows[maildir.message_id]
+        assert body == maildir.body_text
+        assert [(a["name"], a["type"]) for a in attachments] == [
+            (name, ctype) for name, ctype, _size in maildir.attachments]
+    assert "Forwarded message: Preisliste Köln" in rows["fwd-inline@acme.example"][0]
+    assert "html twin" not in rows["fwd-inline@acme.example"][0]  # plain preferred inside too
+    assert "wombat" not in rows["fwd-attached@acme.example"][0]
+    assert rows["fwd-attached@acme.example"][1][0]["name"] == "Old thread.eml"
+    for word, found in (("zanzibar", ["fwd-inline@acme.example"]),
+                        ("quokka", ["fwd-whole@acme.example"]), ("wombat", [])):
+        capsys.readouterr()
+        assert main(["search", "--home", str(home), "--json", word]) == 0
+        assert [h["message_id"] for h in json.loads(capsys.readouterr().out)] == found
 
 
 def test_resync_picks_up_new_mail_flag_changes_and_expunges(
