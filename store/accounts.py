@@ -108,6 +108,8 @@ def _check_name(name: str) -> str:
     clean = clean_line(str(name))
     if not clean:
         raise InputError("an account needs a name")
+    if clean == "-":  # a contact import reads account '-' as "no account"
+        raise InputError("an account cannot be named '-'")
     return clean
 
 

@@ -139,6 +139,21 @@ def _date_text(day: date | None) -> str | None:
     return day.isoformat() if day else None
 
 
+def _check_title_free(db: Database, account_id: int, title: str, deal_id: int | None = None) -> None:
+    """InputError when the account has another deal of that title (any case).
+
+    Imports and exports key deals by account and title; two of one title could be created but
+    their export would be refused as a duplicate on import.
+    """
+    row = db.execute(
+        "SELECT d.id, a.name FROM deals d JOIN accounts a ON a.id = d.account_id"
+        " WHERE d.account_id = ? AND d.title = ? COLLATE NOCASE AND d.id IS NOT ?",
+        [account_id, title, deal_id],
+    ).fetchone()
+    if row:
+        raise InputError(f"account {row[1]!r} already has a deal titled {title!r}")
+
+
 def create_deal(
     db: Database,
     account_id: int,
@@ -160,6 +175,7 @@ def create_deal(
     stage_name = _stage_name(stage, pipeline)
     if not db.execute("SELECT 1 FROM accounts WHERE id = ?", [account_id]).fetchone():
         raise NotFoundError(f"no account with id {account_id}")
+    _check_title_free(db, account_id, clean_title)
     now = utc_now_text()
     cursor = db.execute(
         "INSERT INTO deals (account_id, title, stage, value, currency, probability,"
@@ -202,12 +218,13 @@ def update_deal(
     expected_close: date | None = _UNSET,
 ) -> Deal:
     """Change the given fields; `probability=None` goes back to the stage default."""
-    get_deal(db, deal_id)
+    deal = get_deal(db, deal_id)
     changes: dict[str, object] = {}
     if title is not _UNSET:
         changes["title"] = clean_line(title)
         if not changes["title"]:
             raise InputError("a deal needs a title")
+        _check_title_free(db, deal.account_id, str(changes["title"]), deal_id)
     if value is not _UNSET:
         changes["value"] = check_value(value)
     if currency is not _UNSET:

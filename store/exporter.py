@@ -21,6 +21,9 @@ ACCOUNT_COLUMNS = (
     "probability", "expected_close", "next_action", "next_action_due",
 )
 CONTACT_COLUMNS = ("account", "name", "email", "role", "phone", "opt_out")
+# A contact's account cell when it has none. An empty cell means "find it from the email's
+# domain" on import, so an unlinked contact at a known domain would come back linked.
+NO_ACCOUNT = "-"
 DEAL_COLUMNS = (
     "account", "title", "stage", "value", "currency", "probability", "expected_close",
     "next_action", "next_action_due",
@@ -65,7 +68,7 @@ def contact_rows(db: Database) -> list[dict[str, Any]]:
     names = {a.id: a.name for a in list_accounts(db)}
     return [
         {
-            "account": names.get(c.account_id) if c.account_id is not None else None,
+            "account": names[c.account_id] if c.account_id is not None else NO_ACCOUNT,
             "name": c.name,
             "email": list(c.emails),
             "role": c.role,

@@ -21,6 +21,7 @@ from rapport.store import accounts as acc
 from rapport.store import contacts as con
 from rapport.store import deals as dls
 from rapport.store.errors import InputError, NotFoundError, RapportError
+from rapport.store.exporter import NO_ACCOUNT
 from rapport.store.import_files import Row, read_rows
 from rapport.store.pipeline import Pipeline
 
@@ -341,8 +342,9 @@ def _contact_row(db: Database, row: Row, line: int, seen: _Seen) -> bool:
     if not name and not emails:
         reasons.append("needs a name or an email")
     account_text = row.get("account", "").strip()
+    no_account = account_text == NO_ACCOUNT  # said outright: never guessed from the email
     account_id: int | None = None
-    if account_text:
+    if account_text and not no_account:
         account_id = _collect(reasons, lambda: _resolve_account(db, account_text))  # type: ignore[assignment]
     opted_out = None
     if "opt_out" in row or "opted_out" in row:
@@ -379,7 +381,7 @@ def _contact_row(db: Database, row: Row, line: int, seen: _Seen) -> bool:
     current = con.get_contact(db, contact_id)
     if name:
         fields["name"] = name
-    if account_text or current.account_id is None:
+    if account_text or current.account_id is None:  # '-' unlinks, '' keeps a link
         fields["account_id"] = account_id
     merged = list(current.emails) + [e for e in emails if e not in current.emails]
     con.update_contact(db, contact_id, emails=merged, **fields)  # type: ignore[arg-type]

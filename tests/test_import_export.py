@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from rapport.store import accounts, activities, contacts, deals
+from rapport.store.errors import InputError
 from rapport.store.session import open_workspace
 from rapport.tui.cli.main import main
 
@@ -392,3 +393,60 @@ def test_amounts_follow_the_files_conventions(tmp_path: Path, sep: str, cell: st
     [deal] = deals.list_deals(opened.db)
     opened.close()
     assert deal.value == pytest.approx(value)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_a_contact_without_account_stays_without_one(tmp_path: Path, fmt: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Unlinked at a domain an account owns: the export says '-', so import never guesses."""
+    home = tmp_path / "ws"
+    opened = open_workspace(home)
+    acme = accounts.create_account(opened.db, "ACME", domains=["acme.com"])
+    contacts.create_contact(opened.db, account_id=None, name="Free Lancer",
+                            emails=["free@acme.com"])
+    contacts.create_contact(opened.db, account_id=acme.id, name="Ann", emails=["ann@acme.com"])
+    opened.close()
+    exported = export_all(home, fmt, capsys)
+    for target in (home, tmp_path / "copy"):
+        for kind in ("accounts", "contacts"):
+            assert run(target, "import", kind, str(write(tmp_path, f"{kind}.{fmt}",
+                                                          exported[kind]))) == 0
+        opened = open_workspace(target)
+        linked = {c.name: c.account_id is not None for c in contacts.list_contacts(opened.db)}
+        opened.close()
+        assert linked == {"Ann": True, "Free Lancer": False}
+    capsys.readouterr()
+    assert export_all(tmp_path / "copy", fmt, capsys) == exported
+    # An empty cell still means "find the account from the email's domain".
+    assert run(home, "import", "contacts", str(write(
+        tmp_path, "infer.csv", "account,name,email\n,Bea,bea@acme.com\n"))) == 0
+    opened = open_workspace(home)
+    bea = contacts.find_contact_by_email(opened.db, "bea@acme.com")
+    opened.close()
+    assert bea is not None and bea.account_id == acme.id
+
+
+def test_exported_deals_of_one_account_import_back(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Deals are keyed by account and title, so the API refuses a second deal of one title."""
+    home = tmp_path / "ws"
+    opened = open_workspace(home)
+    pipeline = opened.config.pipeline
+    acme = accounts.create_account(opened.db, "ACME")
+    other = accounts.create_account(opened.db, "Borealis")
+    deals.create_deal(opened.db, acme.id, "Framework 2027", "Prospect", pipeline=pipeline)
+    with pytest.raises(InputError, match="ACME' already has a deal titled 'framework 2027'"):
+        deals.create_deal(opened.db, acme.id, "framework  2027", "Closing", pipeline=pipeline)
+    second = deals.create_deal(opened.db, acme.id, "Spare parts", "Closing", pipeline=pipeline)
+    with pytest.raises(InputError, match="already has a deal titled"):
+        deals.update_deal(opened.db, second.id, title="FRAMEWORK 2027")
+    deals.update_deal(opened.db, second.id, title="Spare Parts")  # its own title, recased
+    deals.create_deal(opened.db, other.id, "Framework 2027", "Prospect", pipeline=pipeline)
+    opened.close()
+    exported = export_all(home, "csv", capsys)
+    copy = tmp_path / "copy"
+    for kind in ("accounts", "deals"):
+        assert run(copy, "import", kind, str(write(tmp_path, f"{kind}.csv", exported[kind]))) == 0
+    capsys.readouterr()
+    assert export_all(copy, "csv", capsys) == exported
+    assert counts(copy)[2] == 3
