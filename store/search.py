@@ -1,4 +1,5 @@
-"""Provides full-text search over stored mail and the rows of `rapport export messages`.
+"""Provides full-text search over stored mail and activities, and the rows of `rapport export
+messages`.
 
 User input is turned into a safe FTS5 query: ordinary words are quoted, so `re: price` or
 `o'brien` never hit FTS syntax errors; `from:`, `to:`, `cc:`, `subject:` and `body:` narrow a
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlite_utils import Database
 
@@ -25,6 +28,9 @@ _COLUMNS = {
     "subject": "subject",
     "body": "body_text",
 }
+# Activities searched: what the manager wrote down, not stage changes or drafting records.
+ACTIVITY_KINDS = ("note", "call", "meeting", "objection")
+_ACTIVITY_COLUMNS = {"subject": "subject", "body": "body"}
 _SYNTAX = re.compile(r'["()]')
 _OPERATORS = re.compile(r"\b(AND|OR|NOT|NEAR)\b")
 
@@ -43,17 +49,33 @@ class SearchHit:
     accounts: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ActivityHit:
+    """One note, call, meeting or objection found, newest first; `text` is subject and body."""
+
+    id: int
+    date_utc: str
+    kind: str
+    account: str
+    text: str
+
+
+_Hit = TypeVar("_Hit", SearchHit, ActivityHit)
+
+
 def _quote(term: str) -> str:
     prefix = term.endswith("*") and len(term) > 1
     body = term.rstrip("*") if prefix else term
     return '"' + body.replace('"', '""') + '"' + ("*" if prefix else "")
 
 
-def fts_query(text: str, *, raw: bool | None = None) -> str:
+def fts_query(text: str, *, raw: bool | None = None, columns: dict[str, str] | None = None) -> str:
     """The FTS5 MATCH expression for what the user typed (see the module docstring).
 
     `raw` None decides from the text: quotes or parentheses mean FTS syntax on purpose.
+    `columns` maps `key:` prefixes to FTS columns (default: the messages' keys).
     """
+    columns = _COLUMNS if columns is None else columns
     text = " ".join(text.split())
     if not text:
         raise InputError("empty search: give at least one word")
@@ -62,31 +84,30 @@ def fts_query(text: str, *, raw: bool | None = None) -> str:
     parts = []
     for term in text.split(" "):
         key, sep, value = term.partition(":")
-        if sep and value and key.lower() in _COLUMNS:
-            parts.append(f"{_COLUMNS[key.lower()]} : {_quote(value)}")
+        if sep and value and key.lower() in columns:
+            parts.append(f"{columns[key.lower()]} : {_quote(value)}")
         else:
             parts.append(_quote(term))
     return " ".join(parts)
+
+
+def _forgiving(text: str, columns: dict[str, str], run: Callable[[str], list[_Hit]]) -> list[_Hit]:
+    """Run `run(fts query)`; a failed operator reading ("NOT AVAILABLE") is retried as words."""
+    intended = bool(_SYNTAX.search(text))
+    try:
+        return run(fts_query(text, raw=intended or bool(_OPERATORS.search(text)), columns=columns))
+    except InputError:
+        if intended:
+            raise
+        return run(fts_query(text, raw=False, columns=columns))
 
 
 def search_messages(
     db: Database, text: str, *, account_id: int | None = None, limit: int = 50
 ) -> list[SearchHit]:
     """Messages matching `text` (subject, body, names, addresses), newest first."""
-    intended = bool(_SYNTAX.search(text))
-    try:
-        return _run_search(
-            db,
-            fts_query(text, raw=intended or bool(_OPERATORS.search(text))),
-            text,
-            account_id,
-            limit,
-        )
-    except InputError:
-        if intended:
-            raise
-        # "NOT AVAILABLE" in a subject is words, not a broken NOT: search them as words.
-        return _run_search(db, fts_query(text, raw=False), text, account_id, limit)
+    return _forgiving(text, _COLUMNS,
+                      lambda query: _run_search(db, query, text, account_id, limit))
 
 
 def _run_search(
@@ -116,6 +137,41 @@ def _run_search(
         SearchHit(
             r[0], r[1], r[2], r[3], r[4], r[5], r[6], tuple(r[7].split("\x1f")) if r[7] else ()
         )
+        for r in rows
+    ]
+
+
+def search_activities(
+    db: Database, text: str, *, account_id: int | None = None, limit: int = 50
+) -> list[ActivityHit]:
+    """Notes, calls, meetings and objections matching `text` (subject, body), newest first."""
+    return _forgiving(text, _ACTIVITY_COLUMNS,
+                      lambda query: _run_activity_search(db, query, text, account_id, limit))
+
+
+def _run_activity_search(
+    db: Database, query: str, text: str, account_id: int | None, limit: int
+) -> list[ActivityHit]:
+    where = f"activities_fts MATCH ? AND t.kind IN ({','.join('?' * len(ACTIVITY_KINDS))})"
+    params: list[object] = [query, *ACTIVITY_KINDS]
+    if account_id is not None:
+        where += " AND t.account_id = ?"
+        params.append(account_id)
+    sql = f"""
+        SELECT t.id, t.date_utc, t.kind, a.name, t.subject, t.body
+        FROM activities_fts JOIN activities t ON t.id = activities_fts.rowid
+        JOIN accounts a ON a.id = t.account_id
+        WHERE {where}
+        ORDER BY t.date_utc DESC, t.id DESC
+        LIMIT ?
+    """
+    params.append(max(1, int(limit)))
+    try:
+        rows = db.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as exc:
+        raise InputError(f"bad search syntax in {text!r}: {exc}") from None
+    return [
+        ActivityHit(r[0], r[1], r[2], r[3], "\n".join(part for part in (r[4], r[5]) if part))
         for r in rows
     ]
 

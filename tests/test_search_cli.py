@@ -157,3 +157,43 @@ def test_account_from_sender(mail_home: Path, capsys) -> None:
     assert code == 2 and "already a contact of account 'Evil'" in err
     code, out, _ = run(mail_home, capsys, "accounts", "from-sender", "hello@t", "--name", "Pal Ltd")
     assert code == 0 and out.startswith("created account Pal Ltd with contact Pal")
+
+
+def test_search_activities_finds_notes_calls_meetings_and_objections(
+    mail_home: Path, capsys
+) -> None:
+    from rapport.store import activities
+
+    opened = open_workspace(mail_home)
+    acme = accounts.find_account(opened.db, "Acme")
+    globex = accounts.find_account(opened.db, "Globex")
+    add = activities.add_activity
+    add(opened.db, acme.id, "note", body="Budget for seats approved", date_utc="2026-03-01T09:00:00Z")
+    add(opened.db, acme.id, "call", subject="Call with Bob", body="the price is too high",
+        date_utc="2026-03-02T09:00:00Z")
+    add(opened.db, globex.id, "objection", body="Price above the competitor's",
+        date_utc="2026-03-03T09:00:00Z")
+    add(opened.db, globex.id, "meeting", subject="Price review", date_utc="2026-03-04T09:00:00Z")
+    add(opened.db, globex.id, "stage_change", body="price stage moved",  # not a search target
+        date_utc="2026-03-05T09:00:00Z")
+    opened.close()
+
+    code, out, _ = run(mail_home, capsys, "search", "price", "--activities", "--json")
+    assert code == 0
+    assert [{k: h[k] for k in ("date", "kind", "account", "text")} for h in json.loads(out)] == [
+        {"date": "2026-03-04T09:00:00Z", "kind": "meeting", "account": "Globex",
+         "text": "Price review"},
+        {"date": "2026-03-03T09:00:00Z", "kind": "objection", "account": "Globex",
+         "text": "Price above the competitor's"},
+        {"date": "2026-03-02T09:00:00Z", "kind": "call", "account": "Acme",
+         "text": "Call with Bob\nthe price is too high"},
+    ]
+    assert all(isinstance(h["id"], int) for h in json.loads(out))
+    code, out, _ = run(mail_home, capsys, "search", "price", "--activities", "--account", "Acme")
+    assert code == 0 and out.splitlines()[0].split()[1:5] == ["2026-03-02", "call", "Acme", "Call"]
+    assert len(out.splitlines()) == 1
+    code, out, err = run(mail_home, capsys, "search", "nothing-like-it", "--activities")
+    assert (code, out, err) == (0, "", "no activities found\n")
+    # The message search and its JSON contract are unchanged.
+    code, out, _ = run(mail_home, capsys, "search", "price", "--json")
+    assert set(json.loads(out)[0]) == {"id", "message_id", "date", "from", "subject", "accounts"}

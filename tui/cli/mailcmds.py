@@ -1,5 +1,5 @@
-"""Provides the mail commands: why, assign, unassign, override, pin, search, account from sender,
-and the `messages` kind of `rapport export`.
+"""Provides the mail commands: why, assign, unassign, override, pin, search (mail, or activities
+with --activities), account from sender, and the `messages` kind of `rapport export`.
 
 MESSAGE is a Message-ID (angle brackets optional) or the numeric id `rapport search --json`
 prints; ACCOUNT is an account's name or one of its domains.
@@ -57,7 +57,9 @@ def register(subparsers: Any, exporters: dict[str, Any]) -> None:
     search = command("search", cmd_search, "full-text search over subjects, bodies and addresses")
     search.add_argument("query", metavar="QUERY", nargs="+")
     search.add_argument("--json", action="store_true", help="a JSON list, for scripts")
-    search.add_argument("--account", metavar="NAME", help="only mail linked to this account")
+    search.add_argument("--account", metavar="NAME", help="only this account's mail (activities)")
+    search.add_argument("--activities", action="store_true",
+                        help="search notes, calls, meetings and objections instead of mail")
     search.add_argument("--limit", type=int, default=50, metavar="N", help="at most N (50)")
 
     _register_from_sender(subparsers, add_home_option)
@@ -185,6 +187,8 @@ def cmd_pin(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from rapport.store.search import search_messages
 
+    if args.activities:
+        return _search_activities(args)
     opened = open_ws(args)
     try:
         account_id = _account_id(opened.db, args.account) if args.account else None
@@ -216,6 +220,31 @@ def cmd_search(args: argparse.Namespace) -> int:
         )
     if not hits:
         print("no messages found", file=sys.stderr)
+    return 0
+
+
+def _search_activities(args: argparse.Namespace) -> int:
+    from rapport.store.search import search_activities
+
+    opened = open_ws(args)
+    try:
+        account_id = _account_id(opened.db, args.account) if args.account else None
+        hits = search_activities(
+            opened.db, " ".join(args.query), account_id=account_id, limit=args.limit
+        )
+    finally:
+        opened.close()
+    if args.json:
+        rows = [{"id": h.id, "date": h.date_utc, "kind": h.kind, "account": h.account,
+                 "text": h.text} for h in hits]
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    for h in hits:
+        line = " ".join(h.text.split())
+        print(f"{h.id:>7}  {h.date_utc[:10]}  {h.kind:<9}  {h.account[:24]:<24}  {line[:70]}")
+    if not hits:
+        print("no activities found", file=sys.stderr)
     return 0
 
 
