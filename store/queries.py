@@ -126,7 +126,10 @@ class TodayItem:
 
 
 def today_items(db: Database, today: date, stale_after_days: int) -> list[TodayItem]:
-    """Overdue and due-today next actions, stale accounts, unanswered client mail older than a day."""
+    """Overdue and due-today next actions, stale accounts, unanswered client mail older than a day.
+
+    Every item, none dropped; unanswered mail longest-waiting first (what needs an answer most).
+    """
     items: list[TodayItem] = []
     for r in db.execute(
         """SELECT d.account_id, a.name, d.title, d.next_action, d.next_action_due FROM deals d
@@ -137,7 +140,7 @@ def today_items(db: Database, today: date, stale_after_days: int) -> list[TodayI
     ):
         items.append(TodayItem("due", r[0], r[1], f"{r[2]}: {r[3]}", r[4]))
     # The report's definition of contact and staleness (store/contact.py), so the two agree.
-    for s in stale_accounts(db, day_end_utc(today), stale_after_days)[:200]:
+    for s in stale_accounts(db, day_end_utc(today), stale_after_days):  # all of them: the list is virtualised
         last = (s.last_contact_utc or "")[:10]
         items.append(TodayItem("stale", s.account_id, s.account, "no contact since " + (last or "ever"), last))
     day_ago = (today - timedelta(days=1)).isoformat()
@@ -147,7 +150,7 @@ def today_items(db: Database, today: date, stale_after_days: int) -> list[TodayI
            WHERE m.direction = 'in' AND m.answered = 0 AND m.date_utc < ?
              AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.thread_id = m.thread_id
                              AND r.direction = 'out' AND r.date_utc > m.date_utc)
-           ORDER BY m.date_utc DESC LIMIT 200""",
+           ORDER BY m.date_utc, m.id""",
         [day_ago],
     ):
         items.append(TodayItem("unanswered", r[0], r[1], r[2], r[3][:10]))

@@ -14,11 +14,13 @@ from rapport.store import accounts, activities, contacts, deals, queries
 from rapport.store.messages import get_message
 from rapport.store.session import open_workspace
 from rapport.tui.app import RapportApp
-from rapport.tui.screens.account import AccountScreen, render_timeline_row
-from rapport.tui.screens.main import MainScreen, render_inbox_row
+from rapport.tui.screens.account import AccountScreen
+from rapport.tui.screens.main import MainScreen
 from rapport.tui.screens.prompt import PromptScreen
 from rapport.tui.screens.reader import ReaderScreen, render_message
 from rapport.tui.screens.today import TodayScreen
+from rapport.tui.widgets.inbox_list import render_inbox_row
+from rapport.tui.widgets.timeline import render_timeline_row
 from tests.tui_workspace import TODAY, build_template, copy_home
 
 HOSTILE = "[bold]Evil[/bold] [@click=app.quit]x\x1b]0;pwned\x07"
@@ -109,37 +111,91 @@ def test_main_screen_deal_keys(home: Path) -> None:
     drive(home, body)
 
 
+async def settle(pilot: Any) -> None:
+    """Let prompts close and thread workers (store changes, sync) finish, then repaint."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def pick_account(pilot: Any, text: str) -> list[str]:
+    """Type into the open AccountPicker; returns the candidates it lists (enter is left to the caller)."""
+    await pilot.pause()
+    picker = pilot.app.screen
+    picker.query_one("#picker-input").value = text
+    await pilot.pause()
+    return picker.candidates
+
+
+def _linked(db: Any, message_id: int) -> set[str]:
+    return {link[1] for link in get_message(db, message_id).accounts}
+
+
 def test_inbox_keys(home: Path) -> None:
     async def body(app: RapportApp, pilot: Any) -> None:
+        db = app.opened.db
         inbox = app.screen.query_one("#inbox")
+        pipeline = app.screen.query_one("#pipeline")
         total = inbox.row_count
-        assert total == queries.inbox_count(app.opened.db) > 0
+        assert total == queries.inbox_count(db) > 0
         await pilot.press("tab")
         assert app.focused is inbox
-        await pilot.press("j", "j", "k")
+        await pilot.press("shift+tab")
+        assert app.focused is pipeline
+        await pilot.press("tab", "j", "j", "k")
         assert inbox.cursor == 1
         row = inbox.current_row
         await pilot.press("space")
         await pilot.pause()
-        assert get_message(app.opened.db, row.id).seen is (not row.seen)
-        assert get_message(app.opened.db, row.id).flags_dirty
+        assert get_message(db, row.id).seen is (not row.seen)
+        assert get_message(db, row.id).flags_dirty
 
         await pilot.press("u")
         await pilot.pause()
-        assert inbox.row_count == queries.inbox_count(app.opened.db, queries.InboxFilter(unassigned=True)) < total
+        assert inbox.row_count == queries.inbox_count(db, queries.InboxFilter(unassigned=True)) < total
         unassigned = inbox.current_row
+        # a: the picker refuses what matches nothing, lists candidates, assigns the highlighted one.
         await pilot.press("a")
-        await type_answer(pilot, "no such account at all")
-        assert isinstance(app.screen, PromptScreen)
-        name = next(iter(app.opened.db.execute("SELECT name FROM accounts ORDER BY id LIMIT 1")))[0]
-        await type_answer(pilot, name)
-        assert name in [link[1] for link in get_message(app.opened.db, unassigned.id).accounts]
-        await pilot.press("u", "U")
+        assert await pick_account(pilot, "no such account at all") == []
+        await pilot.press("enter")
         await pilot.pause()
-        assert inbox.row_count == queries.inbox_count(app.opened.db, queries.InboxFilter(unread=True))
-        await pilot.press("U", "f")
+        assert "no account matches" in str(app.screen.query_one("#picker-error").render())
+        first, second = [a.name for a in accounts.list_accounts(db)[:2]]
+        candidates = await pick_account(pilot, first)
+        assert candidates and candidates[0].startswith(first)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert _linked(db, unassigned.id) == {first}
+        assert inbox.row_count == queries.inbox_count(db, queries.InboxFilter(unassigned=True))
+        # M moves it (off the first account), A unassigns it again.
+        await pilot.press("u")
         await pilot.pause()
-        assert app.screen.filter.account_id is not None or inbox.row_count == total
+        inbox.cursor = next(i for i in range(inbox.row_count) if inbox.row(i).id == unassigned.id)
+        await pilot.press("M")
+        await pick_account(pilot, second)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert _linked(db, unassigned.id) == {second}
+        assert inbox.current_row.id == unassigned.id  # the cursor stays on the message
+        await pilot.press("A")
+        await settle(pilot)
+        assert _linked(db, unassigned.id) == set()
+
+        # f: only this message's account, named in the status line; f again shows everything.
+        inbox.cursor = next(i for i in range(inbox.row_count) if inbox.row(i).accounts)
+        account_id = app.actions.account_ids(inbox.current_row.id)[0]
+        await pilot.press("f")
+        await pilot.pause()
+        assert app.screen.filter.account_id == account_id
+        assert inbox.row_count == queries.inbox_count(db, queries.InboxFilter(account_id=account_id)) < total
+        status = str(app.screen.query_one("#status").render())
+        assert f"account {accounts.get_account(db, account_id).name}" in status and "#" not in status
+        await pilot.press("f", "U")
+        await pilot.pause()
+        assert inbox.row_count == queries.inbox_count(db, queries.InboxFilter(unread=True)) < total
+        await pilot.press("U")
+        await pilot.pause()
+        assert inbox.row_count == total
 
         await pilot.press("slash")
         await pilot.press(*"zzzznothing", "enter")
@@ -147,7 +203,7 @@ def test_inbox_keys(home: Path) -> None:
         assert inbox.row_count == 0
         await pilot.press("escape")
         await pilot.pause()
-        assert app.screen.filter.text == ""
+        assert app.screen.filter.text == "" and inbox.row_count == total
 
         await pilot.press("home", "enter")
         await pilot.pause()
@@ -160,11 +216,43 @@ def test_inbox_keys(home: Path) -> None:
     drive(home, body)
 
 
+def test_create_account_from_sender_refuses_freemail(home: Path) -> None:
+    seen: list = []
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        db = app.opened.db
+        inbox = app.screen.query_one("#inbox")
+        await pilot.press("tab", "u")
+        await pilot.pause()
+        rows = [inbox.row(i) for i in range(inbox.row_count)]
+        free = next(r for r in rows if r.from_addr.endswith(("@gmail.com", "@hotmail.com", "@yahoo.com", "@gmx.de",
+                                                            "@outlook.com")))
+        before = len(accounts.list_accounts(db))
+        inbox.cursor = rows.index(free)
+        await pilot.press("c")
+        await settle(pilot)
+        assert not isinstance(app.screen, PromptScreen) and len(accounts.list_accounts(db)) == before
+        assert any("freemail" in n for n in _notes(seen))
+        company = next(r for r in rows if not app.actions.sender_domain(r.from_addr)[1])
+        domain = company.from_addr.rpartition("@")[2]
+        inbox.cursor = rows.index(company)
+        await pilot.press("c")
+        await type_answer(pilot, "Brand New Customer")
+        await settle(pilot)
+        created = accounts.find_account(db, "Brand New Customer")
+        assert created is not None and created.domains == (domain,)
+        assert "Brand New Customer" in _linked(db, company.id)
+        assert any("created account Brand New Customer" in n for n in _notes(seen))
+
+    drive(home, body, seen=seen)
+
+
 def test_account_screen_keys(home: Path) -> None:
     async def body(app: RapportApp, pilot: Any) -> None:
         db = app.opened.db
         account_id = next(iter(db.execute(
             "SELECT account_id FROM message_accounts GROUP BY account_id ORDER BY count(*) DESC LIMIT 1")))[0]
+        name = accounts.get_account(db, account_id).name
         app.open_account(account_id)
         await pilot.pause()
         screen = app.screen
@@ -174,33 +262,77 @@ def test_account_screen_keys(home: Path) -> None:
             await type_answer(pilot, f"the {kind}")
             assert any(a.kind == kind and a.body == f"the {kind}" for a in activities.list_activities(db, account_id))
         timeline = screen.query_one("#timeline")
-        for index in range(timeline.row_count):
-            if timeline.row(index).kind == "objection" and not timeline.row(index).resolved:
-                timeline.cursor = index
-                break
+        timeline.cursor = next(i for i in range(timeline.row_count)
+                               if timeline.row(i).kind == "objection" and not timeline.row(i).resolved)
         await pilot.press("x")
         await pilot.pause()
         assert all(a.resolved for a in activities.list_activities(db, account_id, kinds=("objection",)))
 
-        await pilot.press("r")
-        await pilot.pause()
-        for index in range(timeline.row_count):
-            if timeline.row(index).message_id is not None:
-                timeline.cursor = index
-                break
+        timeline.cursor = next(i for i in range(timeline.row_count)
+                               if timeline.row(i).message_id is not None and timeline.row(i).kind != "thread")
         message = timeline.current_row
-        await pilot.press("w")
-        await pilot.press("p")
-        await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, ReaderScreen) and app.screen.message.id == message.message_id
         await pilot.press("escape")
-        await pilot.press("a")
         await pilot.pause()
-        assert account_id not in [link[0] for link in get_message(db, message.message_id).accounts]
+        # a: also another account; A: off this one; M: moved to another (off this one).
+        other = next(a for a in accounts.list_accounts(db) if a.id != account_id)
+        await pilot.press("a")
+        await pick_account(pilot, other.name)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert _linked(db, message.message_id) >= {name, other.name}
+        assert timeline.current_row.message_id == message.message_id
+        await pilot.press("A")
+        await settle(pilot)
+        assert name not in _linked(db, message.message_id)
+        assert message.message_id not in [timeline.row(i).message_id for i in range(timeline.row_count)]
+        thread = next(timeline.row(i) for i in range(timeline.row_count) if timeline.row(i).kind == "thread")
+        members = [timeline.row(i).message_id for i in range(timeline.row_count)
+                   if timeline.row(i).depth and timeline.row(i).thread_id == thread.thread_id]
+        timeline.cursor = next(i for i in range(timeline.row_count) if timeline.row(i) == thread)
+        await pilot.press("M")
+        await pick_account(pilot, other.name)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert all(_linked(db, m) == {other.name} for m in members)
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
+
+    drive(home, body)
+
+
+def test_pin_offers_the_open_deals(home: Path) -> None:
+    """p with several open deals asks which one; with one it pins to it; the pin is in the store."""
+    opened = open_workspace(home)
+    try:
+        pipeline = opened.config.pipeline
+        account_id = next(iter(opened.db.execute(
+            "SELECT account_id FROM message_accounts GROUP BY account_id ORDER BY count(*) DESC LIMIT 1")))[0]
+        opens = [s.name for s in pipeline.stages if s.kind == "open"]
+        first = deals.create_deal(opened.db, account_id, "Pump retrofit", stage=opens[0], pipeline=pipeline)
+        second = deals.create_deal(opened.db, account_id, "Spare parts 2027", stage=opens[1], pipeline=pipeline)
+    finally:
+        opened.close()
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        db = app.opened.db
+        app.open_account(account_id)
+        await pilot.pause()
+        timeline = app.screen.query_one("#timeline")
+        timeline.cursor = next(i for i in range(timeline.row_count) if timeline.row(i).message_id is not None)
+        item = timeline.current_row
+        await pilot.press("p")
+        await pilot.pause()
+        choices = [str(o.prompt) for o in app.screen.query_one("#pick-options").options]
+        assert any("Pump retrofit" in c for c in choices) and any("Spare parts 2027" in c for c in choices)
+        wanted = next(i for i, c in enumerate(choices) if "Spare parts 2027" in c)
+        app.screen.query_one("#pick-options").highlighted = wanted
+        await pilot.press("enter")
+        await settle(pilot)
+        pinned = db.execute("SELECT deal_id FROM thread_pins WHERE thread_id = ?", [item.thread_id]).fetchone()
+        assert pinned == (second.id,) and first.id != second.id
 
     drive(home, body)
 
@@ -218,15 +350,30 @@ def test_today_goto_palette_help_reports_quit(home: Path) -> None:
         await pilot.pause()
         assert isinstance(app.screen, AccountScreen) and app.screen.account_id == item.account_id
         await pilot.press("escape", "escape")
-        name = next(iter(app.opened.db.execute("SELECT name FROM accounts ORDER BY id DESC LIMIT 1")))[0]
+        # g lists every candidate (best first); down picks the second.
+        names = [a.name for a in accounts.list_accounts(app.opened.db)]
+        word = next(w for n in names for w in n.split() if sum(w in m.split() for m in names) >= 2)
         await pilot.press("g")
-        await type_answer(pilot, name[:-1])
+        candidates = await pick_account(pilot, word)
+        assert len(candidates) >= 2 and {n for n in names if word in n.split()} <= {c.split("  (")[0]
+                                                                                   for c in candidates}
+        await pilot.press("down", "enter")
+        await pilot.pause()
         assert isinstance(app.screen, AccountScreen)
+        assert accounts.get_account(app.opened.db, app.screen.account_id).name == candidates[1].split("  (")[0]
         await pilot.press("escape")
+        # ? shows the focused pane's keys (and the app's); with the inbox focused, the inbox's.
         await pilot.press("question_mark")
         await pilot.pause()
+        shown = app.export_screenshot().replace("&#160;", " ")
         assert app.screen.query("HelpPanel")
-        await pilot.press("question_mark")
+        assert all(label in shown for label in ("Next stage", "Edit deal", "Next action", "Today"))
+        await pilot.press("tab")
+        await pilot.pause()
+        shown = app.export_screenshot().replace("&#160;", " ")
+        assert all(label in shown for label in ("Unassigned", "Read/unread", "Move to account"))
+        assert "Edit deal" not in shown
+        await pilot.press("question_mark", "shift+tab")
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"Today")
@@ -241,9 +388,9 @@ def test_today_goto_palette_help_reports_quit(home: Path) -> None:
         await pilot.pause()
         for _ in range(100):  # the worker thread posts its result back to the app
             await pilot.pause(0.05)
-            if not app.sync_state.startswith("syncing"):
+            if not app.sync_status.startswith("syncing"):
                 break
-        assert app.sync_state.startswith("synced"), app.sync_state
+        assert app.sync_status.startswith("synced"), app.sync_status
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
@@ -270,7 +417,7 @@ def test_hostile_text_is_literal(home: Path) -> None:
         await pilot.press("S")
         for _ in range(100):
             await pilot.pause(0.05)
-            if not app.sync_state.startswith("syncing"):
+            if not app.sync_status.startswith("syncing"):
                 break
         inbox = app.screen.query_one("#inbox")
         rows = [inbox.row(i) for i in range(inbox.row_count)]
@@ -441,6 +588,8 @@ def _binding_actions(*classes: type) -> set[tuple[type, str]]:
 def test_palette_lists_every_binding_of_every_screen(home: Path) -> None:
     from rapport.tui.palette import palette_commands
     from rapport.tui.screens import account, main
+    from rapport.tui.widgets import inbox_list, pipeline_list
+    from rapport.tui.widgets import timeline as timeline_widget
 
     def covered(app: RapportApp, classes: tuple[type, ...]) -> None:
         commands = palette_commands(app.screen)
@@ -451,7 +600,7 @@ def test_palette_lists_every_binding_of_every_screen(home: Path) -> None:
         assert ("Sync: cancel" in {c.label for c in commands})
 
     async def body(app: RapportApp, pilot: Any) -> None:
-        covered(app, (main.MainScreen, main.PipelineList, main.InboxList))
+        covered(app, (main.MainScreen, pipeline_list.PipelineList, inbox_list.InboxList))
         await to_first_deal(app, pilot)
         deal = app.screen.query_one("#pipeline").current_row.deal
         await pilot.press("ctrl+p")
@@ -463,7 +612,7 @@ def test_palette_lists_every_binding_of_every_screen(home: Path) -> None:
         assert deals.get_deal(app.opened.db, deal.id).stage == app.opened.config.pipeline.next_stage(deal.stage).name
         await pilot.press("enter")
         await pilot.pause()
-        covered(app, (account.AccountScreen, account.Timeline))
+        covered(app, (account.AccountScreen, timeline_widget.Timeline))
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"Account: Objection")
@@ -479,5 +628,133 @@ def test_palette_lists_every_binding_of_every_screen(home: Path) -> None:
         await pilot.press("escape", "escape", "t")
         await pilot.pause()
         covered(app, (TodayScreen,))
+
+    drive(home, body)
+
+
+def _new_mail(home: Path, name: str, subject: str, sender: str = "Ines Vidal <ines@example.net>") -> None:
+    raw = (f"From: {sender}\r\nTo: me@example.com\r\nSubject: {subject}\r\n"
+           f"Date: Wed, 18 Nov 2026 08:00:00 +0000\r\nMessage-ID: <{name}@example.net>\r\n\r\nHello.\r\n").encode()
+    (home / "Maildir" / "new" / f"1763452800.{name}.host").write_bytes(raw)
+
+
+async def _sync(app: RapportApp, pilot: Any) -> None:
+    await pilot.press("S")
+    for _ in range(200):  # the worker thread posts its messages back to the app
+        await pilot.pause(0.05)
+        if not app.sync_status.startswith("sync") or app.sync_status.startswith(("synced", "sync failed")):
+            break
+    await settle(pilot)
+
+
+def _status(app: RapportApp) -> str:
+    from rapport.tui.widgets.status_bar import SyncStatus
+
+    return str(app.screen.query_one(SyncStatus).render())
+
+
+def test_new_mail_keeps_the_cursor_and_sync_state_shows_everywhere(home: Path) -> None:
+    seen: list = []
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        from rapport.tui.messages import FolderSynced, SyncFinished, SyncProgress, SyncStarted
+
+        inbox = app.screen.query_one("#inbox")
+        await pilot.press("tab", "j", "j", "j")
+        before, count = inbox.current_row, inbox.row_count
+        _new_mail(home, "arrives-1", "Fresh order")
+        _new_mail(home, "arrives-2", "Another order")
+        await _sync(app, pilot)
+        assert inbox.row_count == count + 2
+        assert inbox.current_row.id == before.id and inbox.cursor == 5  # same message, pushed down by two
+        assert app.sync_status.startswith("synced") and _status(app).startswith("synced")
+        kinds = [type(m) for m in seen]
+        assert SyncStarted in kinds and SyncProgress in kinds and SyncFinished in kinds
+        assert any(isinstance(m, FolderSynced) and m.added == 2 for m in seen)
+        await pilot.press("t")
+        await pilot.pause()
+        assert _status(app) == app.sync_status
+        await pilot.press("escape", "home", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ReaderScreen) and _status(app) == app.sync_status
+        await pilot.press("escape", "shift+tab")
+        await to_first_deal(app, pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, AccountScreen) and _status(app) == app.sync_status
+
+    drive(home, body, seen=seen)
+
+
+def test_sync_failure_reason_is_notified_once(home: Path) -> None:
+    missing = home / ("a-folder-with-a-long-name-" * 3) / "Maildir"
+    config = home / "config.toml"
+    config.write_text(config.read_text() + f'\n[[maildir]]\nname = "gone"\npath = "{missing}"\n')
+    seen: list = []
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        await pilot.resize_terminal(80, 24)
+        await _sync(app, pilot)
+        assert app.sync_status.startswith("sync failed") and _status(app).startswith("sync failed")
+        failures = [n for n in _notes(seen) if n.startswith("sync failed")]
+        assert len(failures) == 1 and str(missing) in failures[0]  # the whole reason, not cut at 80 columns
+        await _sync(app, pilot)
+        assert len([n for n in _notes(seen) if n.startswith("sync failed")]) == 1
+        assert app.screen.query_one("#inbox").row_count == queries.inbox_count(app.opened.db)  # the good one ran
+
+    drive(home, body, seen=seen)
+
+
+def test_sync_interval_comes_from_config(home: Path) -> None:
+    config = home / "config.toml"
+    config.write_text(config.read_text().replace("sync_interval_minutes = 5", "sync_interval_minutes = 7"))
+    assert "sync_interval_minutes = 7" in config.read_text()
+    app = RapportApp(str(home), today=TODAY, sync_on_start=False)
+    try:
+        assert app.sync_interval == 7 * 60
+    finally:
+        app.opened.close()
+    assert RapportApp(str(home), sync_interval=0).sync_interval == 0
+
+
+def test_sync_progress_messages_coalesce() -> None:
+    from rapport.tui.messages import FolderSynced, SyncProgress
+
+    assert SyncProgress("m", "INBOX", 2, 9).can_replace(SyncProgress("m", "INBOX", 1, 9))
+    assert not FolderSynced("m", "INBOX").can_replace(FolderSynced("m", "INBOX"))
+
+
+def test_today_lists_every_unanswered_mail_oldest_first(home: Path) -> None:
+    opened = open_workspace(home)
+    try:
+        domain = next(a.domains[0] for a in accounts.list_accounts(opened.db) if a.domains)
+    finally:
+        opened.close()
+    for n in range(260):  # more than the old LIMIT 200, through the real Maildir ingest
+        raw = (f"From: Client {n} <client{n}@{domain}>\r\nTo: me@example.com\r\nSubject: Question {n:03d}\r\n"
+               f"Date: {1 + n % 28:02d} Oct 2026 09:{n % 60:02d}:00 +0000\r\nMessage-ID: <q{n}@{domain}>\r\n\r\n"
+               "Can you help?\r\n").encode()
+        (home / "Maildir" / "new" / f"1760000000.q{n}.host").write_bytes(raw)
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        await _sync(app, pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        today = app.screen.query_one("#today")
+        rows = [today.row(i) for i in range(today.row_count)]
+        unanswered = [r for r in rows if r.section == "unanswered"]
+        waiting = app.opened.db.execute(
+            """SELECT count(*) FROM messages m JOIN message_accounts ma ON ma.message_id = m.id
+               WHERE m.direction = 'in' AND m.answered = 0 AND m.date_utc < '2026-11-17'
+                 AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.thread_id = m.thread_id
+                                 AND r.direction = 'out' AND r.date_utc > m.date_utc)""").fetchone()[0]
+        assert len(unanswered) == waiting > 260
+        assert [r.day for r in unanswered] == sorted(r.day for r in unanswered)  # longest waiting first
+        title = str(app.screen.query_one("#today-title").render())
+        assert f"{waiting:,} unanswered" in title
+        assert f"{sum(r.section == 'stale' for r in rows):,} stale" in title
+        await pilot.press("end")
+        await pilot.pause()
+        assert today.current_row == rows[-1]
 
     drive(home, body)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlite_utils import Database
@@ -11,6 +11,8 @@ from rapport.store import accounts, activities, deals, matching, messages, queri
 from rapport.store.dates import parse_due_date
 from rapport.store.errors import InputError
 from rapport.store.session import OpenWorkspace
+
+_KEEP = object()  # a blank field of the deal edit: leave that value as it is
 
 
 @dataclass
@@ -23,6 +25,10 @@ class Actions:
     @property
     def db(self) -> Database:
         return self.opened.db
+
+    def using(self, db: Database) -> Actions:
+        """The same actions on another connection (a worker thread's own)."""
+        return replace(self, opened=replace(self.opened, db=db))
 
     # -- pipeline ---------------------------------------------------------
     def pipeline_rows(self) -> list[queries.PipelineRow]:
@@ -37,16 +43,15 @@ class Actions:
     def set_next_action(self, deal_id: int, text: str, due_text: str) -> deals.Deal:
         return deals.set_next_action(self.db, deal_id, text.strip(), self.check_due(due_text))
 
-    def _parse_deal_edit(self, text: str) -> tuple[float, float | None, date | None]:
+    def _parse_deal_edit(self, text: str) -> tuple[object, float | None, date | None]:
         parts = [part.strip() for part in text.split(";")]
         if len(parts) != 3:
             raise InputError("expected: value; probability; expected close (blank allowed)")
         try:
-            value = float(parts[0].replace(",", "")) if parts[0] else 0.0
+            value: object = deals.check_value(float(parts[0].replace(",", ""))) if parts[0] else _KEEP
             probability = float(parts[1].rstrip("%")) if parts[1] else None
         except ValueError:
             raise InputError(f"not a number: {parts[0]!r} / {parts[1]!r}") from None
-        value = deals.check_value(value)
         probability = deals.check_probability(probability)
         close = parse_due_date(parts[2], self.today) if parts[2] else None
         return value, probability, close
@@ -55,41 +60,80 @@ class Actions:
         self._parse_deal_edit(text)
 
     def edit_deal(self, deal_id: int, text: str) -> deals.Deal:
+        """`value; probability; close`: a blank value keeps it, blank probability is the stage default."""
         value, probability, close = self._parse_deal_edit(text)
-        return deals.update_deal(self.db, deal_id, value=value, probability=probability, expected_close=close)
+        if value is _KEEP:
+            return deals.update_deal(self.db, deal_id, probability=probability, expected_close=close)
+        return deals.update_deal(self.db, deal_id, value=value, probability=probability,  # type: ignore[arg-type]
+                                 expected_close=close)
 
     # -- inbox ------------------------------------------------------------
     def set_seen(self, message_id: int, seen: bool) -> None:
         messages.set_flags(self.db, message_id, seen=seen)
 
+    def message_accounts(self, message_id: int) -> list[tuple[int, str]]:
+        """(id, name) of the accounts the message belongs to."""
+        return [(link[0], link[1]) for link in messages.get_message(self.db, message_id).accounts]
+
     def account_ids(self, message_id: int) -> list[int]:
-        return [link[0] for link in messages.get_message(self.db, message_id).accounts]
+        return [account_id for account_id, _name in self.message_accounts(message_id)]
 
-    def check_account_name(self, text: str) -> None:
-        if accounts.find_account(self.db, text.strip()) is None:
-            raise InputError(f"no account named {text.strip()!r}")
+    def account_name(self, account_id: int) -> str:
+        return accounts.get_account(self.db, account_id).name
 
-    def assign(self, message_id: int, name: str) -> None:
-        account = accounts.find_account(self.db, name.strip())
-        if account is None:
-            raise InputError(f"no account named {name.strip()!r}")
-        matching.assign_message(self.db, message_id, account.id)
+    def search_accounts(self, text: str, limit: int = 8) -> list[accounts.Account]:
+        return accounts.search_accounts(self.db, text, limit=limit) if text.strip() else []
 
-    def unassign(self, message_id: int, account_id: int) -> None:
-        matching.unassign_message(self.db, message_id, account_id)
+    def assign(self, message_ids: list[int], account_id: int) -> str:
+        for message_id in message_ids:
+            matching.assign_message(self.db, message_id, account_id)
+        return f"{_count(message_ids)} assigned to {self.account_name(account_id)}"
 
-    def create_account_for(self, name: str, domain: str) -> accounts.Account:
-        return accounts.create_account(self.db, name.strip(), domains=(domain,) if domain else ())
+    def unassign(self, message_ids: list[int], account_id: int) -> str:
+        for message_id in message_ids:
+            matching.unassign_message(self.db, message_id, account_id)
+        return f"{_count(message_ids)} unassigned from {self.account_name(account_id)}"
+
+    def move(self, message_ids: list[int], account_id: int) -> str:
+        """Assign to `account_id` and unassign from every other account the messages had."""
+        for message_id in message_ids:
+            for old in self.account_ids(message_id):
+                if old != account_id:
+                    matching.unassign_message(self.db, message_id, old)
+            matching.assign_message(self.db, message_id, account_id)
+        return f"{_count(message_ids)} moved to {self.account_name(account_id)}"
+
+    def sender_domain(self, from_addr: str) -> tuple[str, bool]:
+        """The sender's domain and whether it is freemail (gmail.com cannot identify an account)."""
+        domain = matching.domain_of(from_addr)
+        return domain, domain in matching.freemail_domains()
+
+    def create_account_for(self, message_id: int, name: str) -> str:
+        account, contact = matching.account_from_sender(self.db, message_id, name=name.strip())
+        linked = len(matching.linked_message_ids(self.db, account.id))
+        return (f"created account {account.name} ({', '.join(account.domains)}) with contact {contact.name}; "
+                f"{linked} message{'s' if linked != 1 else ''} linked")
 
     # -- account ----------------------------------------------------------
+    def open_deals(self, account_id: int) -> list[deals.Deal]:
+        """The account's deals that can take a pin or an activity (not won or lost)."""
+        pipeline = self.opened.config.pipeline
+        return [deal for deal in deals.list_deals(self.db, account_id=account_id)
+                if (stage := pipeline.get(deal.stage)) is None or stage.kind == "open"]
+
     def add_activity(self, account_id: int, kind: str, body: str, deal_id: int | None) -> None:
         activities.add_activity(self.db, account_id, kind, body=body, deal_id=deal_id)
 
     def resolve(self, activity_id: int) -> None:
         activities.resolve_objection(self.db, activity_id)
 
-    def pin(self, thread_id: str, deal_id: int) -> None:
+    def pin(self, thread_id: str, deal_id: int) -> str:
         matching.pin_thread(self.db, thread_id, deal_id, pipeline=self.opened.config.pipeline)
+        return f"thread pinned to {deals.get_deal(self.db, deal_id).title}"
 
     def why(self, message_id: int) -> list[str]:
         return [reason.text for reason in matching.explain(self.db, message_id)]
+
+
+def _count(message_ids: list[int]) -> str:
+    return "message" if len(message_ids) == 1 else f"{len(message_ids)} messages"

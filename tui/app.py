@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import ClassVar
 
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.reactive import reactive
 from textual.widgets import Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
-from rapport.store import accounts
 from rapport.store.errors import RapportError
 from rapport.store.session import OpenWorkspace, open_workspace
 from rapport.tui.actions import Actions
-from rapport.tui.messages import SyncState
+from rapport.tui.messages import (
+    FolderSynced,
+    StoreChanged,
+    SyncFailed,
+    SyncFinished,
+    SyncProgress,
+    SyncStarted,
+)
 from rapport.tui.palette import RapportCommands
 from rapport.tui.safe import notify
+from rapport.tui.screens.account_picker import AccountPicker
 from rapport.tui.screens.prompt import Check, PromptScreen
+from rapport.tui.sync_bridge import reporter
 
 # Palette entries for app actions without a key; every bound key is in the palette already
 # (tui/palette.py derives commands from the bindings): (label, action string, help).
@@ -35,6 +44,9 @@ class RapportApp(App[None]):
     TITLE = "Rapport"
     BINDING_GROUP_TITLE = "Rapport"
     PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = PALETTE
+
+    sync_status: reactive[str] = reactive("sync idle")
+    """What the background sync is doing, in a few words; every screen's StatusBar shows it."""
     COMMANDS = App.COMMANDS | {RapportCommands}
     HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (110, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -46,16 +58,19 @@ class RapportApp(App[None]):
         Binding("R", "reports", "Reports", id="app.reports"),
     ]
 
-    def __init__(self, home: str | None = None, *, today: date | None = None, sync_interval: float = 300.0,
+    def __init__(self, home: str | None = None, *, today: date | None = None, sync_interval: float | None = None,
                  sync_on_start: bool = True) -> None:
         super().__init__()
         self.home = home
         self.today = today or datetime.now(UTC).date()
         self.opened: OpenWorkspace = open_workspace(home)
         self.actions = Actions(self.opened, self.today)
-        self.sync_state = "idle"
-        self._sync_interval = sync_interval
+        # Seconds between background syncs: config.toml's sync_interval_minutes unless given (0 = never).
+        self.sync_interval = (self.opened.config.sync_interval_minutes * 60.0 if sync_interval is None
+                              else sync_interval)
         self._sync_on_start = sync_on_start
+        self._sync_failures: list[str] = []
+        self._notified_failures: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield Static("")
@@ -67,10 +82,11 @@ class RapportApp(App[None]):
         if self._has_sources():
             if self._sync_on_start:
                 self.action_sync()
-            if self._sync_interval > 0:
-                self.set_interval(self._sync_interval, self.action_sync)
+            if self.sync_interval > 0:
+                self.set_interval(self.sync_interval, self._timed_sync)
 
     def on_unmount(self) -> None:
+        self.workers.cancel_group(self, "imap-sync")  # the thread stops at its next batch boundary
         self.opened.close()
 
     # -- routing ----------------------------------------------------------
@@ -100,6 +116,37 @@ class RapportApp(App[None]):
             return
         starter(self, account_id=account_id, message_id=message_id)
 
+    def change_store(self, change: Callable[[Actions], str]) -> None:
+        """Run `change` (assign, create an account…: they re-link mail) off the UI thread, then refresh."""
+        self._store_change_worker(change)
+
+    @work(thread=True, group="store-change", exit_on_error=False)
+    def _store_change_worker(self, change: Callable[[Actions], str]) -> None:
+        db = self.opened.reopen_db()  # SQLite connections stay on their thread
+        try:
+            summary = change(self.actions.using(db))
+        except RapportError as exc:
+            self.post_message(StoreChanged(str(exc), failed=True))
+            return
+        finally:
+            db.close()
+        self.post_message(StoreChanged(summary))
+
+    def on_store_changed(self, message: StoreChanged) -> None:
+        notify(self, message.summary, severity="error" if message.failed else "information")
+        if not message.failed:
+            self._refresh_screens()
+
+    def _refresh_screens(self) -> None:
+        # Screens pull fresh rows themselves; cursors stay on the row they were on.
+        for screen in self.screen_stack:
+            mail_changed = getattr(screen, "mail_changed", None)
+            if mail_changed is not None:
+                mail_changed()
+
+    def account_picker(self, question: str, *, exclude: Iterable[int] = ()) -> AccountPicker:
+        return AccountPicker(question, self.actions.search_accounts, exclude=frozenset(exclude))
+
     def action_today(self) -> None:
         from rapport.tui.screens.today import TodayScreen
 
@@ -118,73 +165,86 @@ class RapportApp(App[None]):
 
     @work(exclusive=True, group="goto")
     async def action_goto(self) -> None:
-        db = self.opened.db
-
-        def check(text: str) -> None:
-            if not accounts.search_accounts(db, text, limit=1):
-                raise RapportError(f"no account matches {text.strip()!r}")
-
-        text = await self.push_screen_wait(self.prompt("Go to account (fuzzy name)", check=check))
-        if text:
-            self.open_account(accounts.search_accounts(db, text, limit=1)[0].id)
+        account_id = await self.push_screen_wait(self.account_picker("Go to account (fuzzy name)"))
+        if account_id is not None:
+            self.open_account(account_id)
 
     # -- sync -------------------------------------------------------------
     def _has_sources(self) -> bool:
         raw = self.opened.config.raw
         return bool(raw.get("mailbox") or raw.get("maildir"))
 
+    def _sync_running(self) -> bool:
+        return any(w.group == "imap-sync" and w.is_running for w in self.workers)
+
     def action_sync(self) -> None:
         if not self._has_sources():
             notify(self, "no [[mailbox]] or [[maildir]] in config.toml", severity="warning")
             return
-        self.post_message(SyncState("syncing…"))
+        if self._sync_running():
+            return  # the running sync picks the new mail up; two would race for the same folders
+        self._sync_failures = []
+        self.sync_status = "syncing…"
         self._sync_worker()
+
+    def _timed_sync(self) -> None:
+        if not self._sync_running():
+            self.action_sync()
 
     @work(thread=True, exclusive=True, group="imap-sync", exit_on_error=False)
     def _sync_worker(self) -> None:
-        from rapport.mail.config import maildir_configs
-        from rapport.mail.maildir import sync_maildir
+        # imapclient and the parser are imported only when a sync runs.
         from rapport.mail.sync import sync_on_this_thread
 
-        failures: list[str] = []
-        mine = self.opened.config.me.all_addresses
-        if self.opened.config.raw.get("mailbox"):
-            try:
-                sync_on_this_thread(self.opened)
-            except RapportError as exc:
-                failures.append(str(exc))
-        db = self.opened.reopen_db()  # SQLite connections stay on their thread
+        worker = get_current_worker()
+        self.post_message(SyncStarted())
         try:
-            for source in maildir_configs(self.opened.config):
-                try:
-                    sync_maildir(db, mailbox=source.name, path=source.path, my_addresses=mine)
-                except RapportError as exc:
-                    failures.append(str(exc))
-        finally:
-            db.close()
-        stamp = datetime.now(UTC).strftime("%H:%M")
-        text = f"failed: {failures[0]}" if failures else f"synced {stamp}"
-        self.post_message(SyncState(text, changed=True))
+            # Its own database connection (SQLite connections stay on their thread); stops between batches.
+            sync_on_this_thread(self.opened, report=reporter(self.post_message),
+                                should_stop=lambda: worker.is_cancelled)
+        except RapportError as exc:
+            self.post_message(SyncFailed(str(exc)))
+        self.post_message(SyncFinished(cancelled=worker.is_cancelled))
 
     def action_cancel_sync(self) -> None:
+        if self._sync_running():
+            self.sync_status = "sync stopping…"
         self.workers.cancel_group(self, "imap-sync")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        # A crash in the sync thread is shown in the status line, never a traceback on screen.
+        # A crash in the sync thread ends in the status bar and one notification, never a traceback.
         if event.worker.group == "imap-sync" and event.state == WorkerState.ERROR:
-            self.post_message(SyncState(f"failed: {event.worker.error}"))
+            self.post_message(SyncFailed(f"sync crashed: {event.worker.error}"))
+            self.post_message(SyncFinished())
 
-    def on_sync_state(self, message: SyncState) -> None:
-        from rapport.tui.screens.main import MainScreen
+    def on_sync_started(self, _message: SyncStarted) -> None:
+        self.sync_status = "syncing…"
 
-        self.sync_state = message.text
-        for screen in self.screen_stack:
-            if isinstance(screen, MainScreen):
-                if message.changed:
-                    screen.reload_inbox(keep=True)
-                    screen.refresh_pipeline()
-                else:
-                    screen.update_status()
+    def on_sync_progress(self, message: SyncProgress) -> None:
+        done = f" {message.done}/{message.total}" if message.total else ""
+        self.sync_status = f"syncing {message.folder}{done}"
+
+    def on_folder_synced(self, message: FolderSynced) -> None:
+        if message.changed:
+            self._refresh_screens()
+
+    def on_sync_failed(self, message: SyncFailed) -> None:
+        self._sync_failures.append(message.reason)
+
+    def on_sync_finished(self, message: SyncFinished) -> None:
+        stamp = datetime.now().strftime("%H:%M")  # local time: it is read by a person
+        failures = list(dict.fromkeys(self._sync_failures))
+        if message.cancelled:
+            self.sync_status = f"sync stopped {stamp}"
+        elif failures:
+            self.sync_status = f"sync failed {stamp}" + (f" ({len(failures)})" if len(failures) > 1 else "")
+        else:
+            self.sync_status = f"synced {stamp}"
+        # Each failure's full reason once (the status bar has no room for it), not at every interval.
+        for reason in failures:
+            if reason not in self._notified_failures:
+                notify(self, reason, title="sync failed", severity="error", timeout=30)
+        self._notified_failures = set(failures)
 
     def list_sources(self) -> Iterable[str]:
         raw = self.opened.config.raw

@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from rapport.store.messages import Message
 from rapport.tui.safe import clean
+from rapport.tui.widgets.status_bar import StatusBar
 
 
 def fold_quotes(body: str, unfold: bool) -> Text:
@@ -64,6 +65,7 @@ def render_message(message: Message, *, headers: bool, unfold: bool) -> Text:
 class ReaderScreen(Screen[None]):
     """Read one message."""
 
+    CSS_PATH = "reader.tcss"
     BINDING_GROUP_TITLE = "Reader"
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -83,7 +85,7 @@ class ReaderScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="reader"):
             yield Static(id="reader-body")
-        yield Footer()
+        yield StatusBar()
 
     def on_mount(self) -> None:
         self._show()

@@ -1,17 +1,19 @@
-"""Provides `TodayScreen`: due next actions, stale accounts and unanswered client mail."""
+"""Provides `TodayScreen`: due next actions, stale accounts and unanswered client mail — all of them."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from rapport.store import queries
 from rapport.tui.widgets.rowlist import RowList, line
+from rapport.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from rapport.tui.app import RapportApp
@@ -25,27 +27,43 @@ def render_today_row(item: queries.TodayItem, width: int) -> Text:
                 item.text)
 
 
+def today_title(day: str, items: list[queries.TodayItem]) -> Text:
+    """' Today 2026-11-18 — 3 due · 12 stale · 454 unanswered' (the counts of every section)."""
+    counts = Counter(item.section for item in items)
+    parts = " · ".join(f"{counts[section]:,} {section}" for section in _LABEL)
+    return Text(f" Today {day} — {parts}", style="bold")
+
+
 class TodayScreen(Screen[None]):
     """What needs doing today; enter opens the line's account."""
 
+    CSS_PATH = "today.tcss"
     BINDING_GROUP_TITLE = "Today"
-
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back", id="today.back")]
+
+    @property
+    def rapport(self) -> RapportApp:
+        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static(Text(" Today", style="bold"), id="today-title")
         yield RowList(render_today_row, id="today")
-        yield Footer()
+        yield StatusBar()
 
     def on_mount(self) -> None:
-        app: RapportApp = self.app  # type: ignore[assignment]
+        self.reload()
+        self.query_one("#today", RowList).focus()
+
+    def reload(self) -> None:
+        app = self.rapport
         items = queries.today_items(app.opened.db, app.today, app.opened.config.stale_after_days)
         today_list = self.query_one("#today", RowList)
-        today_list.set_rows(items)
-        self.query_one("#today-title", Static).update(
-            Text(f" Today {app.today.isoformat()} — {len(items)} items", style="bold"))
-        today_list.focus()
+        today_list.set_source(len(items), lambda offset, limit: items[offset:offset + limit],
+                              keep_row_key=lambda item: (item.section, item.account_id, item.text, item.day))
+        self.query_one("#today-title", Static).update(today_title(app.today.isoformat(), items))
+
+    def mail_changed(self) -> None:
+        self.reload()
 
     def on_row_list_selected(self, event: RowList.Selected) -> None:
-        app: RapportApp = self.app  # type: ignore[assignment]
-        app.open_account(event.row.account_id)
+        self.rapport.open_account(event.row.account_id)

@@ -1,0 +1,155 @@
+"""Provides `Timeline`: one account's threads, messages and activities, and the keys that act on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.binding import Binding, BindingType
+from textual.message import Message
+
+from rapport.store import queries
+from rapport.tui.safe import notify
+from rapport.tui.screens.pick import PickScreen
+from rapport.tui.widgets.rowlist import RowList, line
+
+if TYPE_CHECKING:
+    from rapport.tui.app import RapportApp
+
+_KIND_STYLE = {"mail-in": "cyan", "mail-out": "green", "objection": "bold red", "stage_change": "magenta"}
+
+
+def render_timeline_row(item: queries.TimelineItem, width: int) -> Text:
+    """Date, kind (thread with its size, objection open ! or resolved ✓), text; thread messages indented."""
+    kind = item.kind
+    if kind == "objection":
+        kind = "objection ✓" if item.resolved else "objection !"
+    elif kind == "thread":
+        kind = f"thread {item.count}"
+    text = ("  ↳ " if item.depth else "") + item.text
+    return line((f"{item.date_utc[:10]} ", "dim"), (f"{kind:<12} ", _KIND_STYLE.get(item.kind, "")),
+                (text, "bold" if item.kind == "thread" else ""))
+
+
+class Timeline(RowList):
+    """The account's timeline; activity and message keys live here (on a thread line: its messages)."""
+
+    BINDING_GROUP_TITLE = "Account"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "add('note')", "Note", id="account.note"),
+        Binding("c", "add('call')", "Call", id="account.call"),
+        Binding("m", "add('meeting')", "Meeting", id="account.meeting"),
+        Binding("o", "add('objection')", "Objection", id="account.objection"),
+        Binding("x", "resolve", "Resolve", id="account.resolve"),
+        Binding("r", "reply", "Reply", id="account.reply"),
+        Binding("a", "assign", "Assign", show=False, id="account.assign"),
+        Binding("A", "unassign", "Unassign", show=False, id="account.unassign"),
+        Binding("M", "move", "Move to account", show=False, id="account.move"),
+        Binding("p", "pin", "Pin to deal", show=False, id="account.pin"),
+        Binding("w", "why", "Why here", show=False, id="account.why"),
+    ]
+
+    @dataclass
+    class Changed(Message):
+        """An activity was added or resolved: the screen re-reads the account."""
+
+        timeline: Timeline
+
+        @property
+        def control(self) -> Timeline:
+            return self.timeline
+
+    def __init__(self, account_id: int, *, id: str | None = None) -> None:  # noqa: A002 (Textual's name)
+        super().__init__(render_timeline_row, id=id)
+        self.account_id = account_id
+
+    @property
+    def rapport(self) -> RapportApp:
+        return self.app  # type: ignore[return-value]
+
+    def reload(self) -> None:
+        rows = queries.account_timeline(self.rapport.opened.db, self.account_id)
+        self.set_source(len(rows), lambda offset, limit: rows[offset:offset + limit],
+                        keep_row_key=lambda item: (item.kind, item.message_id, item.activity_id))
+
+    # -- activities -------------------------------------------------------
+    @work(exclusive=True, group="account-edit")
+    async def action_add(self, kind: str) -> None:
+        body = await self.app.push_screen_wait(self.rapport.prompt(kind.capitalize()))
+        if body and body.strip():
+            open_deals = self.rapport.actions.open_deals(self.account_id)
+            self.rapport.actions.add_activity(self.account_id, kind, body.strip(),
+                                              open_deals[0].id if open_deals else None)
+            self.post_message(self.Changed(self))
+
+    def action_resolve(self) -> None:
+        item = self.current_row
+        if item is None or item.kind != "objection" or item.resolved:
+            notify(self, "the cursor is not on an open objection", severity="warning")
+            return
+        self.rapport.actions.resolve(item.activity_id)
+        self.post_message(self.Changed(self))
+
+    def action_reply(self) -> None:
+        item = self.current_row
+        self.rapport.start_reply(self.account_id, item.message_id if item else None)
+
+    # -- messages ---------------------------------------------------------
+    def _message_ids(self) -> list[int]:
+        """The message under the cursor; on a thread line, every message of the thread."""
+        item = self.current_row
+        if item is None or item.message_id is None:
+            notify(self, "the cursor is not on a message", severity="warning")
+            return []
+        if item.kind != "thread":
+            return [item.message_id]
+        rows = (self.row(index) for index in range(self.cursor + 1, self.cursor + 1 + item.count))
+        return [row.message_id for row in rows if row is not None and row.message_id is not None]
+
+    @work(exclusive=True, group="account-edit")
+    async def action_assign(self) -> None:
+        ids = self._message_ids()
+        if ids:
+            account_id = await self.app.push_screen_wait(self.rapport.account_picker(
+                "Also assign to account", exclude=[self.account_id]))
+            if account_id is not None:
+                self.rapport.change_store(lambda actions: actions.assign(ids, account_id))
+
+    def action_unassign(self) -> None:
+        ids = self._message_ids()
+        if ids:
+            self.rapport.change_store(lambda actions: actions.unassign(ids, self.account_id))
+
+    @work(exclusive=True, group="account-edit")
+    async def action_move(self) -> None:
+        ids = self._message_ids()
+        if ids:
+            account_id = await self.app.push_screen_wait(self.rapport.account_picker(
+                "Move to account (off this one)", exclude=[self.account_id]))
+            if account_id is not None:
+                self.rapport.change_store(lambda actions: actions.move(ids, account_id))
+
+    @work(exclusive=True, group="account-edit")
+    async def action_pin(self) -> None:
+        item = self.current_row
+        if not self._message_ids():
+            return
+        open_deals = self.rapport.actions.open_deals(self.account_id)
+        if not open_deals:
+            notify(self, "this account has no open deal", severity="warning")
+            return
+        deal_id: int | None = open_deals[0].id
+        if len(open_deals) > 1:
+            deal_id = await self.app.push_screen_wait(PickScreen(
+                "Pin the thread to which deal?",
+                [(f"{d.title} — {d.stage}, {d.value:,.0f} {d.currency}", d.id) for d in open_deals]))
+        if deal_id is not None:
+            thread_id = item.thread_id
+            self.rapport.change_store(lambda actions: actions.pin(thread_id, deal_id))
+
+    def action_why(self) -> None:
+        ids = self._message_ids()
+        if ids:
+            notify(self, "\n".join(self.rapport.actions.why(ids[-1])) or "no rule", timeout=10)
