@@ -28,8 +28,12 @@ SPECIAL_USE = {"sent": b"\\Sent", "drafts": b"\\Drafts"}
 
 
 def ssl_context(ca_file: str = "", verify: bool = True) -> ssl.SSLContext:
-    """The system trust store (plus `ca_file`), hostname checked; `verify=False` is opt-in."""
-    context = ssl.create_default_context(cafile=ca_file or None)
+    """The system trust store plus `ca_file` (a company CA is trusted as well, not instead),
+    hostname checked; `verify=False` is opt-in."""
+    # create_default_context(cafile=...) would load that file INSTEAD of the system store.
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
     if not verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE

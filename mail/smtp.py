@@ -98,8 +98,10 @@ def resolve_smtp_password(settings: SmtpSettings) -> str:
 def _tls_context(settings: SmtpSettings) -> ssl.SSLContext:
     if settings.ca_file and not Path(settings.ca_file).expanduser().is_file():
         raise ConfigError(f"[smtp] ca_file {settings.ca_file} does not exist")
-    cafile = str(Path(settings.ca_file).expanduser()) if settings.ca_file else None
-    return ssl.create_default_context(cafile=cafile)
+    cafile = str(Path(settings.ca_file).expanduser()) if settings.ca_file else ""
+    from rapport.mail.imap import ssl_context  # the same trust rule as IMAP: system store + CA
+
+    return ssl_context(cafile)
 
 
 def _connect(settings: SmtpSettings) -> smtplib.SMTP:

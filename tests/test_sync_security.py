@@ -229,3 +229,14 @@ def test_keyring_without_a_backend_or_an_entry_fails_that_mailbox_only(
     assert missing.stderr == (f"rapport: mailbox 'kr': no password in the keyring; run: keyring "
                               f"set rapport {imap_user.name}\n")
     assert len(stored(home)) == 1  # the other mailbox still synced
+
+
+def test_ca_file_is_trusted_in_addition_to_the_system_store(imap_user: DovecotUser) -> None:
+    from rapport.mail.imap import ssl_context
+
+    system = ssl_context().get_ca_certs()
+    with_company_ca = ssl_context(str(imap_user.server.ca_file)).get_ca_certs()
+    assert system  # the system store is loaded (ca-certificates)
+    assert len(with_company_ca) == len(system) + 1
+    assert any(dict(c[0] for c in cert["subject"]).get("commonName") == "Rapport Test CA"
+               for cert in with_company_ca)
