@@ -78,7 +78,8 @@ def main() -> int:
         return 2
     notmuch = shutil.which("notmuch")
     if notmuch is None:
-        print("search_bench: notmuch not installed (apt-get install -y notmuch)", file=sys.stderr)
+        print("search_bench: notmuch not installed (apt-get install -y notmuch); it is the peer "
+              "this benchmark measures against", file=sys.stderr)
         return 2
 
     from rapport.mail.maildir import sync_maildir

@@ -1,7 +1,7 @@
 """Provides the sync benchmark: `rapport sync` against mbsync on the same loopback Dovecot.
 
-One run: generate N messages (plain, HTML, 10% with 0.1-2 MB attachments) straight into the
-server's Maildir, then time (a) the initial sync of a fresh workspace / fresh mbsync Maildir,
+One run: generate N messages (30% plain, 30% plain+HTML alternative, 30% HTML only, 10% with
+0.1-2 MB attachments) straight into the server's Maildir, then time (a) the initial sync of a fresh workspace / fresh mbsync Maildir,
 (b) a no-change resync, (c) a resync after 100 new messages. Prints each tool's median, the
 ratio and our peak RSS (os.wait4 of the child). Usage: python bench/sync_bench.py [--messages N]
 """
@@ -40,22 +40,35 @@ def _words(rng: random.Random, n: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(n))
 
 
+def _html(text: str, n: int) -> str:
+    # Newsletter-like markup (styles, a table, links) so the HTML -> text conversion is measured.
+    rows = "".join(f"<tr><td>{line}</td><td>{n % 97}.00 EUR</td></tr>"
+                   for line in text.split("\r\n")[:8])
+    paragraphs = "".join(f"<p style=\"margin:0 0 8px\">{line}</p>" for line in text.split("\r\n"))
+    return ("<html><head><style>td{padding:4px} p{font-family:Arial}</style></head><body>"
+            f"<h2>Update #{n}</h2>{paragraphs}<table>{rows}</table>"
+            f"<p><a href=\"https://customer.example/{n}\">details</a></p></body></html>")
+
+
 def make_message(n: int, rng: random.Random, blobs: list[bytes]) -> bytes:
-    """One synthetic message: 45% plain, 45% HTML alternative, 10% with an attachment."""
+    """One synthetic message: 30% plain, 30% multipart/alternative (plain + HTML), 30% HTML
+    only (converted to text by Rapport), 10% with a 0.1-2 MB attachment."""
     head = (f"From: Contact {n % 300} <c{n % 300}@customer{n % 40}.example>\r\n"
             f"To: Me <me@rapport.example>\r\nSubject: {_words(rng, 5)} #{n}\r\n"
             f"Date: Mon, 2 Nov 2026 {n % 24:02d}:{n % 60:02d}:00 +0000\r\n"
             f"Message-ID: <bench-{n}-{rng.getrandbits(32)}@customer.example>\r\nMIME-Version: 1.0\r\n")
     text = "\r\n".join(_words(rng, 12) for _ in range(rng.randint(3, 40)))
     kind = n % 20
-    if kind < 9:
+    if kind < 6:
         return (head + "Content-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n").encode()
-    if kind < 18:
-        html = "".join(f"<p>{line}</p>" for line in text.split("\r\n"))
+    if kind < 12:
         return (head + 'Content-Type: multipart/alternative; boundary="alt"\r\n\r\n'
                 "--alt\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n"
-                "--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body>" + html
-                + "</body></html>\r\n--alt--\r\n").encode()
+                "--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + _html(text, n)
+                + "\r\n--alt--\r\n").encode()
+    if kind < 18:
+        return (head + "Content-Type: text/html; charset=utf-8\r\n\r\n" + _html(text, n)
+                + "\r\n").encode()
     size = rng.randint(100_000, 2_000_000)
     blob = blobs[n % len(blobs)][: size * 4 // 3 // 76 * 78]
     return (head + 'Content-Type: multipart/mixed; boundary="mix"\r\n\r\n'
@@ -153,7 +166,9 @@ def main() -> int:
     args = parser.parse_args()
     mbsync = shutil.which("mbsync")
     if not mbsync:
-        raise SystemExit("mbsync not found: apt install isync")
+        print("sync_bench: mbsync not installed (apt-get install -y isync); it is the peer "
+              "this benchmark measures against", file=sys.stderr)
+        return 2
     rapport = [sys.executable, "-m", "rapport.tui.cli.main"]
     root = Path(tempfile.mkdtemp(prefix="rapport-bench-"))
     server = DovecotServer(root).start()  # start() opens root to Dovecot's mail user
