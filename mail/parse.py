@@ -414,6 +414,48 @@ def _quoted_below(lines: list[str], index: int) -> bool:
     return False
 
 
+_SIGNATURE = re.compile(r"^(--\s?|sent from my .*)$", re.I)
+
+
+def quote_runs(text: str) -> list[tuple[str, list[str]]]:
+    """The body's lines in runs of kind 'text', 'quote' ('>' lines and their attribution) or
+    'history' (from '-----Original Message-----', an Outlook From:/Sent: block, 'On … wrote:'
+    or a forward marker to the end: the quoted message below a top-posted reply).
+
+    The same detection the snippets use; signatures are text. A reader folds the non-text runs.
+    """
+    lines = text.split("\n")
+    runs: list[tuple[str, list[str]]] = []
+
+    def add(kind: str, line: str) -> None:
+        if runs and runs[-1][0] == kind:
+            runs[-1][1].append(line)
+        else:
+            runs.append((kind, [line]))
+
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if line.lstrip().startswith(">"):
+            add("quote", line)
+        elif _SIGNATURE.match(line.strip()) or not _quote_starts(lines, index):
+            # Blank lines between an attribution and its quote, or inside one, stay with it.
+            add("quote" if not line.strip() and runs and runs[-1][0] == "quote" and _quoted_below(lines, index)
+                else "text", line)
+        elif _quoted_below(lines, index):
+            add("quote", line)  # "On … wrote:" over a '>' block (bottom posting)
+        elif index + 1 < len(lines) and _quoted_below(lines, index + 1):
+            add("quote", line)  # the same attribution wrapped over two lines
+            add("quote", lines[index + 1])
+            index += 1
+        else:
+            for rest in lines[index:]:
+                add("history", rest)
+            break
+        index += 1
+    return runs
+
+
 _SUBJECT_LINE = re.compile(r"^\s*(subject|betreff|objet|тема)\s*:", re.I)
 
 

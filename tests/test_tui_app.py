@@ -758,3 +758,46 @@ def test_today_lists_every_unanswered_mail_oldest_first(home: Path) -> None:
         assert today.current_row == rows[-1]
 
     drive(home, body)
+
+
+ENRON_STYLE = (
+    "Message-ID: <25388650.1075858642312.JavaMail.evans@thyme>\n"
+    "Date: Tue, 14 Nov 2026 11:01:52 -0700 (PDT)\nFrom: Michelle Simpkins <msimpkins@winstead.example>\n"
+    "To: me@example.com\nSubject: RE: Special Warranty Deed\nContent-Type: text/plain; charset=us-ascii\n\n"
+    "Phillip,\n\nI have executed the Warranty Deed.  Once you email me that document, I will execute it.\n\n"
+    "Michelle\n -----Original Message-----\n"
+    "From: \t\"Allen, Phillip K.\" <pallen@enron.example>@ENRON [mailto:IMCEANOTES-pallen@ENRON.com]\n"
+    "Sent:\tTuesday, August 14, 2001 7:01 AM\nTo:\t'msimpkins@winstead.example'\nSubject:\tDeed\n\n"
+    "Michelle,\n\nPlease send the deed.\n\n-----Original Message-----\nFrom: Wendy\nSent: Monday\n\nOlder text.\n"
+)
+
+
+def test_reader_folds_outlook_history_and_attributions(home: Path) -> None:
+    (home / "Maildir" / "new" / "1763000000.enron.host").write_text(ENRON_STYLE)
+    (home / "Maildir" / "new" / "1763000001.bottom.host").write_text(
+        "From: Ann <ann@example.net>\nTo: me@example.com\nSubject: Re: lunch\nMessage-ID: <bottom@example.net>\n"
+        "Date: Tue, 14 Nov 2026 12:00:00 +0000\n\nOn Mon, 13 Nov 2026, Me <me@example.com> wrote:\n"
+        "> shall we meet?\n> at noon?\n\nYes, noon is fine.\n")
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        await _sync(app, pilot)
+        inbox = app.screen.query_one("#inbox")
+        await pilot.press("tab")
+        for subject, own, hidden in (("RE: Special Warranty Deed", "I have executed the Warranty Deed",
+                                      ("Please send the deed", "Sent:", "Older text")),
+                                     ("Re: lunch", "Yes, noon is fine.", ("shall we meet", "wrote:"))):
+            inbox.cursor = next(i for i in range(inbox.row_count) if inbox.row(i).subject == subject)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, ReaderScreen)
+            shown = str(app.screen.query_one("#reader-body").render())
+            assert own in shown and "folded — z to unfold" in shown
+            assert not any(text in shown for text in hidden), shown
+            await pilot.press("z")
+            await pilot.pause()
+            unfolded = str(app.screen.query_one("#reader-body").render())
+            assert all(text in unfolded for text in hidden) and "folded" not in unfolded
+            await pilot.press("escape")
+            await pilot.pause()
+
+    drive(home, body)

@@ -11,34 +11,31 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
+from rapport.mail.parse import quote_runs
 from rapport.store.messages import Message
 from rapport.tui.safe import clean
 from rapport.tui.widgets.status_bar import StatusBar
 
 
 def fold_quotes(body: str, unfold: bool) -> Text:
-    """The body with each run of quoted ('>') lines folded into one line (unless `unfold`)."""
+    """The body with quoted history folded into one line per block (unless `unfold`).
+
+    Blocks come from the mail layer's quote detection (rapport.mail.parse.quote_runs): '>' lines,
+    Outlook 'From:/Sent:' and '-----Original Message-----' history, 'On … wrote:', forwards.
+    A message that is only a forward shows it: there is nothing else to read.
+    """
     out = Text()
-    lines = clean(body, keep_newlines=True).split("\n")
-    run: list[str] = []
-
-    def flush() -> None:
-        if not run:
-            return
-        if unfold:
-            for quoted in run:
-                out.append(quoted + "\n", style="dim")
+    runs = quote_runs(clean(body, keep_newlines=True))
+    own_text = False
+    for kind, lines in runs:
+        if kind == "text":
+            own_text = own_text or any(text.strip() for text in lines)
+            out.append("".join(text + "\n" for text in lines))
+        elif unfold or (kind == "history" and not own_text):
+            out.append("".join(text + "\n" for text in lines), style="dim")
         else:
-            out.append(f"[… {len(run)} quoted lines folded — z to unfold]\n", style="dim italic")
-        run.clear()
-
-    for text in lines:
-        if text.lstrip().startswith(">"):
-            run.append(text)
-            continue
-        flush()
-        out.append(text + "\n")
-    flush()
+            what = "quoted lines" if kind == "quote" else "lines of earlier mail"
+            out.append(f"[… {len(lines)} {what} folded — z to unfold]\n", style="dim italic")
     return out
 
 
@@ -71,6 +68,7 @@ class ReaderScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("h", "toggle_headers", "Headers", id="reader.headers"),
         Binding("z", "toggle_quotes", "Quotes", id="reader.quotes"),
+        Binding("r", "reply", "Reply", id="reader.reply"),
         Binding("escape,q", "app.pop_screen", "Back", id="reader.back"),
         Binding("j", "scroll('down')", "Down", show=False, id="reader.down"),
         Binding("k", "scroll('up')", "Up", show=False, id="reader.up"),
@@ -102,6 +100,11 @@ class ReaderScreen(Screen[None]):
     def action_toggle_quotes(self) -> None:
         self.unfold = not self.unfold
         self._show()
+
+    def action_reply(self) -> None:
+        accounts = self.message.accounts
+        self.app.start_reply(accounts[0][0] if accounts else None,  # type: ignore[attr-defined]
+                             self.message.id)
 
     def action_scroll(self, direction: str) -> None:
         scroller = self.query_one("#reader", VerticalScroll)
