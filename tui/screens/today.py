@@ -12,19 +12,20 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from rapport.store import queries
-from rapport.tui.widgets.rowlist import RowList, line
+from rapport.tui.widgets.rowlist import RowList, line, role
 from rapport.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from rapport.tui.app import RapportApp
 
-_LABEL = {"due": ("due", "bold red"), "stale": ("stale", "yellow"), "unanswered": ("unanswered", "cyan")}
+_LABEL = {"due": ("due", role("overdue")), "stale": ("stale", role("rotting")),
+          "unanswered": ("unanswered", role("incoming"))}
 
 
 def render_today_row(item: queries.TodayItem, width: int) -> Text:
     label, style = _LABEL[item.section]
-    return line((f"{label:<11}", style), (f"{item.day:<11}", "dim"), (f"{item.account_name[:24]:<25}", "bold"),
-                item.text)
+    return line((f"{label:<11}", style), (f"{item.day:<11}", role("muted")),
+                (f"{item.account_name[:24]:<25}", role("strong")), item.text)
 
 
 def today_title(day: str, items: list[queries.TodayItem]) -> Text:

@@ -14,7 +14,7 @@ from textual.reactive import reactive
 from rapport.store import queries
 from rapport.tui.safe import notify
 from rapport.tui.screens.pick import PickScreen
-from rapport.tui.widgets.rowlist import RowList, line
+from rapport.tui.widgets.rowlist import RowList, line, role
 
 if TYPE_CHECKING:
     from rapport.tui.app import RapportApp
@@ -24,11 +24,11 @@ def render_inbox_row(row: queries.InboxRow, width: int) -> Text:
     """● unread, date, sender, accounts (or 'unassigned'), subject."""
     who = row.from_name or row.from_addr
     return line(
-        ("●" if not row.seen else " ", "bold"),
-        (f" {row.date_utc[2:10]} ", "dim"),
-        (f"{who[:18]:<18} ", "bold" if not row.seen else ""),
-        (f"{(row.accounts or 'unassigned')[:16]:<16} ", "italic dim" if not row.accounts else "cyan"),
-        (row.subject, "bold" if not row.seen else ""),
+        ("●" if not row.seen else " ", role("unread")),
+        (f" {row.date_utc[2:10]} ", role("muted")),
+        (f"{who[:18]:<18} ", role("unread") if not row.seen else ""),
+        (f"{(row.accounts or 'unassigned')[:16]:<16} ", role("account") if row.accounts else role("unassigned")),
+        (row.subject, role("unread") if not row.seen else ""),
     )
 
 

@@ -13,7 +13,7 @@ from textual.message import Message
 from rapport.store import queries
 from rapport.store.deals import Deal
 from rapport.tui.safe import notify
-from rapport.tui.widgets.rowlist import RowList, line
+from rapport.tui.widgets.rowlist import RowList, line, role
 
 if TYPE_CHECKING:
     from rapport.tui.app import RapportApp
@@ -27,16 +27,16 @@ def render_pipeline_row(row: queries.PipelineRow, width: int) -> Text:
     """A stage header, or a deal: marks (! overdue, ~ rotting), account, value, due date, next action."""
     stage = row.stage
     if row.deal is None:
-        return line((f"{stage.name}  ", "bold"), (f"{stage.count} deals  {_money(stage.total)}"
-                                                  f"  weighted {_money(stage.weighted)}", "dim"))
+        return line((f"{stage.name}  ", role("heading")), (f"{stage.count} deals  {_money(stage.total)}"
+                                                         f"  weighted {_money(stage.weighted)}", role("muted")))
     deal = row.deal
     due = deal.next_action_due.isoformat() if deal.next_action_due else ""
     marks = ("!" if row.overdue else " ") + ("~" if row.rotting else " ")
     return line(
-        (marks, "bold red" if row.overdue else "yellow"),
+        (marks, role("overdue") if row.overdue else role("rotting")),
         (f"{deal.account_name[:22]:<22} ", ""),
         (f"{_money(deal.value):>9} ", ""),
-        (f"{due:<10} ", "bold red" if row.overdue else "dim"),
+        (f"{due:<10} ", role("overdue") if row.overdue else role("muted")),
         deal.next_action,
     )
 

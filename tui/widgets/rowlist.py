@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
@@ -18,6 +18,17 @@ from textual.strip import Strip
 from rapport.tui.safe import clean
 
 PAGE = 200
+
+# What a row's part means, not its colour: render functions style parts with role("overdue") etc.,
+# and the list maps each role to its component class (theme variables, NO_COLOR rules in the CSS).
+ROLES = ("heading", "strong", "muted", "unread", "overdue", "alert", "rotting", "account", "unassigned",
+         "incoming", "outgoing", "stage")
+_ROLE_PREFIX = "rowlist--"
+
+
+def role(name: str) -> str:
+    """The style name of a role, for `line()` parts; resolved by the RowList that renders it."""
+    return _ROLE_PREFIX + name
 
 Fetch = Callable[[int, int], Sequence[Any]]
 RenderRow = Callable[[Any, int], Text]
@@ -40,11 +51,29 @@ class RowList(ScrollView, can_focus=True):
         Binding("end", "last", "Last", show=False, id="list.last"),
         Binding("enter", "select", "Open", id="list.open"),
     ]
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"rowlist--cursor"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"rowlist--cursor", *(role(name) for name in ROLES)}
     DEFAULT_CSS = """
     RowList { height: 1fr; overflow-x: hidden; }
     RowList > .rowlist--cursor { background: $block-cursor-blurred-background; }
     RowList:focus > .rowlist--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
+    RowList > .rowlist--heading { color: $text-primary; text-style: bold; }
+    RowList > .rowlist--strong { text-style: bold; }
+    RowList > .rowlist--muted { color: $text-muted; }
+    RowList > .rowlist--unread { text-style: bold; }
+    RowList > .rowlist--overdue { color: $text-error; text-style: bold; }
+    RowList > .rowlist--alert { color: $text-error; text-style: bold; }
+    RowList > .rowlist--rotting { color: $text-warning; text-style: italic; }
+    RowList > .rowlist--account { color: $text-secondary; }
+    RowList > .rowlist--unassigned { color: $text-muted; text-style: italic; }
+    RowList > .rowlist--incoming { color: $text-accent; }
+    RowList > .rowlist--outgoing { color: $text-success; }
+    RowList > .rowlist--stage { color: $text-primary; }
+    /* NO_COLOR: what is late stands out by attributes (reverse, underline), and muted text stays readable. */
+    App:nocolor RowList > .rowlist--overdue, App:nocolor RowList > .rowlist--alert {
+        color: $foreground; text-style: bold reverse;
+    }
+    App:nocolor RowList > .rowlist--rotting { color: $foreground; text-style: italic underline; }
+    App:nocolor RowList > .rowlist--muted, App:nocolor RowList > .rowlist--unassigned { color: $foreground; }
     """
 
     cursor: reactive[int] = reactive(0, always_update=True)
@@ -70,6 +99,7 @@ class RowList(ScrollView, can_focus=True):
         self._fetch: Fetch = lambda _offset, _limit: []
         self._count = 0
         self._pages: dict[int, Sequence[Any]] = {}
+        self._role_styles: dict[str, Style] = {}
 
     # -- data -------------------------------------------------------------
     @property
@@ -127,6 +157,7 @@ class RowList(ScrollView, can_focus=True):
         if row is None:
             return Strip.blank(width, base)
         text = self._render_row(row, width)
+        text.spans = [self._resolve(span) for span in text.spans]
         text.no_wrap = True
         text.truncate(width, overflow="ellipsis", pad=True)
         style: Style = base
@@ -134,6 +165,18 @@ class RowList(ScrollView, can_focus=True):
             style = base + self.get_component_rich_style("rowlist--cursor")
         segments = list(text.render(self.app.console))
         return Strip(segments).apply_style(style).crop_extend(0, width, style)
+
+    def _resolve(self, span: Span) -> Span:
+        if not (isinstance(span.style, str) and span.style.startswith(_ROLE_PREFIX)):
+            return span
+        style = self._role_styles.get(span.style)
+        if style is None:
+            style = self._role_styles[span.style] = self.get_component_rich_style(span.style, partial=True)
+        return Span(span.start, span.end, style)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._role_styles.clear()  # a theme change: resolve the roles again
 
     # -- cursor -----------------------------------------------------------
     def watch_cursor(self, old: int, new: int) -> None:

@@ -13,12 +13,13 @@ from textual.message import Message
 from rapport.store import queries
 from rapport.tui.safe import notify
 from rapport.tui.screens.pick import PickScreen
-from rapport.tui.widgets.rowlist import RowList, line
+from rapport.tui.widgets.rowlist import RowList, line, role
 
 if TYPE_CHECKING:
     from rapport.tui.app import RapportApp
 
-_KIND_STYLE = {"mail-in": "cyan", "mail-out": "green", "objection": "bold red", "stage_change": "magenta"}
+_KIND_ROLE = {"mail-in": "incoming", "mail-out": "outgoing", "objection": "alert", "stage_change": "stage",
+              "thread": "heading"}
 
 
 def render_timeline_row(item: queries.TimelineItem, width: int) -> Text:
@@ -29,8 +30,9 @@ def render_timeline_row(item: queries.TimelineItem, width: int) -> Text:
     elif kind == "thread":
         kind = f"thread {item.count}"
     text = ("  ↳ " if item.depth else "") + item.text
-    return line((f"{item.date_utc[:10]} ", "dim"), (f"{kind:<12} ", _KIND_STYLE.get(item.kind, "")),
-                (text, "bold" if item.kind == "thread" else ""))
+    kind_role = "muted" if item.kind == "objection" and item.resolved else _KIND_ROLE.get(item.kind, "strong")
+    return line((f"{item.date_utc[:10]} ", role("muted")), (f"{kind:<12} ", role(kind_role)),
+                (text, role("strong") if item.kind == "thread" else ""))
 
 
 class Timeline(RowList):
