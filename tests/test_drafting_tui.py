@@ -1,71 +1,237 @@
-"""The TUI reply flow driven by Textual Pilot: pick a template, $EDITOR edits, the draft is saved."""
+"""The TUI drafting flows driven by Textual's Pilot with real keys: `r` in the inbox, the reader
+and the account timeline ($EDITOR really edits, a worker saves), and the announcement flow
+(`N`: template, segment, promotion, preview paging, drafts, progress, result)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from email import message_from_bytes, policy
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_drafting_cli import _check_reply, _workspace
-from textual.widgets import OptionList
+from textual.notifications import Notify
 
+from rapport.store.activities import list_activities
+from rapport.store.contacts import create_contact
+from rapport.store.deals import create_deal
+from rapport.store.session import open_workspace
 from rapport.tui.app import RapportApp
-from rapport.tui.screens.draft_flow import AnnouncePreviewScreen, TemplatePicker, start_reply
+from rapport.tui.screens.announce import AnnouncePreviewScreen, AnnounceRunScreen
+from rapport.tui.screens.draft_flow import TemplatePicker
+
+Body = Callable[[RapportApp, Any], Awaitable[None]]
 
 
-def test_reply_flow_picks_template_edits_and_saves(home: Path, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    account_id = _workspace(home)
+def _drive(home: Path, body: Body) -> list[str]:
+    """Run the app on `home`, drive it with `body`; the notifications shown, in order."""
+    seen: list[Any] = []
+
+    async def run() -> None:
+        app = RapportApp(str(home), sync_on_start=False)
+        async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+            await pilot.pause()
+            await body(app, pilot)
+
+    asyncio.run(run())
+    return [m.notification.message for m in seen if isinstance(m, Notify)]
+
+
+async def _settle(app: RapportApp, pilot: Any) -> None:
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def _editor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
     editor = tmp_path / "editor.sh"
-    # The "user" edits the subject line in $EDITOR; the saved draft must carry the edit.
-    editor.write_text('#!/bin/sh\nsed -i "s/^Subject: Re: Price list$/Subject: Re: Price list/; '
-                      's/^Dear Alice,$/Dear Alice,\\nEdited in the editor./" "$1"\n')
+    editor.write_text(f"#!/bin/sh\n{script}\n")
     editor.chmod(0o700)
     monkeypatch.setenv("EDITOR", str(editor))
 
-    async def run() -> None:
-        app = RapportApp(str(home), sync_on_start=False)
-        async with app.run_test(size=(100, 30)) as pilot:
-            start_reply(app, account_id=account_id, message_id=1)
-            await pilot.pause()
-            assert isinstance(app.screen, TemplatePicker)
-            options = app.screen.query_one(OptionList)
-            names = [options.get_option_at_index(i).id for i in range(options.option_count)]
-            assert names == ["acknowledge", "follow_up_meeting", "objection_answer"]
-            await pilot.press("enter")
-            await pilot.pause()
-            assert not isinstance(app.screen, TemplatePicker)
 
-    asyncio.run(run())
-    [eml] = list((home / "outbox").iterdir())
-    raw = eml.read_bytes()
-    assert b"Edited in the editor." in raw
-    _check_reply(raw.replace(b"Edited in the editor.\r\n", b""))
+# The "user" edits the subject and the text; the saved draft must carry both edits.
+EDIT = ('sed -i "s/^Subject: Re: Price list$/Subject: Re: Price list (edited)/; '
+        's/^Dear Alice,$/Dear Alice,\\nEdited in the editor./" "$1"')
 
 
-def test_announce_preview_pages(home: Path) -> None:
-    from rapport.mail.compose import build_email
-    from rapport.mail.drafting import Draft
-    from rapport.store.config import Me
+def _drafts(home: Path) -> list[bytes]:
+    outbox = home / "outbox"
+    return [p.read_bytes() for p in sorted(outbox.iterdir())] if outbox.exists() else []
 
-    me = Me(name="Sam", email="sam@rapport.example")
-    msgs = [build_email(Draft("p", "announcement", f"Offer {i}", f"c{i}@x.example", "", "hi"), me)
-            for i in range(3)]
+
+def _assert_edited(raw: bytes) -> None:
+    back = message_from_bytes(raw, policy=policy.default)
+    assert str(back["Subject"]) == "Re: Price list (edited)"
+    _check_reply(raw.replace(b"Edited in the editor.\r\n", b"").replace(
+        b"Subject: Re: Price list (edited)", b"Subject: Re: Price list"))
+
+
+async def _pick_first_template(app: RapportApp, pilot: Any) -> None:
+    await pilot.pause()
+    assert isinstance(app.screen, TemplatePicker)
+    await pilot.press("enter")  # acknowledge, the first reply template
+    await _settle(app, pilot)
+
+
+def test_r_in_the_inbox_and_the_reader_edits_and_saves(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _workspace(home)
+    _editor(tmp_path, monkeypatch, EDIT)
 
-    async def run() -> None:
-        app = RapportApp(str(home), sync_on_start=False)
-        async with app.run_test(size=(100, 30)) as pilot:
-            screen = AnnouncePreviewScreen(msgs, "3 eligible")
-            results: list[bool] = []
-            app.push_screen(screen, results.append)
-            await pilot.pause()
-            await pilot.press("n", "n", "n")
-            assert screen.position == 2
-            await pilot.press("p")
-            assert screen.position == 1
-            await pilot.press("y")
-            await pilot.pause()
-            assert results == [True]
+    async def body(app: RapportApp, pilot: Any) -> None:
+        await pilot.press("tab")  # the inbox
+        assert app.focused is not None and app.focused.id == "inbox"
+        await pilot.press("r")
+        await _pick_first_template(app, pilot)
+        assert len(_drafts(home)) == 1
+        await pilot.press("enter")  # open the message in the reader
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ReaderScreen"
+        await pilot.press("r")
+        await _pick_first_template(app, pilot)
+        assert type(app.screen).__name__ == "ReaderScreen"
 
-    asyncio.run(run())
+    notes = _drive(home, body)
+    drafts = _drafts(home)
+    assert len(drafts) == 2
+    for raw in drafts:
+        _assert_edited(raw)
+    assert notes.count("draft saved to outbox/") == 2
+
+
+def test_r_on_the_timeline_saves_in_a_worker_and_the_timeline_shows_it(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    account_id = _workspace(home)
+    _editor(tmp_path, monkeypatch, EDIT)
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        app.open_account(account_id)
+        await pilot.pause()
+        timeline = app.screen.query_one("#timeline")
+        rows = [timeline.row(i) for i in range(timeline.row_count)]  # type: ignore[attr-defined]
+        assert not any(r.kind == "draft" for r in rows)
+        timeline.cursor = next(i for i, r in enumerate(rows) if r.message_id)  # type: ignore[attr-defined]
+        await pilot.press("r")
+        await _pick_first_template(app, pilot)
+        rows = [timeline.row(i) for i in range(timeline.row_count)]  # type: ignore[attr-defined]
+        assert any(r.kind == "draft" for r in rows)  # refreshed after the worker saved
+
+    _drive(home, body)
+    [raw] = _drafts(home)
+    _assert_edited(raw)
+    opened = open_workspace(home)
+    assert [a.kind for a in list_activities(opened.db, account_id)] == ["draft"]
+    opened.close()
+
+
+def test_a_compose_failure_is_a_notification_not_a_dead_app(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _workspace(home)
+    # The user breaks the To line in the editor: composing refuses it, in one line.
+    _editor(tmp_path, monkeypatch, 'sed -i "s/^To: .*/To: Alice at acme/" "$1"')
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        await pilot.press("tab", "r")
+        await _pick_first_template(app, pilot)
+        assert type(app.screen).__name__ == "MainScreen"
+        await pilot.press("tab")  # still alive and driving
+        await pilot.pause()
+
+    notes = _drive(home, body)
+    assert any(n.startswith("To: 'Alice' is not an email address") for n in notes), notes
+    assert _drafts(home) == []
+
+
+def _announce_workspace(home: Path) -> Path:
+    _workspace(home)
+    opened = open_workspace(home)
+    from rapport.store.accounts import find_account
+
+    acme = find_account(opened.db, "Acme")
+    assert acme is not None
+    create_deal(opened.db, acme.id, "Supply", "Won / support", pipeline=opened.config.pipeline)
+    for i in range(3):
+        create_contact(opened.db, account_id=acme.id, name=f"Buyer {i}",
+                       emails=[f"buyer{i}@acme.example"])
+    create_contact(opened.db, account_id=acme.id, name="Gone", emails=["gone@acme.example"],
+                   opted_out=True)
+    opened.close()
+    promo = home / "winter.toml"
+    promo.write_text('name = "Winter offer"\nproducts = ["Gaskets"]\nstart = 2026-12-01\n'
+                     'end = 2027-01-31\n')
+    return promo
+
+
+async def _type(pilot: Any, text: str) -> None:
+    await pilot.press(*text)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+def test_announce_flow_from_the_main_screen(home: Path) -> None:
+    promo = _announce_workspace(home)
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        await pilot.press("N")
+        await pilot.pause()
+        assert isinstance(app.screen, TemplatePicker)
+        await pilot.press("enter")  # promotion: announcement templates come first
+        await pilot.pause()
+        await _type(pilot, "colour=red")  # refused in place, the prompt stays
+        assert type(app.screen).__name__ == "PromptScreen"
+        await pilot.press(*["backspace"] * 10)
+        await _type(pilot, "stage=Won")
+        await _type(pilot, str(promo))
+        screen = app.screen
+        assert isinstance(screen, AnnouncePreviewScreen)
+        counts = str(screen.query_one("#announce-counts").render())
+        assert counts == ("4 eligible · 1 opted out · 0 without email · 0 already reached · "
+                          "4 to reach")
+        assert screen._rendered.keys() == {0}  # rendered lazily: only what was shown
+        await pilot.press("n", "n", "n", "n")
+        assert screen.position == 3
+        await pilot.press("p")
+        shown = str(screen.query_one("#announce-body").render())
+        assert "Message 3 of 4" in shown and "Subject: Winter offer for Acme" in shown
+        assert "- Gaskets" in shown
+        await pilot.press("s")  # no [smtp]: refused, nothing pending
+        assert screen.pending is None
+        await pilot.press("d", "y")
+        await pilot.pause()
+        assert isinstance(app.screen, AnnounceRunScreen)
+        await _settle(app, pilot)
+        assert app.screen.finished
+        await pilot.press("escape")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "MainScreen"
+
+    notes = _drive(home, body)
+    assert "announcement: drafted 4 of 4 eligible contacts; already done 0; skipped 1 opted " \
+           "out, 0 without email" in notes
+    assert len(_drafts(home)) == 4
+    opened = open_workspace(home)
+    assert [a.subject for a in list_activities(opened.db, 1, kinds=["announcement"])] == [
+        "Winter offer for Acme"]
+    opened.close()
+
+
+def test_announce_from_the_palette_and_cancel(home: Path) -> None:
+    _announce_workspace(home)
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Announce")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TemplatePicker)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "MainScreen"
+
+    _drive(home, body)
+    assert _drafts(home) == []

@@ -56,6 +56,8 @@ class RapportApp(App[None]):
         Binding("g", "goto", "Go to", id="app.goto"),
         Binding("S", "sync", "Sync", id="app.sync"),
         Binding("R", "reports", "Reports", id="app.reports"),
+        Binding("N", "announce", "Announce", show=False,
+                tooltip="one personalised mail per contact of a segment", id="app.announce"),
     ]
 
     def __init__(self, home: str | None = None, *, today: date | None = None, sync_interval: float | None = None,
@@ -104,7 +106,7 @@ class RapportApp(App[None]):
 
         self.push_screen(ReaderScreen(get_message(self.opened.db, message_id)))
 
-    def start_reply(self, account_id: int, message_id: int | None) -> None:
+    def start_reply(self, account_id: int | None, message_id: int | None) -> None:
         try:
             from rapport.tui.screens import draft_flow  # helper D's drafting screen
         except ImportError:
@@ -115,6 +117,11 @@ class RapportApp(App[None]):
             notify(self, "drafting not available yet", severity="warning")
             return
         starter(self, account_id=account_id, message_id=message_id)
+
+    def action_announce(self) -> None:
+        from rapport.tui.screens.announce import start_announce
+
+        start_announce(self)
 
     def change_store(self, change: Callable[[Actions], str]) -> None:
         """Run `change` (assign, create an account…: they re-link mail) off the UI thread, then refresh."""

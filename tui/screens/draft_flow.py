@@ -1,9 +1,11 @@
-"""Provides the TUI drafting flow: `r` picks a template, $EDITOR edits, the draft is saved.
+"""Provides the TUI reply flow: `r` picks a template, $EDITOR edits, a worker saves the draft.
 
-`start_reply(app, account_id=, message_id=)` is what the App calls. The editor runs inside
-`app.suspend()` so the terminal is handed over and the app resumes cleanly. Rendering, composing
-and saving are the mail layer's pure functions; this module only routes. `AnnouncePreviewScreen`
-pages through each rendered announcement before anything is delivered.
+`start_reply(app, account_id=, message_id=)` is what the App calls from the timeline, the inbox
+and the reader. Rendering and composing are the mail layer's functions and run on the UI thread
+(they read the database; the editor needs the terminal, handed over with `app.suspend()`). The
+IMAP APPEND (or the outbox write) runs in a thread worker with its own database connection; its
+result comes back as a StoreChanged message, so the app notifies and every screen refreshes.
+Any failure is one notification, never a traceback.
 """
 
 from __future__ import annotations
@@ -15,15 +17,16 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.screen import ModalScreen
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from rapport.store.errors import RapportError
+from rapport.tui.messages import StoreChanged
+from rapport.tui.safe import notify, safe_text
 
 
 class TemplatePicker(ModalScreen[str | None]):
@@ -37,16 +40,20 @@ class TemplatePicker(ModalScreen[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="draft.cancel")]
 
-    def __init__(self, choices: list[tuple[str, str]]) -> None:
+    def __init__(self, choices: list[tuple[str, str]], title: str = "Reply with template:") -> None:
         super().__init__()
         self._choices = choices
+        self._title = title
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text("Reply with template:"))
-            # Text(), never markup: descriptions come from user-edited files.
-            yield OptionList(*[Option(Text(f"{name}  {desc}"), id=name)
+            yield Static(safe_text(self._title))
+            # safe_text, never markup: descriptions come from user-edited files.
+            yield OptionList(*[Option(safe_text(f"{name}  {desc}"), id=name)
                                for name, desc in self._choices], id="template-list")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
@@ -54,6 +61,29 @@ class TemplatePicker(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def template_choices(app: Any, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(name, description) of the workspace templates of these kinds, in `kinds` order."""
+    from rapport.mail.drafting import (
+        DraftTemplateError,
+        install_default_templates,
+        load_template,
+        template_names,
+    )
+
+    # Once per workspace (recorded): a built-in the user deleted is not brought back.
+    install_default_templates(app.opened.workspace)
+    directory = app.opened.workspace.templates_dir
+    found: list[tuple[int, str, str]] = []
+    for name in template_names(directory):
+        try:
+            template = load_template(directory, name)
+        except DraftTemplateError:
+            continue  # a broken template is reported by `rapport templates`, not offered here
+        if template.kind in kinds:
+            found.append((kinds.index(template.kind), name, template.description))
+    return [(name, description) for _, name, description in sorted(found)]
 
 
 def _editor_command() -> list[str]:
@@ -83,11 +113,10 @@ def edit_in_editor(app: Any, text: str) -> str | None:
         path.unlink(missing_ok=True)
 
 
-def _finish_reply(app: Any, account_id: int | None, message_id: int, template: str | None) -> None:
-    if not template:
-        return
+def _compose_reply(app: Any, account_id: int | None, message_id: int,
+                   template: str) -> tuple[EmailMessage, dict[str, int | None]] | None:
+    """Render, edit and compose on the UI thread; None (after a notification) when it failed."""
     from rapport.mail.compose import build_email, draft_from_text, draft_to_text
-    from rapport.mail.outbox import save_draft
     from rapport.mail.reply import prepare_reply
     from rapport.store.messages import get_message
 
@@ -98,98 +127,54 @@ def _finish_reply(app: Any, account_id: int | None, message_id: int, template: s
                                  message, template, account_id=account_id)
         edited = edit_in_editor(app, draft_to_text(prepared.draft))
         if edited is None:
-            app.notify("editor failed: draft not saved", severity="warning")
-            return
+            notify(app, "editor failed: draft not saved", title="Draft", severity="warning")
+            return None
         draft = draft_from_text(edited, prepared.draft)
         msg = build_email(draft, opened.config.me, thread=prepared.thread)
-        saved = save_draft(opened.db, opened.workspace, opened.config, msg,
-                           account_id=prepared.account_id, contact_id=prepared.contact_id)
     except RapportError as exc:
-        app.notify(exc.message, title="Draft", severity="error", markup=False)
+        notify(app, exc.message, title="Draft", severity="error")
+        return None
+    return msg, {"account_id": prepared.account_id, "contact_id": prepared.contact_id,
+                 "deal_id": prepared.deal_id}
+
+
+def _save_in_thread(app: Any, msg: EmailMessage, who: dict[str, int | None]) -> None:
+    """The worker: APPEND to Drafts (or write outbox/) on this thread's own connection."""
+    from rapport.mail.outbox import save_draft
+
+    db = app.opened.reopen_db()  # SQLite connections stay on their thread
+    try:
+        saved = save_draft(db, app.opened.workspace, app.opened.config, msg, **who)
+    except (RapportError, OSError) as exc:
+        text = exc.message if isinstance(exc, RapportError) else str(exc)
+        app.post_message(StoreChanged(f"draft not saved: {text}", failed=True))
         return
+    finally:
+        db.close()
     where = f"Drafts of {saved.location}" if saved.where == "imap" else "outbox/"
-    app.notify(f"draft saved to {where}", title="Draft", markup=False)
+    app.post_message(StoreChanged(f"draft saved to {where}"))
+
+
+def _finish_reply(app: Any, account_id: int | None, message_id: int, template: str | None) -> None:
+    if not template:
+        return
+    composed = _compose_reply(app, account_id, message_id, template)
+    if composed is None:
+        return
+    msg, who = composed
+    notify(app, "saving the draft…", title="Draft")
+    app.run_worker(lambda: _save_in_thread(app, msg, who), thread=True, group="draft-save",
+                   exit_on_error=False, description="save a reply draft")
 
 
 def start_reply(app: Any, *, account_id: int | None = None, message_id: int | None) -> None:
-    """Pick a template, render the reply, edit it in $EDITOR, save it (IMAP Drafts or outbox/)."""
+    """Pick a reply template, render the reply, edit it in $EDITOR, save it in a worker."""
     if message_id is None:
-        app.notify("select a message to reply to", severity="warning")
+        notify(app, "select a message to reply to", severity="warning")
         return
-    from rapport.mail.drafting import (
-        DraftTemplateError,
-        install_default_templates,
-        load_template,
-        template_names,
-    )
-
-    directory = app.opened.workspace.templates_dir
-    install_default_templates(app.opened.workspace)
-    choices = []
-    for name in template_names(directory):
-        try:
-            template = load_template(directory, name)
-        except DraftTemplateError:
-            continue  # a broken template is reported by `rapport templates`, not offered here
-        if template.kind == "reply":
-            choices.append((name, template.description))
+    choices = template_choices(app, ("reply",))
     if not choices:
-        app.notify("no reply templates in templates/", severity="warning")
+        notify(app, "no reply templates in templates/", severity="warning")
         return
     app.push_screen(TemplatePicker(choices),
                     lambda name: _finish_reply(app, account_id, message_id, name))
-
-
-class AnnouncePreviewScreen(Screen[bool]):
-    """Pages through each rendered announcement (n/p); `y` confirms, escape cancels."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n,right,j", "next", "Next", id="announce.next"),
-        Binding("p,left,k", "previous", "Previous", id="announce.previous"),
-        Binding("y", "confirm", "Deliver", id="announce.confirm"),
-        Binding("escape,q", "cancel", "Cancel", id="announce.cancel"),
-    ]
-
-    def __init__(self, messages: list[EmailMessage], summary: str) -> None:
-        super().__init__()
-        self.messages = messages
-        self.summary = summary
-        self.position = 0
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="announce-header")
-        yield Static(id="announce-body")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self._show()
-
-    def _show(self) -> None:
-        total = len(self.messages)
-        header = self.query_one("#announce-header", Static)
-        body = self.query_one("#announce-body", Static)
-        if not total:
-            header.update(Text(f"Nothing to deliver. {self.summary}"))
-            body.update("")
-            return
-        msg = self.messages[self.position]
-        header.update(Text(f"Message {self.position + 1} of {total} — {self.summary}"))
-        part = msg.get_body(("plain",))
-        text = part.get_content() if part is not None else ""
-        body.update(Text(f"To: {msg['To']}\nSubject: {msg['Subject']}\n\n{text}"))
-
-    def action_next(self) -> None:
-        if self.position + 1 < len(self.messages):
-            self.position += 1
-            self._show()
-
-    def action_previous(self) -> None:
-        if self.position > 0:
-            self.position -= 1
-            self._show()
-
-    def action_confirm(self) -> None:
-        self.dismiss(True)
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)

@@ -45,6 +45,7 @@ class InboxList(RowList):
         Binding("A", "unassign", "Unassign", show=False, id="inbox.unassign"),
         Binding("M", "move", "Move to account", show=False, id="inbox.move"),
         Binding("c", "create_account", "New account", show=False, id="inbox.create_account"),
+        Binding("r", "reply", "Reply", id="inbox.reply"),
     ]
 
     filter: reactive[queries.InboxFilter] = reactive(queries.InboxFilter, init=False)
@@ -102,6 +103,10 @@ class InboxList(RowList):
         self.change_filter(account_id=ids[0])
 
     # -- message keys -----------------------------------------------------
+    def action_reply(self) -> None:
+        row = self.current_row
+        self.rapport.start_reply(None, row.id if row else None)
+
     def action_toggle_seen(self) -> None:
         row = self.current_row
         if row is None:
