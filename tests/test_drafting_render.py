@@ -204,3 +204,10 @@ def test_unknown_template_lists_available(tmp_path: Path) -> None:
         load_template(workspace.templates_dir, "nope")
     with pytest.raises(InputError, match="not a plain file name"):
         load_template(workspace.templates_dir, "../config")
+
+
+def test_front_matter_toml_errors_name_the_file_line() -> None:
+    with pytest.raises(DraftTemplateError) as caught:
+        parse_template('+++\nkind = "new"\nsubject = \n+++\nbody\n', "t")
+    assert caught.value.message == ("template 't', line 3: front matter is not valid TOML: "
+                                    "Invalid value (column 11)")
