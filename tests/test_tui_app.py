@@ -20,7 +20,6 @@ from rapport.tui.screens.prompt import PromptScreen
 from rapport.tui.screens.reader import ReaderScreen, render_message
 from rapport.tui.screens.today import TodayScreen
 from rapport.tui.widgets.inbox_list import render_inbox_row
-from rapport.tui.widgets.timeline import render_timeline_row
 from tests.tui_workspace import TODAY, build_template, copy_home
 
 HOSTILE = "[bold]Evil[/bold] [@click=app.quit]x\x1b]0;pwned\x07"
@@ -248,6 +247,8 @@ def test_create_account_from_sender_refuses_freemail(home: Path) -> None:
 
 
 def test_account_screen_keys(home: Path) -> None:
+    seen: list = []
+
     async def body(app: RapportApp, pilot: Any) -> None:
         db = app.opened.db
         account_id = next(iter(db.execute(
@@ -276,6 +277,17 @@ def test_account_screen_keys(home: Path) -> None:
         assert isinstance(app.screen, ReaderScreen) and app.screen.message.id == message.message_id
         await pilot.press("escape")
         await pilot.pause()
+        # w: the matching rules that put the message here; r: the reply flow's template picker.
+        await pilot.press("w")
+        await pilot.pause()
+        reasons = app.actions.why(message.message_id)
+        assert reasons and any(all(r in n for r in reasons) for n in _notes(seen))
+        await pilot.press("r")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "TemplatePicker"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, AccountScreen)
         # a: also another account; A: off this one; M: moved to another (off this one).
         other = next(a for a in accounts.list_accounts(db) if a.id != account_id)
         await pilot.press("a")
@@ -300,7 +312,7 @@ def test_account_screen_keys(home: Path) -> None:
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
 
-    drive(home, body)
+    drive(home, body, seen=seen)
 
 
 def test_pin_offers_the_open_deals(home: Path) -> None:
@@ -438,8 +450,6 @@ def test_hostile_text_is_literal(home: Path) -> None:
         await pilot.click("#reader-body")  # a [@click] in the text must not be a live link
         await pilot.press("escape")
         assert app.is_running
-        timeline_text = render_timeline_row(queries.TimelineItem("2026-01-01", "note", HOSTILE), 80).plain
-        assert "[@click=app.quit]" in timeline_text and "\x1b" not in timeline_text
 
     drive(home, body)
 
@@ -495,6 +505,9 @@ def test_hostile_store_text_never_reaches_the_terminal(home: Path) -> None:
         await pilot.pause()
         assert isinstance(app.screen, AccountScreen)
         timeline = app.screen.query_one("#timeline")
+        objection = next(i for i in range(timeline.row_count) if timeline.row(i).kind == "objection")
+        shown = timeline.render_line(objection - int(timeline.scroll_offset.y)).text
+        assert "OBJ[bold]Evil[/bold] [@click=app.quit]xRED" in shown
         timeline.cursor = next(i for i in range(timeline.row_count) if timeline.row(i).message_id is not None)
         await pilot.press("w")
         await pilot.press("p")
