@@ -30,10 +30,16 @@ STALE_AFTER_DAYS = 30
 CREATED = "2026-01-05T09:00:00Z"
 
 
+def set_raw(db: Database, table: str, row_id: int, column: str, value: str) -> None:
+    """Store `value` as it is, past the store's own cleaning: what an older workspace (written
+    before text was cleaned at ingest) or any other writer may hold. Readers must cope."""
+    db.execute(f"UPDATE {table} SET {column} = ? WHERE id = ?", [value, row_id])
+    db.conn.commit()
+
+
 def backdate(db: Database, table: str, row_id: int, column: str, moment: str) -> None:
     """Set one stored moment the store stamped with the real clock (the book is in 2026)."""
-    db.execute(f"UPDATE {table} SET {column} = ? WHERE id = ?", [moment, row_id])
-    db.conn.commit()
+    set_raw(db, table, row_id, column, moment)
 
 
 def _deals(db: Database, ids: dict[str, int]) -> dict[str, int]:

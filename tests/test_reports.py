@@ -26,6 +26,7 @@ from report_workspace import (
     backdate,
     build_report_workspace,
     save_mails,
+    set_raw,
 )
 
 from rapport.store.accounts import create_account
@@ -456,15 +457,18 @@ def hostile_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = build_report_workspace(tmp_path_factory.mktemp("hostile") / "ws", with_mail=False)
     opened = open_workspace(home)
     try:
-        evil = create_account(opened.db, ESCAPED_NAME, tier="key").id
-        formula = create_account(opened.db, FORMULA_NAME, tier="key").id
-        deal = create_deal(opened.db, formula, "@SUM(A1:A9)", "Closing", pipeline=Pipeline(),
+        db = opened.db
+        evil = create_account(db, "Evil", tier="key").id
+        formula = create_account(db, FORMULA_NAME, tier="key").id
+        deal = create_deal(db, formula, "@SUM(A1:A9)", "Closing", pipeline=Pipeline(),
                            value=700, next_action="+call now", next_action_due=date(2026, 3, 30))
-        backdate(opened.db, "deals", deal.id, "created_utc", CREATED)
-        add_activity(opened.db, evil, "objection", subject="Too slow\x07\x1b[2J",
-                     date_utc="2026-03-03T10:00:00Z")
-        add_activity(opened.db, formula, "objection", subject=FORMULA_SUBJECT,
+        backdate(db, "deals", deal.id, "created_utc", CREATED)
+        slow = add_activity(db, evil, "objection", subject="Too slow", date_utc="2026-03-03T10:00:00Z")
+        add_activity(db, formula, "objection", subject=FORMULA_SUBJECT,
                      date_utc="2026-03-04T10:00:00Z")
+        # The store cleans text it is given; an older workspace still holds it raw.
+        set_raw(db, "accounts", evil, "name", ESCAPED_NAME)
+        set_raw(db, "activities", slow.id, "subject", "Too slow\x07\x1b[2J")
     finally:
         opened.close()
     return home

@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import io
+import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
-from report_workspace import CREATED, NOW, backdate, build_report_workspace
+from report_workspace import CREATED, NOW, backdate, build_report_workspace, set_raw
 from rich.console import Console
 from rich.text import Text
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static, TabbedContent
-from textual_plotext import PlotextPlot
 
 from rapport.store.accounts import create_account
 from rapport.store.activities import add_activity
 from rapport.store.deals import create_deal
 from rapport.store.pipeline import Pipeline
 from rapport.store.session import OpenWorkspace, open_workspace
+from rapport.tui.screens.report_detail import ReportDetailScreen
 from rapport.tui.screens.reports import SECTIONS, ReportsScreen
+from rapport.tui.widgets.bar_chart import BarChart
+from rapport.tui.widgets.fit_table import FitTable
 
 SIZE = (80, 24)
 # Book text is hostile: an OSC title sequence, a bell, CSI colour and Rich markup.
@@ -80,12 +87,18 @@ def test_hostile_book_text_is_shown_literally(tmp_path: Path) -> None:
     home = build_report_workspace(tmp_path / "ws", with_mail=False)
     workspace = open_workspace(home)
     try:
-        evil = create_account(workspace.db, HOSTILE, tier="key").id
-        deal = create_deal(workspace.db, evil, HOSTILE, "Closing", pipeline=Pipeline(), value=5,
-                           next_action=HOSTILE, next_action_due=date(2026, 3, 2))
-        backdate(workspace.db, "deals", deal.id, "created_utc", CREATED)
-        add_activity(workspace.db, evil, "objection", subject=HOSTILE,
-                     date_utc="2026-03-03T10:00:00Z")
+        # Through the store API, then raw: the store cleans text it is given, but a workspace
+        # written before it did (or another writer) holds it as it came.
+        db = workspace.db
+        evil = create_account(db, "Evil", tier="key").id
+        deal = create_deal(db, evil, "Evil deal", "Closing", pipeline=Pipeline(), value=5,
+                           next_action="act", next_action_due=date(2026, 3, 2))
+        objection = add_activity(db, evil, "objection", subject="x", date_utc="2026-03-03T10:00:00Z")
+        backdate(db, "deals", deal.id, "created_utc", CREATED)
+        set_raw(db, "accounts", evil, "name", HOSTILE)
+        for column in ("title", "next_action"):
+            set_raw(db, "deals", deal.id, column, HOSTILE)
+        set_raw(db, "activities", objection.id, "subject", HOSTILE)
         asyncio.run(_drive_hostile(ReportsHost(workspace)))
     finally:
         workspace.close()
@@ -109,6 +122,14 @@ async def _drive_hostile(app: ReportsHost) -> None:
         assert isinstance(screen, ReportsScreen)
         key_cells = [row[0] for row in _rows(screen, "key-table")]
         assert "Evil [b]GmbH[/b]" in key_cells
+
+
+def _assert_tables_fit(screen: ReportsScreen) -> None:
+    """Every table of the shown section is whole across: no column beyond the right edge."""
+    tabs = screen.query_one("#sections", TabbedContent)
+    for table in tabs.get_pane(tabs.active).query(FitTable):
+        assert table.virtual_size.width <= table.size.width, table.id
+        assert table.region.right <= SIZE[0]
 
 
 def test_reports_screen_figures_keys_and_fit(opened: OpenWorkspace) -> None:
@@ -140,10 +161,32 @@ async def _drive_reports(app: ReportsHost) -> None:
         assert _rows(screen, "stages-table")[6] == ["Won / support", "3", "30,000.00", "30,000.00"]
         assert _rows(screen, "forecast-table")[0] == ["2026-04", "2", "18,000.00", "11,400.00"]
 
-        # The pipeline chart is drawn inside the 80x24 screen and holds the bars.
-        chart = screen.query_one("#stages-chart", PlotextPlot)
-        assert chart.region.height >= 6 and chart.region.right <= SIZE[0]
-        assert "Pipeline by stage" in Text.from_ansi(chart.plt.build()).plain
+        # The pipeline chart holds one value/weighted bar pair per stage, the report's figures,
+        # and every stage's label is drawn, shortened but unique.
+        chart = screen.query_one("#stages-chart", BarChart)
+        assert [(b.label, b.value, b.weighted) for b in chart.bars] == [
+            ("Prospect", 2000.0, 500.0),
+            ("Appointment", 0.0, 0.0),
+            ("Needs identified", 1200.0, 420.0),
+            ("Proposal presented", 10000.0, 5000.0),
+            ("Objections", 0.0, 0.0),
+            ("Closing", 8000.0, 6400.0),
+            ("Won / support", 30000.0, 30000.0),
+            ("Referral", 3000.0, 3000.0),
+            ("Lost", 6500.0, 0.0),
+        ]
+        drawn = _screen_text(app)
+        assert chart.labels == [
+            "Prosp…", "Appoi…", "Needs", "Propo…", "Objec…", "Closi…", "Won", "Refer…", "Lost",
+        ]  # fmt: skip
+        axis = drawn.splitlines()[chart.region.bottom - 1]
+        assert axis.split() == chart.labels
+        assert "30k┤" in drawn  # the top of the value axis: Won / support, 30,000
+        # All nine stages are in the table under it, none scrolled away.
+        stages = screen.query_one("#stages-table", FitTable)
+        assert stages.region.height >= stages.row_count + 1 and "│ Lost" not in drawn
+        assert " Lost " in drawn.splitlines()[stages.region.bottom - 1]
+        _assert_tables_fit(screen)
 
         tabs = screen.query_one("#sections", TabbedContent)
         assert tabs.active == "pipeline"
@@ -151,19 +194,37 @@ async def _drive_reports(app: ReportsHost) -> None:
             await pilot.press("tab")
             await _settled(app, pilot)
             assert tabs.active == expected
+            _assert_tables_fit(screen)
         await pilot.press("shift+tab")
         await _settled(app, pilot)
         assert tabs.active == "attention"
-        # Objection text is shown literally, never read as markup.
+        # Objection text is shown literally, never read as markup; Days stays on screen.
         assert _rows(screen, "objections-table")[0][2] == "Price too high <b>&amp; | pipes"
+        assert screen.query_one("#objections-table", FitTable).shown_headers == [
+            "Account", "Raised", "Objection", "Days",
+        ]  # fmt: skip
         assert [r[0] for r in _rows(screen, "stale-table")] == ["Dormant", "Echo"]
         await pilot.press("shift+tab")
         await _settled(app, pilot)
         assert tabs.active == "key-accounts"
-        assert _rows(screen, "key-table")[0][:3] == ["Acme", "4,000.00", "30.8%"]
-        # Everything that matters sits inside 80x24: the tab strip and the footer.
-        for widget in (tabs, screen.query_one("Footer")):
-            assert widget.region.right <= SIZE[0] and widget.region.bottom <= SIZE[1]
+        # At 80 columns the key table drops Won, In period and Next action (enter shows them).
+        key_table = screen.query_one("#key-table", FitTable)
+        assert key_table.shown_headers == [
+            "Account", "Share", "Last contact", "Deals", "Open value", "Obj.", "Late",
+        ]  # fmt: skip
+        assert _rows(screen, "key-table")[0] == [
+            "Acme", "30.8%", "2026-03-10", "2", "12,000.00", "1", "1",
+        ]  # fmt: skip
+        await pilot.press("down", "enter")
+        await _settled(app, pilot)
+        detail = app.screen
+        assert isinstance(detail, ReportDetailScreen)
+        shown = _screen_text(app)
+        assert "Borealis" in shown and "Revenue share 23.1%" in shown and "Borealis big deal" in shown
+        assert "call CFO" in shown
+        await pilot.press("escape")
+        await _settled(app, pilot)
+        assert app.screen is screen
 
         await pilot.press("right_square_bracket", "right_square_bracket")
         await _settled(app, pilot)
@@ -197,3 +258,65 @@ def test_main_app_opens_reports_with_r(book: Path) -> None:
             assert not isinstance(app.screen, ReportsScreen)
 
     asyncio.run(drive())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+@pytest.mark.parametrize("section", ["pipeline", "forecast", "key-accounts", "attention", "detail"])
+def test_reports_snapshot(
+    snap_compare: Any, opened: OpenWorkspace, section: str, size: tuple[int, int]
+) -> None:
+    """March 2026 on the report book, section by section, at 80x24 and 160x48."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await _settled(pilot.app, pilot)
+        await pilot.press("left_square_bracket")
+        await _settled(pilot.app, pilot)
+        target = "key-accounts" if section == "detail" else section
+        while pilot.app.screen.query_one("#sections", TabbedContent).active != target:
+            await pilot.press("tab")
+            await _settled(pilot.app, pilot)
+        if section == "detail":
+            await pilot.press("enter")
+            await _settled(pilot.app, pilot)
+
+    assert snap_compare(ReportsHost(opened), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_hostile_key_account_in_a_real_terminal(tmp_path: Path) -> None:
+    """The audit's case in tmux at 80x24: R, then Key accounts; the pane title stays ours."""
+    home = build_report_workspace(tmp_path / "ws", with_mail=False)
+    workspace = open_workspace(home)
+    try:
+        evil = create_account(workspace.db, "Evil", tier="key").id
+        set_raw(workspace.db, "accounts", evil, "name", HOSTILE)  # as an older workspace holds it
+    finally:
+        workspace.close()
+    rapport = Path(sys.executable).parent / "rapport"
+    session = f"rapport-reports-{tmp_path.name}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+                    f"{rapport} --home {home}; sleep 30"], check=True)
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+
+    def wait_for(text: str) -> str:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            pane = tmux("capture-pane", "-p", "-t", session)
+            if text in pane:
+                return pane
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never appeared; pane was:\n{pane}")
+
+    try:
+        wait_for("Prospect")
+        tmux("send-keys", "-t", session, "R")
+        wait_for("Pipeline by stage")
+        tmux("send-keys", "-t", session, "Tab", "Tab", "Tab", "Tab")
+        pane = wait_for("Late")
+        assert "Evil [b]GmbH[/b]" in pane
+        assert "pwned" not in tmux("display-message", "-p", "-t", session, "#{pane_title}")
+        assert "Late" in pane.splitlines()[4]  # the last column header is on screen
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)

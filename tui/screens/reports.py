@@ -2,8 +2,12 @@
 
 The figures are the same `Report` that `rapport report` renders (store/reports.py), so the
 screen and every export agree. They are computed in a thread worker on its own connection
-(a second or so on a 100k-message book), so month keys never freeze the screen. Text from the book (account names, deal titles, objections) is
-put in tables as `rich.text.Text`, never parsed as markup.
+(a second or so on a 100k-message book), so month keys never freeze the screen.
+
+Made for 80x24: tables fit their width (tui/widgets/fit_table.py: figures whole, text cut,
+extra columns only when wide), chart labels are shortened but stay unique, and enter on a
+line opens all of it (ReportDetailScreen). Book text (account names, deal titles, objections)
+is cleaned of escapes and put in `rich.text.Text`, never parsed as markup.
 """
 
 from __future__ import annotations
@@ -22,42 +26,46 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
-from textual_plotext import PlotextPlot
 
 from rapport.store.config import Config
 from rapport.store.errors import InputError
 from rapport.store.report_period import Period, month_period
-from rapport.store.reports import Report, build_report
+from rapport.store.reports import NO_DATE, ClosedDeal, Report, build_report
 from rapport.store.timeutil import utc_now
 from rapport.tui.report_formats import day_of, hours, money, next_action_text, waits_text
 from rapport.tui.safe import clean
+from rapport.tui.screens.report_detail import (
+    ReportDetailScreen,
+    deal_detail,
+    key_account_detail,
+    objection_detail,
+)
+from rapport.tui.widgets.bar_chart import Bar, BarChart
+from rapport.tui.widgets.fit_table import Column, FitTable
 
 SECTIONS = ("pipeline", "forecast", "closed", "activity", "key-accounts", "attention")
 
-# Column headers per table id; numbers are right-aligned.
-_COLUMNS: dict[str, tuple[str, ...]] = {
-    "stages-table": ("Stage", "Deals", "Value", "Weighted"),
-    "forecast-table": ("Month", "Deals", "Value", "Weighted"),
-    "closed-table": ("Result", "Account", "Deal", "Value", "Closed"),
-    "activity-table": ("Account", "In", "Out", "Calls", "Meet.", "Notes"),
-    "key-table": (
-        "Account",
-        "Won",
-        "Share",
-        "Last contact",
-        "Deals",
-        "Open",
-        "Obj.",
-        "Late",
-        "Next action",
-    ),
-    "objections-table": ("Account", "Raised", "Objection", "Days"),
-    "stale-table": ("Account", "Last contact", "Days"),
+# Columns per table id: figures keep their width, flex text is cut, wide ones need room.
+_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "stages-table": (Column("Stage", flex=True), Column("Deals"), Column("Value"),
+                     Column("Weighted")),
+    "forecast-table": (Column("Month"), Column("Deals"), Column("Value"), Column("Weighted")),
+    "closed-table": (Column("Result"), Column("Account", flex=True), Column("Deal", flex=True),
+                     Column("Value"), Column("Closed")),
+    "activity-table": (Column("Account", flex=True), Column("In"), Column("Out"),
+                       Column("Calls"), Column("Meet."), Column("Notes")),
+    "key-table": (Column("Account", flex=True), Column("Won", wide=True),
+                  Column("In period", wide=True), Column("Share"), Column("Last contact"),
+                  Column("Deals"), Column("Open value"), Column("Obj."), Column("Late"),
+                  Column("Next action", flex=True, wide=True)),
+    "objections-table": (Column("Account", flex=True), Column("Raised"),
+                         Column("Objection", flex=True), Column("Days")),
+    "stale-table": (Column("Account", flex=True), Column("Last contact"), Column("Days")),
 }
 
 
 def _cell(value: object) -> Text:
-    """A table cell: book text (names, titles, objections) cleaned of escapes, never markup."""
+    """A table cell: numbers right-aligned; book text cleaned of escapes, never markup."""
     if isinstance(value, int | float):
         return Text(str(value), justify="right")
     return Text(clean(str(value)), no_wrap=True, overflow="ellipsis")
@@ -65,12 +73,6 @@ def _cell(value: object) -> Text:
 
 def _num(text: str) -> Text:
     return Text(clean(text), justify="right")
-
-
-def _short(label: str) -> str:
-    """A stage name short enough for a bar label at 80 columns."""
-    first = label.split()[0] if label.split() else label
-    return first[:9]
 
 
 class ReportsScreen(Screen[None]):
@@ -118,32 +120,36 @@ class ReportsScreen(Screen[None]):
         yield Static(id="summary", markup=False)
         with TabbedContent(id="sections"):
             with TabPane("Pipeline", id="pipeline"):
-                yield PlotextPlot(id="stages-chart")
-                yield DataTable(id="stages-table", classes="figures")
+                yield BarChart(id="stages-chart")
+                yield self._table("stages-table", "figures")
             with TabPane("Forecast", id="forecast"):
-                yield PlotextPlot(id="forecast-chart")
-                yield DataTable(id="forecast-table", classes="figures")
+                yield BarChart(id="forecast-chart")
+                yield self._table("forecast-table", "figures")
             with TabPane("Won/Lost", id="closed"):
                 yield Static(id="closed-summary", classes="note", markup=False)
-                yield DataTable(id="closed-table", classes="full")
+                yield self._table("closed-table", "full")
             with TabPane("Activity", id="activity"):
                 yield Static(id="response-summary", classes="note", markup=False)
-                yield DataTable(id="activity-table", classes="full")
+                yield self._table("activity-table", "full")
             with TabPane("Key accounts", id="key-accounts"):
-                yield DataTable(id="key-table", classes="full")
+                yield Static(
+                    "enter: the account's open deals, objections and overdue actions",
+                    classes="note hint",
+                    markup=False,
+                )
+                yield self._table("key-table", "full")
             with TabPane("Attention", id="attention"):
                 yield Label("Open objections", classes="title")
-                yield DataTable(id="objections-table", classes="half")
+                yield self._table("objections-table", "half")
                 yield Label("", id="stale-title", classes="title")
-                yield DataTable(id="stale-table", classes="half")
+                yield self._table("stale-table", "half")
         yield Footer()
 
+    @staticmethod
+    def _table(table_id: str, classes: str) -> FitTable:
+        return FitTable(_COLUMNS[table_id], id=table_id, classes=classes)
+
     def on_mount(self) -> None:
-        for table_id, columns in _COLUMNS.items():
-            table = self.query_one(f"#{table_id}", DataTable)
-            table.cursor_type = "row"
-            table.zebra_stripes = True
-            table.add_columns(*columns)
         self.load()
 
     # -- data ---------------------------------------------------------------------------------
@@ -181,16 +187,20 @@ class ReportsScreen(Screen[None]):
         self.load()
 
     def _fill(self, table_id: str, rows: list[list[Text]]) -> None:
-        table = self.query_one(f"#{table_id}", DataTable)
-        table.clear()
-        table.add_rows(rows)
+        self.query_one(f"#{table_id}", FitTable).set_rows(rows)
 
     def _show(self, r: Report) -> None:
-        fr = r.first_response
         self.query_one("#summary", Static).update(
             f"{r.period.label} │ open {money(r.open_value)} (weighted "
             f"{money(r.open_weighted)}) │ won {len(r.won)}: {money(r.won_value)}"
         )
+        self._show_pipeline(r)
+        self._show_closed(r)
+        self._show_activity(r)
+        self._show_key_accounts(r)
+        self._show_attention(r)
+
+    def _show_pipeline(self, r: Report) -> None:
         self._fill(
             "stages-table",
             [
@@ -205,6 +215,17 @@ class ReportsScreen(Screen[None]):
                 for f in r.forecast
             ],
         )
+        self.query_one("#stages-chart", BarChart).show(
+            "Pipeline by stage (value / weighted)",
+            [Bar(s.stage, s.value, s.weighted) for s in r.stages],
+        )
+        self.query_one("#forecast-chart", BarChart).show(
+            "Expected closes by month (value / weighted)",
+            [Bar("undated" if f.month == NO_DATE else f.month, f.value, f.weighted)
+             for f in r.forecast],
+        )
+
+    def _show_closed(self, r: Report) -> None:
         self.query_one("#closed-summary", Static).update(
             f"Won {len(r.won)} deals, {money(r.won_value)}; "
             f"lost {len(r.lost)} deals, {money(r.lost_value)}."
@@ -219,10 +240,16 @@ class ReportsScreen(Screen[None]):
                     _num(money(d.value)),
                     _cell(day_of(d.closed_utc)),
                 ]
-                for result, deals in (("won", r.won), ("lost", r.lost))
-                for d in deals
+                for result, d in self._closed_rows(r)
             ],
         )
+
+    @staticmethod
+    def _closed_rows(r: Report) -> list[tuple[str, ClosedDeal]]:
+        return [("won", d) for d in r.won] + [("lost", d) for d in r.lost]
+
+    def _show_activity(self, r: Report) -> None:
+        fr = r.first_response
         self.query_one("#response-summary", Static).update(
             f"Median first response: {hours(fr.median_hours)} ({waits_text(fr)})"
         )
@@ -240,12 +267,15 @@ class ReportsScreen(Screen[None]):
                 for a in r.activity
             ],
         )
+
+    def _show_key_accounts(self, r: Report) -> None:
         self._fill(
             "key-table",
             [
                 [
                     _cell(k.account),
                     _num(money(k.won_value)),
+                    _num(money(k.won_in_period)),
                     _num(f"{k.revenue_share:.1f}%"),
                     _cell(day_of(k.last_contact_utc)),
                     _cell(len(k.open_deals)),
@@ -257,6 +287,8 @@ class ReportsScreen(Screen[None]):
                 for k in r.key_accounts
             ],
         )
+
+    def _show_attention(self, r: Report) -> None:
         self._fill(
             "objections-table",
             [
@@ -265,7 +297,7 @@ class ReportsScreen(Screen[None]):
             ],
         )
         self.query_one("#stale-title", Label).update(
-            Text(f"Stale accounts (no contact for {r.stale_after_days} days)")
+            Text(f"Stale accounts (no contact for {r.stale_after_days} days or more)")
         )
         self._fill(
             "stale-table",
@@ -278,31 +310,25 @@ class ReportsScreen(Screen[None]):
                 for s in r.stale_accounts
             ],
         )
-        self._plot(
-            "stages-chart",
-            "Pipeline by stage (value / weighted)",
-            [(_short(s.stage), s.value, s.weighted) for s in r.stages],
-        )
-        self._plot(
-            "forecast-chart",
-            "Expected closes by month (value / weighted)",
-            [(f.month, f.value, f.weighted) for f in r.forecast],
-        )
 
-    def _plot(self, plot_id: str, title: str, bars: list[tuple[str, float, float]]) -> None:
-        widget = self.query_one(f"#{plot_id}", PlotextPlot)
-        plt = widget.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title(title)
-        if bars:
-            labels = [clean(label) for label, _, _ in bars]
-            plt.multiple_bar(
-                labels,
-                [[value for _, value, _ in bars], [weighted for _, _, weighted in bars]],
-                labels=["value", "weighted"],
-            )
-        widget.refresh()
+    # -- details ------------------------------------------------------------------------------
+
+    @on(DataTable.RowSelected)
+    def _details(self, event: DataTable.RowSelected) -> None:
+        """Enter on a line whose table cuts or leaves things out: show all of it."""
+        r, row = self.report, event.cursor_row
+        if r is None:
+            return
+        table_id = event.data_table.id
+        if table_id == "key-table" and row < len(r.key_accounts):
+            k = r.key_accounts[row]
+            self.app.push_screen(ReportDetailScreen(k.account, key_account_detail(k)))
+        elif table_id == "objections-table" and row < len(r.open_objections):
+            o = r.open_objections[row]
+            self.app.push_screen(ReportDetailScreen(o.account, objection_detail(o)))
+        elif table_id == "closed-table" and row < len(self._closed_rows(r)):
+            result, d = self._closed_rows(r)[row]
+            self.app.push_screen(ReportDetailScreen(d.account, deal_detail(result, d)))
 
     # -- actions ------------------------------------------------------------------------------
 
