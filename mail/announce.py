@@ -32,12 +32,12 @@ from email.message import EmailMessage
 
 from sqlite_utils import Database
 
-from rapport.mail.compose import build_email, message_id_of, new_draft
+from rapport.mail.compose import Composed, compose, new_draft
 from rapport.mail.config import MailboxConfig
 from rapport.mail.draft_context import Promotion, account_deal, build_context, display_address
 from rapport.mail.drafting import DraftTemplate, render_draft
 from rapport.mail.errors import MailError
-from rapport.mail.outbox import ImapFolder, outbox_path, pick_mailbox, save_eml
+from rapport.mail.outbox import ImapFolder, outbox_path, pick_mailbox, save_raw
 from rapport.mail.smtp import MessageRefused, PartlyRefused, SendError, SmtpSender, SmtpSettings
 from rapport.store.accounts import Account
 from rapport.store.announcements import (
@@ -218,8 +218,8 @@ class MessageRenderer:
         self.today = today or date.today()
         self._deals: dict[int, object] = {}
 
-    def render(self, target: Target) -> tuple[str, EmailMessage]:
-        """(subject, message) for `target`; InputError when its data makes no valid message.
+    def render(self, target: Target) -> Composed:
+        """The composed message for `target`; InputError when its data makes no valid message.
         A contact tried before keeps its Message-ID, so a lookup or a client can match it."""
         account = target.account
         if account.id not in self._deals:
@@ -229,7 +229,7 @@ class MessageRenderer:
                                 promotion=self.plan.promotion)
         draft = new_draft(render_draft(self.plan.template, context), self.config.me)
         message_id = target.entry.message_id if target.entry is not None else None
-        return draft.subject, build_email(draft, self.config.me, message_id=message_id)
+        return compose(draft, self.config.me, message_id=message_id)
 
 
 class Pacer:
@@ -259,7 +259,7 @@ class _Run:
     failed: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     stopped: str = ""
-    first: EmailMessage | None = None
+    first: Composed | None = None
 
 
 class _Delivery:
@@ -281,23 +281,23 @@ class _Delivery:
             return self.drafts.has_message_id(entry.message_id)
         return outbox_path(self.workspace, entry.message_id).exists()
 
-    def deliver(self, msg: EmailMessage) -> None:
+    def deliver(self, msg: Composed) -> None:
         if self.mode == "drafts":
             if self.drafts is not None:
-                self.drafts.append(msg.as_bytes(), flags=(b"\\Draft",))
+                self.drafts.append(msg.raw, flags=(b"\\Draft",))
             else:
-                save_eml(self.workspace, msg)
+                save_raw(self.workspace, msg.message_id, msg.raw)
             return
         assert self.sender is not None
         self.pacer.wait()
-        self.sender.send(msg)
+        self.sender.send_raw(msg.sender, msg.recipients, msg.raw)
 
-    def copy_to_sent(self, msg: EmailMessage) -> None:
+    def copy_to_sent(self, msg: Composed) -> None:
         """After a send: a copy in Sent. A failure is reported once, never undoes the send."""
         if self.mode != "send" or self.sent is None or self.sent_copy_error:
             return
         try:
-            self.sent.append(msg.as_bytes(), flags=(b"\\Seen",))
+            self.sent.append(msg.raw, flags=(b"\\Seen",))
         except MailError as exc:
             self.sent_copy_error = exc.message
 
@@ -317,13 +317,13 @@ def _deliver_one(db: Database, plan: AnnouncementPlan, announcement: Announcemen
     """One contact: render, journal 'started', deliver, journal 'done' (or 'failed')."""
     contact = target.contact
     try:
-        subject, msg = renderer.render(target)
+        msg = renderer.render(target)
     except InputError as exc:
         run.skipped.append(Problem(target.who, exc.message))
         return
     try:
         if delivery.already_there(target):
-            mark_done(db, announcement.id, contact.id, target.account.id, subject,
+            mark_done(db, announcement.id, contact.id, target.account.id, msg.subject,
                       plan.template.name)
             run.confirmed += 1
             return
@@ -332,7 +332,7 @@ def _deliver_one(db: Database, plan: AnnouncementPlan, announcement: Announcemen
         return
     run.first = run.first or msg
     mark_started(db, announcement.id, contact.id, contact.email, delivery.mode,
-                 message_id_of(msg))
+                 msg.message_id)
     try:
         delivery.deliver(msg)
     except PartlyRefused as exc:
@@ -347,7 +347,8 @@ def _deliver_one(db: Database, plan: AnnouncementPlan, announcement: Announcemen
         run.failed.append(Problem(target.who, exc.message))
         run.stopped = exc.message
         return
-    mark_done(db, announcement.id, contact.id, target.account.id, subject, plan.template.name)
+    mark_done(db, announcement.id, contact.id, target.account.id, msg.subject,
+              plan.template.name)
     run.delivered += 1
     delivery.copy_to_sent(msg)
 
@@ -370,7 +371,7 @@ def _dry_run(renderer: MessageRenderer, plan: AnnouncementPlan) -> _Run:
     run = _Run()
     for target in plan.todo:
         try:
-            _, msg = renderer.render(target)
+            msg = renderer.render(target)
         except InputError as exc:
             run.skipped.append(Problem(target.who, exc.message))
             _check_template_error(run, len(plan.todo))
@@ -413,7 +414,8 @@ def run_announcement(
         failed=tuple(run.failed),
         uncertain=tuple(Problem(t.who, f"sent as <{t.entry.message_id}>, not confirmed"
                                 if t.entry else "not confirmed") for t in plan.uncertain),
-        warnings=tuple(run.warnings), stopped=run.stopped, first=run.first)
+        warnings=tuple(run.warnings), stopped=run.stopped,
+        first=run.first.email() if run.first is not None else None)
 
 
 def _deliver_all(db: Database, workspace: Workspace, config: Config, plan: AnnouncementPlan,

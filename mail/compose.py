@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from email import policy
+from email import message_from_bytes, policy, quoprimime
 from email.errors import HeaderParseError, MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -192,6 +192,67 @@ def new_message_id(me: Me) -> str:
     return make_msgid(domain=domain).strip("<>")
 
 
+@dataclass(frozen=True)
+class Composed:
+    """A composed message as the bytes we deliver (SMTP DATA, IMAP APPEND, an .eml file), with
+    what delivery needs. Building an EmailMessage costs five times the rendering (the email
+    package parses every header it is given), so a run of 10,000 messages keeps to bytes."""
+
+    raw: bytes
+    message_id: str
+    subject: str
+    sender: str  # envelope sender: our address
+    recipients: tuple[str, ...]  # envelope recipients: To then Cc
+
+    def email(self) -> EmailMessage:
+        """The message as an EmailMessage (headers parsed only when read)."""
+        return message_from_bytes(self.raw, policy=policy.SMTP)  # type: ignore[return-value]
+
+
+_POLICY = policy.SMTP
+_MAX_LINE = 78
+
+
+def _header(name: str, value: str) -> str:
+    """`Name: value` CRLF. Short ASCII values are written as they are; anything else (non-ASCII,
+    long, or text that looks like an RFC 2047 word) is encoded and folded by the email package."""
+    line = f"{name}: {value}"
+    if len(line) <= _MAX_LINE and value.isascii() and "=?" not in value:
+        return line + "\r\n"
+    return _POLICY.header_factory(name, value).fold(policy=_POLICY)
+
+
+def _body(text: str) -> tuple[str, str]:
+    """(Content-Transfer-Encoding, encoded body with CRLF) as EmailMessage.set_content makes it."""
+    lines = text.replace("\r\n", "\n").encode("utf-8").splitlines()
+    body = b"\n".join(lines) + b"\n"
+    # Quoted-printable keeps non-ASCII bodies 7-bit clean for servers without 8BITMIME.
+    if body.isascii() and all(len(line) < 990 for line in lines):
+        return "7bit", body.decode("ascii").replace("\n", "\r\n")
+    encoded = quoprimime.body_encode(body.decode("latin-1"), _MAX_LINE)
+    return "quoted-printable", encoded.replace("\n", "\r\n")
+
+
+def compose(
+    draft: Draft,
+    me: Me,
+    *,
+    thread: Thread | None = None,
+    message_id: str | None = None,
+    date: datetime | None = None,
+) -> Composed:
+    """The RFC 5322 bytes for `draft` (already filled by reply_draft/new_draft).
+
+    Every failure is an InputError with one line: our checks come first, and whatever the
+    `email` package still refuses is caught rather than shown as a traceback.
+    """
+    try:
+        return _compose(draft, me, thread=thread, message_id=message_id, date=date)
+    except (ValueError, TypeError, IndexError, HeaderParseError, MessageError) as exc:
+        raise InputError(f"template {draft.template!r}: cannot compose the message: "
+                         f"{one_line(str(exc))}") from exc
+
+
 def build_email(
     draft: Draft,
     me: Me,
@@ -200,49 +261,50 @@ def build_email(
     message_id: str | None = None,
     date: datetime | None = None,
 ) -> EmailMessage:
-    """The RFC 5322 message for `draft` (already filled by reply_draft/new_draft).
-
-    Every failure is an InputError with one line: our checks come first, and whatever the
-    `email` package still refuses is caught rather than shown as a traceback.
-    """
-    try:
-        return _build_email(draft, me, thread=thread, message_id=message_id, date=date)
-    except (ValueError, TypeError, IndexError, HeaderParseError, MessageError) as exc:
-        raise InputError(f"template {draft.template!r}: cannot compose the message: "
-                         f"{one_line(str(exc))}") from exc
+    """`compose` as an EmailMessage, for callers that read it back (replies, previews)."""
+    return compose(draft, me, thread=thread, message_id=message_id, date=date).email()
 
 
-def _build_email(draft: Draft, me: Me, *, thread: Thread | None, message_id: str | None,
-                 date: datetime | None) -> EmailMessage:
+def _threading_headers(thread: Thread | None) -> list[str]:
+    if thread is None:
+        return []
+    headers = []
+    in_reply_to = check_header("In-Reply-To", thread.in_reply_to)
+    if in_reply_to:
+        headers.append(_header("In-Reply-To", f"<{in_reply_to}>"))
+    refs = [check_header("References", r) for r in thread.references if r]
+    if refs:
+        headers.append(_header("References", " ".join(f"<{r}>" for r in refs)))
+    return headers
+
+
+def _compose(draft: Draft, me: Me, *, thread: Thread | None, message_id: str | None,
+             date: datetime | None) -> Composed:
     sender = _sender(me)
     to = parse_addresses(draft.to, "To")
     if not to:
         raise InputError(f"template {draft.template!r}: the draft has no To address")
     cc = parse_addresses(draft.cc, "Cc")
     subject = check_header("Subject", draft.subject)
-    msg = EmailMessage(policy=policy.SMTP)
-    msg["From"] = sender
-    msg["To"] = to
-    if cc:
-        msg["Cc"] = cc
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(date or datetime.now().astimezone())
     mid = check_header("Message-ID", message_id or new_message_id(me)).strip("<>")
-    msg["Message-ID"] = f"<{mid}>"
-    if thread is not None:
-        in_reply_to = check_header("In-Reply-To", thread.in_reply_to)
-        if in_reply_to:
-            msg["In-Reply-To"] = f"<{in_reply_to}>"
-        refs = [check_header("References", r) for r in thread.references if r]
-        if refs:
-            msg["References"] = " ".join(f"<{r}>" for r in refs)
-    msg["User-Agent"] = "Rapport"
-    body = draft.body.replace("\r\n", "\n")
-    # Quoted-printable keeps non-ASCII bodies 7-bit clean for servers without 8BITMIME.
-    plain = body.isascii() and all(len(line) < 990 for line in body.split("\n"))
-    cte = "7bit" if plain else "quoted-printable"
-    msg.set_content(body, charset="utf-8", cte=cte)
-    return msg
+    cte, body = _body(draft.body)
+    # The order and the MIME headers are those EmailMessage.set_content writes.
+    headers = [_header("From", str(sender)), _header("To", _format(to))]
+    if cc:
+        headers.append(_header("Cc", _format(cc)))
+    headers += [
+        _header("Subject", subject),
+        _header("Date", format_datetime(date or datetime.now().astimezone())),
+        _header("Message-ID", f"<{mid}>"),
+        *_threading_headers(thread),
+        "User-Agent: Rapport\r\n",
+        'Content-Type: text/plain; charset="utf-8"\r\n',
+        f"Content-Transfer-Encoding: {cte}\r\n",
+        "MIME-Version: 1.0\r\n",
+    ]
+    raw = ("".join(headers) + "\r\n" + body).encode("ascii")
+    recipients = tuple(a.addr_spec for a in (*to, *cc))
+    return Composed(raw, mid, subject, sender.addr_spec, recipients)
 
 
 def message_id_of(msg: EmailMessage) -> str:

@@ -54,11 +54,15 @@ def outbox_path(workspace: Workspace, message_id: str) -> Path:
 
 def save_eml(workspace: Workspace, msg: EmailMessage) -> Saved:
     """Write the draft as outbox/<Message-ID>.eml (0600, folder 0700)."""
-    mid = message_id_of(msg)
+    return save_raw(workspace, message_id_of(msg), msg.as_bytes())
+
+
+def save_raw(workspace: Workspace, message_id: str, raw: bytes) -> Saved:
+    """Write composed bytes as outbox/<Message-ID>.eml (0600, folder 0700)."""
     make_private_dir(workspace.outbox_dir)
-    path = outbox_path(workspace, mid)
-    write_private_file(path, msg.as_bytes())
-    return Saved("file", str(path), mid)
+    path = outbox_path(workspace, message_id)
+    write_private_file(path, raw)
+    return Saved("file", str(path), message_id)
 
 
 class ImapFolder:

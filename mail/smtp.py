@@ -18,6 +18,7 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -143,9 +144,17 @@ class SmtpSender:
         return self
 
     def send(self, msg: EmailMessage) -> None:
+        """Send `msg` to its To/Cc (smtplib reads the envelope from the headers)."""
+        self._send(lambda client: client.send_message(msg))
+
+    def send_raw(self, sender: str, recipients: tuple[str, ...], raw: bytes) -> None:
+        """Send composed bytes as they are (compose.Composed): no EmailMessage needed."""
+        self._send(lambda client: client.sendmail(sender, list(recipients), raw))
+
+    def _send(self, deliver: Callable[[smtplib.SMTP], dict]) -> None:
         assert self._client is not None, "use SmtpSender as a context manager"
         try:
-            refused = self._client.send_message(msg)
+            refused = deliver(self._client)
         except smtplib.SMTPRecipientsRefused as exc:
             raise MessageRefused(
                 f"SMTP refused every recipient: {', '.join(exc.recipients)}") from exc

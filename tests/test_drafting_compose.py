@@ -217,3 +217,64 @@ def test_ingest_drops_unicode_line_separators_from_headers() -> None:
     assert len(parsed.subject.splitlines()) == 1 and "\u2028" not in parsed.subject
     assert parsed.subject.startswith("Hi") and parsed.subject.endswith("Bcc: e@evil.example!")
     assert len(parsed.from_name.splitlines()) == 1
+
+
+def _reference_email(draft: Draft, me: Me, thread, message_id: str):  # noqa: ANN001, ANN202
+    """The message as the email package builds it from the same values (what compose() did
+    before it wrote bytes itself): compose()'s output must read back the same."""
+    from email.message import EmailMessage
+
+    from rapport.mail.compose import _sender
+
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = _sender(me)
+    msg["To"] = parse_addresses(draft.to, "To")
+    if draft.cc:
+        msg["Cc"] = parse_addresses(draft.cc, "Cc")
+    msg["Subject"] = draft.subject
+    msg["Date"] = "Mon, 02 Nov 2026 10:00:00 +0000"
+    msg["Message-ID"] = f"<{message_id}>"
+    if thread is not None:
+        msg["In-Reply-To"] = f"<{thread.in_reply_to}>"
+        msg["References"] = " ".join(f"<{r}>" for r in thread.references)
+    msg["User-Agent"] = "Rapport"
+    body = draft.body.replace("\r\n", "\n")
+    plain = body.isascii() and all(len(line) < 990 for line in body.split("\n"))
+    msg.set_content(body, charset="utf-8", cte="7bit" if plain else "quoted-printable")
+    return msg
+
+
+LONG = "Ünïcode " * 30
+
+
+@pytest.mark.parametrize("changes", [
+    {},
+    {"subject": "Prix pour l'été " + LONG, "to": '"Müller, Jürgen" <j@bücher.example>'},
+    {"subject": "x" * 200, "cc": ", ".join(f"Person {i} <p{i}@acme.example>" for i in range(12))},
+    {"body": "line\n" + "y" * 1200 + "\nend\n"},
+    {"body": "Grüße\n\n" + LONG + "\n-- \nZoë\n", "to": "Zoë Ærø <z@acme.example>"},
+    {"subject": "=?utf-8?q?literal?= text", "to": '"O\\"Neil (work)" <o@acme.example>'},
+])
+def test_composed_bytes_read_back_as_the_email_package_builds_them(changes: dict) -> None:
+    from datetime import UTC, datetime
+
+    from rapport.mail.compose import Thread, compose
+
+    draft = replace(Draft("t", "new", "Offer", "Alice <alice@acme.example>", "", "Hi\n"),
+                    **changes)
+    thread = Thread("orig@acme.example", tuple(f"r{i}@acme.example" for i in range(15)))
+    when = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+    composed = compose(draft, ME, thread=thread, message_id="m-1@rapport.example", date=when)
+    raw = composed.raw
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n")) and raw.isascii()
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    ours = message_from_bytes(raw, policy=policy.default)
+    ref = message_from_bytes(_reference_email(draft, ME, thread, "m-1@rapport.example")
+                             .as_bytes(), policy=policy.default)
+    assert list(ours.keys()) == list(ref.keys())
+    for name in ref.keys():
+        assert str(ours[name]) == str(ref[name]), name
+    assert ours.get_content() == ref.get_content()
+    assert composed.recipients == tuple(
+        a.addr_spec for h in ("To", "Cc") if ref[h] for a in ref[h].addresses)
+    assert composed.email().as_bytes() == raw  # read back, written out unchanged

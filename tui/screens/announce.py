@@ -159,7 +159,7 @@ class AnnouncePreviewScreen(Screen[str | None]):
 
     def _render_target(self, target: Target) -> Text:
         try:
-            _, msg = self.renderer.render(target)
+            msg = self.renderer.render(target).email()
         except RapportError as exc:
             return safe_text(f"{target.who}: skipped, {exc.message}", keep_newlines=True)
         part = msg.get_body(("plain",))
