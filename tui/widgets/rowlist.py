@@ -15,20 +15,11 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from rapport.tui.safe import clean
+from rapport.tui.widgets.row_text import ROLE_PREFIX, ROLES, line, role
+
+__all__ = ["PAGE", "RowList", "line", "role"]
 
 PAGE = 200
-
-# What a row's part means, not its colour: render functions style parts with role("overdue") etc.,
-# and the list maps each role to its component class (theme variables, NO_COLOR rules in the CSS).
-ROLES = ("heading", "strong", "muted", "unread", "overdue", "alert", "rotting", "account", "unassigned",
-         "incoming", "outgoing", "stage")
-_ROLE_PREFIX = "rowlist--"
-
-
-def role(name: str) -> str:
-    """The style name of a role, for `line()` parts; resolved by the RowList that renders it."""
-    return _ROLE_PREFIX + name
 
 Fetch = Callable[[int, int], Sequence[Any]]
 RenderRow = Callable[[Any, int], Text]
@@ -77,6 +68,7 @@ class RowList(ScrollView, can_focus=True):
     """
 
     cursor: reactive[int] = reactive(0, always_update=True)
+    """Index of the highlighted row; kept in view, and every change posts `Highlighted`."""
 
     @dataclass
     class Selected(Message):
@@ -167,7 +159,7 @@ class RowList(ScrollView, can_focus=True):
         return Strip(segments).apply_style(style).crop_extend(0, width, style)
 
     def _resolve(self, span: Span) -> Span:
-        if not (isinstance(span.style, str) and span.style.startswith(_ROLE_PREFIX)):
+        if not (isinstance(span.style, str) and span.style.startswith(ROLE_PREFIX)):
             return span
         style = self._role_styles.get(span.style)
         if style is None:
@@ -225,13 +217,3 @@ class RowList(ScrollView, can_focus=True):
         if row is not None:
             self.post_message(self.Selected(self, row))
 
-
-def line(*parts: tuple[str, str] | str) -> Text:
-    """A Text from (text, style) parts; mail text is cleaned and never parsed as markup."""
-    out = Text()
-    for part in parts:
-        if isinstance(part, str):
-            out.append(clean(part))
-        else:
-            out.append(clean(part[0]), style=part[1])
-    return out
