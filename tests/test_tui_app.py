@@ -102,6 +102,10 @@ def test_main_screen_deal_keys(home: Path) -> None:
         await type_answer(pilot, "12500; 40; 3 dec")
         edited = deals.get_deal(app.opened.db, deal.id)
         assert (edited.value, edited.probability, edited.expected_close.isoformat()) == (12500, 40, "2026-12-03")
+        await pilot.press("e")
+        await type_answer(pilot, " ; ; ")  # blank value keeps it; blank probability: the stage default
+        blanked = deals.get_deal(app.opened.db, deal.id)
+        assert (blanked.value, blanked.probability, blanked.expected_close) == (12500, None, None)
 
         await pilot.press("enter")
         await pilot.pause()
@@ -879,3 +883,16 @@ def test_overdue_rotting_unread_readable_in_every_theme(home: Path, mode: str,
             assert _contrast(name.style) >= 4.5
 
     drive(home, body)
+
+
+def test_contacts_line_fits_and_counts_the_rest() -> None:
+    from rapport.tui.screens.account import contacts_line
+
+    people = [contacts.Contact(i, 1, f"Person Number {i}", (f"person{i}@example.com",), "Buyer", "", False)
+              for i in range(12)]
+    text = contacts_line(people, 78).plain
+    assert text.startswith("Contacts (12): Person Number 0 <person0@example.com> (Buyer)")
+    assert len(text) <= 78 * 2 and text.endswith("more")
+    shown = text.count("<")
+    assert f"+{12 - shown} more" in text
+    assert "more" not in contacts_line(people[:1], 78).plain
