@@ -289,7 +289,6 @@ class _Delivery:
                 save_raw(self.workspace, msg.message_id, msg.raw)
             return
         assert self.sender is not None
-        self.pacer.wait()
         self.sender.send_raw(msg.sender, msg.recipients, msg.raw)
 
     def copy_to_sent(self, msg: Composed) -> None:
@@ -331,6 +330,9 @@ def _deliver_one(db: Database, plan: AnnouncementPlan, announcement: Announcemen
         run.stopped = exc.message  # Drafts cannot be searched: nothing else will work either
         return
     run.first = run.first or msg
+    if delivery.mode == "send":
+        # Wait out the rate before journaling: a kill during the wait leaves nothing uncertain.
+        delivery.pacer.wait()
     mark_started(db, announcement.id, contact.id, contact.email, delivery.mode,
                  msg.message_id)
     try:

@@ -294,3 +294,20 @@ def test_sigkill_mid_send_never_sends_twice_and_uncertain_ones_are_listed(home: 
         assert len(uncertain) <= 1  # at most the message in flight when the process died
     finally:
         controller.stop()
+
+
+def test_interrupted_while_pacing_leaves_nothing_uncertain(
+        home: Path, smtp_server: SmtpServer) -> None:
+    opened, _ = _build(home, _smtp_toml(smtp_server.port))
+
+    def ctrl_c(seconds: float) -> None:  # Ctrl-C while waiting for the second send's turn
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(opened, mode="send", smtp=SmtpSettings("127.0.0.1", smtp_server.port, "plain"),
+             pacer=Pacer(1, sleep=ctrl_c))
+    assert [r.status for r in journal(opened.db, 1).values()] == ["done"]
+    rest = _run(opened, mode="send", smtp=SmtpSettings("127.0.0.1", smtp_server.port, "plain"))
+    assert (rest.delivered, rest.uncertain) == (2, ())
+    assert len(smtp_server.received) == 3
+    opened.close()
