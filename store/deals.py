@@ -40,11 +40,8 @@ class Deal:
 
 
 def effective_probability(deal: Deal, pipeline: Pipeline) -> float:
-    """The deal's own probability, else its stage's default (0 for a stage no longer configured)."""
-    if deal.probability is not None:
-        return deal.probability
-    stage = pipeline.get(deal.stage)
-    return stage.probability if stage else 0.0
+    """100 won, 0 lost, else the deal's own probability or its stage's default (Pipeline's rule)."""
+    return pipeline.win_probability(deal.stage, deal.probability)
 
 
 def weighted_value(deal: Deal, pipeline: Pipeline) -> float:

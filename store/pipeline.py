@@ -54,6 +54,22 @@ class Pipeline:
                 return stage
         return None
 
+    def win_probability(self, stage_name: str, own: float | None) -> float:
+        """Percent chance a deal in `stage_name` is won, for weighted value (the one rule).
+
+        A won deal is certain (100) and a lost one is gone (0), whatever probability it was
+        given while open; an open deal has its own probability, else its stage's default;
+        a stage no longer configured counts as open with a default of 0.
+        """
+        stage = self.get(stage_name)
+        if stage is not None and stage.kind == "won":
+            return 100.0
+        if stage is not None and stage.kind == "lost":
+            return 0.0
+        if own is not None:
+            return float(own)
+        return float(stage.probability) if stage else 0.0
+
     def index(self, name: str) -> int:
         stage = self.get(name)
         if stage is None:

@@ -2,7 +2,8 @@
 
 Definitions (the README's "Reports" section repeats them for users):
 - pipeline by stage: every deal in the workspace, whatever the period, per configured stage;
-  weighted value uses the deal's own probability, else the stage default;
+  weighted value uses Pipeline.win_probability (won 100 %, lost 0 %, else the deal's own
+  probability or its stage's default), the rule the pipeline pane uses too;
 - won / lost in the period: deals whose stage is of kind won / lost and whose last stage change
   (`stage_changed_utc`) falls in the period;
 - forecast: open deals by month of expected close ("no date" last);
@@ -211,30 +212,30 @@ def _stages_cte(pipeline: Pipeline) -> tuple[str, list[Any]]:
     return f"WITH stages(position, name, probability, kind) AS (VALUES {rows})", params
 
 
+def _weighted_deals(db: Database, pipeline: Pipeline) -> list[tuple[str, str | None, float, float]]:
+    """(stage, expected close, value, weighted value) of every deal, by Pipeline.win_probability."""
+    rows = db.execute("SELECT stage, expected_close, value, probability FROM deals").fetchall()
+    return [
+        (stage, close, value, value * pipeline.win_probability(stage, probability) / 100.0)
+        for stage, close, value, probability in rows
+    ]
+
+
 def pipeline_by_stage(db: Database, pipeline: Pipeline) -> tuple[StageFigures, ...]:
     """Count, value and weighted value per stage, covering every deal (unknown stages last)."""
-    cte, params = _stages_cte(pipeline)
-    known = db.execute(
-        f"""{cte}
-        SELECT s.name, s.kind, count(d.id), coalesce(sum(d.value), 0),
-               coalesce(sum(d.value * coalesce(d.probability, s.probability) / 100.0), 0)
-        FROM stages s LEFT JOIN deals d ON d.stage = s.name COLLATE NOCASE
-        GROUP BY s.position ORDER BY s.position""",
-        params,
-    ).fetchall()
-    # A stage removed from config while deals used it is refused at open; still, never drop deals.
-    unknown = db.execute(
-        f"""{cte}
-        SELECT d.stage, 'open', count(*), sum(d.value),
-               sum(d.value * coalesce(d.probability, 0) / 100.0)
-        FROM deals d
-        WHERE NOT EXISTS (SELECT 1 FROM stages s WHERE s.name = d.stage COLLATE NOCASE)
-        GROUP BY d.stage ORDER BY d.stage""",
-        params,
-    ).fetchall()
+    totals: dict[str, list[float]] = {}
+    for stage_name, _, value, weighted in _weighted_deals(db, pipeline):
+        stage = pipeline.get(stage_name)
+        # A stage removed from config while deals used it is refused at open; still, never drop deals.
+        key = stage.name if stage else stage_name
+        count, value_sum, weighted_sum = totals.get(key, [0, 0.0, 0.0])
+        totals[key] = [count + 1, value_sum + value, weighted_sum + weighted]
+    known = [(s.name, s.kind) for s in pipeline.stages]
+    unknown = sorted((name, "open") for name in totals if pipeline.get(name) is None)
     return tuple(
         StageFigures(name, kind, int(n), _money(value), _money(weighted))
-        for name, kind, n, value, weighted in [*known, *unknown]
+        for name, kind in [*known, *unknown]
+        for n, value, weighted in [totals.get(name, [0, 0.0, 0.0])]
     )
 
 
@@ -261,19 +262,19 @@ def closed_in_period(
 
 def forecast_by_month(db: Database, pipeline: Pipeline) -> tuple[ForecastMonth, ...]:
     """Open deals grouped by the month of their expected close; undated ones last."""
-    cte, params = _stages_cte(pipeline)
-    rows = db.execute(
-        f"""{cte}
-        SELECT substr(d.expected_close, 1, 7) AS month, count(*), sum(d.value),
-               sum(d.value * coalesce(d.probability, s.probability) / 100.0)
-        FROM deals d JOIN stages s ON s.name = d.stage COLLATE NOCASE
-        WHERE s.kind = 'open'
-        GROUP BY month ORDER BY month IS NULL, month""",
-        params,
-    ).fetchall()
+    months: dict[str | None, list[float]] = {}
+    for stage_name, close, value, weighted in _weighted_deals(db, pipeline):
+        stage = pipeline.get(stage_name)
+        if stage is not None and stage.kind != "open":
+            continue
+        month = close[:7] if close else None
+        count, value_sum, weighted_sum = months.get(month, [0, 0.0, 0.0])
+        months[month] = [count + 1, value_sum + value, weighted_sum + weighted]
+    order = sorted(months, key=lambda m: (m is None, m or ""))
     return tuple(
         ForecastMonth(month or NO_DATE, int(n), _money(value), _money(weighted))
-        for month, n, value, weighted in rows
+        for month in order
+        for n, value, weighted in [months[month]]
     )
 
 

@@ -31,10 +31,10 @@ from report_workspace import (
 
 from rapport.store.accounts import create_account
 from rapport.store.activities import add_activity
-from rapport.store.deals import create_deal
+from rapport.store.deals import create_deal, move_deal
 from rapport.store.errors import InputError
 from rapport.store.pipeline import Pipeline
-from rapport.store.queries import today_items
+from rapport.store.queries import pipeline_rows, today_items
 from rapport.store.report_period import Period, parse_period
 from rapport.store.reports import (
     AccountActivity,
@@ -507,6 +507,40 @@ def test_csv_cells_never_start_a_formula(hostile_book: Path) -> None:
 def rows_item(rows: list[list[str]], value: str) -> str:
     """The `item` of the first row whose value is `value`."""
     return next(row[1] for row in rows if row[3] == value)
+
+
+def test_won_deals_weigh_in_full_and_lost_ones_not_at_all(tmp_path: Path) -> None:
+    # Each deal was given 30 % (40 % for the lost one) while open. Once won it is certain, once
+    # lost it is gone: Referral 18,000 x 100 % = 18,000; Lost 5,000 x 0 % = 0; the open
+    # Closing deal keeps its own 30 %: 10,000 x 30 % = 3,000 (not the stage's 80 %).
+    opened = open_workspace(tmp_path / "ws")
+    try:
+        db, pipe = opened.db, Pipeline()
+        client = create_account(db, "Client").id
+        for title, value, probability, stage in [
+            ("Referred", 18000, 30, "Referral"),
+            ("Gone", 5000, 40, "Lost"),
+            ("Open", 10000, 30, None),
+        ]:
+            deal = create_deal(db, client, title, "Closing", pipeline=pipe, value=value,
+                               probability=probability)
+            if stage:
+                move_deal(db, deal.id, stage, pipeline=pipe)
+        report = build_report(db, pipe, MARCH, stale_after_days=30, now=NOW)
+        pane = {r.stage.name: r.stage for r in pipeline_rows(db, pipe, date(2026, 4, 10))}
+    finally:
+        opened.close()
+    weighted = {s.stage: s.weighted for s in report.stages}
+    assert (weighted["Referral"], weighted["Lost"], weighted["Closing"]) == (18000.0, 0.0, 3000.0)
+    # The pipeline pane uses the same rule, so the two never disagree.
+    assert (pane["Referral"].weighted, pane["Lost"].weighted, pane["Closing"].weighted) == (
+        18000.0,
+        0.0,
+        3000.0,
+    )
+    assert Pipeline().win_probability("won / SUPPORT", 10) == 100.0
+    assert Pipeline().win_probability("Prospect", None) == 10.0
+    assert Pipeline().win_probability("Gone from config", None) == 0.0
 
 
 def test_today_and_report_agree_on_stale_accounts(tmp_path: Path) -> None:
