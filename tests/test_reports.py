@@ -659,6 +659,25 @@ def test_period_parsing_and_shifting() -> None:
         Period(date(1, 1, 1), date(1, 1, 31)).shifted(-1)
 
 
+def test_markdown_never_turns_book_text_into_markup(report: Report) -> None:
+    # Rendered by a GFM-like parser (markdown-it: tables, strikethrough, linkify): book text
+    # must come out as the same text, with no link, strike, emphasis or extra cell.
+    from markdown_it import MarkdownIt
+
+    hostile = (
+        "~~struck~~ **bold** _em_ [x](http://y.example) https://evil.example/p "
+        "www.evil.example evil.com mailto:bob@evil.example <b>|</b> `code`"
+    )
+    objection = dataclasses.replace(report.open_objections[0], subject=hostile)
+    html = MarkdownIt("gfm-like").render(
+        render_md(dataclasses.replace(report, open_objections=(objection,)))
+    )
+    for markup in ("<a ", "<s>", "<del>", "<strong>", "<em>", "<code>", "<b>"):
+        assert markup not in html
+    literal = hostile.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert f"<td>{literal}</td>" in html
+
+
 def test_mixed_currencies_are_flagged(report: Report) -> None:
     assert "values in EUR." in render_md(report)
     mixed = dataclasses.replace(report, currencies=("EUR", "USD"))

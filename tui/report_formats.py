@@ -13,6 +13,7 @@ import csv
 import dataclasses
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -277,13 +278,21 @@ def render_csv(report: Report) -> str:
 
 
 # Markdown meaning: backslash-escaped (CommonMark allows it before any ASCII punctuation).
-_MD_SPECIAL = set("\\`*_[]<>|&#!")
+# `~` is GFM strikethrough and `@` starts its email autolinks.
+_MD_SPECIAL = set("\\`*_[]<>|&#!~@")
+# GFM (and linkify) turn bare URLs into links: break the scheme's colon ("https://", "mailto:")
+# and a dot between a word and a letter ("www.evil.example"); figures like 2,000.00 keep theirs.
+_AUTOLINK_COLON = re.compile(r"(?i)(?<=\bmailto):|(?<=\bxmpp):|:(?=//)")
+_AUTOLINK_DOT = re.compile(r"(?<=\w)\.(?=[^\W\d_])")
 
 
 def _cell(value: Any) -> str:
-    """Names and objections come from mail and imports: shown literally, never as markup/HTML."""
+    """Names and objections come from mail and imports: shown literally, never as markup/HTML
+    (no emphasis, strikethrough, tables broken by pipes, or links made of bare URLs)."""
     text = " ".join(str(value).split())
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
+    text = "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
+    text = _AUTOLINK_COLON.sub(r"\\:", text)
+    return _AUTOLINK_DOT.sub(r"\\.", text)
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
