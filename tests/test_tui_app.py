@@ -877,10 +877,16 @@ def test_overdue_rotting_unread_readable_in_every_theme(home: Path, mode: str,
             assert due.style.color.type in (ColorType.STANDARD, ColorType.DEFAULT)  # the terminal's own red
         else:
             assert _contrast(due.style) >= 3, _contrast(due.style)
-        plain = next(i for i, r in enumerate(rows) if r.deal is not None and not r.overdue and i > 0)
-        name = _segment(list(pipeline.render_line(plain)), rows[plain].deal.account_name[:10])
+        plain = next(i for i, r in enumerate(rows) if r.deal is not None and not r.overdue and i > 0
+                     and r.deal.next_action_due is not None)
+        plain_strip = list(pipeline.render_line(plain))
+        name = _segment(plain_strip, rows[plain].deal.account_name[:10])
+        if mode == "NO_COLOR":
+            plain_strip = Monochrome().apply(plain_strip, app.screen.styles.background)
+        muted = _segment(plain_strip, rows[plain].deal.next_action_due.isoformat())  # a date not yet due
         if mode != "ansi-dark":
             assert _contrast(name.style) >= 4.5
+            assert _contrast(muted.style) >= 3, (mode, _contrast(muted.style))
 
     drive(home, body)
 

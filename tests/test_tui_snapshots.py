@@ -43,3 +43,19 @@ def test_screen_snapshot(snap_compare: Any, template: Path, tmp_path: Path, scre
             await pilot.pause()
 
     assert snap_compare(_app(template, tmp_path), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("look", ["textual-light", "NO_COLOR"])
+def test_main_snapshot_light_and_no_color(snap_compare: Any, template: Path, tmp_path: Path, look: str,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Overdue (!, bold date) and unread (●, bold) without relying on dark-theme colours."""
+    if look == "NO_COLOR":
+        monkeypatch.setenv("NO_COLOR", "1")  # read (and removed from the environment) by App()
+    app = _app(template, tmp_path)
+
+    async def run_before(pilot: Any) -> None:
+        if look != "NO_COLOR":
+            pilot.app.theme = look
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Span, Text
 from textual.binding import Binding, BindingType
@@ -49,13 +50,13 @@ class RowList(ScrollView, can_focus=True):
     RowList:focus > .rowlist--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
     RowList > .rowlist--heading { color: $text-primary; text-style: bold; }
     RowList > .rowlist--strong { text-style: bold; }
-    RowList > .rowlist--muted { color: $text-muted; }
+    RowList > .rowlist--muted { color: $foreground-muted; }
     RowList > .rowlist--unread { text-style: bold; }
     RowList > .rowlist--overdue { color: $text-error; text-style: bold; }
     RowList > .rowlist--alert { color: $text-error; text-style: bold; }
     RowList > .rowlist--rotting { color: $text-warning; text-style: italic; }
     RowList > .rowlist--account { color: $text-secondary; }
-    RowList > .rowlist--unassigned { color: $text-muted; text-style: italic; }
+    RowList > .rowlist--unassigned { color: $foreground-muted; text-style: italic; }
     RowList > .rowlist--incoming { color: $text-accent; }
     RowList > .rowlist--outgoing { color: $text-success; }
     RowList > .rowlist--stage { color: $text-primary; }
@@ -152,11 +153,16 @@ class RowList(ScrollView, can_focus=True):
         text.spans = [self._resolve(span) for span in text.spans]
         text.no_wrap = True
         text.truncate(width, overflow="ellipsis", pad=True)
-        style: Style = base
-        if index == self.cursor:
-            style = base + self.get_component_rich_style("rowlist--cursor")
         segments = list(text.render(self.app.console))
-        return Strip(segments).apply_style(style).crop_extend(0, width, style)
+        if index != self.cursor:
+            return Strip(segments).apply_style(base).crop_extend(0, width, base)
+        # The cursor's colours win over the roles' (a heading's colour on the cursor bar is unreadable);
+        # the roles' attributes (bold, reverse, italic) stay.
+        cursor = self.get_component_rich_style("rowlist--cursor")
+        style = base + cursor
+        on_cursor = Segment.apply_style(Strip(segments).apply_style(base), post_style=Style(
+            color=cursor.color, bgcolor=cursor.bgcolor))
+        return Strip(on_cursor).crop_extend(0, width, style)
 
     def _resolve(self, span: Span) -> Span:
         if not (isinstance(span.style, str) and span.style.startswith(ROLE_PREFIX)):
