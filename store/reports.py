@@ -21,7 +21,9 @@ Definitions (the README's "Reports" section repeats them for users):
 
 from __future__ import annotations
 
+import contextlib
 import statistics
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -523,11 +525,41 @@ def build_report(
     stale_after_days: int,
     now: datetime | None = None,
 ) -> Report:
-    """Every figure of the report for `period`; `now` fixes the clock (tests, reproducible runs)."""
+    """Every figure of the report for `period`; `now` fixes the clock (tests, reproducible runs).
+
+    All the queries read one snapshot of the database (a read transaction), so a sync or an
+    edit landing meanwhile cannot make one section disagree with another.
+    """
     moment = now or utc_now()
     now_text = to_utc_text(moment)
     # Figures "as of" stop at the end of the period, or now while the period is still running.
     as_of = min(period.end_utc, _next_second(now_text))
+    with read_snapshot(db):
+        return _build(db, pipeline, period, stale_after_days, as_of, now_text)
+
+
+@contextlib.contextmanager
+def read_snapshot(db: Database) -> Iterator[None]:
+    """One read transaction around the block: in WAL mode every read in it sees the same
+    committed state, while writers carry on. Inside a caller's transaction, that one is used."""
+    if db.conn.in_transaction:
+        yield
+        return
+    db.conn.execute("BEGIN DEFERRED")
+    try:
+        yield
+    finally:
+        db.conn.execute("COMMIT")  # read only: nothing to keep, nothing to undo
+
+
+def _build(
+    db: Database,
+    pipeline: Pipeline,
+    period: Period,
+    stale_after_days: int,
+    as_of: str,
+    now_text: str,
+) -> Report:
     contacts = last_contacts(db, as_of)
     won = closed_in_period(db, pipeline, period, "won")
     return Report(

@@ -659,6 +659,40 @@ def test_period_parsing_and_shifting() -> None:
         Period(date(1, 1, 1), date(1, 1, 31)).shifted(-1)
 
 
+def test_report_reads_one_snapshot_while_a_sync_writes(tmp_path: Path) -> None:
+    # Another connection (a background sync, a second terminal) commits a won deal while the
+    # report is being computed, right after its second query. Every section must still be
+    # the state before it: ten deals, 9,000 won in March, the same key-account figures.
+    home = build_report_workspace(tmp_path / "ws", with_mail=False)
+    reader, writer = open_workspace(home), open_workspace(home)
+    statements: list[str] = []
+
+    def sync_lands(sql: str) -> None:
+        if sql.lstrip().upper().startswith(("SELECT", "WITH")):
+            statements.append(sql)
+        if len(statements) == 2 and sql is statements[-1]:  # the first read took the snapshot
+            acme = writer.db.execute("SELECT id FROM accounts WHERE name = 'Acme'").fetchone()[0]
+            deal = create_deal(writer.db, acme, "Late arrival", "Won / support",
+                               pipeline=Pipeline(), value=50_000)
+            for column in ("created_utc", "stage_changed_utc"):
+                backdate(writer.db, "deals", deal.id, column, "2026-03-30T12:00:00Z")
+
+    try:
+        reader.db.conn.set_trace_callback(sync_lands)
+        during = build_report(reader.db, Pipeline(), MARCH, stale_after_days=30, now=NOW)
+        reader.db.conn.set_trace_callback(None)
+        after = build_report(reader.db, Pipeline(), MARCH, stale_after_days=30, now=NOW)
+    finally:
+        reader.close()
+        writer.close()
+    assert len(statements) > 5  # the write landed in the middle, not after the report
+    assert (during.total_deals, during.won_value) == (10, 9000.0)
+    assert [k.won_value for k in during.key_accounts] == [4000.0, 3000.0]
+    # The write did land: the next report sees it in every section.
+    assert (after.total_deals, after.won_value) == (11, 59000.0)
+    assert [k.won_value for k in after.key_accounts] == [54000.0, 3000.0]
+
+
 def test_markdown_never_turns_book_text_into_markup(report: Report) -> None:
     # Rendered by a GFM-like parser (markdown-it: tables, strikethrough, linkify): book text
     # must come out as the same text, with no link, strike, emphasis or extra cell.
