@@ -1,15 +1,25 @@
-"""The HTML report: one self-contained, escaped file that headless Chromium renders without errors."""
+"""The HTML report: one self-contained, escaped file that headless Chromium renders without errors.
+
+The static checks and the browser run use the HTML `rapport report --format html` writes for a
+book whose text is hostile (markup that would load things if it were not escaped), and the
+browser's network log must show no request made by the page.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
+import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from report_workspace import MARCH, NOW, STALE_AFTER_DAYS, build_report_workspace
+from report_workspace import MARCH, NOW, STALE_AFTER_DAYS, build_report_workspace, set_raw
 
+from rapport.store.accounts import create_account
+from rapport.store.activities import add_activity
 from rapport.store.pipeline import Pipeline
 from rapport.store.reports import Report, build_report
 from rapport.store.session import open_workspace
@@ -25,7 +35,16 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
     "--enable-logging=stderr",
     "--v=0",
+    # No name resolves: a fetch the page attempted fails, and the net log below still shows it.
+    "--host-resolver-rules=MAP * ~NOTFOUND",
 ]
+# Book text that would fetch something if it reached the page as markup.
+LOADERS = (
+    '<img src="https://evil.example/a.png"> Evil',
+    "<script src=//evil.example/x.js></script> url(https://evil.example/b) "
+    "@import 'https://evil.example/c.css' <link rel=stylesheet href=https://evil.example/d.css>",
+)
+SVG_NAMESPACE = "http://www.w3.org/2000/svg"
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +64,97 @@ def html(report: Report) -> str:
     return render_html(report)
 
 
-def test_html_is_self_contained(html: str) -> None:
-    # Only the SVG namespace URI may appear; it names a namespace and is never fetched.
-    urls = set(re.findall(r"(?:https?:)?//[^\s\"'<>)]+", html)) - {"http://www.w3.org/2000/svg"}
-    assert urls == set()
-    for loader in ("<script", "<link", "<img", "<iframe", "@import", "url(", " src="):
-        assert loader not in html
-    assert html.count("<svg") == 2  # pipeline by stage and forecast by month
-    assert html.count("<style>") == 1
+@pytest.fixture(scope="module")
+def hostile_html(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The page the CLI writes for the March book plus a key account with loader markup."""
+    root = tmp_path_factory.mktemp("hostile-html")
+    home = build_report_workspace(root / "ws")
+    opened = open_workspace(home)
+    try:
+        evil = create_account(opened.db, "Evil", tier="key").id
+        objection = add_activity(opened.db, evil, "objection", subject="x",
+                                 date_utc="2026-03-04T10:00:00Z")
+        # Raw, past the store's cleaning: what an older workspace holds.
+        set_raw(opened.db, "accounts", evil, "name", LOADERS[0])
+        set_raw(opened.db, "activities", objection.id, "subject", LOADERS[1])
+    finally:
+        opened.close()
+    out = root / "report.html"
+    result = subprocess.run(
+        [sys.executable, "-m", "rapport.tui.cli.main", "--home", str(home), "report",
+         "--month", "2026-03", "--format", "html", "--output", str(out)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return out.read_text(encoding="utf-8")
+
+
+class _Loads(HTMLParser):
+    """Every tag, every attribute and all CSS of a page: what a browser could fetch from."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.attributes: list[tuple[str, str, str]] = []
+        self.css: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self._in_style = tag == "style"
+        for name, value in attrs:
+            self.attributes.append((tag, name, value or ""))
+            if name == "style":
+                self.css.append(value or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.css.append(data)
+
+
+def _assert_self_contained(page: str) -> None:
+    loads = _Loads()
+    loads.feed(page)
+    # Only markup the template writes: nothing that loads, embeds or runs.
+    assert loads.tags <= {
+        "html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "strong",
+        "span", "section", "table", "caption", "tr", "th", "td", "svg", "g", "text", "rect",
+    }  # fmt: skip
+    fetching = {"src", "href", "srcset", "poster", "data", "action", "formaction",
+                "background", "xlink:href", "ping", "manifest"}  # fmt: skip
+    assert [a for a in loads.attributes if a[1] in fetching] == []
+    assert [a for a in loads.attributes if a[1].startswith("on")] == []
+    # The one URL in an attribute is the SVG namespace, which names and never fetches.
+    urls = [a for a in loads.attributes if "//" in a[2]]
+    assert {(tag, name, value) for tag, name, value in urls} <= {("svg", "xmlns", SVG_NAMESPACE)}
+    for css in loads.css:
+        assert "url(" not in css and "@import" not in css and "//" not in css
+
+
+def test_html_is_self_contained(html: str, hostile_html: str) -> None:
+    _assert_self_contained(html)
+    _assert_self_contained(hostile_html)
+    assert hostile_html.count("<svg") == 2  # pipeline by stage and forecast by month
+    assert hostile_html.count("<style>") == 1
+    # The hostile text is there, as text.
+    assert "&lt;img src=&#34;https://evil.example/a.png&#34;&gt; Evil" in hostile_html
+    assert "&lt;script src=//evil.example/x.js&gt;&lt;/script&gt; url(https://evil.example/b)" in (
+        hostile_html
+    )
+
+
+def test_the_self_contained_check_can_fail() -> None:
+    for page in (
+        '<p>x</p><img src="https://evil.example/a.png">',
+        '<p style="background: url(https://evil.example/b)">x</p>',
+        "<style>@import 'https://evil.example/c.css';</style>",
+        '<svg xmlns="http://www.w3.org/2000/svg"><image href="//evil.example/d.png"/></svg>',
+    ):
+        with pytest.raises(AssertionError):
+            _assert_self_contained(page)
 
 
 def test_html_escapes_text_from_the_book(html: str) -> None:
@@ -101,18 +203,16 @@ def _chromium() -> str:
     return found
 
 
-def test_html_renders_in_headless_chromium(html: str, tmp_path: Path) -> None:
-    chromium = _chromium()
-    page = tmp_path / "report.html"
-    page.write_text(html, encoding="utf-8")
-    shot = tmp_path / "report.png"
+def _render(chromium: str, page: Path, tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Open `page` in headless Chromium; its run and the URLs the page itself requested."""
+    net_log = tmp_path / f"{page.stem}.netlog.json"
     result = subprocess.run(
         [
             chromium,
             *CHROMIUM_FLAGS,
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--window-size=1200,2400",
-            f"--screenshot={shot}",
+            f"--user-data-dir={tmp_path / ('profile-' + page.stem)}",
+            f"--log-net-log={net_log}",
+            *extra,
             "--dump-dom",
             page.as_uri(),
         ],
@@ -120,13 +220,42 @@ def test_html_renders_in_headless_chromium(html: str, tmp_path: Path) -> None:
         text=True,
         timeout=120,
     )
+    events = json.loads(net_log.read_text()).get("events", [])
+    # Requests the page made carry its file:// network isolation key; Chromium's own
+    # background traffic (updates, accounts) does not.
+    fetched = {
+        e["params"]["url"]
+        for e in events
+        if "url" in e.get("params", {})
+        and str(e["params"].get("network_isolation_key", "")).startswith("file://")
+    }
+    return result, sorted(fetched - {page.as_uri()})
+
+
+def test_html_renders_in_headless_chromium(hostile_html: str, tmp_path: Path) -> None:
+    chromium = _chromium()
+    # First, that the net log does show a page's fetches (so the assertion below can fail).
+    probe = tmp_path / "probe.html"
+    probe.write_text('<!DOCTYPE html><p>x</p><img src="http://loader.example/a.png">')
+    _, probe_fetched = _render(chromium, probe, tmp_path)
+    assert probe_fetched == ["http://loader.example/a.png"]
+
+    page = tmp_path / "report.html"
+    page.write_text(hostile_html, encoding="utf-8")
+    shot = tmp_path / "report.png"
+    result, fetched = _render(
+        chromium, page, tmp_path, "--window-size=1200,2400", f"--screenshot={shot}"
+    )
     assert result.returncode == 0, result.stderr[-2000:]
+    assert fetched == []  # one self-contained file: the page asked the network for nothing
     dom = result.stdout
     # The DOM Chromium built holds the figures, so the file parsed as intended.
     assert "<h1>Rapport report: 2026-03</h1>" in dom
     assert '<svg id="chart-stages"' in dom and '<svg id="chart-forecast"' in dom
     assert "Won / support" in dom and "30,000.00" in dom
     assert "Price too high &lt;b&gt;&amp;amp; | pipes" in dom
+    assert "&lt;img src=\"https://evil.example/a.png\"&gt; Evil" in dom  # text, not an <img>
+    assert "<img" not in dom and "<script" not in dom
     # The page has no script, so any console line (Chromium logs them as "INFO:CONSOLE" or
     # "ERROR:CONSOLE" depending on version) means something went wrong.
     for problem in ("Uncaught", ":CONSOLE", "Failed to load resource", "net::ERR_"):

@@ -543,6 +543,34 @@ def test_won_deals_weigh_in_full_and_lost_ones_not_at_all(tmp_path: Path) -> Non
     assert Pipeline().win_probability("Gone from config", None) == 0.0
 
 
+def test_forecast_across_a_year_boundary(tmp_path: Path) -> None:
+    # Open deals closing in November and December 2026 and January 2027 (Prospect, 10 %), an
+    # undated one, and a won deal dated January (not forecast: it is closed).
+    opened = open_workspace(tmp_path / "ws")
+    try:
+        db, pipe = opened.db, Pipeline()
+        client = create_account(db, "Client").id
+        for title, value, close, stage in [
+            ("Jan b", 3000, date(2027, 1, 31), "Prospect"),
+            ("Dec", 2000, date(2026, 12, 31), "Prospect"),
+            ("Jan a", 1000, date(2027, 1, 1), "Prospect"),
+            ("Nov", 500, date(2026, 11, 30), "Prospect"),
+            ("Undated", 700, None, "Prospect"),
+            ("Won in Jan", 9000, date(2027, 1, 15), "Won / support"),
+        ]:
+            create_deal(db, client, title, stage, pipeline=pipe, value=value, expected_close=close)
+        report = build_report(db, pipe, MARCH, stale_after_days=30, now=NOW)
+    finally:
+        opened.close()
+    # Month by month in calendar order, 2026-12 before 2027-01, "no date" last.
+    assert report.forecast == (
+        ForecastMonth("2026-11", 1, 500.0, 50.0),
+        ForecastMonth("2026-12", 1, 2000.0, 200.0),
+        ForecastMonth("2027-01", 2, 4000.0, 400.0),
+        ForecastMonth("no date", 1, 700.0, 70.0),
+    )
+
+
 def test_today_and_report_agree_on_stale_accounts(tmp_path: Path) -> None:
     # On 31 March with a 30-day threshold: A's last call (1 March) is 30 days old, so stale;
     # B has only a note (not contact: the manager writing to themselves), so never contacted;

@@ -28,7 +28,7 @@ from rapport.store.pipeline import Pipeline
 from rapport.store.session import OpenWorkspace, open_workspace
 from rapport.tui.screens.report_detail import ReportDetailScreen
 from rapport.tui.screens.reports import SECTIONS, ReportsScreen
-from rapport.tui.widgets.bar_chart import BarChart
+from rapport.tui.widgets.bar_chart import BarChart, short_labels
 from rapport.tui.widgets.fit_table import FitTable
 
 SIZE = (80, 24)
@@ -320,3 +320,16 @@ def test_hostile_key_account_in_a_real_terminal(tmp_path: Path) -> None:
         assert "Late" in pane.splitlines()[4]  # the last column header is on screen
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+
+
+def test_chart_labels_fit_and_stay_unique() -> None:
+    stages = [s.name for s in Pipeline().stages]
+    for width in range(3, 21):
+        labels = short_labels(stages, width)
+        assert len(set(labels)) == len(stages) and all(len(x) <= width for x in labels), width
+    assert short_labels(stages, 20) == stages  # room enough: the names themselves
+    # Months across a year boundary keep their year when cut.
+    months = ["2026-11", "2026-12", "2027-01", "2027-12", "undated"]
+    assert short_labels(months, 6) == ["Nov 26", "Dec 26", "Jan 27", "Dec 27", "undat…"]
+    assert short_labels(months, 5) == ["11/26", "12/26", "01/27", "12/27", "unda…"]
+    assert short_labels(["Closing A", "Closing B"], 5) == ["ClosA", "ClosB"]
