@@ -468,7 +468,7 @@ def hostile_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
                      date_utc="2026-03-04T10:00:00Z")
         # The store cleans text it is given; an older workspace still holds it raw.
         set_raw(db, "accounts", evil, "name", ESCAPED_NAME)
-        set_raw(db, "activities", slow.id, "subject", "Too slow\x07\x1b[2J")
+        set_raw(db, "activities", slow.id, "subject", "Too slow\x07\x1b[2J\u202e")
     finally:
         opened.close()
     return home
@@ -478,7 +478,7 @@ def hostile_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_no_format_carries_terminal_escapes(hostile_book: Path, fmt: str) -> None:
     result = _run(hostile_book, "report", "--month", "2026-03", "--format", fmt)
     assert result.returncode == 0, result.stderr
-    for control in ("\x1b", "\x07", "\x9b", "\r"):
+    for control in ("\x1b", "\x07", "\x9b", "\r", "\u202e"):
         assert control not in result.stdout
     # The escape went whole (payload too); the name around it is kept.
     assert "pwned" not in result.stdout and "Evil GmbH" in result.stdout

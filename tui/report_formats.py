@@ -3,8 +3,10 @@
 JSON is the reference shape (`report_data`); CSV is that same data flattened to
 `section,item,field,value` rows; Markdown and HTML print the same rounded numbers.
 Book text (account names, deal titles, objections) comes from imports and mail: every renderer
-starts from `safe_report`, so no format ever carries a terminal escape or control character,
-and CSV cells that a spreadsheet would run as formulas are quoted.
+starts from `safe_report` (store/text.clean_line on every text field: the store cleans what it
+is given, but an older workspace may still hold raw text), so no format carries a terminal
+escape, control or bidi-override character, and CSV cells that a spreadsheet would run as
+formulas are quoted.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from rapport.store.exporter import formula_safe
 from rapport.store.reports import FirstResponse, KeyAccount, KeyDeal, Report
-from rapport.tui.safe import clean
+from rapport.store.text import clean_line
 
 FORMATS = ("md", "csv", "json", "html")
 
@@ -45,7 +47,7 @@ def safe_report(report: Report) -> Report:
 def _cleaned(value: Any) -> Any:
     """Strings cleaned, through tuples and (frozen) dataclasses; numbers and dates as they are."""
     if isinstance(value, str):
-        return clean(value)
+        return clean_line(value)
     if isinstance(value, tuple):
         return tuple(_cleaned(item) for item in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
