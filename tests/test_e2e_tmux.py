@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -12,9 +13,12 @@ import pytest
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
+# A private tmux server: sessions of other tests or users on the machine never collide with ours.
+TMUX = ["tmux", "-L", f"rapport-e2e-{os.getpid()}"]
+
 
 def _pane(session: str) -> str:
-    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True,
+    return subprocess.run([*TMUX, "capture-pane", "-p", "-t", session], capture_output=True, text=True,
                           check=True).stdout
 
 
@@ -31,15 +35,17 @@ def _wait_for(session: str, *texts: str, gone: str = "", timeout: float = 30.0) 
 
 
 def _keys(session: str, *keys: str) -> None:
-    subprocess.run(["tmux", "send-keys", "-t", session, *keys], check=True)
+    subprocess.run([*TMUX, "send-keys", "-t", session, *keys], check=True)
 
 
 def test_rapport_demo_in_tmux(tmp_path: Path) -> None:
     home = tmp_path / "demo"
     rapport = Path(sys.executable).parent / "rapport"
     session = f"rapport-e2e-{tmp_path.name}"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "36",
-                    f"{rapport} demo --home {home}; echo RAPPORT-EXITED $?; sleep 30"], check=True)
+    # COLUMNS/LINES may be inherited from the test run (pytest's terminal): the pane's own size must win.
+    subprocess.run([*TMUX, "new-session", "-d", "-s", session, "-x", "120", "-y", "36",
+                    f"env -u COLUMNS -u LINES {rapport} demo --home {home}; echo RAPPORT-EXITED $?; sleep 30"],
+                   check=True)
     try:
         # The demo is built, then the TUI opens on it and syncs its Maildir in the background.
         _wait_for(session, "Inbox:", "Prospect", "Pipeline", "synced", timeout=60)
@@ -60,4 +66,4 @@ def test_rapport_demo_in_tmux(tmp_path: Path) -> None:
         _keys(session, "?", "q")
         assert "RAPPORT-EXITED 0" in _wait_for(session, "RAPPORT-EXITED")
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+        subprocess.run([*TMUX, "kill-server"], check=False)
