@@ -552,6 +552,17 @@ def test_cursor_row_stays_visible_at_80x24(home: Path) -> None:
         await pilot.pause()
         inbox = app.screen.query_one("#inbox")
         assert not inbox.show_horizontal_scrollbar and _cursor_visible(inbox)
+        # The bottom bar: whole keys only, none under the sync state or the palette key.
+        from textual.widgets._footer import FooterKey
+
+        from rapport.tui.widgets.status_bar import SyncStatus
+
+        status = app.screen.query_one(SyncStatus).region
+        keys = [k for k in app.screen.query(FooterKey) if not k.has_class("-command-palette")]
+        palette = next(k for k in app.screen.query(FooterKey) if k.has_class("-command-palette")).region
+        assert keys and status.right <= 80 and status.width >= len("sync idle")
+        assert all(k.region.right <= palette.x and k.region.width == k.get_content_width(k.size, k.size)
+                   for k in keys)
 
     drive(home, body, size=(80, 24))
 
