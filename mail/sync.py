@@ -9,6 +9,9 @@ Per folder (state in the `folders` table: uidvalidity, last_uid, highestmodseq):
 
 Every batch is saved with the folder's `last_uid` in ONE transaction (store.messages.save_batch),
 so a kill -9 anywhere resumes from the last committed batch with nothing lost or duplicated.
+A message that cannot be read is reported (MessageSkipped) and recorded in `skipped_messages`
+in its batch's transaction: the server still counts it, so MESSAGES and EXISTS are compared
+with stored + skipped, and its record goes when the server expunges it.
 HIGHESTMODSEQ is only recorded once the whole folder matches the server, and it is the value
 seen at SELECT time, so a change made during the sync is picked up by the next one.
 
@@ -125,10 +128,6 @@ class FolderSync:
         self.should_stop = should_stop
         self.skipped = 0
 
-    def local_count(self, folder_id: int) -> int:
-        row = self.db.execute("SELECT count(*) FROM messages WHERE folder_id = ?", [folder_id])
-        return int(row.fetchone()[0])
-
     def unchanged(self, name: str, state: store.FolderState) -> bool:
         """One STATUS round trip says nothing moved (only meaningful with CONDSTORE)."""
         if not self.caps.condstore or state.uidvalidity is None or state.highestmodseq is None:
@@ -140,7 +139,7 @@ class FolderSync:
             status.get(b"UIDVALIDITY") == state.uidvalidity
             and status.get(b"UIDNEXT") == state.last_uid + 1
             and status.get(b"HIGHESTMODSEQ") == state.highestmodseq
-            and status.get(b"MESSAGES") == self.local_count(state.id)
+            and status.get(b"MESSAGES") == store.known_count(self.db, state.id)
             and not store.dirty_flags(self.db, state.id)
         )
 
@@ -220,8 +219,7 @@ class FolderSync:
             via = "vanished" if self.caps.qresync else ""
         else:
             items = raw_uid_fetch(self.client, known, "(UID FLAGS)")
-            local = store.local_uids(self.db, state.id)
-            missing = local - set(items)
+            missing = store.known_uids(self.db, state.id) - set(items)
             if missing:
                 removed = store.remove_uids(self.db, state.id, missing)
             via = "scan"
@@ -251,7 +249,9 @@ class FolderSync:
             if self.should_stop():
                 return None
             batch = uids[start:start + BATCH_SIZE]
-            messages = build_messages(fetch_raw(self.client, batch), self._skip(state.name))
+            skipped: list[tuple[int, str]] = []
+            messages = build_messages(fetch_raw(self.client, batch),
+                                      self._skip(state.name, skipped))
             final = start + BATCH_SIZE >= total
             store.save_batch(
                 self.db, state.id, messages,
@@ -259,22 +259,26 @@ class FolderSync:
                 uidvalidity=uidvalidity,
                 highestmodseq=None,
                 my_addresses=self.mine,
+                skipped=skipped,
             )
             done += len(batch)
             self.report(FolderProgress(self.cfg.name, state.name, done, total))
         return total - self.skipped
 
     def check_count(self, folder_id: int, exists: int, uidnext: int) -> int:
-        """Local count differs from the server's EXISTS: remove what the server no longer has."""
-        if self.local_count(folder_id) == exists:
+        """Stored + skipped differs from the server's EXISTS: forget what the server no longer
+        has (skip records included); returns how many stored messages went."""
+        if store.known_count(self.db, folder_id) == exists:
             return 0
         server = {u for u in self.client.search(["ALL"]) if u < uidnext}
-        gone = store.local_uids(self.db, folder_id) - server
+        gone = store.known_uids(self.db, folder_id) - server
         return store.remove_uids(self.db, folder_id, gone) if gone else 0
 
-    def _skip(self, folder: str) -> Callable[[int, str], None]:
+    def _skip(self, folder: str, into: list[tuple[int, str]]) -> Callable[[int, str], None]:
+        """Report each unreadable message and collect it for its batch's transaction."""
         def skip(uid: int, reason: str) -> None:
             self.skipped += 1
+            into.append((uid, reason))
             self.report(MessageSkipped(self.cfg.name, folder, uid, reason))
 
         return skip

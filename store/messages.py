@@ -1,8 +1,8 @@
 """Provides the synced-mail store: folders with their sync state, messages, flags and look-ups.
 
 The sync engines (IMAP in mail/sync.py, Maildir in mail/maildir.py) hand parsed `NewMessage`s to
-`save_batch`, which writes them, their addresses, thread ids, account links and the folder state
-in ONE transaction: a kill -9 at any point leaves either the whole batch or none of it, so the next
+`save_batch`, which writes them, their addresses, thread ids, account links, the UIDs it skipped
+(`skipped_messages`) and the folder state in ONE transaction: a kill -9 at any point leaves either the whole batch or none of it, so the next
 run resumes from the stored `last_uid` with nothing lost or duplicated.
 """
 
@@ -280,8 +280,10 @@ def save_batch(
     uidvalidity: int | None,
     highestmodseq: int | None,
     my_addresses: frozenset[str],
+    skipped: Sequence[tuple[int, str]] = (),
 ) -> int:
-    """Store `messages` (upsert by folder and UID) and the folder state, atomically.
+    """Store `messages` (upsert by folder and UID), the `skipped` (uid, reason) pairs of the
+    batch and the folder state, atomically.
 
     Returns the number of messages written. Links only these messages to accounts.
     """
@@ -311,6 +313,10 @@ def save_batch(
         )
         moved = _adopt_orphans(db, list(batch_roots))
         matching.relink_messages(db, ids + moved)
+        db.conn.executemany(
+            "INSERT OR REPLACE INTO skipped_messages (folder_id, uid, reason) VALUES (?, ?, ?)",
+            [(folder_id, uid, reason) for uid, reason in skipped],
+        )
         db.execute(
             "UPDATE folders SET last_uid = max(last_uid, ?), uidvalidity = ?, "
             "highestmodseq = coalesce(?, highestmodseq), last_sync_utc = ? WHERE id = ?",
@@ -356,16 +362,22 @@ def apply_flag_changes(
 def remove_uids(
     db: Database, folder_id: int, uids: Iterable[int], *, highestmodseq: int | None = None
 ) -> int:
-    """Drop messages expunged at the source; returns how many were removed."""
+    """Drop messages expunged at the source (stored or skipped); returns how many stored
+    messages were removed."""
     removed = 0
     uid_list = sorted(set(uids))
     with db.atomic():
         for chunk in _chunks(uid_list):
+            marks = ",".join("?" * len(chunk))
             cursor = db.execute(
-                f"DELETE FROM messages WHERE folder_id = ? AND uid IN ({','.join('?' * len(chunk))})",
+                f"DELETE FROM messages WHERE folder_id = ? AND uid IN ({marks})",
                 [folder_id, *chunk],
             )
             removed += cursor.rowcount
+            db.execute(
+                f"DELETE FROM skipped_messages WHERE folder_id = ? AND uid IN ({marks})",
+                [folder_id, *chunk],
+            )
         if highestmodseq is not None:
             db.execute(
                 "UPDATE folders SET highestmodseq = ? WHERE id = ?", [highestmodseq, folder_id]
@@ -374,12 +386,14 @@ def remove_uids(
 
 
 def reset_folder(db: Database, folder_id: int, *, uidvalidity: int) -> None:
-    """UIDVALIDITY changed: drop the folder's messages and start again from UID 0.
+    """UIDVALIDITY changed: drop the folder's messages (and skip records) and start again from
+    UID 0.
 
     Assignments and pins are keyed by Message-ID / thread id, so they re-apply on refetch.
     """
     with db.atomic():
         db.execute("DELETE FROM messages WHERE folder_id = ?", [folder_id])
+        db.execute("DELETE FROM skipped_messages WHERE folder_id = ?", [folder_id])
         db.execute(
             "UPDATE folders SET uidvalidity = ?, last_uid = 0, highestmodseq = NULL WHERE id = ?",
             [uidvalidity, folder_id],
@@ -388,6 +402,27 @@ def reset_folder(db: Database, folder_id: int, *, uidvalidity: int) -> None:
 
 def local_uids(db: Database, folder_id: int) -> set[int]:
     return {r[0] for r in db.execute("SELECT uid FROM messages WHERE folder_id = ?", [folder_id])}
+
+
+def skipped_uids(db: Database, folder_id: int) -> dict[int, str]:
+    """UIDs the sync could not read and skipped, with the reason reported for each."""
+    rows = db.execute("SELECT uid, reason FROM skipped_messages WHERE folder_id = ?", [folder_id])
+    return {uid: reason for uid, reason in rows}
+
+
+def known_uids(db: Database, folder_id: int) -> set[int]:
+    """Every UID the folder's sync has dealt with: stored or skipped."""
+    return local_uids(db, folder_id) | set(skipped_uids(db, folder_id))
+
+
+def known_count(db: Database, folder_id: int) -> int:
+    """How many of the server's messages the folder accounts for: stored + skipped."""
+    row = db.execute(
+        "SELECT (SELECT count(*) FROM messages WHERE folder_id = :f)"
+        " + (SELECT count(*) FROM skipped_messages WHERE folder_id = :f)",
+        {"f": folder_id},
+    ).fetchone()
+    return int(row[0])
 
 
 def dirty_flags(db: Database, folder_id: int) -> dict[int, Flags]:

@@ -3,7 +3,7 @@
 Each migration also sets `PRAGMA user_version` to its number so `sqlite3 rapport.db` users and
 older Rapports can tell which schema a file has. Never edit a released migration: add one.
 Numbers are reserved per concern: m001 foundation, m002 mail, m003 drafting, m004 foundation,
-m005 drafting.
+m005 drafting, m006 mail.
 """
 
 from __future__ import annotations
@@ -341,6 +341,24 @@ def m005_announcement_identity(db: Database) -> None:
         db.execute("INSERT OR IGNORE INTO announcement_accounts VALUES (?, ?, ?)",
                    [new_id[old_id], account_id, activity_id])
     _set_version(db, max(5, int(db.execute("PRAGMA user_version").fetchone()[0])))
+
+
+@migrations()
+def m006_skipped_messages(db: Database) -> None:
+    """IMAP sync: the messages a sync could not read and skipped (reported with a reason).
+
+    The server still counts them, so the one-round-trip "nothing changed" check compares its
+    MESSAGES with stored + skipped; without them a folder holding one unreadable message never
+    took that path again. Rows go with the folder, a UIDVALIDITY reset and the server's expunge.
+    """
+    db.execute("""
+        CREATE TABLE skipped_messages (
+            folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+            uid INTEGER NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (folder_id, uid)
+        )""")
+    _set_version(db, 6)
 
 
 def apply_migrations(db: Database) -> None:

@@ -144,3 +144,27 @@ class TcpProxy:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+
+UNREADABLE = "unreadable on purpose"
+
+
+def fail_to_decode(monkeypatch: pytest.MonkeyPatch, subjects: set[str]) -> None:
+    """Make the IMAP decoder fail on messages whose Subject holds one of `subjects` (a set the
+    test may change between syncs), so the sync skips them with a reason.
+
+    No real message trips it: the ~14,000 corpus messages sync without a skip
+    (tests/test_sync_corpus.py) and the decoder catches what hostile mail throws. So a decoder
+    bug is played at the step where one would fail; the server, the fetch and the store are real.
+    """
+    from rapport.mail import fetch
+
+    build = fetch._build
+
+    def failing_build(uid: int, meta: dict[bytes, object], *rest: Any) -> object:
+        header = meta.get(fetch.HEADER_KEY)
+        if isinstance(header, bytes) and any(s.encode() in header for s in subjects):
+            raise ValueError("a decoder bug")
+        return build(uid, meta, *rest)
+
+    monkeypatch.setattr(fetch, "_build", failing_build)

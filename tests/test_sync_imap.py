@@ -9,11 +9,19 @@ from pathlib import Path
 
 import pytest
 from dovecot_server import DovecotServer, DovecotUser, make_message
-from sync_helpers import run_sync, server_state, stored, write_config
+from sync_helpers import (
+    UNREADABLE,
+    fail_to_decode,
+    run_sync,
+    server_state,
+    stored,
+    write_config,
+)
 
 from rapport.mail.config import parse_mailbox
-from rapport.mail.events import FolderDone
-from rapport.mail.sync import sync_mailbox
+from rapport.mail.events import FolderDone, MessageSkipped
+from rapport.mail.imap import close, connect
+from rapport.mail.sync import Capabilities, sync_mailbox
 from rapport.store.messages import set_flags
 from rapport.store.session import open_workspace
 
@@ -239,6 +247,114 @@ def test_uidvalidity_change_drops_and_refetches_the_folder(
     assert after != before
     assert stored(home) == server_state(imap_user)
     assert len(ids) == len(set(ids)) == 5
+
+
+def _skip_records(home: Path) -> list[tuple[int, str]]:
+    """(uid, reason) of the INBOX messages the sync skipped, as the workspace records them."""
+    with sqlite3.connect(home / "rapport.db") as conn:
+        return conn.execute(
+            "SELECT s.uid, s.reason FROM skipped_messages s JOIN folders f ON f.id = s.folder_id"
+            " WHERE f.name = 'INBOX' ORDER BY s.uid").fetchall()
+
+
+SKIPPED_BECAUSE = "unreadable (ValueError: a decoder bug)"
+
+
+def test_a_skipped_message_keeps_the_status_check_working_until_it_is_expunged(
+    home: Path, imap_user: DovecotUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fail_to_decode(monkeypatch, {UNREADABLE})
+    good, bad = imap_user.append([make_message(1), make_message(2, subject=UNREADABLE)])
+    cfg = parse_mailbox(imap_user.mailbox_config(folders=["INBOX"]), 1)
+    events: list[object] = []
+    opened = open_workspace(home)
+    records = []
+    try:
+        for step in ("first", "unchanged", "expunged", "unchanged again"):
+            if step == "expunged":
+                imap_user.expunge([bad])
+            assert sync_mailbox(opened.db, cfg, my_addresses=frozenset(), report=events.append).ok
+            records.append(_skip_records(home))
+    finally:
+        opened.close()
+    assert [(e.uid, e.reason) for e in events if isinstance(e, MessageSkipped)] == [
+        (bad, SKIPPED_BECAUSE)]
+    assert records == [[(bad, SKIPPED_BECAUSE)], [(bad, SKIPPED_BECAUSE)], [], []]
+    # The server's MESSAGES (2, then 1) matched stored + skipped: STATUS alone answered the
+    # second and fourth syncs. VANISHED named the skipped UID; no stored message went.
+    done = [(e.unchanged, e.removed, e.expunges_via, e.recounted)
+            for e in events if isinstance(e, FolderDone)]
+    assert done == [(False, 0, "", 0), (True, 0, "", 0), (False, 0, "vanished", 0),
+                    (True, 0, "", 0)]
+    assert sorted(stored(home)) == [good]
+
+
+@pytest.mark.parametrize("expunges_via", ["scan", ""])
+def test_without_qresync_an_expunged_skipped_message_loses_its_record(
+    tmp_path: Path, dovecot: DovecotServer, dovecot_no_condstore: DovecotServer,
+    monkeypatch: pytest.MonkeyPatch, expunges_via: str,
+) -> None:
+    """"scan": no CONDSTORE, the UID scan finds it. "": CONDSTORE without QRESYNC, where only
+    the count check (stored + skipped vs EXISTS, then SEARCH ALL) can."""
+    fail_to_decode(monkeypatch, {UNREADABLE})
+    user = (dovecot_no_condstore if expunges_via == "scan" else dovecot).add_user()
+    home = tmp_path / "ws"
+    write_config(home, [user.mailbox_config()])
+    good, bad = user.append([make_message(1), make_message(2, subject=UNREADABLE)])
+    cfg = parse_mailbox(user.mailbox_config(folders=["INBOX"]), 1)
+    client = connect(cfg)
+    if expunges_via == "":
+        client.enable("CONDSTORE")
+        client._rapport_capabilities = Capabilities(condstore=True, qresync=False)
+    events: list[object] = []
+    opened = open_workspace(home)
+    try:
+        assert sync_mailbox(opened.db, cfg, my_addresses=frozenset(), client=client).ok
+        assert _skip_records(home) == [(bad, SKIPPED_BECAUSE)]
+        user.expunge([bad])
+        searches: list[object] = []
+        search = client.search
+
+        def noted_search(criteria: object = "ALL", *args: object) -> list[int]:
+            searches.append(criteria)  # a note of what is asked; the real server answers
+            return search(criteria, *args)
+
+        client.search = noted_search  # type: ignore[method-assign]
+        assert sync_mailbox(opened.db, cfg, my_addresses=frozenset(), report=events.append,
+                            client=client).ok
+    finally:
+        opened.close()
+        close(client)
+    assert _skip_records(home) == []
+    # The scan knew the skipped UID, so the count check agreed and had nothing to search for.
+    assert searches == ([] if expunges_via == "scan" else [["ALL"]])
+    [done] = [e for e in events if isinstance(e, FolderDone)]
+    assert (done.unchanged, done.removed, done.expunges_via) == (False, 0, expunges_via)
+    assert sorted(stored(home)) == [good]
+
+
+def test_a_uidvalidity_reset_drops_the_skip_records_with_the_messages(
+    home: Path, imap_user: DovecotUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failing = {UNREADABLE}
+    fail_to_decode(monkeypatch, failing)
+    imap_user.append([make_message(1), make_message(2, subject=UNREADABLE)])
+    cfg = parse_mailbox(imap_user.mailbox_config(folders=["INBOX"]), 1)
+    events: list[object] = []
+    opened = open_workspace(home)
+    try:
+        assert sync_mailbox(opened.db, cfg, my_addresses=frozenset()).ok
+        assert len(_skip_records(home)) == 1
+        failing.clear()  # a fixed decoder reads it now, under whatever UID it gets
+        imap_user.bump_uidvalidity()
+        assert sync_mailbox(opened.db, cfg, my_addresses=frozenset()).ok
+        assert _skip_records(home) == []
+        assert sync_mailbox(opened.db, cfg, my_addresses=frozenset(), report=events.append).ok
+    finally:
+        opened.close()
+    assert stored(home) == server_state(imap_user) and len(stored(home)) == 2
+    # Two stored, none skipped, two on the server: STATUS alone answers again.
+    assert [e.unchanged for e in events if isinstance(e, FolderDone)] == [True]
 
 
 def test_flags_changed_in_rapport_are_pushed_to_the_server(

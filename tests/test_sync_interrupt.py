@@ -15,7 +15,12 @@ from pathlib import Path
 
 import pytest
 from dovecot_server import DovecotUser, make_message
-from sync_helpers import run_sync, server_state, stored, write_config
+from sync_helpers import UNREADABLE, fail_to_decode, run_sync, server_state, stored, write_config
+
+from rapport.mail.config import parse_mailbox
+from rapport.mail.events import FolderDone
+from rapport.mail.sync import sync_mailbox
+from rapport.store.session import open_workspace
 
 pytestmark = pytest.mark.dovecot
 
@@ -100,3 +105,33 @@ def test_kill_9_at_random_moments_then_rerun_ends_with_exactly_the_servers_messa
         assert conn.execute(
             "SELECT count(*) FROM message_addresses WHERE message_id NOT IN "
             "(SELECT id FROM messages)").fetchone() == (0,)
+
+
+def test_a_batch_that_fails_to_commit_keeps_neither_its_messages_nor_its_skips(
+    tmp_path: Path, imap_user: DovecotUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The skip records are written in their batch's transaction: a batch that fails at its
+    last statement (the folder state) leaves no record of a skip it never committed."""
+    fail_to_decode(monkeypatch, {UNREADABLE})
+    imap_user.append([make_message(1), make_message(2, subject=UNREADABLE), make_message(3)])
+    cfg = parse_mailbox(imap_user.mailbox_config(folders=["INBOX"]), 1)
+    home = tmp_path / "ws"
+    opened = open_workspace(home)
+    db = opened.db
+    counts = ("SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM skipped_messages),"
+              " (SELECT coalesce(max(last_uid), 0) FROM folders)")
+    events: list[object] = []
+    try:
+        # SQLite itself refuses the batch's folder update (as a full disk would).
+        db.execute("CREATE TEMP TRIGGER refuse_state BEFORE UPDATE OF last_uid ON folders"
+                   " BEGIN SELECT RAISE(ABORT, 'disk full, say'); END")
+        with pytest.raises(sqlite3.IntegrityError, match="disk full"):
+            sync_mailbox(db, cfg, my_addresses=frozenset())
+        assert db.execute(counts).fetchone() == (0, 0, 0)
+        db.execute("DROP TRIGGER refuse_state")
+        assert sync_mailbox(db, cfg, my_addresses=frozenset()).ok
+        assert db.execute(counts).fetchone() == (2, 1, 3)
+        assert sync_mailbox(db, cfg, my_addresses=frozenset(), report=events.append).ok
+    finally:
+        opened.close()
+    assert [e.unchanged for e in events if isinstance(e, FolderDone)] == [True]
