@@ -4,8 +4,9 @@ Definitions (the README's "Reports" section repeats them for users):
 - pipeline by stage: every deal in the workspace, whatever the period, per configured stage;
   weighted value uses Pipeline.win_probability (won 100 %, lost 0 %, else the deal's own
   probability or its stage's default), the rule the pipeline pane uses too;
-- won / lost in the period: deals whose stage is of kind won / lost and whose last stage change
-  (`stage_changed_utc`) falls in the period;
+- won / lost in the period: deals whose stage-change history has them enter a stage of kind
+  won / lost from a stage of another kind during the period (created in one counts as entering
+  it at creation); once each, at the last such entry, whatever happened to the deal since;
 - forecast: open deals by month of expected close ("no date" last);
 - activity per account: linked mail in/out (drafts excluded, one count per Message-ID) and
   calls, meetings and notes dated in the period;
@@ -22,11 +23,11 @@ Definitions (the README's "Reports" section repeats them for users):
 from __future__ import annotations
 
 import contextlib
+import itertools
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlite_utils import Database
 
@@ -205,15 +206,6 @@ def _money(amount: float | None) -> float:
     return round(float(amount or 0.0), 2) + 0.0
 
 
-def _stages_cte(pipeline: Pipeline) -> tuple[str, list[Any]]:
-    """A `stages(position, name, probability, kind)` CTE of the configured pipeline."""
-    rows = ", ".join("(?, ?, ?, ?)" for _ in pipeline.stages)
-    params: list[Any] = []
-    for position, stage in enumerate(pipeline.stages):
-        params += [position, stage.name, stage.probability, stage.kind]
-    return f"WITH stages(position, name, probability, kind) AS (VALUES {rows})", params
-
-
 def _weighted_deals(db: Database, pipeline: Pipeline) -> list[tuple[str, str | None, float, float]]:
     """(stage, expected close, value, weighted value) of every deal, by Pipeline.win_probability."""
     rows = db.execute("SELECT stage, expected_close, value, probability FROM deals").fetchall()
@@ -244,22 +236,60 @@ def pipeline_by_stage(db: Database, pipeline: Pipeline) -> tuple[StageFigures, .
 def closed_in_period(
     db: Database, pipeline: Pipeline, period: Period, kind: str
 ) -> tuple[ClosedDeal, ...]:
-    """Deals that reached a stage of `kind` ('won' | 'lost') during the period."""
-    cte, params = _stages_cte(pipeline)
+    """Deals that entered a stage of `kind` ('won' | 'lost') from another kind in the period.
+
+    Read from the stage-change history, so a deal won in March stays won in March when it
+    moves on later (Won / support -> Referral, or -> Lost). A deal created in such a stage
+    enters it at creation. Each deal counts once, at its last entry in the period, with its
+    value; `stage` is the stage it entered then.
+    """
     rows = db.execute(
-        f"""{cte}
-        SELECT d.id, a.id, a.name, d.title, d.stage, d.value, d.currency, d.stage_changed_utc
+        """
+        SELECT d.id, a.id, a.name, d.title, d.stage, d.value, d.currency, d.created_utc,
+               ac.date_utc, ac.from_stage, ac.to_stage
         FROM deals d
-        JOIN stages s ON s.name = d.stage COLLATE NOCASE
         JOIN accounts a ON a.id = d.account_id
-        WHERE s.kind = ? AND d.stage_changed_utc >= ? AND d.stage_changed_utc < ?
-        ORDER BY d.stage_changed_utc, d.id""",
-        [*params, kind, period.start_utc, period.end_utc],
+        LEFT JOIN activities ac ON ac.deal_id = d.id AND ac.kind = 'stage_change'
+        WHERE (d.created_utc >= :start AND d.created_utc < :end)
+           OR d.id IN (SELECT deal_id FROM activities WHERE kind = 'stage_change'
+                       AND date_utc >= :start AND date_utc < :end)
+        ORDER BY d.id, ac.date_utc, ac.id""",
+        {"start": period.start_utc, "end": period.end_utc},
     ).fetchall()
-    return tuple(
-        ClosedDeal(int(i), int(a), name, title, stage, _money(value), currency, changed)
-        for i, a, name, title, stage, value, currency, changed in rows
-    )
+    found = []
+    for _, history in itertools.groupby(rows, key=lambda r: r[0]):
+        changes = list(history)
+        deal_id, account_id, account, title, current, value, currency, created = changes[0][:8]
+        entry = _last_entry(pipeline, period, kind, created, current, changes)
+        if entry is not None:
+            stage, when = entry
+            found.append(ClosedDeal(int(deal_id), int(account_id), account, title, stage,
+                                    _money(value), currency, when))
+    found.sort(key=lambda d: (d.closed_utc, d.deal_id))
+    return tuple(found)
+
+
+def _last_entry(
+    pipeline: Pipeline, period: Period, kind: str, created: str, current: str, changes: list[tuple]
+) -> tuple[str, str] | None:
+    """(stage, moment) of the deal's last entry into a `kind` stage from another kind within
+    the period, or None. `changes` are its stage-change rows, oldest first (one all-NULL row
+    when it never moved); before the first it was in that change's origin, else in `current`."""
+    moves = [(when, origin, target) for *_, when, origin, target in changes if when is not None]
+    first = moves[0][1] if moves else current
+    entry = None
+    for when, origin, target in [(created, None, first), *moves]:
+        entered = _kind(pipeline, target) == kind
+        if entered and (origin is None or _kind(pipeline, origin) != kind) and _in(period, when):
+            known = pipeline.get(target)
+            entry = (known.name if known else target, when)
+    return entry
+
+
+def _kind(pipeline: Pipeline, stage: str | None) -> str:
+    # A stage gone from the config counts as open, as pipeline_by_stage and deals_as_of do.
+    known = pipeline.get(stage) if stage else None
+    return known.kind if known else "open"
 
 
 def forecast_by_month(db: Database, pipeline: Pipeline) -> tuple[ForecastMonth, ...]:

@@ -84,19 +84,32 @@ def _deals(db: Database, ids: dict[str, int]) -> dict[str, int]:
         next_action_due=date(2026, 4, 5),
     )
     deal("support", "cobalt", "Cobalt support", "Needs identified", 1200)
+    won, lost = "Won / support", "Lost"
+    # (key, account, title, value, the moves out of Closing: (stage, when) oldest first)
     closed = [
-        ("licence", "cobalt", "Cobalt licence", "Won / support", 6000, "2026-03-12T10:00:00Z"),
-        ("training", "acme", "Acme training", "Won / support", 4000, "2026-02-20T10:00:00Z"),
-        ("extension", "borealis", "Borealis extension", "Referral", 3000, "2026-03-25T16:00:00Z"),
-        ("audit", "cobalt", "Cobalt audit", "Lost", 5000, "2026-03-05T09:00:00Z"),
-        ("migration", "echo", "Echo migration", "Lost", 1500, "2026-04-02T09:00:00Z"),
-        ("big", "borealis", "Borealis big deal", "Won / support", 20000, "2026-04-05T09:00:00Z"),
-    ]
-    for key, account, title, stage, value, when in closed:
-        deal_id = deal(key, account, title, "Closing", value)
-        move_deal(db, deal_id, stage, pipeline=pipe)
-        _backdate_move(db, deal_id, when)
+        ("licence", "cobalt", "Cobalt licence", 6000, [(won, "2026-03-12T10:00:00Z")]),
+        ("training", "acme", "Acme training", 4000, [(won, "2026-02-20T10:00:00Z")]),
+        ("extension", "borealis", "Borealis extension", 3000, [("Referral", "2026-03-25T16:00:00Z")]),
+        ("audit", "cobalt", "Cobalt audit", 5000, [(lost, "2026-03-05T09:00:00Z")]),
+        ("migration", "echo", "Echo migration", 1500, [(lost, "2026-04-02T09:00:00Z")]),
+        ("big", "borealis", "Borealis big deal", 20000, [(won, "2026-04-05T09:00:00Z")]),
+        # Won in March and moved on in April (to another won stage; to Lost): March's wins
+        # still, as their stage-change history says.
+        ("rollout", "acme", "Acme rollout", 7000,
+         [(won, "2026-03-18T10:00:00Z"), ("Referral", "2026-04-03T10:00:00Z")]),
+        ("expansion", "cobalt", "Cobalt expansion", 2500,
+         [(won, "2026-03-22T15:00:00Z"), (lost, "2026-04-06T09:00:00Z")]),
+    ]  # fmt: skip
+    for key, account, title, value, moves in closed:
+        move_on(db, deal(key, account, title, "Closing", value), moves)
     return deals
+
+
+def move_on(db: Database, deal_id: int, moves: list[tuple[str, str]]) -> None:
+    """Move the deal through `moves` ((stage, when), oldest first), each dated `when`."""
+    for stage, when in moves:
+        move_deal(db, deal_id, stage, pipeline=Pipeline())
+        _backdate_move(db, deal_id, when)
 
 
 def _backdate_move(db: Database, deal_id: int, when: str) -> None:

@@ -168,12 +168,13 @@ def test_html_has_the_hand_derived_figures(html: str) -> None:
         ("Prospect", 1, "2,000.00"),
         ("Needs identified", 1, "1,200.00"),
         ("Won / support", 3, "30,000.00"),
-        ("Lost", 2, "6,500.00"),
+        ("Referral", 2, "10,000.00"),
+        ("Lost", 3, "9,000.00"),
     ]:
         assert f'<tr><td>{stage}</td><td class="num">{deals}</td><td class="num">{value}</td>' in html
     assert "Median first response: <strong>4.25 h</strong>" in html
     assert "(2 of 3 client waits answered, 1 unanswered; 4 client mails)" in html
-    assert "Won: 2 deals, 9,000.00. Lost: 1 deals, 5,000.00." in html
+    assert "Won: 4 deals, 18,500.00. Lost: 1 deals, 5,000.00." in html
 
 
 def test_html_has_a_section_per_key_account(html: str) -> None:
@@ -181,8 +182,8 @@ def test_html_has_a_section_per_key_account(html: str) -> None:
     assert [re.search(r"<h3>(.*?)</h3>", sec).group(1) for sec in sections] == ["Acme", "Borealis"]
     acme, borealis = sections
     assert (
-        "<p>Revenue share 30.8% (4,000.00 won up to the end of the period); won in the period "
-        "0.00; last contact 2026-03-10; 2 open deals worth 12,000.00, 1 open objection, "
+        "<p>Revenue share 48.9% (11,000.00 won up to the end of the period); won in the period "
+        "7,000.00; last contact 2026-03-10; 2 open deals worth 12,000.00, 1 open objection, "
         "1 overdue action.</p>" in acme
     )
     assert (

@@ -25,6 +25,7 @@ from report_workspace import (
     Mail,
     backdate,
     build_report_workspace,
+    move_on,
     save_mails,
     set_raw,
 )
@@ -75,7 +76,8 @@ def test_pipeline_by_stage_covers_every_deal(report: Report) -> None:
     #   Proposal presented: renewal 10000 x 50%                   = 5000
     #   Closing: pilot 8000 x 80%                                  = 6400
     #   Won / support: licence 6000 + training 4000 + big 20000 = 30000 x 100%
-    #   Referral: extension 3000 x 100%; Lost: audit 5000 + migration 1500 x 0%
+    #   Referral: extension 3000 + rollout 7000 (there since 3 April) = 10000 x 100%
+    #   Lost: audit 5000 + migration 1500 + expansion 2500 (since 6 April) = 9000 x 0%
     assert report.stages == (
         StageFigures("Prospect", "open", 1, 2000.0, 500.0),
         StageFigures("Appointment", "open", 0, 0.0, 0.0),
@@ -84,19 +86,23 @@ def test_pipeline_by_stage_covers_every_deal(report: Report) -> None:
         StageFigures("Objections", "open", 0, 0.0, 0.0),
         StageFigures("Closing", "open", 1, 8000.0, 6400.0),
         StageFigures("Won / support", "won", 3, 30000.0, 30000.0),
-        StageFigures("Referral", "won", 1, 3000.0, 3000.0),
-        StageFigures("Lost", "lost", 2, 6500.0, 0.0),
+        StageFigures("Referral", "won", 2, 10000.0, 10000.0),
+        StageFigures("Lost", "lost", 3, 9000.0, 0.0),
     )
-    assert report.total_deals == 10
+    assert report.total_deals == 12
     # Open: 2000 + 1200 + 10000 + 8000; weighted 500 + 420 + 5000 + 6400.
     assert (report.open_value, report.open_weighted) == (21200.0, 12320.0)
 
 
-def test_won_and_lost_are_the_stage_changes_inside_the_period(report: Report) -> None:
+def test_won_and_lost_are_the_stage_changes_inside_the_period(report: Report, book: Path) -> None:
     # training won in February, big won and migration lost in April: all outside March.
-    assert [(d.title, d.value, d.closed_utc) for d in report.won] == [
-        ("Cobalt licence", 6000.0, "2026-03-12T10:00:00Z"),
-        ("Borealis extension", 3000.0, "2026-03-25T16:00:00Z"),
+    # rollout (won 18 March, Won / support -> Referral on 3 April) and expansion (won 22 March,
+    # lost on 6 April) are March wins: their history says so, whatever their stage now.
+    assert [(d.title, d.stage, d.value, d.closed_utc) for d in report.won] == [
+        ("Cobalt licence", "Won / support", 6000.0, "2026-03-12T10:00:00Z"),
+        ("Acme rollout", "Won / support", 7000.0, "2026-03-18T10:00:00Z"),
+        ("Cobalt expansion", "Won / support", 2500.0, "2026-03-22T15:00:00Z"),
+        ("Borealis extension", "Referral", 3000.0, "2026-03-25T16:00:00Z"),
     ]
     assert report.lost == (
         ClosedDeal(
@@ -110,7 +116,78 @@ def test_won_and_lost_are_the_stage_changes_inside_the_period(report: Report) ->
             "2026-03-05T09:00:00Z",
         ),
     )
-    assert (report.won_value, report.lost_value) == (9000.0, 5000.0)
+    # 6000 + 7000 + 2500 + 3000 = 18500 won; audit's 5000 lost.
+    assert (report.won_value, report.lost_value) == (18500.0, 5000.0)
+
+    # April: big won on 5 April (from Closing); rollout's move on 3 April was from a won stage
+    # to another, no new win. Lost: migration 2 April 1500 + expansion 6 April 2500 (from a won
+    # stage: still a loss) = 4000.
+    opened = open_workspace(book)
+    try:
+        april = build_report(opened.db, Pipeline(), MARCH.shifted(1),
+                             stale_after_days=STALE_AFTER_DAYS, now=NOW)
+    finally:
+        opened.close()
+    assert [(d.title, d.value, d.closed_utc) for d in april.won] == [
+        ("Borealis big deal", 20000.0, "2026-04-05T09:00:00Z"),
+    ]
+    assert [(d.title, d.stage, d.value, d.closed_utc) for d in april.lost] == [
+        ("Echo migration", "Lost", 1500.0, "2026-04-02T09:00:00Z"),
+        ("Cobalt expansion", "Lost", 2500.0, "2026-04-06T09:00:00Z"),
+    ]
+    assert (april.won_value, april.lost_value) == (20000.0, 4000.0)
+
+
+def test_won_and_lost_follow_each_deals_stage_history(tmp_path: Path) -> None:
+    # Deals created in Closing on 5 January, then moved (all 10:00):
+    #   Twice     1000: won 3 Mar, back to Closing 10 Mar, won 20 Mar -> one March win, 20 Mar
+    #   Reopened  2000: lost 9 Mar, back to Closing 4 Apr             -> a March loss; April none
+    #   Then lost 4000: won 5 Mar, lost 25 Mar                        -> March win and loss
+    #   Earlier   8000: won 10 Feb, Won / support -> Referral 12 Mar  -> February's win only
+    # Born won 16000: created in Referral on 15 March 12:00, never moved -> a March win.
+    # March won: Then lost (5th), Born won (15th), Twice (20th) = 4000 + 16000 + 1000 = 21000;
+    # lost: Reopened (9th), Then lost (25th) = 2000 + 4000 = 6000. February won: Earlier 8000.
+    home = tmp_path / "ws"
+    opened = open_workspace(home)
+    won, lost, closing = "Won / support", "Lost", "Closing"
+    try:
+        db, pipe = opened.db, Pipeline()
+        client = create_account(db, "Client").id
+        for title, value, moves in [
+            ("Twice", 1000, [(won, "03-03"), (closing, "03-10"), (won, "03-20")]),
+            ("Reopened", 2000, [(lost, "03-09"), (closing, "04-04")]),
+            ("Then lost", 4000, [(won, "03-05"), (lost, "03-25")]),
+            ("Earlier", 8000, [(won, "02-10"), ("Referral", "03-12")]),
+        ]:
+            deal = create_deal(db, client, title, closing, pipeline=pipe, value=value)
+            backdate(db, "deals", deal.id, "created_utc", CREATED)
+            move_on(db, deal.id, [(stage, f"2026-{day}T10:00:00Z") for stage, day in moves])
+        born = create_deal(db, client, "Born won", "Referral", pipeline=pipe, value=16000)
+        for column in ("created_utc", "stage_changed_utc"):
+            backdate(db, "deals", born.id, column, "2026-03-15T12:00:00Z")
+        reports = {
+            period.label: build_report(db, pipe, period, stale_after_days=30, now=NOW)
+            for period in (MARCH.shifted(-1), MARCH, MARCH.shifted(1))
+        }
+    finally:
+        opened.close()
+
+    def closed(deals: tuple[ClosedDeal, ...]) -> list[tuple[str, str, float, str]]:
+        return [(d.title, d.stage, d.value, d.closed_utc[:10]) for d in deals]
+
+    march = reports["2026-03"]
+    assert closed(march.won) == [
+        ("Then lost", won, 4000.0, "2026-03-05"),
+        ("Born won", "Referral", 16000.0, "2026-03-15"),
+        ("Twice", won, 1000.0, "2026-03-20"),
+    ]
+    assert closed(march.lost) == [
+        ("Reopened", lost, 2000.0, "2026-03-09"),
+        ("Then lost", lost, 4000.0, "2026-03-25"),
+    ]
+    assert (march.won_value, march.lost_value) == (21000.0, 6000.0)
+    assert closed(reports["2026-02"].won) == [("Earlier", won, 8000.0, "2026-02-10")]
+    assert (reports["2026-04"].won, reports["2026-04"].lost) == ((), ())
 
 
 def test_forecast_groups_open_deals_by_expected_close_month(report: Report) -> None:
@@ -231,12 +308,14 @@ def test_stale_accounts(report: Report) -> None:
 
 def test_key_accounts(report: Report) -> None:
     # As of 31 March. Won value up to then: licence 6000 (Cobalt) + training 4000 (Acme) +
-    # extension 3000 (Borealis) = 13000 (the big deal is won in April).
-    # Acme: 4000 / 13000 = 30.8 %, nothing won in March (training was February); last contact
+    # extension 3000 (Borealis) + rollout 7000 (Acme) + expansion 2500 (Cobalt, lost only in
+    # April) = 22500 (the big deal is won in April).
+    # Acme: training 4000 + rollout 7000 = 11000 / 22500 = 48.9 %, won in March 7000 (rollout,
+    # 18 March; training was February; rollout is in Acme's open deals neither); last contact
     # the meeting of 10 March (the note of 11 March is not contact). Open: renewal (its action
     # due 20 March is overdue on 31 March) then upsell (no action) = 12000; one objection,
     # 8 March, 31 - 8 = 23 days old.
-    # Borealis: 3000 / 13000 = 23.1 %, won in March 3000 (extension, 25 March); last contact the
+    # Borealis: 3000 / 22500 = 13.3 %, won in March 3000 (extension, 25 March); last contact the
     # call of 20 March. Open: pilot (call CFO, due 5 April) and the big deal, in Closing all March
     # and won only on 5 April (no action) = 28000; its objection was resolved on 18 March.
     def deals(k: KeyAccount) -> list[tuple[object, ...]]:
@@ -248,9 +327,9 @@ def test_key_accounts(report: Report) -> None:
     acme, borealis = report.key_accounts
     assert (acme.account, acme.won_value, acme.won_in_period, acme.revenue_share) == (
         "Acme",
-        4000.0,
-        0.0,
-        30.8,
+        11000.0,
+        7000.0,
+        48.9,
     )
     assert acme.last_contact_utc == "2026-03-10T14:00:00Z"
     assert deals(acme) == [
@@ -269,7 +348,7 @@ def test_key_accounts(report: Report) -> None:
         3000.0,
         3000.0,
     )
-    assert (borealis.revenue_share, borealis.last_contact_utc) == (23.1, "2026-03-20T10:00:00Z")
+    assert (borealis.revenue_share, borealis.last_contact_utc) == (13.3, "2026-03-20T10:00:00Z")
     assert deals(borealis) == [
         ("Borealis pilot", "Closing", 8000.0, "call CFO", "2026-04-05", False),
         ("Borealis big deal", "Closing", 20000.0, "", None, False),
@@ -292,6 +371,11 @@ def test_deal_stages_as_of_a_moment_come_from_the_history(book: Path) -> None:
         assert stage_of("Borealis big deal", "2026-04-01T00:00:00Z") == "Closing"
         assert stage_of("Borealis big deal", "2026-04-05T09:00:00Z") == "Closing"
         assert stage_of("Borealis big deal", "2026-04-05T09:00:01Z") == "Won / support"
+        # Won on 18 March, Referral from 3 April 10:00; expansion Lost from 6 April 09:00.
+        assert stage_of("Acme rollout", "2026-04-01T00:00:00Z") == "Won / support"
+        assert stage_of("Acme rollout", "2026-04-03T10:00:01Z") == "Referral"
+        assert stage_of("Cobalt expansion", "2026-04-06T09:00:00Z") == "Won / support"
+        assert stage_of("Cobalt expansion", "2026-04-06T09:00:01Z") == "Lost"
         # Never moved: its current stage. Before it was created: not there at all.
         assert stage_of("Acme renewal", "2026-02-01T00:00:00Z") == "Proposal presented"
         assert stage_of("Acme renewal", "2026-01-01T00:00:00Z") is None
@@ -316,20 +400,22 @@ def test_json_holds_the_hand_derived_figures(report: Report) -> None:
         ("Objections", 0, 0.0, 0.0),
         ("Closing", 1, 8000.0, 6400.0),
         ("Won / support", 3, 30000.0, 30000.0),
-        ("Referral", 1, 3000.0, 3000.0),
-        ("Lost", 2, 6500.0, 0.0),
+        ("Referral", 2, 10000.0, 10000.0),
+        ("Lost", 3, 9000.0, 0.0),
     ]
     assert data["totals"] == {
-        "deals": 10,
+        "deals": 12,
         "open_value": 21200.0,
         "open_weighted": 12320.0,
-        "won_deals": 2,
-        "won_value": 9000.0,
+        "won_deals": 4,
+        "won_value": 18500.0,
         "lost_deals": 1,
         "lost_value": 5000.0,
     }
     assert [(d["title"], d["value"]) for d in data["won"]] == [
         ("Cobalt licence", 6000.0),
+        ("Acme rollout", 7000.0),
+        ("Cobalt expansion", 2500.0),
         ("Borealis extension", 3000.0),
     ]
     assert data["forecast"] == [
@@ -355,9 +441,9 @@ def test_json_holds_the_hand_derived_figures(report: Report) -> None:
     renewal, upsell = acme["open_deals"]
     assert {k: v for k, v in acme.items() if k not in ("open_deals", "open_objections")} == {
         "account": "Acme",
-        "won_value": 4000.0,
-        "won_in_period": 0.0,
-        "revenue_share": 30.8,
+        "won_value": 11000.0,
+        "won_in_period": 7000.0,
+        "revenue_share": 48.9,
         "last_contact": "2026-03-10T14:00:00Z",
         "open_value": 12000.0,
         "next_action": "send terms",
@@ -403,11 +489,11 @@ def test_csv_is_the_json_flattened(report: Report) -> None:
     lines = render_csv(report).splitlines()
     renewal = data["key_accounts"][0]["open_deals"][0]["deal_id"]
     for line in [
-        "totals,,won_value,9000.0",
+        "totals,,won_value,18500.0",
         "first_response,,median_hours,4.25",
         "first_response,,waits,3",
-        "key_accounts,Acme,revenue_share,30.8",
-        "key_accounts,Acme,won_in_period,0.0",
+        "key_accounts,Acme,revenue_share,48.9",
+        "key_accounts,Acme,won_in_period,7000.0",
         "key_accounts,Borealis,won_in_period,3000.0",
         f"key_accounts,Acme,open_deals.{renewal}.title,Acme renewal",
         f"key_accounts,Acme,open_deals.{renewal}.next_action_due,2026-03-20",
@@ -430,8 +516,8 @@ def test_markdown_has_the_figures_and_a_section_per_key_account(report: Report) 
     key = md[md.index("## Key accounts") :]
     acme, borealis = key.split("### Acme")[1].split("### Borealis")
     assert acme.strip().splitlines()[0] == (
-        "Revenue share 30.8% (4,000.00 won up to the end of the period); won in the period "
-        "0.00; last contact 2026-03-10; 2 open deals worth 12,000.00, 1 open objection, "
+        "Revenue share 48.9% (11,000.00 won up to the end of the period); won in the period "
+        "7,000.00; last contact 2026-03-10; 2 open deals worth 12,000.00, 1 open objection, "
         "1 overdue action."
     )
     assert "| Acme renewal | Proposal presented | 10,000.00 | send terms | 2026-03-20 (overdue) |" in acme
@@ -500,7 +586,7 @@ def test_csv_cells_never_start_a_formula(hostile_book: Path) -> None:
             "'" + FORMULA_SUBJECT] in rows
     assert ["key_accounts", "'" + FORMULA_NAME, "next_action", "'+call now"] in rows
     # Numbers stay numbers: the figures are not quoted.
-    assert ["totals", "", "won_value", "9000.0"] in rows
+    assert ["totals", "", "won_value", "18500.0"] in rows
     assert ["stages", "Closing", "value", "8700.0"] in rows
 
 
@@ -609,7 +695,7 @@ def test_cli_json_stages_match_status(book: Path) -> None:
     status = _run(book, "status", "--json")
     assert status.returncode == 0, status.stderr
     assert {s["stage"]: s["deals"] for s in stages} == json.loads(status.stdout)["deals_by_stage"]
-    assert sum(s["deals"] for s in stages) == 10
+    assert sum(s["deals"] for s in stages) == 12
 
 
 def test_cli_formats_and_output_file(book: Path, tmp_path: Path) -> None:
@@ -629,7 +715,7 @@ def test_cli_formats_and_output_file(book: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert out.stat().st_mode & 0o777 == 0o600
-    assert "totals,,won_value,9000.0" in out.read_text().splitlines()
+    assert "totals,,won_value,18500.0" in out.read_text().splitlines()
     md = _run(book, "report", "--month", "2026-03")
     assert md.returncode == 0 and "# Rapport report: 2026-03" in md.stdout
 
@@ -690,7 +776,7 @@ def test_period_parsing_and_shifting() -> None:
 def test_report_reads_one_snapshot_while_a_sync_writes(tmp_path: Path) -> None:
     # Another connection (a background sync, a second terminal) commits a won deal while the
     # report is being computed, right after its second query. Every section must still be
-    # the state before it: ten deals, 9,000 won in March, the same key-account figures.
+    # the state before it: twelve deals, 18,500 won in March, the same key-account figures.
     home = build_report_workspace(tmp_path / "ws", with_mail=False)
     reader, writer = open_workspace(home), open_workspace(home)
     statements: list[str] = []
@@ -714,11 +800,12 @@ def test_report_reads_one_snapshot_while_a_sync_writes(tmp_path: Path) -> None:
         reader.close()
         writer.close()
     assert len(statements) > 5  # the write landed in the middle, not after the report
-    assert (during.total_deals, during.won_value) == (10, 9000.0)
-    assert [k.won_value for k in during.key_accounts] == [4000.0, 3000.0]
-    # The write did land: the next report sees it in every section.
-    assert (after.total_deals, after.won_value) == (11, 59000.0)
-    assert [k.won_value for k in after.key_accounts] == [54000.0, 3000.0]
+    assert (during.total_deals, during.won_value) == (12, 18500.0)
+    assert [k.won_value for k in during.key_accounts] == [11000.0, 3000.0]
+    # The write did land: the next report sees it in every section (created won on 30 March:
+    # a March win, 18500 + 50000; Acme 11000 + 50000).
+    assert (after.total_deals, after.won_value) == (13, 68500.0)
+    assert [k.won_value for k in after.key_accounts] == [61000.0, 3000.0]
 
 
 def test_markdown_never_turns_book_text_into_markup(report: Report) -> None:

@@ -143,7 +143,8 @@ async def _drive_reports(app: ReportsHost) -> None:
         screen = app.screen
         assert isinstance(screen, ReportsScreen)
         assert screen.period.label == "2026-04"
-        # April: the big Borealis deal (20,000) is won, Echo's migration (1,500) lost.
+        # April: the big Borealis deal (20,000) is won, Echo's migration (1,500) and Cobalt's
+        # expansion (2,500, won in March) lost.
         summary = str(screen.query_one("#summary", Static).render())
         assert summary.startswith("2026-04 │") and "won 1: 20,000.00" in summary
 
@@ -152,10 +153,10 @@ async def _drive_reports(app: ReportsHost) -> None:
         assert screen.period.label == "2026-03"
         summary = str(screen.query_one("#summary", Static).render())
         assert "open 21,200.00 (weighted 12,320.00)" in summary
-        assert "won 2: 9,000.00" in summary
+        assert "won 4: 18,500.00" in summary
         assert screen.query_one("#summary", Static).region.height == 1  # one line at 80 columns
         closed = str(screen.query_one("#closed-summary", Static).render())
-        assert closed == "Won 2 deals, 9,000.00; lost 1 deals, 5,000.00."
+        assert closed == "Won 4 deals, 18,500.00; lost 1 deals, 5,000.00."
         # The same numbers as tests/test_reports.py derives by hand.
         assert _rows(screen, "stages-table")[0] == ["Prospect", "1", "2,000.00", "500.00"]
         assert _rows(screen, "stages-table")[6] == ["Won / support", "3", "30,000.00", "30,000.00"]
@@ -172,8 +173,8 @@ async def _drive_reports(app: ReportsHost) -> None:
             ("Objections", 0.0, 0.0),
             ("Closing", 8000.0, 6400.0),
             ("Won / support", 30000.0, 30000.0),
-            ("Referral", 3000.0, 3000.0),
-            ("Lost", 6500.0, 0.0),
+            ("Referral", 10000.0, 10000.0),
+            ("Lost", 9000.0, 0.0),
         ]
         drawn = _screen_text(app)
         assert chart.labels == [
@@ -213,14 +214,14 @@ async def _drive_reports(app: ReportsHost) -> None:
             "Account", "Share", "Last contact", "Deals", "Open value", "Obj.", "Late",
         ]  # fmt: skip
         assert _rows(screen, "key-table")[0] == [
-            "Acme", "30.8%", "2026-03-10", "2", "12,000.00", "1", "1",
+            "Acme", "48.9%", "2026-03-10", "2", "12,000.00", "1", "1",
         ]  # fmt: skip
         await pilot.press("down", "enter")
         await _settled(app, pilot)
         detail = app.screen
         assert isinstance(detail, ReportDetailScreen)
         shown = _screen_text(app)
-        assert "Borealis" in shown and "Revenue share 23.1%" in shown and "Borealis big deal" in shown
+        assert "Borealis" in shown and "Revenue share 13.3%" in shown and "Borealis big deal" in shown
         assert "call CFO" in shown
         await pilot.press("escape")
         await _settled(app, pilot)
@@ -252,7 +253,7 @@ def test_main_app_opens_reports_with_r(book: Path) -> None:
             await _settled(app, pilot)
             screen = app.screen
             assert isinstance(screen, ReportsScreen)
-            assert screen.report is not None and screen.report.total_deals == 10
+            assert screen.report is not None and screen.report.total_deals == 12
             await pilot.press("escape")
             await _settled(app, pilot)
             assert not isinstance(app.screen, ReportsScreen)
