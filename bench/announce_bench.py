@@ -25,7 +25,8 @@ from jinja2 import Environment, StrictUndefined
 from rapport.mail.compose import build_email, compose, new_draft
 from rapport.mail.draft_context import ContactView, Promotion, build_context
 from rapport.mail.draft_filters import FILTERS
-from rapport.mail.drafting import builtin_templates, parse_template, render_draft
+from rapport.mail.drafting import parse_template, render_draft
+from rapport.mail.template_install import builtin_templates
 from rapport.store.accounts import Account
 from rapport.store.config import Me
 
@@ -61,7 +62,7 @@ def _time(fn: Callable[[], object], runs: int = 3) -> float:
 
 def _workspace(root: Path) -> Path:
     """A real workspace: 997 accounts with a won deal, 10,000 contacts, the built-in templates."""
-    from rapport.mail.drafting import install_default_templates
+    from rapport.mail.template_install import install_default_templates
     from rapport.store.accounts import create_account, relinking_once
     from rapport.store.contacts import create_contact
     from rapport.store.deals import create_deal

@@ -14,7 +14,6 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import getaddresses
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,13 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from rapport.mail.draft_context import LINE_BREAKS
 from rapport.mail.draft_filters import FILTERS
+from rapport.mail.template_install import SUFFIX
 from rapport.store.errors import InputError, NotFoundError
-from rapport.store.workspace import Workspace, make_private_dir, write_private_file
 
 KINDS = ("reply", "announcement", "new")
 HEADER_FIELDS = ("subject", "to", "cc")
 FRONT_MATTER_KEYS = (*HEADER_FIELDS, "kind", "description")
 FENCE = "+++"
-SUFFIX = ".j2"
 
 
 class DraftTemplateError(InputError):
@@ -293,48 +291,6 @@ def render_draft(template: DraftTemplate, context: Mapping[str, Any]) -> Draft:
     )
 
 
-def builtin_templates() -> dict[str, str]:
-    """name -> text of the templates shipped in rapport.mail.templates."""
-    found: dict[str, str] = {}
-    for entry in resources.files("rapport.mail.templates").iterdir():
-        if entry.name.endswith(SUFFIX):
-            found[entry.name[: -len(SUFFIX)]] = entry.read_text(encoding="utf-8")
-    return dict(sorted(found.items()))
-
-
-# The built-ins ever installed in this templates/ folder, one name a line: each is copied once,
-# so a template the user deleted stays deleted (and a new built-in still arrives once).
-INSTALLED_RECORD = ".rapport-builtins"
-
-
-def _installed_names(directory: Path) -> set[str]:
-    try:
-        return set((directory / INSTALLED_RECORD).read_text(encoding="utf-8").split())
-    except (OSError, UnicodeDecodeError):
-        return set()
-
-
-def install_default_templates(workspace: Workspace) -> list[str]:
-    """Copy each built-in template into the workspace once (0700 dir, 0600 files); user edits
-    stay, and deleted ones are not brought back. Returns the names copied now."""
-    directory = workspace.templates_dir
-    if not directory.exists():
-        make_private_dir(directory)
-    done = _installed_names(directory)
-    builtins = builtin_templates()
-    if set(builtins) <= done:
-        return []  # the common case: one small read, nothing written
-    installed = []
-    for name, text in builtins.items():
-        if name in done:
-            continue
-        if write_private_file(directory / f"{name}{SUFFIX}", text, overwrite=False):
-            installed.append(name)
-    write_private_file(directory / INSTALLED_RECORD, "".join(
-        f"{name}\n" for name in sorted(done | set(builtins))))
-    return installed
-
-
 def check_all(directory: Path) -> dict[str, str]:
     """name -> error line for each template that does not compile (for `rapport templates`)."""
     problems = {}
@@ -351,7 +307,6 @@ __all__ = [
     "DraftTemplate",
     "DraftTemplateError",
     "TemplateSandboxError",
-    "install_default_templates",
     "list_templates",
     "load_template",
     "parse_template",

@@ -10,7 +10,8 @@ import pytest
 
 from rapport.mail.announce import parse_segment, run_announcement
 from rapport.mail.draft_context import Promotion
-from rapport.mail.drafting import install_default_templates, load_template
+from rapport.mail.drafting import load_template
+from rapport.mail.template_install import install_default_templates
 from rapport.store.accounts import create_account
 from rapport.store.activities import list_activities
 from rapport.store.contacts import create_contact

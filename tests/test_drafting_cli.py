@@ -153,7 +153,8 @@ def _command_for(name: str, kind: str) -> list[str]:
 
 def test_every_builtin_template_renders_through_its_command(
         home: Path, capsys: pytest.CaptureFixture) -> None:
-    from rapport.mail.drafting import builtin_templates, parse_template
+    from rapport.mail.drafting import parse_template
+    from rapport.mail.template_install import builtin_templates
 
     _with_deals(home)
     for name, text in builtin_templates().items():

@@ -21,13 +21,12 @@ from rapport.mail.draft_filters import first_name, money
 from rapport.mail.drafting import (
     DraftTemplateError,
     TemplateSandboxError,
-    builtin_templates,
-    install_default_templates,
     list_templates,
     load_template,
     parse_template,
     render_draft,
 )
+from rapport.mail.template_install import builtin_templates, install_default_templates
 from rapport.store.accounts import create_account
 from rapport.store.config import Me
 from rapport.store.contacts import create_contact

@@ -832,3 +832,11 @@ def test_mixed_currencies_are_flagged(report: Report) -> None:
     mixed = dataclasses.replace(report, currencies=("EUR", "USD"))
     assert "values in EUR, USD summed without conversion." in render_md(mixed)
     assert json.loads(render_json(mixed))["currencies"] == ["EUR", "USD"]
+
+
+def test_cli_format_choices_are_the_renderers() -> None:
+    # The CLI writes the list out (so parsing other commands skips the report code): keep in step.
+    from rapport.tui.cli import reportcmds
+    from rapport.tui.report_formats import FORMATS
+
+    assert reportcmds.FORMATS == FORMATS

@@ -7,7 +7,7 @@ def run_tui(home: str | None) -> int:
     from rapport.store.session import open_workspace
 
     opened = open_workspace(home)
-    from rapport.mail.drafting import install_default_templates
+    from rapport.mail.template_install import install_default_templates
 
     install_default_templates(opened.workspace)
     opened.close()

@@ -65,12 +65,8 @@ class TemplatePicker(ModalScreen[str | None]):
 
 def template_choices(app: Any, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
     """(name, description) of the workspace templates of these kinds, in `kinds` order."""
-    from rapport.mail.drafting import (
-        DraftTemplateError,
-        install_default_templates,
-        load_template,
-        template_names,
-    )
+    from rapport.mail.drafting import DraftTemplateError, load_template, template_names
+    from rapport.mail.template_install import install_default_templates
 
     # Once per workspace (recorded): a built-in the user deleted is not brought back.
     install_default_templates(app.opened.workspace)
