@@ -6,7 +6,10 @@
   timeline has painted;
 - inbox page-down, after the inbox (not the pipeline) has the focus;
 - peers: a bare Textual app (one Static) until painted, and a plain DataTable filled with 100k rows
-  until its first paint (the brief: 0.3 s and 11 s).
+  until its first paint (the brief: 0.3 s and 11 s);
+- cold start, as a user meets it: from exec of `rapport --home DIR` in a 160x48 pseudo-terminal
+  until the newest message's subject is written to it, beside the same for a bare Textual app
+  script (interpreter start and imports included for both; comparable with neomutt's 1.0 s).
 
 The workspace is built once by bulk inserts (the bench measures the TUI, not ingest) and cached in bench/out/.
 """
@@ -140,6 +143,62 @@ async def peer_datatable() -> float:
         return time.perf_counter() - started
 
 
+BARE_SCRIPT = """
+from textual.app import App
+from textual.widgets import Static
+
+class Bare(App):
+    def compose(self):
+        yield Static("bare-ready")
+
+Bare().run()
+"""
+
+
+def cold_start(argv: list[str], marker: bytes, limit: float = 60.0) -> float:
+    """Seconds from exec until `marker` is written to a 160x48 pseudo-terminal."""
+    import fcntl
+    import os
+    import select
+    import struct
+    import subprocess
+    import termios
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
+    env["TERM"] = "xterm-256color"
+    started = time.perf_counter()
+    child = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
+                             start_new_session=True)
+    os.close(slave)
+    seen = b""
+    try:
+        while marker not in seen:
+            if time.perf_counter() - started > limit:
+                raise SystemExit(f"bench: {argv[0]} never showed {marker!r}")
+            if select.select([master], [], [], 0.05)[0]:
+                seen = seen[-4096:] + os.read(master, 65536)
+        elapsed = time.perf_counter() - started
+    finally:
+        child.kill()  # measured; nobody answers the terminal's queries, so no polite quit
+        child.wait()
+        os.close(master)
+    return elapsed
+
+
+def cold_figures() -> tuple[float, float]:
+    """Median of three cold starts each: (rapport, bare Textual app)."""
+    import statistics
+
+    rapport = [sys.executable, "-m", "rapport.tui.cli.main", "--home", str(OUT)]
+    bare = [sys.executable, "-c", BARE_SCRIPT]
+    ours = statistics.median(cold_start(rapport, f"Subject number {MESSAGES}".encode())
+                             for _ in range(3))
+    peer = statistics.median(cold_start(bare, b"bare-ready") for _ in range(3))
+    return ours, peer
+
+
 async def rapport_figures() -> tuple[float, float, float, int]:
     from rapport.tui.app import RapportApp
 
@@ -179,11 +238,15 @@ def main() -> int:
     bare, press = asyncio.run(peer_bare())
     table = asyncio.run(peer_datatable())
     launched, opened, per_page, rows = asyncio.run(rapport_figures())
+    cold, cold_bare = cold_figures()
     print(f"{'':34}{'ours':>10}  {'target/peer':>12}")
     print(f"{'launch to first inbox rows':34}{launched * 1000:8.0f} ms  target {LAUNCH_TARGET * 1000:.0f} ms"
           f"  ({MESSAGES:,} messages, {ACCOUNTS:,} accounts)")
     print(f"{'peer: bare Textual app launch':34}{bare * 1000:8.0f} ms")
     print(f"{'peer: DataTable, 100k rows, paint':34}{table * 1000:8.0f} ms")
+    print(f"{'cold start in a terminal':34}{cold * 1000:8.0f} ms  (exec to newest subject shown;"
+          " neomutt/aerc: 1.0 s)")
+    print(f"{'peer: bare Textual app, cold':34}{cold_bare * 1000:8.0f} ms  (brief: 0.3 s)")
     print(f"{'open the biggest account':34}{opened * 1000:8.0f} ms  ({rows:,} timeline lines)")
     print(f"{'inbox page-down':34}{per_page * 1000:8.1f} ms  per page (500 pages)")
     print(f"{'peer: a key press, bare app':34}{press * 1000:8.1f} ms  (Pilot's own cost per key)")
