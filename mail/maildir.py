@@ -60,6 +60,7 @@ _ROLE_NAMES = {
 }
 
 Report = Callable[[Event], None]
+ShouldStop = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -227,8 +228,13 @@ def _sync_folder(
     my_addresses: frozenset[str],
     report: Report,
     known: dict[str, store.FolderState],
-) -> tuple[FolderSummary, int, int]:
-    """Sync one folder; returns its summary, its id and the stamp to record."""
+    should_stop: ShouldStop,
+) -> tuple[FolderSummary, int, int | None]:
+    """Sync one folder; returns its summary, its id and the stamp to record.
+
+    The stamp is None when `should_stop()` ended the ingest between batches: the batches saved
+    are whole (each is one transaction), and the folder is listed again at the next run.
+    """
     folder = _folder(db, mailbox, name, known)
     if store.dirty_flags(db, folder.id):
         _write_back_flags(db, folder.id, scan_folder(directory))
@@ -256,6 +262,8 @@ def _sync_folder(
     # Oldest files first, so a large first ingest shows mail in arrival order as it lands.
     new_files = sorted((on_disk[u] for u in new_uids), key=lambda f: f.path.name)
     for start in range(0, len(new_files), BATCH_SIZE):
+        if should_stop():
+            return FolderSummary(name, added, flags_changed, removed, skipped), folder.id, None
         batch = []
         for item in new_files[start : start + BATCH_SIZE]:
             try:
@@ -292,6 +300,10 @@ def _no_report(event: Event) -> None:
     """Default reporter: the caller did not ask for progress."""
 
 
+def _never() -> bool:
+    return False
+
+
 def sync_maildir(
     db: Database,
     *,
@@ -299,8 +311,13 @@ def sync_maildir(
     path: Path,
     my_addresses: frozenset[str],
     report: Report | None = None,
+    should_stop: ShouldStop = _never,
 ) -> SyncSummary:
-    """Bring the store in line with the Maildir at `path` (new, removed and re-flagged mail)."""
+    """Bring the store in line with the Maildir at `path` (new, removed and re-flagged mail).
+
+    `should_stop()` is asked between folders and between batches; once it is true the sync ends
+    there, with every saved batch whole and the unfinished folders left to the next run.
+    """
     report = report or _no_report
     root = Path(path).expanduser()
     if not root.is_dir():
@@ -313,15 +330,22 @@ def sync_maildir(
         report(MailboxFailed(mailbox, message))
         return SyncSummary(mailbox, error=message)
     known = {state.name: state for state in store.list_folders(db, mailbox)}
-    results = [
-        _sync_folder(db, mailbox, name, directory, my_addresses, report, known)
-        for name, directory in folders
-    ]
+    results = []
+    for name, directory in folders:
+        if should_stop():
+            break
+        results.append(
+            _sync_folder(db, mailbox, name, directory, my_addresses, report, known, should_stop)
+        )
     # One write for every folder's sync time and stamp, so a no-change run commits once.
+    # A folder stopped half-way keeps its old stamp and sync time: it is not in line yet.
     with db.atomic():
         for _, folder_id, stamp in results:
-            store.mark_folder_synced(db, folder_id, highestmodseq=stamp)
+            if stamp is not None:
+                store.mark_folder_synced(db, folder_id, highestmodseq=stamp)
     summaries = [summary for summary, _, _ in results]
+    if should_stop():
+        return SyncSummary(mailbox, tuple(summaries))
     # A folder deleted on disk is gone from the mailbox too.
     present = {name for name, _ in folders}
     for state in known.values():

@@ -437,8 +437,10 @@ def sync_all(opened: OpenWorkspace, names: Iterable[str] | None = None, *,
         from rapport.mail.maildir import sync_maildir  # parse-heavy: only when used
 
         for source in maildirs:
+            if should_stop():
+                break
             summaries.append(sync_maildir(opened.db, mailbox=source.name, path=source.path,
-                                          my_addresses=mine, report=report))
+                                          my_addresses=mine, report=report, should_stop=should_stop))
     return summaries
 
 

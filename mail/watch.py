@@ -160,7 +160,7 @@ def watch_maildirs(opened: OpenWorkspace, sources: list[MaildirConfig], *, inter
         while not should_stop():
             for source in sources:
                 sync_maildir(db, mailbox=source.name, path=source.path, my_addresses=mine,
-                             report=report)
+                             report=report, should_stop=should_stop)
             _sleep_unless_stopped(max(interval, 1.0), should_stop, time.sleep)
     finally:
         db.close()

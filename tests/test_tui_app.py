@@ -913,3 +913,65 @@ def test_contacts_line_fits_and_counts_the_rest() -> None:
     shown = text.count("<")
     assert f"+{12 - shown} more" in text
     assert "more" not in contacts_line(people[:1], 78).plain
+
+
+def test_quit_during_a_long_maildir_ingest_stops_between_batches(home: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """q while the Maildir ingest runs: the sync thread stops at its next batch; saved batches are whole."""
+    import threading
+
+    from textual.worker import get_current_worker
+
+    from rapport.mail import maildir
+    from rapport.mail.sync import sync_all
+
+    batch, new_mail = 20, 200
+    for n in range(new_mail):
+        _new_mail(home, f"bulk-{n:04d}", f"Bulk order {n}")
+    monkeypatch.setattr(maildir, "BATCH_SIZE", batch)
+    real_parse, parsed = maildir.parse_message, []
+    pause = threading.Event()  # never set: waited on in 10 ms steps
+
+    def parse_then_wait_for_quit(*args: Any, **kwargs: Any) -> Any:
+        # The second batch waits for q (up to 10 s): the ingest cannot finish first, so no race.
+        parsed.append(1)
+        if len(parsed) == batch + 1:
+            for _ in range(1000):
+                if get_current_worker().is_cancelled:
+                    break
+                pause.wait(0.01)
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(maildir, "parse_message", parse_then_wait_for_quit)
+    before = _count_messages(home)
+
+    async def run() -> None:
+        app = RapportApp(str(home), today=TODAY, sync_on_start=True, sync_interval=0)
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(400):
+                await pilot.pause(0.02)
+                if parsed:
+                    break
+            assert parsed, "the sync never started"
+            await pilot.press("q")
+        # asyncio.run waits for the sync thread: it returns once the thread has stopped.
+
+    asyncio.run(run())
+    stored = _count_messages(home) - before
+    assert 0 < stored < new_mail and stored % batch == 0, stored  # whole batches, the rest not read
+    assert len(parsed) < new_mail
+    # The next sync picks up where the stopped one ended: every message once.
+    opened = open_workspace(home)
+    try:
+        sync_all(opened)
+    finally:
+        opened.close()
+    assert _count_messages(home) - before == new_mail
+
+
+def _count_messages(home: Path) -> int:
+    opened = open_workspace(home)
+    try:
+        return opened.db.execute("SELECT count(*) FROM messages").fetchone()[0]
+    finally:
+        opened.close()
