@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-
+REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"store": "rapport/store", "mail": "rapport/mail", "tui": "rapport/tui"}
 
 
