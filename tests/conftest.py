@@ -33,6 +33,16 @@ def ws(home: Path) -> Iterator[OpenWorkspace]:
     opened.close()
 
 
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The loose umask of a shared server: Rapport's 0700 / 0600 must not depend on it."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
     """../shared/corpus beside the repository; tests using it skip where it is absent."""

@@ -6,9 +6,7 @@ import email
 import email.policy
 import hashlib
 import io
-import os
 import stat
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -137,15 +135,6 @@ def private_modes(root: Path) -> dict[str, str]:
         if mode != (0o700 if path.is_dir() else 0o600):
             wrong[str(path.relative_to(root.parent))] = oct(mode)
     return wrong
-
-
-@pytest.fixture
-def umask_022() -> Iterator[None]:
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 def test_demo_folders_and_files_are_private_under_a_loose_umask(tmp_path: Path,

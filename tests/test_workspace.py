@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -121,15 +120,6 @@ def test_released_database_upgrades_to_todays_schema(tmp_path: Path, dump: Path)
     finally:
         db.close()
     assert schema(old) == schema(reference)
-
-
-@pytest.fixture
-def umask_022() -> Iterator[None]:
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 def modes(root: Path) -> dict[str, int]:
