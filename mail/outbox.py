@@ -8,7 +8,8 @@ Either way the account's timeline gets a 'draft' (or 'sent') activity with the M
 from __future__ import annotations
 
 import imaplib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -108,31 +109,30 @@ class ImapFolder:
                 pass
             self._client = None
 
-    def append(self, raw: bytes, flags: Iterable[bytes] = ()) -> None:
+    @contextmanager
+    def _command(self, doing: str) -> Iterator[IMAPClient]:
+        """The connection for one command; a server NO is MailError ('cannot <doing> <folder>'),
+        a network error drops the connection (the next call reopens it) as ConnectionLost."""
         client = self._connected()
         try:
-            client.append(self.folder, raw, flags=tuple(flags))
+            yield client
         except (imaplib.IMAP4.error, IMAPClientError) as exc:
-            raise MailError(f"cannot append to {self.folder}: {_server_text(exc)}",
+            raise MailError(f"cannot {doing} {self.folder}: {_server_text(exc)}",
                             scope=Scope.FOLDER, mailbox=self.cfg.name, folder=self.folder) from exc
         except OSError as exc:
             self._drop()
             raise ConnectionLost(describe_network_error(exc, self.cfg),
                                  mailbox=self.cfg.name) from exc
 
+    def append(self, raw: bytes, flags: Iterable[bytes] = ()) -> None:
+        with self._command("append to") as client:
+            client.append(self.folder, raw, flags=tuple(flags))
+
     def has_message_id(self, message_id: str) -> bool:
         """Whether the folder holds a message with this Message-ID (UID SEARCH HEADER)."""
-        client = self._connected()
-        try:
+        with self._command("search") as client:
             client.select_folder(self.folder, readonly=True)
             return bool(client.search(["HEADER", "Message-ID", f"<{message_id.strip('<>')}>"]))
-        except (imaplib.IMAP4.error, IMAPClientError) as exc:
-            raise MailError(f"cannot search {self.folder}: {_server_text(exc)}",
-                            scope=Scope.FOLDER, mailbox=self.cfg.name, folder=self.folder) from exc
-        except OSError as exc:
-            self._drop()
-            raise ConnectionLost(describe_network_error(exc, self.cfg),
-                                 mailbox=self.cfg.name) from exc
 
     def close(self) -> None:
         if self._client is not None:
