@@ -132,6 +132,16 @@ def _assert_tables_fit(screen: ReportsScreen) -> None:
         assert table.region.right <= SIZE[0]
 
 
+def _assert_section_fits(screen: ReportsScreen) -> None:
+    """The shown section, its charts and tables lie inside the screen, without a frame."""
+    tabs = screen.query_one("#sections", TabbedContent)
+    pane = tabs.get_pane(tabs.active)
+    assert pane.region.right <= SIZE[0] and pane.styles.border_top[0] == "", tabs.active
+    for chart in pane.query(BarChart):
+        assert chart.region.right <= SIZE[0], chart.id
+    _assert_tables_fit(screen)
+
+
 def test_reports_screen_figures_keys_and_fit(opened: OpenWorkspace) -> None:
     # No async pytest plugin in the test extras: drive Pilot through asyncio.run.
     asyncio.run(_drive_reports(ReportsHost(opened)))
@@ -190,7 +200,7 @@ async def _drive_reports(app: ReportsHost) -> None:
         _assert_tables_fit(screen)
 
         tabs = screen.query_one("#sections", TabbedContent)
-        assert tabs.active == "pipeline"
+        assert tabs.active == "pipeline-section"
         for expected in [*SECTIONS[1:], SECTIONS[0]]:
             await pilot.press("tab")
             await _settled(app, pilot)
@@ -198,7 +208,7 @@ async def _drive_reports(app: ReportsHost) -> None:
             _assert_tables_fit(screen)
         await pilot.press("shift+tab")
         await _settled(app, pilot)
-        assert tabs.active == "attention"
+        assert tabs.active == "attention-section"
         # Objection text is shown literally, never read as markup; Days stays on screen.
         assert _rows(screen, "objections-table")[0][2] == "Price too high <b>&amp; | pipes"
         assert screen.query_one("#objections-table", FitTable).shown_headers == [
@@ -207,7 +217,7 @@ async def _drive_reports(app: ReportsHost) -> None:
         assert [r[0] for r in _rows(screen, "stale-table")] == ["Dormant", "Echo"]
         await pilot.press("shift+tab")
         await _settled(app, pilot)
-        assert tabs.active == "key-accounts"
+        assert tabs.active == "key-accounts-section"
         # At 80 columns the key table drops Won, In period and Next action (enter shows them).
         key_table = screen.query_one("#key-table", FitTable)
         assert key_table.shown_headers == [
@@ -254,6 +264,15 @@ def test_main_app_opens_reports_with_r(book: Path) -> None:
             screen = app.screen
             assert isinstance(screen, ReportsScreen)
             assert screen.report is not None and screen.report.total_deals == 12
+            # The app's own styles (other screens' ids) must not reach the report's sections:
+            # each one fits the screen, and the pipeline chart's labels are all drawn.
+            for _ in SECTIONS:
+                _assert_section_fits(screen)
+                await pilot.press("tab")
+                await _settled(app, pilot)
+            chart = screen.query_one("#stages-chart", BarChart)
+            axis = _screen_text(app).splitlines()[chart.region.bottom - 1]
+            assert axis.split() == chart.labels
             await pilot.press("escape")
             await _settled(app, pilot)
             assert not isinstance(app.screen, ReportsScreen)
@@ -272,7 +291,7 @@ def test_reports_snapshot(
         await _settled(pilot.app, pilot)
         await pilot.press("left_square_bracket")
         await _settled(pilot.app, pilot)
-        target = "key-accounts" if section == "detail" else section
+        target = ("key-accounts" if section == "detail" else section) + "-section"
         while pilot.app.screen.query_one("#sections", TabbedContent).active != target:
             await pilot.press("tab")
             await _settled(pilot.app, pilot)

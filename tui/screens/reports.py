@@ -43,7 +43,10 @@ from rapport.tui.screens.report_detail import (
 from rapport.tui.widgets.bar_chart import Bar, BarChart
 from rapport.tui.widgets.fit_table import Column, FitTable
 
-SECTIONS = ("pipeline", "forecast", "closed", "activity", "key-accounts", "attention")
+# The tab panes' ids. Screen CSS is app-wide in Textual, so they must not be ids another screen
+# styles (the main screen's `#pipeline` pane has a frame and 2fr width).
+SECTIONS = ("pipeline-section", "forecast-section", "closed-section", "activity-section",
+            "key-accounts-section", "attention-section")
 
 # Columns per table id: figures keep their width, flex text is cut, wide ones need room.
 _COLUMNS: dict[str, tuple[Column, ...]] = {
@@ -119,26 +122,26 @@ class ReportsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="summary", markup=False)
         with TabbedContent(id="sections"):
-            with TabPane("Pipeline", id="pipeline"):
+            with TabPane("Pipeline", id="pipeline-section"):
                 yield BarChart(id="stages-chart")
                 yield self._table("stages-table", "figures")
-            with TabPane("Forecast", id="forecast"):
+            with TabPane("Forecast", id="forecast-section"):
                 yield BarChart(id="forecast-chart")
                 yield self._table("forecast-table", "figures")
-            with TabPane("Won/Lost", id="closed"):
+            with TabPane("Won/Lost", id="closed-section"):
                 yield Static(id="closed-summary", classes="note", markup=False)
                 yield self._table("closed-table", "full")
-            with TabPane("Activity", id="activity"):
+            with TabPane("Activity", id="activity-section"):
                 yield Static(id="response-summary", classes="note", markup=False)
                 yield self._table("activity-table", "full")
-            with TabPane("Key accounts", id="key-accounts"):
+            with TabPane("Key accounts", id="key-accounts-section"):
                 yield Static(
                     "enter: the account's open deals, objections and overdue actions",
                     classes="note hint",
                     markup=False,
                 )
                 yield self._table("key-table", "full")
-            with TabPane("Attention", id="attention"):
+            with TabPane("Attention", id="attention-section"):
                 yield Label("Open objections", classes="title")
                 yield self._table("objections-table", "half")
                 yield Label("", id="stale-title", classes="title")
