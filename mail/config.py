@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rapport.store.config import Config
+from rapport.store.config import Config, refuse_unknown_keys
 from rapport.store.errors import ConfigError
 
 SECURITIES = ("tls", "starttls", "plain")
@@ -23,6 +23,9 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 DEFAULT_PORTS = {"tls": 993, "starttls": 143, "plain": 143}
 KEYRING_SERVICE = "rapport"
 COMMAND_TIMEOUT = 60
+MAILBOX_KEYS = ("name", "host", "port", "security", "username", "password_command", "keyring",
+                "auth", "oauth2_token_command", "ca_file", "tls_verify", "folders", "timeout")
+MAILDIR_KEYS = ("name", "path")
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ def parse_mailbox(table: Any, position: int) -> MailboxConfig:
     where = f"[[mailbox]] {name!r}" if name else f"[[mailbox]] {position}"
     if not name:
         raise ConfigError(f"{where}: needs a name")
+    refuse_unknown_keys(table, MAILBOX_KEYS, f"in {where}")
     host = str(table.get("host") or "").strip()
     username = str(table.get("username") or "").strip()
     if not host:
@@ -190,6 +194,7 @@ def maildir_configs(config: Config) -> list[MaildirConfig]:
     for i, table in enumerate(raw if isinstance(raw, list) else []):
         if not isinstance(table, dict) or not table.get("path"):
             raise ConfigError(f"[[maildir]] {i + 1}: needs a path")
+        refuse_unknown_keys(table, MAILDIR_KEYS, f"in [[maildir]] {i + 1}")
         path = Path(str(table["path"])).expanduser()
         result.append(MaildirConfig(name=str(table.get("name") or path.name), path=path))
     return result

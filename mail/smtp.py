@@ -15,6 +15,7 @@ system keyring (`keyring = true`), resolved only when a login is needed.
 
 from __future__ import annotations
 
+import re
 import smtplib
 import socket
 import ssl
@@ -22,13 +23,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from rapport.mail.config import SmtpConfig, resolve_password
+from rapport.store.config import refuse_unknown_keys
 from rapport.store.errors import ConfigError, RapportError
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 DEFAULT_PORTS = {"tls": 465, "starttls": 587, "plain": 25}
+SMTP_KEYS = ("host", "port", "security", "username", "password_command", "keyring", "ca_file",
+             "timeout")
 
 
 class SendError(RapportError):
@@ -42,6 +46,11 @@ class MessageRefused(SendError):
 
 class PartlyRefused(SendError):
     """Delivered to some recipients and refused for others: the message went out, never resend."""
+
+
+class MaybeSent(SendError):
+    """The connection broke while the message itself was being transferred or confirmed: it
+    may have gone out, so it must not be sent again without asking."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,7 @@ def smtp_settings(raw_config: dict[str, Any]) -> SmtpSettings | None:
         return None
     if not isinstance(table, dict) or not isinstance(table.get("host"), str) or not table["host"]:
         raise ConfigError("[smtp] needs a host")
+    refuse_unknown_keys(table, SMTP_KEYS, "in [smtp]")
     security = table.get("security", "tls")
     if security not in DEFAULT_PORTS:
         raise ConfigError("[smtp] security must be tls, starttls or plain")
@@ -148,8 +158,59 @@ class SmtpSender:
         self._send(lambda client: client.send_message(msg))
 
     def send_raw(self, sender: str, recipients: tuple[str, ...], raw: bytes) -> None:
-        """Send composed bytes as they are (compose.Composed): no EmailMessage needed."""
-        self._send(lambda client: client.sendmail(sender, list(recipients), raw))
+        """Send composed bytes as they are (compose.Composed), step by step as smtplib's
+        sendmail does, so a failure says whether the message can have gone out: before DATA
+        it cannot (SendError, MessageRefused), during the transfer it may (MaybeSent)."""
+        assert self._client is not None, "use SmtpSender as a context manager"
+        client, host = self._client, self.settings.host
+        try:
+            refused = self._envelope(client, sender, recipients, len(raw))
+            code, reply = client.docmd("DATA")
+        except (smtplib.SMTPException, OSError) as exc:
+            raise SendError(f"SMTP {host}: {_describe(exc)}") from exc
+        if code != 354:
+            self._refused(client, code, reply)
+        try:
+            code, reply = _transfer(client, raw)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise MaybeSent(f"SMTP {host}: {_describe(exc)} while sending the message") from exc
+        if code != 250:
+            self._refused(client, code, reply)
+        if refused:
+            raise PartlyRefused(f"SMTP refused recipient(s): {', '.join(sorted(refused))}")
+
+    def _envelope(self, client: smtplib.SMTP, sender: str, recipients: tuple[str, ...],
+                  size: int) -> list[str]:
+        """MAIL FROM and RCPT TO; the recipients refused (MessageRefused when all are)."""
+        client.ehlo_or_helo_if_needed()
+        options = [f"size={size}"] if client.does_esmtp and client.has_extn("size") else []
+        code, reply = client.mail(sender, options)
+        if code != 250:
+            self._refused(client, code, reply)
+        refused = []
+        for recipient in recipients:
+            code, reply = client.rcpt(recipient)
+            if code == 421:
+                self._refused(client, code, reply)
+            if code not in (250, 251):
+                refused.append(recipient)
+        if len(refused) == len(recipients):
+            client.rset()
+            raise MessageRefused(f"SMTP refused every recipient: {', '.join(refused)}")
+        return refused
+
+    def _refused(self, client: smtplib.SMTP, code: int, reply: bytes) -> NoReturn:
+        """The server said no to this message: MessageRefused, the session goes on; 421 means
+        it is closing the session: SendError."""
+        text = f"SMTP {self.settings.host}: {_describe(smtplib.SMTPResponseException(code, reply))}"
+        if code == 421:
+            client.close()
+            raise SendError(text)
+        try:
+            client.rset()
+        except (smtplib.SMTPException, OSError) as exc:
+            raise SendError(text) from exc
+        raise MessageRefused(text)
 
     def _send(self, deliver: Callable[[smtplib.SMTP], dict]) -> None:
         assert self._client is not None, "use SmtpSender as a context manager"
@@ -175,6 +236,18 @@ class SmtpSender:
 
     def __exit__(self, *exc_info: object) -> None:
         self._close()
+
+
+def _transfer(client: smtplib.SMTP, raw: bytes) -> tuple[int, bytes]:
+    """The message after DATA's 354, dot-stuffed and ended with CRLF.CRLF, as smtplib's data()."""
+    body = _LEADING_DOT.sub(b"..", raw)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    client.send(body + b".\r\n")
+    return client.getreply()
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 def _describe(exc: BaseException) -> str:

@@ -93,6 +93,14 @@ stages = [
 """
 
 
+# Every key the loader knows, per table: a typo (`stale_after_day`) is refused, not ignored.
+# [[mailbox]], [[maildir]] and [smtp] are the mail layer's to check (with refuse_unknown_keys).
+TOP_LEVEL_KEYS = ("stale_after_days", "sync_interval_minutes", "me", "pipeline", "mailbox",
+                  "maildir", "smtp")
+ME_KEYS = ("name", "email", "addresses", "signature")
+PIPELINE_KEYS = ("stages", "stale_after_days")
+STAGE_KEYS = ("name", "probability", "rotting_days", "kind")
+
 # Upper bounds keep date arithmetic (today - N days) and timer seconds far from overflow.
 MAX_DAYS = 36_500
 MAX_SYNC_INTERVAL_MINUTES = 10_080
@@ -112,6 +120,13 @@ def _whole_number(value: Any, what: str, *, minimum: int, maximum: int) -> int:
     if not minimum <= number <= maximum:
         raise ConfigError(f"{what} must be between {minimum} and {maximum}, not {number}")
     return number
+
+
+def refuse_unknown_keys(table: dict[str, Any], known: tuple[str, ...], where: str) -> None:
+    """ConfigError naming the first key of `table` not in `known` (`where`: "in [me]")."""
+    unknown = [key for key in table if key not in known]
+    if unknown:
+        raise ConfigError(f"unknown key {unknown[0]!r} {where}; known keys: {', '.join(known)}")
 
 
 def _stage_name(value: Any, position: int) -> str:
@@ -134,6 +149,7 @@ def _parse_stage(item: Any, position: int) -> Stage:
     if not isinstance(item, dict):
         raise ConfigError(f"[pipeline] stage {position}: needs a name")
     name = _stage_name(item.get("name"), position)
+    refuse_unknown_keys(item, STAGE_KEYS, f"in [pipeline] stage {name!r}")
     base = defaults.get(name.casefold(), Stage(name, 0, 0))
     kind = item.get("kind", base.kind)
     if kind not in ("open", "won", "lost"):
@@ -166,9 +182,11 @@ def _addresses(me_raw: dict[str, Any]) -> tuple[str, ...]:
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     """Turn parsed TOML into a Config, refusing impossible values with one-line errors."""
+    refuse_unknown_keys(data, TOP_LEVEL_KEYS, "at the top level")
     me_raw = data.get("me", {})
     if not isinstance(me_raw, dict):
         raise ConfigError("[me] must be a table")
+    refuse_unknown_keys(me_raw, ME_KEYS, "in [me]")
     me = Me(
         name=_text(me_raw, "name"),
         email=_text(me_raw, "email"),
@@ -178,6 +196,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     pipeline_raw = data.get("pipeline", {})
     if not isinstance(pipeline_raw, dict):
         raise ConfigError("[pipeline] must be a table")
+    refuse_unknown_keys(pipeline_raw, PIPELINE_KEYS, "in [pipeline]")
     stages_raw = pipeline_raw.get("stages")
     if stages_raw is None:
         pipeline = Pipeline()
@@ -219,4 +238,7 @@ def load_config(path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
-    return parse_config(data, path)
+    try:
+        return parse_config(data, path)
+    except ConfigError as exc:  # name the file, as a TOML error does
+        raise ConfigError(f"{path}: {exc.message}") from exc

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import stat
+import tomllib
 from pathlib import Path
 
 import pytest
 from sqlite_utils import Database
 
+from rapport.mail.config import MAILBOX_KEYS, MAILDIR_KEYS, mailbox_configs, maildir_configs
+from rapport.mail.smtp import SMTP_KEYS, smtp_settings
 from rapport.store import accounts, deals
+from rapport.store import config as store_config
 from rapport.store.db import open_database
 from rapport.store.errors import ConfigError, WorkspaceError
 from rapport.store.migrations import migrations, schema_version
 from rapport.store.session import open_workspace
 
 MIGRATION_NAMES = [m.name for m in migrations._migrations]
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def schema(path: Path) -> dict[str, str]:
@@ -215,6 +221,11 @@ def test_bad_toml_names_the_line(home: Path) -> None:
     ('[pipeline]\nstages = [{ name = "A", probability = -1 }]\n', "probability must be 0-100"),
     ('[pipeline]\nstages = [{ name = "A", probability = nan }]\n', "probability must be 0-100"),
     ('[pipeline]\nstages = [{ name = "A", probability = "high" }]\n', "probability must be a number"),
+    # A typo is refused, not silently ignored (the default would win without a word).
+    ("stale_after_day = 10\n", "unknown key 'stale_after_day' at the top level"),
+    ('[me]\nemail_address = "a@b.example"\n', "unknown key 'email_address' in [me]"),
+    ("[pipeline]\nstale_days = 3\n", "unknown key 'stale_days' in [pipeline]"),
+    ('[pipeline]\nstages = [{ name = "A", rotting = 3 }]\n', "unknown key 'rotting' in [pipeline] stage 'A'"),
 ])
 def test_impossible_config_values_are_refused(home: Path, toml: str, needle: str) -> None:
     """Each was a TypeError/OverflowError traceback, or silently clamped to 0."""
@@ -223,6 +234,7 @@ def test_impossible_config_values_are_refused(home: Path, toml: str, needle: str
     with pytest.raises(ConfigError) as caught:
         open_workspace(home)
     assert needle in caught.value.message
+    assert caught.value.message.startswith(f"{home / 'config.toml'}: ")
     assert "\n" not in caught.value.message
 
 
@@ -240,6 +252,44 @@ def test_sane_config_values_still_read(home: Path) -> None:
     assert (config.stale_after_days, config.sync_interval_minutes) == (0, 15)
     assert config.me.addresses == ("me@example.com",)
     assert list(config.pipeline.names) == ["Lead in", "Done"]
+
+
+def readme_config_example() -> str:
+    """The ```toml block of the README's configuration reference."""
+    section = README.read_text(encoding="utf-8").split("## Configuration reference", 1)[1]
+    return section.split("```toml\n", 1)[1].split("```", 1)[0]
+
+
+def test_readme_config_reference_is_what_the_loader_reads() -> None:
+    """The README's example loads as written, and it names every key the loaders accept."""
+    example = readme_config_example()
+    config = store_config.parse_config(tomllib.loads(example))
+    assert [box.name for box in mailbox_configs(config)] == ["work"]
+    assert [box.name for box in maildir_configs(config)] == ["archive"]
+    assert smtp_settings(config.raw).host == "smtp.example.com"
+    assert config.pipeline == store_config.Pipeline()  # the default stages, as documented
+    # Keys written as `key = ` (commented out or not, stage keys inside their inline tables).
+    documented = set(re.findall(r"(?:^[#\s]*|\{ |, )([a-z_0-9]+) = ", example, flags=re.MULTILINE))
+    accepted = {*store_config.TOP_LEVEL_KEYS, *store_config.ME_KEYS, *store_config.PIPELINE_KEYS,
+                *store_config.STAGE_KEYS, *MAILBOX_KEYS, *MAILDIR_KEYS, *SMTP_KEYS}
+    tables = {"me", "pipeline", "mailbox", "maildir", "smtp"}
+    assert sorted(accepted - tables - documented) == []
+    assert sorted(documented - accepted) == []
+
+
+@pytest.mark.parametrize(("toml", "needle"), [
+    ('[[mailbox]]\nname = "w"\nhost = "h"\nusername = "u"\nkeyring = true\npasword_command = "p"\n',
+     "unknown key 'pasword_command' in [[mailbox]] 'w'"),
+    ('[[maildir]]\npath = "~/Mail"\nfolder = "x"\n', "unknown key 'folder' in [[maildir]] 1"),
+    ('[smtp]\nhost = "h"\ntls_verify = false\n', "unknown key 'tls_verify' in [smtp]"),
+])
+def test_unknown_keys_in_mail_tables_are_refused(toml: str, needle: str) -> None:
+    config = store_config.parse_config(tomllib.loads(toml))
+    with pytest.raises(ConfigError) as caught:
+        mailbox_configs(config)
+        maildir_configs(config)
+        smtp_settings(config.raw)
+    assert needle in caught.value.message
 
 
 def test_home_that_is_a_file_is_left_alone(tmp_path: Path) -> None:
