@@ -28,6 +28,7 @@ import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from sqlite_utils import Database
 
@@ -183,6 +184,10 @@ class Report:
     @property
     def total_deals(self) -> int:
         return sum(s.deals for s in self.stages)
+
+    @property
+    def open_deals(self) -> int:
+        return sum(s.deals for s in self.open_stages)
 
     @property
     def open_value(self) -> float:
@@ -487,27 +492,40 @@ def key_accounts(
     deals = deals_as_of(db, pipeline, as_of_utc)
     won_total = sum(d.value for d in deals if d.kind == "won")
     due_before = as_of_day(as_of_utc).isoformat()
-    objections = open_objections(db, as_of_utc)
+    # Grouped once: a book may have thousands of key accounts and deals.
+    deals_of = _by_account(deals)
+    objections_of = _by_account(open_objections(db, as_of_utc))
+    won_in_period_of = _by_account(won_in_period)
     rows = db.execute(
         "SELECT id, name FROM accounts WHERE tier = 'key' ORDER BY name COLLATE NOCASE"
     ).fetchall()
     result = []
     for account_id, name in rows:
-        mine = [d for d in deals if d.account_id == account_id]
+        mine = deals_of.get(account_id, [])
         won = sum(d.value for d in mine if d.kind == "won")
         result.append(
             KeyAccount(
                 int(account_id),
                 name,
                 _money(won),
-                _money(sum(d.value for d in won_in_period if d.account_id == account_id)),
+                _money(sum(d.value for d in won_in_period_of.get(account_id, []))),
                 round(100.0 * won / won_total, 1) if won_total else 0.0,
                 contacts.get(int(account_id)),
                 _open_key_deals(mine, due_before),
-                tuple(o for o in objections if o.account_id == account_id),
+                tuple(objections_of.get(account_id, [])),
             )
         )
     return tuple(result)
+
+
+_Owned = TypeVar("_Owned", "DealAsOf", OpenObjection, ClosedDeal)
+
+
+def _by_account(items: tuple[_Owned, ...]) -> dict[int, list[_Owned]]:
+    grouped: dict[int, list[_Owned]] = {}
+    for item in items:
+        grouped.setdefault(item.account_id, []).append(item)
+    return grouped
 
 
 def _open_key_deals(deals: list[DealAsOf], due_before: str) -> tuple[KeyDeal, ...]:

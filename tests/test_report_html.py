@@ -120,7 +120,7 @@ def _assert_self_contained(page: str) -> None:
     loads.feed(page)
     # Only markup the template writes: nothing that loads, embeds or runs.
     assert loads.tags <= {
-        "html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "strong",
+        "html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "strong", "div",
         "span", "section", "table", "caption", "tr", "th", "td", "svg", "g", "text", "rect",
     }  # fmt: skip
     fetching = {"src", "href", "srcset", "poster", "data", "action", "formaction",
@@ -171,10 +171,11 @@ def test_html_has_the_hand_derived_figures(html: str) -> None:
         ("Referral", 2, "10,000.00"),
         ("Lost", 3, "9,000.00"),
     ]:
-        assert f'<tr><td>{stage}</td><td class="num">{deals}</td><td class="num">{value}</td>' in html
+        row = f'<td>{stage}</td><td class="num">{deals}</td><td class="num">{value}</td>'
+        assert re.search(f'<tr( class="closed-stage")?>{re.escape(row)}', html), stage
     assert "Median first response: <strong>4.25 h</strong>" in html
     assert "(2 of 3 client waits answered, 1 unanswered; 4 client mails)" in html
-    assert "Won: 4 deals, 18,500.00. Lost: 1 deals, 5,000.00." in html
+    assert "<p>Won 4 deals, 18,500.00; lost 1 deal, 5,000.00.</p>" in html
 
 
 def test_html_has_a_section_per_key_account(html: str) -> None:
@@ -188,13 +189,38 @@ def test_html_has_a_section_per_key_account(html: str) -> None:
     )
     assert (
         '<tr><td>Acme renewal</td><td>Proposal presented</td><td class="num">10,000.00</td>\n'
-        "<td>send terms</td><td>2026-03-20 (overdue)</td></tr>" in acme
+        '<td>send terms</td><td class="overdue">2026-03-20 (overdue)</td></tr>' in acme
     )
     assert "<td>Price too high &lt;b&gt;&amp;amp; | pipes</td>" in acme
     assert '<caption>Overdue actions</caption>' in acme
     assert "<td>Borealis big deal</td><td>Closing</td>" in borealis
     assert "won in the period 3,000.00" in borealis
     assert "Open objections" not in borealis and "Overdue actions" not in borealis
+
+
+def test_html_opens_with_the_figures_and_compares_key_accounts(html: str) -> None:
+    cards = re.findall(
+        r'<div class="card"><div class="label">(.*?)</div><div class="figure">(.*?)</div>\n'
+        r'<div class="detail">(.*?)</div></div>', html)
+    assert cards == [
+        ("Open pipeline", "21,200.00", "4 deals, weighted 12,320.00"),
+        ("Won in the period", "18,500.00", "4 deals"),
+        ("Lost in the period", "5,000.00", "1 deal"),
+        ("Median first response", "4.25 h", "2 of 3 client waits answered"),
+        ("Open objections", "2", "the oldest 23 days"),
+        ("Stale accounts", "2", "no contact for 30 days or more"),
+        ("Key accounts", "2", "1 overdue action, 1 open objection"),
+    ]
+    overview = html[html.index('<table id="key-overview">') :]
+    overview = overview[: overview.index("</table>")]
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in overview.split("<tr>")[2:]]
+    assert cells == [
+        ["Acme", "48.9%", "11,000.00", "7,000.00", "2026-03-10", "2", "12,000.00", "1", "1"],
+        ["Borealis", "13.3%", "3,000.00", "3,000.00", "2026-03-20", "2", "28,000.00", "0", "0"],
+    ]
+    total = re.search(r'<tr class="total">(.*?)</tr>', html, re.S)
+    assert total is not None
+    assert re.findall(r"<td[^>]*>(.*?)</td>", total.group(1)) == ["Total", "4", "3", "3", "1", "1"]
 
 
 def _chromium() -> str:
@@ -251,7 +277,7 @@ def test_html_renders_in_headless_chromium(hostile_html: str, tmp_path: Path) ->
     assert fetched == []  # one self-contained file: the page asked the network for nothing
     dom = result.stdout
     # The DOM Chromium built holds the figures, so the file parsed as intended.
-    assert "<h1>Rapport report: 2026-03</h1>" in dom
+    assert "<h1>Rapport report: March 2026</h1>" in dom
     assert '<svg id="chart-stages"' in dom and '<svg id="chart-forecast"' in dom
     assert "Won / support" in dom and "30,000.00" in dom
     assert "Price too high &lt;b&gt;&amp;amp; | pipes" in dom

@@ -405,6 +405,7 @@ def test_json_holds_the_hand_derived_figures(report: Report) -> None:
     ]
     assert data["totals"] == {
         "deals": 12,
+        "open_deals": 4,
         "open_value": 21200.0,
         "open_weighted": 12320.0,
         "won_deals": 4,
@@ -530,6 +531,56 @@ def test_markdown_has_the_figures_and_a_section_per_key_account(report: Report) 
     assert "Open objections:" not in borealis and "Overdue actions:" not in borealis
     # The account-wide table of open objections holds both (Cobalt is not a key account).
     assert "| Acme | 2026-03-08 | Price too high \\<b\\>\\&amp; \\| pipes | 23 |" in md
+
+
+def test_markdown_opens_with_the_figures_a_manager_reads_first(report: Report) -> None:
+    md = render_md(report)
+    title, _, scope, _, glance_title, _, *rest = md.splitlines()
+    assert title == "# Rapport report: March 2026"
+    # The pipeline is the book now (run on 10 April); the "as of" figures stop on 31 March.
+    assert scope == (
+        "Period 2026-03-01 to 2026-03-31 (UTC); pipeline and forecast as they stand at "
+        "2026-04-10 12:00 UTC; objections, stale and key accounts as of the end of 2026-03-31; "
+        "values in EUR."
+    )
+    assert glance_title == "## At a glance"
+    # The hand-derived figures of the tests above.
+    assert rest[:7] == [
+        "- **Open pipeline: 21,200.00** (4 deals, weighted 12,320.00)",
+        "- **Won in the period: 18,500.00** (4 deals)",
+        "- **Lost in the period: 5,000.00** (1 deal)",
+        "- **Median first response: 4.25 h** (2 of 3 client waits answered)",
+        "- **Open objections: 2** (the oldest 23 days)",
+        "- **Stale accounts: 2** (no contact for 30 days or more)",
+        "- **Key accounts: 2** (1 overdue action, 1 open objection)",
+    ]
+    assert (
+        "Open pipeline: 4 deals worth 21,200.00, weighted 12,320.00; 12 deals in all stages, "
+        "won and lost included." in md
+    )
+    assert "Won 4 deals, 18,500.00; lost 1 deal, 5,000.00." in md
+    # Activity adds up (Acme 1/2/1/1/1, Borealis 2/1/2/0/0, Cobalt 1/0/0/0/0).
+    assert "| Cobalt | 1 | 0 | 0 | 0 | 0 |\n| **Total** | **4** | **3** | **3** | **1** | **1** |" in md
+    assert "## Stale accounts (no contact for 30 days or more)" in md
+    # Key accounts side by side before their own sections.
+    key = md[md.index("## Key accounts") : md.index("### Acme")]
+    assert "| Acme | 48.9% | 11,000.00 | 7,000.00 | 2026-03-10 | 2 | 12,000.00 | 1 | 1 |" in key
+    assert "| Borealis | 13.3% | 3,000.00 | 3,000.00 | 2026-03-20 | 2 | 28,000.00 | 0 | 0 |" in key
+
+
+def test_report_titles_and_as_of_for_a_running_or_custom_period(book: Path) -> None:
+    opened = open_workspace(book)
+    try:
+        april = build_report(opened.db, Pipeline(), parse_period(month="2026-04", start=None,
+                             end=None, today=NOW.date()), stale_after_days=30, now=NOW)
+        span = build_report(opened.db, Pipeline(), Period(date(2026, 3, 5), date(2026, 3, 20)),
+                            stale_after_days=30, now=NOW)
+    finally:
+        opened.close()
+    # April is still running on 10 April: the "as of" figures are now's.
+    assert "objections, stale and key accounts as of 2026-04-10 12:00 UTC;" in render_md(april)
+    assert render_md(span).startswith("# Rapport report: 2026-03-05 to 2026-03-20\n")
+    assert "as of the end of 2026-03-20;" in render_md(span)
 
 
 # Book text an import or a mail can carry: terminal escapes, a bell, spreadsheet formulas.
@@ -717,7 +768,7 @@ def test_cli_formats_and_output_file(book: Path, tmp_path: Path) -> None:
     assert out.stat().st_mode & 0o777 == 0o600
     assert "totals,,won_value,18500.0" in out.read_text().splitlines()
     md = _run(book, "report", "--month", "2026-03")
-    assert md.returncode == 0 and "# Rapport report: 2026-03" in md.stdout
+    assert md.returncode == 0 and "# Rapport report: March 2026" in md.stdout
 
 
 @pytest.mark.parametrize(
@@ -817,12 +868,17 @@ def test_markdown_never_turns_book_text_into_markup(report: Report) -> None:
         "~~struck~~ **bold** _em_ [x](http://y.example) https://evil.example/p "
         "www.evil.example evil.com mailto:bob@evil.example <b>|</b> `code`"
     )
-    objection = dataclasses.replace(report.open_objections[0], subject=hostile)
-    html = MarkdownIt("gfm-like").render(
-        render_md(dataclasses.replace(report, open_objections=(objection,)))
-    )
+
+    def rendered(subject: str) -> str:
+        objection = dataclasses.replace(report.open_objections[0], subject=subject)
+        return MarkdownIt("gfm-like").render(
+            render_md(dataclasses.replace(report, open_objections=(objection,)))
+        )
+
+    # The report's own bold (headlines, totals) is the same with a harmless objection.
+    html, plain = rendered(hostile), rendered("plain words")
     for markup in ("<a ", "<s>", "<del>", "<strong>", "<em>", "<code>", "<b>"):
-        assert markup not in html
+        assert html.count(markup) == plain.count(markup), markup
     literal = hostile.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     assert f"<td>{literal}</td>" in html
 

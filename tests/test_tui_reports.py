@@ -166,7 +166,7 @@ async def _drive_reports(app: ReportsHost) -> None:
         assert "won 4: 18,500.00" in summary
         assert screen.query_one("#summary", Static).region.height == 1  # one line at 80 columns
         closed = str(screen.query_one("#closed-summary", Static).render())
-        assert closed == "Won 4 deals, 18,500.00; lost 1 deals, 5,000.00."
+        assert closed == "Won 4 deals, 18,500.00; lost 1 deal, 5,000.00."
         # The same numbers as tests/test_reports.py derives by hand.
         assert _rows(screen, "stages-table")[0] == ["Prospect", "1", "2,000.00", "500.00"]
         assert _rows(screen, "stages-table")[6] == ["Won / support", "3", "30,000.00", "30,000.00"]

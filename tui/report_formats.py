@@ -17,10 +17,12 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from rapport.store.exporter import formula_safe
-from rapport.store.reports import FirstResponse, KeyAccount, KeyDeal, Report
+from rapport.store.report_period import Period
+from rapport.store.reports import AccountActivity, FirstResponse, KeyAccount, KeyDeal, Report
 from rapport.store.text import clean_line
 
 FORMATS = ("md", "csv", "json", "html")
@@ -66,6 +68,114 @@ def hours(value: float | None) -> str:
 
 def day_of(utc_text: str | None) -> str:
     return utc_text[:10] if utc_text else "never"
+
+
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+                "September", "October", "November", "December")  # not the locale's
+
+
+def period_title(period: Period) -> str:
+    """'November 2026' for a calendar month, else 'YYYY-MM-DD to YYYY-MM-DD' (titles)."""
+    if period.is_month:
+        return f"{_MONTH_NAMES[period.start.month - 1]} {period.start.year}"
+    return f"{period.start.isoformat()} to {period.end.isoformat()}"
+
+
+def moment_text(utc_text: str) -> str:
+    """'2026-12-01 19:39 UTC' from the store's '2026-12-01T19:39:06Z'."""
+    return f"{utc_text[:10]} {utc_text[11:16]} UTC"
+
+
+def scope_text(report: Report) -> str:
+    """What the figures cover, in one sentence: the period, and the two moments figures are
+    taken at (the pipeline is the book as it is now; the "as of" ones stop at the period's end)."""
+    period = report.period
+    if report.as_of_utc == period.end_utc:
+        as_of = f"the end of {period.end.isoformat()}"
+    else:  # the period is still running: as of now
+        as_of = moment_text(report.generated_utc)
+    return (
+        f"Period {period.start.isoformat()} to {period.end.isoformat()} (UTC); pipeline and "
+        f"forecast as they stand at {moment_text(report.generated_utc)}; objections, stale and "
+        f"key accounts as of {as_of}; {currency_note(report)}."
+    )
+
+
+def count_text(n: int, thing: str) -> str:
+    """'1 deal', '3 deals'."""
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
+def closed_text(report: Report) -> str:
+    """Won and lost in the period, in one sentence every format shares."""
+    return (
+        f"Won {count_text(len(report.won), 'deal')}, {money(report.won_value)}; "
+        f"lost {count_text(len(report.lost), 'deal')}, {money(report.lost_value)}."
+    )
+
+
+def open_pipeline_text(report: Report) -> str:
+    return (
+        f"Open pipeline: {count_text(report.open_deals, 'deal')} worth "
+        f"{money(report.open_value)}, weighted {money(report.open_weighted)}; "
+        f"{report.total_deals} deals in all stages, won and lost included."
+    )
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One figure of the report's "at a glance" block: a label, the figure, a few words more."""
+
+    label: str
+    figure: str
+    detail: str
+
+
+def headlines(report: Report) -> list[Headline]:
+    """The figures a manager reads first (md and html open with them)."""
+    fr = report.first_response
+    keys = report.key_accounts
+    oldest = max((o.age_days for o in report.open_objections), default=None)
+    return [
+        Headline("Open pipeline", money(report.open_value),
+                 f"{count_text(report.open_deals, 'deal')}, weighted {money(report.open_weighted)}"),
+        Headline("Won in the period", money(report.won_value), count_text(len(report.won), "deal")),
+        Headline("Lost in the period", money(report.lost_value),
+                 count_text(len(report.lost), "deal")),
+        Headline("Median first response", hours(fr.median_hours),
+                 f"{fr.answered} of {fr.waits} client waits answered"),
+        Headline("Open objections", str(len(report.open_objections)),
+                 "none" if oldest is None else f"the oldest {count_text(oldest, 'day')}"),
+        Headline("Stale accounts", str(len(report.stale_accounts)),
+                 f"no contact for {report.stale_after_days} days or more"),
+        Headline("Key accounts", str(len(keys)),
+                 f"{count_text(sum(len(k.overdue_deals) for k in keys), 'overdue action')}, "
+                 f"{count_text(sum(len(k.open_objections) for k in keys), 'open objection')}"),
+    ]
+
+
+def stale_title(report: Report) -> str:
+    return f"Stale accounts (no contact for {report.stale_after_days} days or more)"
+
+
+KEY_OVERVIEW_HEADERS = ["Account", "Share", "Won to date", "Won in period", "Last contact",
+                        "Open deals", "Open value", "Objections", "Overdue"]
+
+
+def key_overview_row(k: KeyAccount) -> list[Any]:
+    """A key account's figures as one table row (md and html put them side by side)."""
+    return [k.account, f"{k.revenue_share:.1f}%", money(k.won_value), money(k.won_in_period),
+            day_of(k.last_contact_utc), len(k.open_deals), money(k.open_value),
+            len(k.open_objections), len(k.overdue_deals)]
+
+
+ACTIVITY_FIELDS = ("mails_in", "mails_out", "calls", "meetings", "notes")
+
+
+def activity_total(report: Report) -> AccountActivity:
+    """Every account's activity in the period added up (the tables' last line)."""
+    sums = [sum(getattr(a, f) for a in report.activity) for f in ACTIVITY_FIELDS]
+    return AccountActivity(0, "Total", *sums)
 
 
 def currency_note(report: Report) -> str:
@@ -115,6 +225,7 @@ def report_data(report: Report) -> dict[str, Any]:
         ],
         "totals": {
             "deals": report.total_deals,
+            "open_deals": report.open_deals,
             "open_value": report.open_value,
             "open_weighted": report.open_weighted,
             "won_deals": len(report.won),
@@ -297,22 +408,31 @@ def _cell(value: Any) -> str:
     return _AUTOLINK_DOT.sub(r"\\.", text)
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+def _table(
+    headers: list[str], rows: list[list[Any]], total: list[Any] | None = None
+) -> list[str]:
+    """A GFM table of `rows` (book text escaped); `total`, our own figures, in bold last."""
     if not rows:
         return ["_None._", ""]
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    if total is not None:
+        lines.append("| " + " | ".join(f"**{v}**" for v in total) + " |")
     return [*lines, ""]
 
 
 def render_md(report: Report) -> str:
     report = safe_report(report)
     fr = report.first_response
+    total = activity_total(report)
     lines = [
-        f"# Rapport report: {report.period.label}",
+        f"# Rapport report: {period_title(report.period)}",
         "",
-        f"Period {report.period.start.isoformat()} to {report.period.end.isoformat()}; "
-        f"figures as of {report.as_of_utc}; {currency_note(report)}.",
+        scope_text(report),
+        "",
+        "## At a glance",
+        "",
+        *[f"- **{h.label}: {h.figure}** ({h.detail})" for h in headlines(report)],
         "",
         "## Pipeline by stage",
         "",
@@ -320,13 +440,11 @@ def render_md(report: Report) -> str:
             ["Stage", "Deals", "Value", "Weighted"],
             [[s.stage, s.deals, money(s.value), money(s.weighted)] for s in report.stages],
         ),
-        f"Open pipeline: {money(report.open_value)} (weighted {money(report.open_weighted)}) "
-        f"across {report.total_deals} deals in all stages.",
+        open_pipeline_text(report),
         "",
         "## Won and lost in the period",
         "",
-        f"Won: {len(report.won)} deals, {money(report.won_value)}. "
-        f"Lost: {len(report.lost)} deals, {money(report.lost_value)}.",
+        closed_text(report),
         "",
         *_table(
             ["Result", "Account", "Deal", "Value", "Closed"],
@@ -346,10 +464,8 @@ def render_md(report: Report) -> str:
         "",
         *_table(
             ["Account", "Mails in", "Mails out", "Calls", "Meetings", "Notes"],
-            [
-                [a.account, a.mails_in, a.mails_out, a.calls, a.meetings, a.notes]
-                for a in report.activity
-            ],
+            [[a.account, *(getattr(a, f) for f in ACTIVITY_FIELDS)] for a in report.activity],
+            [total.account, *(getattr(total, f) for f in ACTIVITY_FIELDS)],
         ),
         "## First response to client mail",
         "",
@@ -364,7 +480,7 @@ def render_md(report: Report) -> str:
                 for o in report.open_objections
             ],
         ),
-        f"## Stale accounts (no contact for {report.stale_after_days} days)",
+        f"## {stale_title(report)}",
         "",
         *_table(
             ["Account", "Last contact", "Days since"],
@@ -389,14 +505,10 @@ def key_account_summary(k: KeyAccount) -> str:
     return (
         f"Revenue share {k.revenue_share:.1f}% ({money(k.won_value)} won up to the end of the "
         f"period); won in the period {money(k.won_in_period)}; last contact "
-        f"{day_of(k.last_contact_utc)}; {_count(len(k.open_deals), 'open deal')} worth "
-        f"{money(k.open_value)}, {_count(len(k.open_objections), 'open objection')}, "
-        f"{_count(len(k.overdue_deals), 'overdue action')}."
+        f"{day_of(k.last_contact_utc)}; {count_text(len(k.open_deals), 'open deal')} worth "
+        f"{money(k.open_value)}, {count_text(len(k.open_objections), 'open objection')}, "
+        f"{count_text(len(k.overdue_deals), 'overdue action')}."
     )
-
-
-def _count(n: int, thing: str) -> str:
-    return f"{n} {thing}{'' if n == 1 else 's'}"
 
 
 def due_text(deal: KeyDeal) -> str:
@@ -406,7 +518,8 @@ def due_text(deal: KeyDeal) -> str:
 
 
 def _key_account_md_all(report: Report) -> list[str]:
-    return [line for k in report.key_accounts for line in _key_account_md(k)]
+    overview = _table(KEY_OVERVIEW_HEADERS, [key_overview_row(k) for k in report.key_accounts])
+    return [*overview, *(line for k in report.key_accounts for line in _key_account_md(k))]
 
 
 def _key_account_md(k: KeyAccount) -> list[str]:

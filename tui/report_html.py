@@ -12,13 +12,23 @@ from jinja2 import Environment
 
 from rapport.store.reports import Report
 from rapport.tui.report_formats import (
-    currency_note,
+    ACTIVITY_FIELDS,
+    KEY_OVERVIEW_HEADERS,
+    activity_total,
+    closed_text,
     day_of,
     due_text,
+    headlines,
     hours,
     key_account_summary,
+    key_overview_row,
+    moment_text,
     money,
+    open_pipeline_text,
+    period_title,
     safe_report,
+    scope_text,
+    stale_title,
     waits_text,
 )
 
@@ -52,7 +62,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Rapport report {{ r.period.label }}</title>
+<title>Rapport report: {{ title }}</title>
 <style>
   body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
          max-width: 60rem; padding: 0 1rem; color: #1d2733; background: #fff; }
@@ -62,21 +72,44 @@ _TEMPLATE = """<!DOCTYPE html>
   table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; font-size: .92rem; }
   th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid #e7ebf0; }
   td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+  th { background: #f3f5f8; }
+  tr.total td { font-weight: 600; border-top: 2px solid #c9d1db; }
+  tr.closed-stage td { color: #5b6775; }
+  td.overdue { color: #b3261e; font-weight: 600; }
+  .glance { display: grid; grid-template-columns: repeat(auto-fill, minmax(13rem, 1fr));
+            gap: .6rem; margin: 1rem 0 .5rem; }
+  .card { border: 1px solid #d5dbe3; border-radius: 6px; padding: .5rem .75rem; }
+  .card .label { color: #5b6775; font-size: .85rem; }
+  .card .figure { font-size: 1.35rem; font-weight: 650; font-variant-numeric: tabular-nums; }
+  .card .detail { color: #5b6775; font-size: .85rem; }
+  svg { max-width: 100%; height: auto; }
   .none { color: #7a8694; font-style: italic; }
-  h3 { font-size: 1rem; margin: 1.4rem 0 .2rem; }
+  h3 { font-size: 1.05rem; margin: 1.4rem 0 .2rem; }
+  section.key-account { border-left: 3px solid #2f6db3; padding-left: .9rem; margin-top: 1.2rem; }
+  section.key-account h3 { margin-top: 0; padding-top: .2rem; }
   caption { text-align: left; font-weight: 600; padding: .3rem 0; }
   svg text { font: 12px system-ui, sans-serif; fill: #1d2733; }
   .bar-value { fill: #b9d3f0; }
   .bar-weighted { fill: #2f6db3; }
   .legend span { display: inline-block; width: .8rem; height: .8rem; margin: 0 .3rem 0 1rem;
                  vertical-align: middle; }
-  @media print { body { margin: 0; } }
+  @media print {
+    body { margin: 0; max-width: none; }
+    h2, h3, caption { break-after: avoid; }
+    tr, .card, svg { break-inside: avoid; }
+  }
 </style>
 </head>
 <body>
-<h1>Rapport report: {{ r.period.label }}</h1>
-<p class="meta">Period {{ r.period.start }} to {{ r.period.end }}; figures as of {{ r.as_of_utc }};
-{{ currency_note }}.</p>
+<h1>Rapport report: {{ title }}</h1>
+<p class="meta">{{ scope }}</p>
+
+<div class="glance" id="glance">
+{%- for h in glance %}
+<div class="card"><div class="label">{{ h.label }}</div><div class="figure">{{ h.figure }}</div>
+<div class="detail">{{ h.detail }}</div></div>
+{%- endfor %}
+</div>
 
 {% macro chart(id, bars, height) -%}
 <svg id="{{ id }}" xmlns="http://www.w3.org/2000/svg" width="{{ width }}" height="{{ height }}"
@@ -101,15 +134,14 @@ _TEMPLATE = """<!DOCTYPE html>
 <table id="stages">
 <tr><th>Stage</th><th class="num">Deals</th><th class="num">Value</th><th class="num">Weighted</th></tr>
 {%- for s in r.stages %}
-<tr><td>{{ s.stage }}</td><td class="num">{{ s.deals }}</td><td class="num">{{ money(s.value) }}</td>
+<tr{% if s.kind != "open" %} class="closed-stage"{% endif %}><td>{{ s.stage }}</td><td class="num">{{ s.deals }}</td><td class="num">{{ money(s.value) }}</td>
 <td class="num">{{ money(s.weighted) }}</td></tr>
 {%- endfor %}
 </table>
-<p>Open pipeline: {{ money(r.open_value) }} (weighted {{ money(r.open_weighted) }}) across
-{{ r.total_deals }} deals in all stages.</p>
+<p>{{ open_pipeline }}</p>
 
 <h2 id="won-lost">Won and lost in the period</h2>
-<p>Won: {{ r.won|length }} deals, {{ money(r.won_value) }}. Lost: {{ r.lost|length }} deals, {{ money(r.lost_value) }}.</p>
+<p>{{ closed }}</p>
 {% if r.won or r.lost %}
 <table id="closed">
 <tr><th>Result</th><th>Account</th><th>Deal</th><th class="num">Value</th><th>Closed</th></tr>
@@ -139,9 +171,9 @@ _TEMPLATE = """<!DOCTYPE html>
 <table id="activity-table">
 <tr><th>Account</th><th class="num">Mails in</th><th class="num">Mails out</th><th class="num">Calls</th>
 <th class="num">Meetings</th><th class="num">Notes</th></tr>
-{%- for a in r.activity %}
-<tr><td>{{ a.account }}</td><td class="num">{{ a.mails_in }}</td><td class="num">{{ a.mails_out }}</td>
-<td class="num">{{ a.calls }}</td><td class="num">{{ a.meetings }}</td><td class="num">{{ a.notes }}</td></tr>
+{%- for a in activity_rows %}
+<tr{% if loop.last %} class="total"{% endif %}><td>{{ a.account }}</td>
+{%- for f in activity_fields %}<td class="num">{{ a[f] }}</td>{% endfor %}</tr>
 {%- endfor %}
 </table>
 {% endif %}
@@ -162,7 +194,7 @@ _TEMPLATE = """<!DOCTYPE html>
 </table>
 {% endif %}
 
-<h2 id="stale">Stale accounts (no contact for {{ r.stale_after_days }} days)</h2>
+<h2 id="stale">{{ stale_title }}</h2>
 {{ empty(r.stale_accounts) }}
 {% if r.stale_accounts %}
 <table id="stale-table">
@@ -176,6 +208,14 @@ _TEMPLATE = """<!DOCTYPE html>
 
 <h2 id="key-accounts">Key accounts</h2>
 {{ empty(r.key_accounts) }}
+{%- if r.key_accounts %}
+<table id="key-overview">
+<tr>{% for h in key_headers %}<th{% if not loop.first and h != "Last contact" %} class="num"{% endif %}>{{ h }}</th>{% endfor %}</tr>
+{%- for k in r.key_accounts %}
+<tr>{% for cell in key_row(k) %}<td{% if not loop.first and loop.index != 5 %} class="num"{% endif %}>{{ cell }}</td>{% endfor %}</tr>
+{%- endfor %}
+</table>
+{%- endif %}
 {%- for k in r.key_accounts %}
 <section class="key-account" id="key-account-{{ k.account_id }}">
 <h3>{{ k.account }}</h3>
@@ -186,7 +226,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <tr><th>Deal</th><th>Stage</th><th class="num">Value</th><th>Next action</th><th>Due</th></tr>
 {%- for d in k.open_deals %}
 <tr><td>{{ d.title }}</td><td>{{ d.stage }}</td><td class="num">{{ money(d.value) }}</td>
-<td>{{ d.next_action or "none" }}</td><td>{{ due_text(d) }}</td></tr>
+<td>{{ d.next_action or "none" }}</td><td{% if d.overdue %} class="overdue"{% endif %}>{{ due_text(d) }}</td></tr>
 {%- endfor %}
 </table>
 {%- endif %}
@@ -204,13 +244,13 @@ _TEMPLATE = """<!DOCTYPE html>
 <caption>Overdue actions</caption>
 <tr><th>Deal</th><th>Next action</th><th>Due</th></tr>
 {%- for d in k.overdue_deals %}
-<tr><td>{{ d.title }}</td><td>{{ d.next_action }}</td><td>{{ d.next_action_due }}</td></tr>
+<tr><td>{{ d.title }}</td><td>{{ d.next_action }}</td><td class="overdue">{{ d.next_action_due }}</td></tr>
 {%- endfor %}
 </table>
 {%- endif %}
 </section>
 {%- endfor %}
-<p class="meta">Generated by Rapport at {{ r.generated_utc }}.</p>
+<p class="meta">Generated by Rapport at {{ moment_text(r.generated_utc) }}.</p>
 </body>
 </html>
 """
@@ -226,7 +266,17 @@ def render_html(report: Report) -> str:
     forecast_bars, forecast_h = _bars([(f.month, f.value, f.weighted) for f in report.forecast])
     return _COMPILED.render(
         r=report,
-        currency_note=currency_note(report),
+        title=period_title(report.period),
+        scope=scope_text(report),
+        glance=headlines(report),
+        open_pipeline=open_pipeline_text(report),
+        closed=closed_text(report),
+        activity_rows=[*report.activity, activity_total(report)],
+        activity_fields=ACTIVITY_FIELDS,
+        stale_title=stale_title(report),
+        key_headers=KEY_OVERVIEW_HEADERS,
+        key_row=key_overview_row,
+        moment_text=moment_text,
         stage_bars=stage_bars,
         stage_h=stage_h,
         forecast_bars=forecast_bars,

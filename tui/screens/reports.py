@@ -32,7 +32,15 @@ from rapport.store.errors import InputError
 from rapport.store.report_period import Period, month_period
 from rapport.store.reports import NO_DATE, ClosedDeal, Report, build_report
 from rapport.store.timeutil import utc_now
-from rapport.tui.report_formats import day_of, hours, money, next_action_text, waits_text
+from rapport.tui.report_formats import (
+    closed_text,
+    day_of,
+    hours,
+    money,
+    next_action_text,
+    stale_title,
+    waits_text,
+)
 from rapport.tui.safe import clean
 from rapport.tui.screens.report_detail import (
     ReportDetailScreen,
@@ -229,10 +237,7 @@ class ReportsScreen(Screen[None]):
         )
 
     def _show_closed(self, r: Report) -> None:
-        self.query_one("#closed-summary", Static).update(
-            f"Won {len(r.won)} deals, {money(r.won_value)}; "
-            f"lost {len(r.lost)} deals, {money(r.lost_value)}."
-        )
+        self.query_one("#closed-summary", Static).update(closed_text(r))
         self._fill(
             "closed-table",
             [
@@ -300,7 +305,7 @@ class ReportsScreen(Screen[None]):
             ],
         )
         self.query_one("#stale-title", Label).update(
-            Text(f"Stale accounts (no contact for {r.stale_after_days} days or more)")
+            Text(stale_title(r))
         )
         self._fill(
             "stale-table",
