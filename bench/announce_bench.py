@@ -7,7 +7,8 @@ Also shown: the same plus an EmailMessage read back and serialised again (what a
 From the same run it prints the peer figure (the
 same template rendered by a plain, non-sandboxed jinja2.Environment, rendering only) and the
 real `run_announcement` loop over 10,000 contacts of a real workspace (SQLite file, journal),
-as a dry run and as a drafts run into outbox/ (.eml files, fsynced, journal rows committed).
+as a dry run and as a drafts run into outbox/ (.eml files synced to disk and journal rows
+committed a batch at a time, as a real run does).
 """
 
 from __future__ import annotations

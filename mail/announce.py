@@ -3,28 +3,31 @@
 An announcement is identified by its template and the promotion it announces (plus an optional
 campaign name), never by the segment text: a contact it reached is never reached again, however
 the segment is written or widened. Safe by default: a dry run renders every message, writes
-nothing (not even a journal row) and reports the counts. `drafts` APPENDs one draft per contact
-over one IMAP connection (or writes outbox/ .eml files); `send` goes through one SMTP session at
-a rate and APPENDs a copy to Sent.
+nothing (not even a journal row) and reports the counts. `drafts` stores the drafts a batch at a
+time over one IMAP connection (one MULTIAPPEND per batch when the server offers it) or as
+outbox/ .eml files (one sync per batch); `send` goes through one SMTP session at a rate and
+APPENDs a copy to Sent.
 
 The journal (store/announcements.py), per contact:
 
     (none) --mark_started--> started --delivered--> done
-                                |  \\--server refused / unreachable--> failed  (retried next run)
-                                \\--crash or Ctrl-C--> started = uncertain
+                                |  \\--server refused / nothing went out--> failed  (retried)
+                                \\--crash, Ctrl-C, connection lost mid-delivery--> started = uncertain
 
-An uncertain draft is looked up in Drafts by its Message-ID (or in outbox/) before anything is
-appended again. An uncertain SMTP delivery cannot be checked, so it is reported and only sent
-again when the user asks (`retry_uncertain`), with the same Message-ID. A contact whose data
-cannot make a valid message (a bad address, a template error for that contact) is skipped,
-counted and listed with the reason, and never stops the run.
+'started' is committed durably before the delivery and 'done' only once it is on the server or
+on disk, so no crash (power cut included) leaves a 'done' without its draft or a delivered
+message without its 'started'. An uncertain draft is looked up in Drafts by its Message-ID (or
+in outbox/) before anything is stored again. An uncertain SMTP delivery cannot be checked, so it
+is reported and only sent again when the user asks (`retry_uncertain`), with the same
+Message-ID. A contact whose data cannot make a valid message (a bad address, a template error
+for that contact) is skipped, counted and listed with the reason, and never stops the run.
 """
 
 from __future__ import annotations
 
 import shlex
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,9 +39,22 @@ from rapport.mail.compose import Composed, compose, new_draft
 from rapport.mail.config import MailboxConfig
 from rapport.mail.draft_context import Promotion, account_deal, build_context, display_address
 from rapport.mail.drafting import DraftTemplate, render_draft
-from rapport.mail.errors import MailError
-from rapport.mail.outbox import ImapFolder, outbox_path, pick_mailbox, save_raw
-from rapport.mail.smtp import MessageRefused, PartlyRefused, SendError, SmtpSender, SmtpSettings
+from rapport.mail.errors import ConnectionLost, MailError
+from rapport.mail.outbox import (
+    ImapFolder,
+    outbox_path,
+    pick_mailbox,
+    save_raw_many,
+    sweep_outbox,
+)
+from rapport.mail.smtp import (
+    MaybeSent,
+    MessageRefused,
+    PartlyRefused,
+    SendError,
+    SmtpSender,
+    SmtpSettings,
+)
 from rapport.store.accounts import Account
 from rapport.store.announcements import (
     Announcement,
@@ -48,14 +64,15 @@ from rapport.store.announcements import (
     find_announcement,
     get_or_create_announcement,
     journal,
-    mark_done,
+    mark_done_many,
     mark_failed,
     mark_started,
+    mark_started_many,
     select_audience,
 )
 from rapport.store.config import Config
 from rapport.store.contacts import Contact
-from rapport.store.errors import InputError
+from rapport.store.errors import InputError, WorkspaceError
 from rapport.store.workspace import Workspace
 
 MODES = ("dry-run", "drafts", "send")
@@ -257,13 +274,30 @@ class _Run:
     confirmed: int = 0
     skipped: list[Problem] = field(default_factory=list)
     failed: list[Problem] = field(default_factory=list)
+    uncertain: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     stopped: str = ""
     first: Composed | None = None
 
 
+# Drafts are journaled and stored this many at a time: two journal commits and one sync of the
+# outbox files (or one MULTIAPPEND) per batch, not per draft. A crash inside a batch leaves at
+# most this many drafts uncertain, each looked up before anything is stored again.
+DRAFT_BATCH = 100
+DRAFT_FLAGS = (b"\\Draft",)
+
+
+class _Stopped(Exception):
+    """Storing a batch of drafts stopped: the first `stored` are in place; the next one was
+    `refused` (certainly not stored), or its fate is unknown (the connection broke)."""
+
+    def __init__(self, stored: int, message: str, *, refused: bool) -> None:
+        super().__init__(message)
+        self.stored, self.message, self.refused = stored, message, refused
+
+
 class _Delivery:
-    """Delivers one message by the run's mode over connections opened once per run."""
+    """Delivers messages by the run's mode over connections opened once per run."""
 
     def __init__(self, mode: str, workspace: Workspace, mailbox: MailboxConfig | None,
                  sender: SmtpSender | None, pacer: Pacer, stack: ExitStack) -> None:
@@ -271,6 +305,8 @@ class _Delivery:
         self.drafts = stack.enter_context(_folder(mailbox, "drafts")) if mailbox else None
         self.sent = stack.enter_context(_folder(mailbox, "sent")) if mailbox else None
         self.sent_copy_error = ""
+        if mode == "drafts" and self.drafts is None:
+            sweep_outbox(workspace)
 
     def already_there(self, target: Target) -> bool:
         """Whether an uncertain draft (a crash after mark_started) did reach Drafts / outbox/."""
@@ -281,19 +317,37 @@ class _Delivery:
             return self.drafts.has_message_id(entry.message_id)
         return outbox_path(self.workspace, entry.message_id).exists()
 
-    def deliver(self, msg: Composed) -> None:
-        if self.mode == "drafts":
-            if self.drafts is not None:
-                self.drafts.append(msg.raw, flags=(b"\\Draft",))
-            else:
-                save_raw(self.workspace, msg.message_id, msg.raw)
+    def store_drafts(self, msgs: Sequence[Composed]) -> None:
+        """Store a batch in Drafts (one MULTIAPPEND when offered) or outbox/ (one sync)."""
+        if self.drafts is None:
+            try:
+                save_raw_many(self.workspace, [(msg.message_id, msg.raw) for msg in msgs])
+            except WorkspaceError as exc:  # files renamed into place before it are whole
+                raise _Stopped(0, exc.message, refused=False) from exc
             return
+        raws = [msg.raw for msg in msgs]
+        try:
+            if self.drafts.append_many(raws, DRAFT_FLAGS):
+                return
+        except ConnectionLost as exc:
+            raise _Stopped(0, exc.message, refused=False) from exc
+        except MailError as exc:
+            raise _Stopped(0, exc.message, refused=True) from exc
+        for index, raw in enumerate(raws):
+            try:
+                self.drafts.append(raw, flags=DRAFT_FLAGS)
+            except ConnectionLost as exc:
+                raise _Stopped(index, exc.message, refused=False) from exc
+            except MailError as exc:
+                raise _Stopped(index, exc.message, refused=True) from exc
+
+    def send(self, msg: Composed) -> None:
         assert self.sender is not None
         self.sender.send_raw(msg.sender, msg.recipients, msg.raw)
 
     def copy_to_sent(self, msg: Composed) -> None:
         """After a send: a copy in Sent. A failure is reported once, never undoes the send."""
-        if self.mode != "send" or self.sent is None or self.sent_copy_error:
+        if self.sent is None or self.sent_copy_error:
             return
         try:
             self.sent.append(msg.raw, flags=(b"\\Seen",))
@@ -310,47 +364,105 @@ def _folder(mailbox: MailboxConfig, role: str) -> Iterator[ImapFolder]:
         folder.close()
 
 
-def _deliver_one(db: Database, plan: AnnouncementPlan, announcement: Announcement,
-                 delivery: _Delivery, renderer: MessageRenderer, target: Target,
-                 run: _Run) -> None:
-    """One contact: render, journal 'started', deliver, journal 'done' (or 'failed')."""
+Item = tuple[Target, Composed]
+
+
+def _render_each(renderer: MessageRenderer, targets: Sequence[Target], run: _Run,
+                 planned: int) -> list[Item]:
+    """The targets whose message renders; the others are skipped with the reason."""
+    rendered = []
+    for target in targets:
+        try:
+            msg = renderer.render(target)
+        except InputError as exc:
+            run.skipped.append(Problem(target.who, exc.message))
+            _check_template_error(run, planned)
+            continue
+        run.first = run.first or msg
+        rendered.append((target, msg))
+    return rendered
+
+
+def _journal_done(db: Database, plan: AnnouncementPlan, announcement: Announcement,
+                  items: Sequence[Item]) -> None:
+    if items:
+        mark_done_many(db, announcement.id, [(target.contact.id, target.account.id, msg.subject)
+                                             for target, msg in items], plan.template.name)
+
+
+def _split_found(delivery: _Delivery, items: list[Item], run: _Run) -> tuple[list[Item],
+                                                                               list[Item]]:
+    """(already delivered by a crashed run, still to deliver); stops the run when Drafts
+    cannot be searched (nothing else will work either)."""
+    found, todo = [], []
+    for item in items:
+        try:
+            (found if delivery.already_there(item[0]) else todo).append(item)
+        except MailError as exc:
+            run.stopped = exc.message
+            return found, []
+    return found, todo
+
+
+def _draft_batch(db: Database, plan: AnnouncementPlan, announcement: Announcement,
+                 delivery: _Delivery, items: list[Item], run: _Run) -> None:
+    """Journal a batch 'started' (durably), store it, journal what was stored 'done'."""
+    found, ready = _split_found(delivery, items, run)
+    _journal_done(db, plan, announcement, found)
+    run.confirmed += len(found)
+    if not ready:
+        return
+    mark_started_many(db, announcement.id, "drafts", [
+        (target.contact.id, target.contact.email, msg.message_id) for target, msg in ready])
+    stored = len(ready)
+    try:
+        delivery.store_drafts([msg for _, msg in ready])
+    except _Stopped as stop:
+        stored, run.stopped = stop.stored, stop.message
+        target = ready[stored][0]
+        if stop.refused:
+            mark_failed(db, announcement.id, target.contact.id, stop.message)
+            run.failed.append(Problem(target.who, stop.message))
+        else:  # left 'started': the next run looks it up before storing it again
+            run.failed.append(Problem(target.who, f"{stop.message} (whether it was stored "
+                                                  "is checked first)"))
+    _journal_done(db, plan, announcement, ready[:stored])
+    run.delivered += stored
+
+
+def _send_one(db: Database, plan: AnnouncementPlan, announcement: Announcement,
+              delivery: _Delivery, item: Item, run: _Run) -> None:
+    """Wait for the rate, journal 'started' (durably), send, journal 'done' (or 'failed')."""
+    target, msg = item
     contact = target.contact
-    try:
-        msg = renderer.render(target)
-    except InputError as exc:
-        run.skipped.append(Problem(target.who, exc.message))
+    found, todo = _split_found(delivery, [item], run)
+    _journal_done(db, plan, announcement, found)
+    run.confirmed += len(found)
+    if not todo:
         return
+    # Wait out the rate before journaling: a kill during the wait leaves nothing uncertain.
+    delivery.pacer.wait()
+    mark_started(db, announcement.id, contact.id, contact.email, "send", msg.message_id)
     try:
-        if delivery.already_there(target):
-            mark_done(db, announcement.id, contact.id, target.account.id, msg.subject,
-                      plan.template.name)
-            run.confirmed += 1
-            return
-    except MailError as exc:
-        run.stopped = exc.message  # Drafts cannot be searched: nothing else will work either
-        return
-    run.first = run.first or msg
-    if delivery.mode == "send":
-        # Wait out the rate before journaling: a kill during the wait leaves nothing uncertain.
-        delivery.pacer.wait()
-    mark_started(db, announcement.id, contact.id, contact.email, delivery.mode,
-                 msg.message_id)
-    try:
-        delivery.deliver(msg)
+        delivery.send(msg)
     except PartlyRefused as exc:
         run.warnings.append(f"{target.who}: {exc.message}")  # it went out: never resend
     except MessageRefused as exc:
         mark_failed(db, announcement.id, contact.id, exc.message)
         run.failed.append(Problem(target.who, exc.message))
         return
-    except (SendError, MailError) as exc:
-        # The server or the connection is gone: this contact failed, the rest waits for a rerun.
+    except MaybeSent as exc:  # left 'started': listed as uncertain, resent only when asked
+        run.uncertain.append(Problem(target.who, f"sent as <{msg.message_id}>, not confirmed: "
+                                                 f"{exc.message}"))
+        run.stopped = exc.message
+        return
+    except SendError as exc:
+        # Nothing went out and the session is gone: this contact failed, the rest waits.
         mark_failed(db, announcement.id, contact.id, exc.message)
         run.failed.append(Problem(target.who, exc.message))
         run.stopped = exc.message
         return
-    mark_done(db, announcement.id, contact.id, target.account.id, msg.subject,
-              plan.template.name)
+    _journal_done(db, plan, announcement, [item])
     run.delivered += 1
     delivery.copy_to_sent(msg)
 
@@ -371,14 +483,7 @@ def _check_template_error(run: _Run, planned: int) -> None:
 
 def _dry_run(renderer: MessageRenderer, plan: AnnouncementPlan) -> _Run:
     run = _Run()
-    for target in plan.todo:
-        try:
-            msg = renderer.render(target)
-        except InputError as exc:
-            run.skipped.append(Problem(target.who, exc.message))
-            _check_template_error(run, len(plan.todo))
-            continue
-        run.first = run.first or msg
+    _render_each(renderer, plan.todo, run, len(plan.todo))
     return run
 
 
@@ -414,8 +519,9 @@ def run_announcement(
         already=plan.already, opted_out=plan.audience.opted_out,
         no_email=plan.audience.no_email, confirmed=run.confirmed, skipped=tuple(run.skipped),
         failed=tuple(run.failed),
-        uncertain=tuple(Problem(t.who, f"sent as <{t.entry.message_id}>, not confirmed"
-                                if t.entry else "not confirmed") for t in plan.uncertain),
+        uncertain=(*run.uncertain, *(Problem(t.who, f"sent as <{t.entry.message_id}>, not "
+                                             "confirmed" if t.entry else "not confirmed")
+                                     for t in plan.uncertain)),
         warnings=tuple(run.warnings), stopped=run.stopped,
         first=run.first.email() if run.first is not None else None)
 
@@ -432,11 +538,18 @@ def _deliver_all(db: Database, workspace: Workspace, config: Config, plan: Annou
     with ExitStack() as stack:
         sender = stack.enter_context(SmtpSender(smtp)) if mode == "send" and smtp else None
         delivery = _Delivery(mode, workspace, pick_mailbox(config), sender, pacer, stack)
-        for index, target in enumerate(plan.todo, start=1):
-            _deliver_one(db, plan, announcement, delivery, renderer, target, run)
-            _check_template_error(run, len(plan.todo))
+        size = DRAFT_BATCH if mode == "drafts" else 1
+        total = len(plan.todo)
+        for start in range(0, total, size):
+            batch = plan.todo[start:start + size]
+            items = _render_each(renderer, batch, run, total)
+            if mode == "drafts":
+                _draft_batch(db, plan, announcement, delivery, items, run)
+            elif items:
+                _send_one(db, plan, announcement, delivery, items[0], run)
             if progress is not None:
-                progress(index, len(plan.todo))
+                for index in range(start + 1, start + len(batch) + 1):
+                    progress(index, total)
             if run.stopped:
                 break
         if delivery.sent_copy_error:

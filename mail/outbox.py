@@ -7,8 +7,12 @@ Either way the account's timeline gets a 'draft' (or 'sent') activity with the M
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
 import imaplib
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -32,7 +36,8 @@ from rapport.mail.imap import (
 from rapport.mail.smtp import SmtpSettings, send_email
 from rapport.store.activities import add_activity
 from rapport.store.config import Config
-from rapport.store.workspace import Workspace, make_private_dir, write_private_file
+from rapport.store.errors import WorkspaceError
+from rapport.store.workspace import FILE_MODE, Workspace, make_private_dir
 
 
 @dataclass(frozen=True)
@@ -60,10 +65,104 @@ def save_eml(workspace: Workspace, msg: EmailMessage) -> Saved:
 
 def save_raw(workspace: Workspace, message_id: str, raw: bytes) -> Saved:
     """Write composed bytes as outbox/<Message-ID>.eml (0600, folder 0700)."""
-    make_private_dir(workspace.outbox_dir)
-    path = outbox_path(workspace, message_id)
-    write_private_file(path, raw)
-    return Saved("file", str(path), message_id)
+    return save_raw_many(workspace, [(message_id, raw)])[0]
+
+
+def save_raw_many(workspace: Workspace, messages: Sequence[tuple[str, bytes]]) -> list[Saved]:
+    """Write (Message-ID, bytes) messages as outbox/<Message-ID>.eml files, durably, as a batch.
+
+    Each file is written under a temporary name, then all the data is synced at once, then each
+    is renamed into place and the folder synced once: a name in outbox/ always holds a whole
+    message that is on disk, so a journal row committed after this never lacks its file. One
+    sync per batch, not one per file: an fsync per file is what made 10,000 drafts take 8 s.
+    """
+    folder = make_private_dir(workspace.outbox_dir)
+    pending: list[tuple[Path, Path]] = []
+    fds: list[int] = []
+    try:
+        for message_id, raw in messages:
+            path = outbox_path(workspace, message_id)
+            tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
+            pending.append((tmp, path))
+            fds.append(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE))
+            os.fchmod(fds[-1], FILE_MODE)  # the umask may have narrowed or widened it
+            _write_all(fds[-1], raw)
+        _sync_files(fds)
+        for tmp, path in pending:
+            os.replace(tmp, path)
+        _sync_folder(folder)
+    except OSError as exc:
+        raise WorkspaceError(f"cannot write to {folder}: {exc.strerror or exc}") from exc
+    finally:
+        for fd in fds:
+            os.close(fd)
+        for tmp, _ in pending:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)  # only what was not renamed is still there
+    return [Saved("file", str(path), message_id)
+            for (_, path), (message_id, _) in zip(pending, messages, strict=True)]
+
+
+TMP_MARK = ".tmp"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+@functools.cache
+def _syncfs() -> Callable[[int], int] | None:
+    """Linux's syncfs(2): one call puts every written file of the filesystem on disk, where a
+    batch of fsync calls costs one journal commit each. None where libc has no syncfs."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).syncfs
+    except (AttributeError, OSError):
+        return None
+    function.argtypes, function.restype = [ctypes.c_int], ctypes.c_int
+    return function
+
+
+def _sync_files(fds: Sequence[int]) -> None:
+    syncfs = _syncfs() if len(fds) > 1 else None
+    if syncfs is None:
+        for fd in fds:
+            os.fsync(fd)
+    elif syncfs(fds[0]) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
+
+
+def _sync_folder(folder: Path) -> None:
+    """fsync the folder, so the renames into it survive a power cut too."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sweep_outbox(workspace: Workspace) -> None:
+    """Remove temporary files a killed run left in outbox/ (their process is gone)."""
+    folder = workspace.outbox_dir
+    if not folder.is_dir():
+        return
+    for path in folder.glob(f".*.eml{TMP_MARK}*"):
+        pid = path.name.rpartition(TMP_MARK)[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class ImapFolder:
@@ -127,6 +226,26 @@ class ImapFolder:
     def append(self, raw: bytes, flags: Iterable[bytes] = ()) -> None:
         with self._command("append to") as client:
             client.append(self.folder, raw, flags=tuple(flags))
+
+    def append_many(self, raws: Sequence[bytes], flags: Iterable[bytes] = ()) -> bool:
+        """APPEND every message in one MULTIAPPEND command (RFC 3502) when the server offers
+        it: one round trip instead of one per message. True when they are all stored; False
+        when MULTIAPPEND is not offered or the server refused the batch, which it does as a
+        whole (then nothing was stored: append them one by one). A dropped connection raises
+        ConnectionLost: then any of them may have been stored."""
+        client = self._connected()
+        if len(raws) < 2 or b"MULTIAPPEND" not in client.capabilities():
+            return False
+        entries = [{"msg": raw, "flags": tuple(flags)} for raw in raws]
+        try:
+            with self._command("append to") as client:
+                # imapclient returns a NO or BAD answer here instead of raising it.
+                status, _ = client.multiappend(self.folder, entries)
+        except ConnectionLost:
+            raise
+        except MailError:
+            return False
+        return status == "OK"
 
     def has_message_id(self, message_id: str) -> bool:
         """Whether the folder holds a message with this Message-ID (UID SEARCH HEADER)."""

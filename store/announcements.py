@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlite_utils import Database
@@ -92,18 +94,41 @@ def journal(db: Database, announcement_id: int) -> dict[int, Recipient]:
     return {row[0]: Recipient(*row) for row in rows}
 
 
-def mark_started(db: Database, announcement_id: int, contact_id: int, email: str, mode: str,
-                 message_id: str) -> None:
-    """Committed before delivery: a crash after this leaves the contact 'started' (uncertain),
-    never silently retried. A 'failed' row starts again."""
-    with db.atomic():
-        db.execute(
+@contextmanager
+def _durable(db: Database) -> Iterator[None]:
+    """The commits inside are synced to disk (synchronous = FULL), not only to the OS: the
+    workspace runs with NORMAL, where a power cut may lose the last commits, and a lost
+    'started' row under a delivered message would let the next run deliver it again."""
+    if db.conn.in_transaction:  # the outer transaction's commit decides
+        yield
+        return
+    previous = int(db.execute("PRAGMA synchronous").fetchone()[0])
+    db.execute("PRAGMA synchronous = FULL")
+    try:
+        yield
+    finally:
+        db.execute(f"PRAGMA synchronous = {previous}")
+
+
+def mark_started_many(db: Database, announcement_id: int, mode: str,
+                      rows: Iterable[tuple[int, str, str]]) -> None:
+    """(contact_id, email, message_id) rows, committed durably before their delivery: a crash
+    after this leaves them 'started' (uncertain), never silently retried. A 'failed' row
+    starts again."""
+    with _durable(db), db.atomic():
+        db.conn.executemany(
             "INSERT INTO announcement_recipients (announcement_id, contact_id, email, status,"
             " mode, message_id) VALUES (?, ?, ?, 'started', ?, ?)"
             " ON CONFLICT (announcement_id, contact_id) DO UPDATE SET email = excluded.email,"
             " status = 'started', mode = excluded.mode, message_id = excluded.message_id,"
             " error = ''",
-            [announcement_id, contact_id, email, mode, message_id])
+            [(announcement_id, contact_id, email, mode, message_id)
+             for contact_id, email, message_id in rows])
+
+
+def mark_started(db: Database, announcement_id: int, contact_id: int, email: str, mode: str,
+                 message_id: str) -> None:
+    mark_started_many(db, announcement_id, mode, [(contact_id, email, message_id)])
 
 
 def mark_failed(db: Database, announcement_id: int, contact_id: int, error: str) -> None:
@@ -114,20 +139,28 @@ def mark_failed(db: Database, announcement_id: int, contact_id: int, error: str)
                    [error, announcement_id, contact_id])
 
 
+def mark_done_many(db: Database, announcement_id: int, rows: Iterable[tuple[int, int, str]],
+                   template: str) -> None:
+    """Delivered (contact_id, account_id, subject) rows: journal rows and, once per account,
+    the timeline entry, in one transaction."""
+    now = utc_now_text()
+    with db.atomic():
+        for contact_id, account_id, subject in rows:
+            db.execute("UPDATE announcement_recipients SET status = 'done', done_utc = ?,"
+                       " error = '' WHERE announcement_id = ? AND contact_id = ?",
+                       [now, announcement_id, contact_id])
+            seen = db.execute("SELECT 1 FROM announcement_accounts WHERE announcement_id = ?"
+                              " AND account_id = ?", [announcement_id, account_id]).fetchone()
+            if not seen:
+                activity_id = insert_activity(db, account_id, "announcement", subject=subject,
+                                              body=f"Announcement from template {template!r}")
+                db.execute("INSERT INTO announcement_accounts VALUES (?, ?, ?)",
+                           [announcement_id, account_id, activity_id])
+
+
 def mark_done(db: Database, announcement_id: int, contact_id: int, account_id: int,
               subject: str, template: str) -> None:
-    """Delivered: journal row and (once per account) the timeline entry, one transaction."""
-    with db.atomic():
-        db.execute("UPDATE announcement_recipients SET status = 'done', done_utc = ?, error = ''"
-                   " WHERE announcement_id = ? AND contact_id = ?",
-                   [utc_now_text(), announcement_id, contact_id])
-        seen = db.execute("SELECT 1 FROM announcement_accounts WHERE announcement_id = ?"
-                          " AND account_id = ?", [announcement_id, account_id]).fetchone()
-        if not seen:
-            activity_id = insert_activity(db, account_id, "announcement", subject=subject,
-                                          body=f"Announcement from template {template!r}")
-            db.execute("INSERT INTO announcement_accounts VALUES (?, ?, ?)",
-                       [announcement_id, account_id, activity_id])
+    mark_done_many(db, announcement_id, [(contact_id, account_id, subject)], template)
 
 
 def _account_stages(db: Database) -> dict[int, set[str]]:

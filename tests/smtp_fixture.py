@@ -32,15 +32,27 @@ class Received:
 class _Handler:
     received: list[Received] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
+    # The connection breaks at RCPT TO (nothing sent) or after the message was taken but
+    # before the 250 (it went out; the client cannot know), for these addresses, once each.
+    hang_up_at_rcpt: set[str] = field(default_factory=set)
+    hang_up_after_data: set[str] = field(default_factory=set)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201, N802
         if address.lower() in self.refuse:
             return "550 no such user here"
+        if address.lower() in self.hang_up_at_rcpt:
+            self.hang_up_at_rcpt.discard(address.lower())
+            server.transport.abort()
+            return "250 OK"  # never reaches the client
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        hang_up = {a.lower() for a in envelope.rcpt_tos} & self.hang_up_after_data
+        if hang_up:
+            self.hang_up_after_data -= hang_up
+            server.transport.abort()
         return "250 Message accepted"
 
 

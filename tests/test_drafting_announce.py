@@ -53,7 +53,11 @@ def test_segment_parsing() -> None:
 
 
 @pytest.mark.dovecot
-def test_drafts_land_once_per_contact_and_rerun_adds_none(home: Path, imap_user) -> None:  # noqa: ANN001
+def test_drafts_land_once_per_contact_and_rerun_adds_none(
+        home: Path, imap_user, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    from rapport.mail import announce
+
+    monkeypatch.setattr(announce, "DRAFT_BATCH", 2)  # a Ctrl-C between two batches of drafts
     box = imap_user.mailbox_config("work")
     opened, won = _build(home, "[[mailbox]]\n" + "".join(
         f"{k} = {json.dumps(v)}\n" for k, v in box.items()))
@@ -64,7 +68,7 @@ def test_drafts_land_once_per_contact_and_rerun_adds_none(home: Path, imap_user)
     assert str(dry.first["Subject"]) == "Winter offer for Acme"
     assert imap_user.flags("Drafts") == {}
 
-    def crash(count: int, total: int) -> None:  # an interrupted run: Ctrl-C after the second
+    def crash(count: int, total: int) -> None:  # Ctrl-C after the first batch (two)
         if count == 2:
             raise KeyboardInterrupt
 

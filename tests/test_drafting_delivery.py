@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -247,24 +249,45 @@ def _many_contacts(home: Path, toml: str, count: int) -> list[str]:
     return emails
 
 
-@pytest.mark.dovecot
-def test_sigkill_mid_drafts_then_rerun_reaches_everyone_exactly_once(
-        home: Path, imap_user) -> None:  # noqa: ANN001
-    emails = _many_contacts(home, _imap_toml(imap_user), 150)
+def _kill_mid_drafts_and_rerun(home: Path, emails: list[str]) -> None:
+    """Kill -9 a drafts run once a first batch is journaled (the next is under way), rerun."""
     args = [str(RAPPORT), "--home", str(home), "announce", "promotion", "--segment", "stage=Won",
             *PROMO_ARGS, "--drafts"]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _kill_when(process, lambda: _done_rows(home) >= 20)
-    assert 20 <= _done_rows(home) < len(emails)
+    _kill_when(process, lambda: _done_rows(home) >= 1)
+    assert 1 <= _done_rows(home) < len(emails)
     rerun = subprocess.run(args, capture_output=True, text=True, check=False)
     assert rerun.returncode == 0, rerun.stderr
+    assert _done_rows(home) == len(emails)
+
+
+@pytest.mark.dovecot
+def test_sigkill_mid_drafts_then_rerun_reaches_everyone_exactly_once(
+        home: Path, imap_user) -> None:  # noqa: ANN001
+    emails = _many_contacts(home, _imap_toml(imap_user), 600)
+    _kill_mid_drafts_and_rerun(home, emails)
     with imap_user.server.client(imap_user) as client:
         client.select_folder("Drafts", readonly=True)
         data = client.fetch(client.search("ALL"), [b"BODY.PEEK[HEADER.FIELDS (TO)]"])
     reached = Counter(d[b"BODY[HEADER.FIELDS (TO)]"].decode().rpartition("<")[2].split(">")[0]
                       for d in data.values())
     assert sorted(reached) == emails and set(reached.values()) == {1}
-    assert _done_rows(home) == len(emails)
+
+
+def test_sigkill_mid_outbox_drafts_one_whole_file_per_contact(home: Path) -> None:
+    """Files are written in batches with one sync: a kill leaves no half file under a real
+    name, no 'done' row without its file, and the rerun writes each contact's file once."""
+    emails = _many_contacts(home, "", 600)
+    _kill_mid_drafts_and_rerun(home, emails)
+    files = sorted((home / "outbox").iterdir())
+    assert all(path.suffix == ".eml" for path in files)  # the killed run's temp files swept
+    reached = Counter(message_from_bytes(path.read_bytes(), policy=policy.default)["To"]
+                      .addresses[0].addr_spec for path in files)
+    assert sorted(reached) == emails and set(reached.values()) == {1}
+    conn = sqlite3.connect(home / "rapport.db")
+    ids = [row[0] for row in conn.execute("SELECT message_id FROM announcement_recipients")]
+    conn.close()
+    assert sorted(f"{i}.eml" for i in ids) == sorted(path.name for path in files)
 
 
 def test_sigkill_mid_send_never_sends_twice_and_uncertain_ones_are_listed(home: Path) -> None:
@@ -310,4 +333,138 @@ def test_interrupted_while_pacing_leaves_nothing_uncertain(
     rest = _run(opened, mode="send", smtp=SmtpSettings("127.0.0.1", smtp_server.port, "plain"))
     assert (rest.delivered, rest.uncertain) == (2, ())
     assert len(smtp_server.received) == 3
+    opened.close()
+
+
+def _drafts_messages(imap_user) -> dict[str, tuple[bytes, ...]]:  # noqa: ANN001
+    """To address -> flags of every message in Drafts."""
+    with imap_user.server.client(imap_user) as client:
+        client.select_folder("Drafts", readonly=True)
+        data = client.fetch(client.search("ALL"), [b"FLAGS", b"BODY.PEEK[HEADER]"])
+    found: dict[str, tuple[bytes, ...]] = {}
+    for item in data.values():
+        header = message_from_bytes(item[b"BODY[HEADER]"], policy=policy.default)
+        address = header["To"].addresses[0].addr_spec
+        assert address not in found, f"{address} drafted twice"
+        found[address] = item[b"FLAGS"]
+    return found
+
+
+@pytest.mark.dovecot
+def test_multiappend_stores_a_batch_at_once_and_a_refused_batch_stores_nothing(
+        home: Path, imap_user) -> None:  # noqa: ANN001
+    from rapport.mail.outbox import ImapFolder, pick_mailbox
+
+    opened, _ = _build(home, _imap_toml(imap_user))
+    box = pick_mailbox(opened.config)
+    assert box is not None
+    raws = [f"From: a@acme.example\r\nTo: n{i}@acme.example\r\nSubject: {i}\r\n\r\nx\r\n".encode()
+            for i in range(3)]
+    missing = ImapFolder(box, "No such folder")
+    assert missing.append_many(raws, (b"\\Draft",)) is False  # NO [TRYCREATE]: nothing stored
+    missing.close()
+    drafts = ImapFolder(box, "drafts")
+    assert drafts.append_many(raws, (b"\\Draft",)) is True
+    drafts.close()
+    found = _drafts_messages(imap_user)
+    assert sorted(found) == [f"n{i}@acme.example" for i in range(3)]
+    assert all(b"\\Draft" in flags for flags in found.values())
+    opened.close()
+
+
+@pytest.fixture
+def dovecot_no_multiappend() -> Iterator[object]:
+    """A real Dovecot that does not offer MULTIAPPEND (as many servers do not)."""
+    import shutil
+    import tempfile
+
+    from dovecot_server import DOVECOT, DovecotServer
+
+    class NoMultiappend(DovecotServer):
+        def config_text(self) -> str:
+            text = super().config_text()
+            assert " MULTIAPPEND " in text
+            return text.replace(" MULTIAPPEND ", " ")
+
+    if DOVECOT is None:
+        pytest.skip("dovecot is not installed")
+    root = Path(tempfile.mkdtemp(prefix="rapport-dovecot-nomulti-"))
+    server = NoMultiappend(root, condstore=False)  # an explicit capability list, then edited
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.dovecot
+def test_drafts_fall_back_to_one_append_each_without_multiappend(
+        home: Path, dovecot_no_multiappend) -> None:  # noqa: ANN001
+    from rapport.mail.outbox import ImapFolder, pick_mailbox
+
+    imap_user = dovecot_no_multiappend.add_user()
+    opened, _ = _build(home, _imap_toml(imap_user))
+    box = pick_mailbox(opened.config)
+    assert box is not None
+    folder = ImapFolder(box, "drafts")
+    assert folder.append_many([b"a", b"b"], (b"\\Draft",)) is False  # not offered: not tried
+    folder.close()
+    result = _run(opened, mode="drafts")
+    assert (result.delivered, result.failed) == (3, ())
+    found = _drafts_messages(imap_user)
+    assert sorted(found) == ["ann0@acme.example", "ann1@acme.example", "ann2@acme.example"]
+    assert all(b"\\Draft" in flags for flags in found.values())
+    assert _run(opened, mode="drafts").delivered == 0
+    opened.close()
+
+
+def test_outbox_temp_files_of_a_dead_run_are_swept(home: Path) -> None:
+    opened, _ = _build(home)
+    outbox = home / "outbox"
+    outbox.mkdir(mode=0o700)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = outbox / f".half-written@rapport.example.eml.tmp{dead}"
+    stale.write_bytes(b"From: half")
+    live = outbox / f".other@rapport.example.eml.tmp{os.getppid()}"  # a process still running
+    live.write_bytes(b"From: other")
+    assert _run(opened, mode="drafts").delivered == 3
+    assert not stale.exists() and live.exists()
+    written = [p for p in outbox.iterdir() if p.suffix == ".eml"]
+    assert len(written) == 3 and all(p.stat().st_mode & 0o777 == 0o600 for p in written)
+    opened.close()
+
+
+def test_connection_lost_after_the_message_went_out_is_uncertain_never_resent(
+        home: Path, smtp_server: SmtpServer) -> None:
+    """The server took ann1's message and the connection broke before its 250: it went out,
+    the client cannot know, so it is uncertain (not 'failed', which would send it again)."""
+    opened, _ = _build(home, _smtp_toml(smtp_server.port))
+    settings = SmtpSettings("127.0.0.1", smtp_server.port, "plain")
+    smtp_server.handler.hang_up_after_data.add("ann1@acme.example")
+    first = _run(opened, mode="send", smtp=settings)
+    assert (first.delivered, first.failed, first.ok) == (1, (), False)
+    assert [p.who for p in first.uncertain] == ["Ann 1 <ann1@acme.example>"]
+    assert "not confirmed" in first.uncertain[0].reason and first.stopped
+    second = _run(opened, mode="send", smtp=settings)
+    assert (second.delivered, [p.who for p in second.uncertain]) == (
+        1, ["Ann 1 <ann1@acme.example>"])
+    assert _recipients(smtp_server) == ["ann0@acme.example", "ann1@acme.example",
+                                        "ann2@acme.example"]  # each exactly once
+    opened.close()
+
+
+def test_connection_lost_before_the_message_is_failed_and_sent_next_run(
+        home: Path, smtp_server: SmtpServer) -> None:
+    opened, _ = _build(home, _smtp_toml(smtp_server.port))
+    settings = SmtpSettings("127.0.0.1", smtp_server.port, "plain")
+    smtp_server.handler.hang_up_at_rcpt.add("ann1@acme.example")
+    first = _run(opened, mode="send", smtp=settings)
+    assert (first.delivered, [p.who for p in first.failed], first.uncertain) == (
+        1, ["Ann 1 <ann1@acme.example>"], ())
+    second = _run(opened, mode="send", smtp=settings)
+    assert (second.delivered, second.uncertain, second.failed) == (2, (), ())
+    assert _recipients(smtp_server) == ["ann0@acme.example", "ann1@acme.example",
+                                        "ann2@acme.example"]
     opened.close()

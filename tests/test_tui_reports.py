@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -314,11 +315,13 @@ def test_hostile_key_account_in_a_real_terminal(tmp_path: Path) -> None:
         workspace.close()
     rapport = Path(sys.executable).parent / "rapport"
     session = f"rapport-reports-{tmp_path.name}"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
-                    f"{rapport} --home {home}; sleep 30"], check=True)
+    # A private tmux server, and the pane's own size (not COLUMNS/LINES inherited from pytest).
+    server = ["tmux", "-L", f"rapport-reports-{os.getpid()}"]
+    subprocess.run([*server, "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+                    f"env -u COLUMNS -u LINES {rapport} --home {home}; sleep 30"], check=True)
 
     def tmux(*args: str) -> str:
-        return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+        return subprocess.run([*server, *args], capture_output=True, text=True, check=True).stdout
 
     def wait_for(text: str) -> str:
         deadline = time.monotonic() + 20
@@ -332,14 +335,17 @@ def test_hostile_key_account_in_a_real_terminal(tmp_path: Path) -> None:
     try:
         wait_for("Prospect")
         tmux("send-keys", "-t", session, "R")
-        wait_for("Pipeline by stage")
+        # The whole chart is on screen, its frame closed at the right edge.
+        pane = wait_for("Pipeline by stage (value / weighted)")
+        assert any(line.rstrip().endswith("┐") and len(line.rstrip()) == 80
+                   for line in pane.splitlines())
         tmux("send-keys", "-t", session, "Tab", "Tab", "Tab", "Tab")
         pane = wait_for("Late")
         assert "Evil [b]GmbH[/b]" in pane
         assert "pwned" not in tmux("display-message", "-p", "-t", session, "#{pane_title}")
         assert "Late" in pane.splitlines()[4]  # the last column header is on screen
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+        subprocess.run([*server, "kill-server"], check=False)
 
 
 def test_chart_labels_fit_and_stay_unique() -> None:
