@@ -38,7 +38,7 @@ def _table(title: str, headers: list[str], rows: list[list[object]]) -> Table:
 
 
 def key_account_detail(k: KeyAccount) -> RenderableType:
-    parts: list[RenderableType] = [_text(key_account_summary(k)), Text("")]
+    parts: list[RenderableType] = [_text(key_account_summary(k))]
     if k.open_deals:
         parts.append(_table(
             "Open deals", ["Deal", "Stage", "Value", "Next action", "Due"],
@@ -52,7 +52,9 @@ def key_account_detail(k: KeyAccount) -> RenderableType:
         parts.append(_table(
             "Overdue actions", ["Deal", "Next action", "Due"],
             [[d.title, d.next_action, d.next_action_due] for d in k.overdue_deals]))
-    return Group(*parts)
+    # A blank line between the summary and each table, so the tables do not run together.
+    spaced = [item for part in parts for item in (part, Text(""))]
+    return Group(*spaced[:-1])
 
 
 def objection_detail(o: OpenObjection) -> RenderableType:
