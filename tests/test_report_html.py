@@ -7,6 +7,7 @@ browser's network log must show no request made by the page.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -221,6 +222,16 @@ def test_html_opens_with_the_figures_and_compares_key_accounts(html: str) -> Non
     total = re.search(r'<tr class="total">(.*?)</tr>', html, re.S)
     assert total is not None
     assert re.findall(r"<td[^>]*>(.*?)</td>", total.group(1)) == ["Total", "4", "3", "3", "1", "1"]
+
+
+def test_chart_labels_stay_clear_of_their_bars(report: Report) -> None:
+    # A long stage name from the config is cut in the chart (the table keeps it whole).
+    long_name = "Negotiation with procurement and legal"
+    stages = (dataclasses.replace(report.stages[0], stage=long_name), *report.stages[1:])
+    page = render_html(dataclasses.replace(report, stages=stages))
+    chart = page[page.index('<svg id="chart-stages"') : page.index("</svg>")]
+    assert '<text x="0" y="16">Negotiation with procurem…</text>' in chart
+    assert f"<td>{long_name}</td>" in page
 
 
 def _chromium() -> str:

@@ -47,14 +47,23 @@ class Bar:
     weighted_w: float
 
 
+_LABEL_CHARS = 26  # what the label column holds at 12px; the table under the chart has it whole
+
+
 def _bars(items: list[tuple[str, float, float]]) -> tuple[list[Bar], int]:
     """Bars scaled to the largest value, with their y offsets, and the chart's height."""
     top = max((v for _, v, _ in items), default=0.0) or 1.0
     bars = [
-        Bar(label, value, weighted, i * _ROW_H, _BAR_AREA * value / top, _BAR_AREA * weighted / top)
+        Bar(_short(label), value, weighted, i * _ROW_H, _BAR_AREA * value / top,
+            _BAR_AREA * weighted / top)
         for i, (label, value, weighted) in enumerate(items)
     ]
     return bars, max(len(items), 1) * _ROW_H
+
+
+def _short(label: str) -> str:
+    # A long stage name would run into its bar.
+    return label if len(label) <= _LABEL_CHARS else label[: _LABEL_CHARS - 1] + "…"
 
 
 _TEMPLATE = """<!DOCTYPE html>
