@@ -1,8 +1,9 @@
 """Provides announcements: one personalised mail per contact of a segment, journaled and resumable.
 
-An announcement is identified by its template and the promotion it announces (plus an optional
-campaign name), never by the segment text: a contact it reached is never reached again, however
-the segment is written or widened. Safe by default: a dry run renders every message, writes
+An announcement is identified by its template and the promotion it announces, by name and start
+date (plus an optional campaign name), never by the segment text: a contact it reached is never
+reached again, however the segment is written or widened, while next year's promotion of the
+same name is a new announcement. Safe by default: a dry run renders every message, writes
 nothing (not even a journal row) and reports the counts. `drafts` stores the drafts a batch at a
 time over one IMAP connection (one MULTIAPPEND per batch when the server offers it) or as
 outbox/ .eml files (one sync per batch); `send` goes through one SMTP session at a rate and
@@ -61,6 +62,7 @@ from rapport.store.announcements import (
     Audience,
     Recipient,
     Segment,
+    earlier_starts,
     find_announcement,
     get_or_create_announcement,
     journal,
@@ -120,10 +122,20 @@ class AnnouncementPlan:
     uncertain: tuple[Target, ...]
     already: int
     retrying: int
+    earlier: tuple[tuple[str, int], ...] = ()  # (start, reached) of this name's other starts
 
     @property
     def eligible(self) -> int:
         return len(self.audience.eligible)
+
+    def earlier_note(self) -> str:
+        """Why contacts a same-named promotion reached count as not reached yet, or ''."""
+        if not self.earlier or self.promotion is None:
+            return ""
+        before = ", ".join(f"from {start} ({reached} reached)" for start, reached in self.earlier)
+        start = self.promotion.start.isoformat() if self.promotion.start else "no start date"
+        return (f"a new announcement: {self.promotion.name!r} from {start}; the same template "
+                f"announced it {before}, and those contacts are reached again")
 
 
 @dataclass(frozen=True)
@@ -142,6 +154,7 @@ class AnnounceResult:
     warnings: tuple[str, ...] = ()
     stopped: str = ""
     first: EmailMessage | None = None
+    earlier_note: str = ""  # see AnnouncementPlan.earlier_note
 
     @property
     def ok(self) -> bool:
@@ -203,8 +216,10 @@ def plan_announcement(
     if limit is not None and limit < 1:
         raise InputError("--limit must be at least 1")
     audience = select_audience(db, parse_segment(segment_text, config.pipeline.names))
-    announcement = find_announcement(db, template.name, promotion.name if promotion else "",
-                                     campaign)
+    name, start = (promotion.name, promotion.start) if promotion else ("", None)
+    announcement = find_announcement(db, template.name, name, campaign, start)
+    earlier = () if announcement else tuple(earlier_starts(db, template.name, name, campaign,
+                                                            start))
     entries = journal(db, announcement.id) if announcement is not None else {}
     todo: list[Target] = []
     uncertain: list[Target] = []
@@ -223,7 +238,8 @@ def plan_announcement(
     if limit is not None:
         todo = todo[:limit]
     return AnnouncementPlan(template, promotion, campaign, segment_text.strip(), audience,
-                            announcement, tuple(todo), tuple(uncertain), already, retrying)
+                            announcement, tuple(todo), tuple(uncertain), already, retrying,
+                            earlier)
 
 
 class MessageRenderer:
@@ -523,16 +539,18 @@ def run_announcement(
                                              "confirmed" if t.entry else "not confirmed")
                                      for t in plan.uncertain)),
         warnings=tuple(run.warnings), stopped=run.stopped,
-        first=run.first.email() if run.first is not None else None)
+        first=run.first.email() if run.first is not None else None,
+        earlier_note=plan.earlier_note())
 
 
 def _deliver_all(db: Database, workspace: Workspace, config: Config, plan: AnnouncementPlan,
                  renderer: MessageRenderer, *, mode: str, smtp: SmtpSettings | None,
                  pacer: Pacer, progress: Callable[[int, int], None] | None) -> _Run:
     run = _Run()
+    promotion = plan.promotion
     announcement = get_or_create_announcement(
-        db, plan.template.name, plan.promotion.name if plan.promotion else "", plan.campaign,
-        plan.segment_text)
+        db, plan.template.name, promotion.name if promotion else "", plan.campaign,
+        plan.segment_text, start=promotion.start if promotion else None)
     if not plan.todo:
         return run
     with ExitStack() as stack:

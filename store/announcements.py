@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 
 from sqlite_utils import Database
 
@@ -60,30 +61,77 @@ def identity_text(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+# Between a promotion's name and its start date in `announcements.promotion`; identity_text
+# leaves no tab in a name, so no name and date can read as another.
+_START = "\t"
+
+
+def promotion_key(name: str, start: date | None = None) -> str:
+    """How a promotion identifies an announcement: its name (case and spacing ignored) and its
+    first day. Next year's "Winter offer" (another start) is a new announcement; this year's,
+    re-spelt or with its end date moved, is the same. Without a start date: the name alone."""
+    key = identity_text(name)
+    return f"{key}{_START}{start.isoformat()}" if key and start else key
+
+
 _ANNOUNCEMENT = "SELECT id, template, promotion, campaign, segment, created_utc FROM announcements"
 
 
-def find_announcement(db: Database, template: str, promotion: str = "",
-                      campaign: str = "") -> Announcement | None:
-    """The announcement of `template` for that promotion (and campaign), if one was ever run."""
+def _find(db: Database, template: str, key: str, campaign: str) -> Announcement | None:
     row = db.execute(f"{_ANNOUNCEMENT} WHERE template = ? AND promotion = ? AND campaign = ?",
-                     [template, identity_text(promotion), identity_text(campaign)]).fetchone()
+                     [template, key, identity_text(campaign)]).fetchone()
     return Announcement(*row) if row else None
 
 
+def find_announcement(db: Database, template: str, promotion: str = "", campaign: str = "",
+                      start: date | None = None) -> Announcement | None:
+    """The announcement of `template` for that promotion (and campaign), if one was ever run.
+
+    A journal from before start dates were part of the identity (its promotion is the name
+    alone) is the announcement of the first run with that name and any start date: a contact
+    it reached before the upgrade is never reached again by the same run."""
+    key = promotion_key(promotion, start)
+    found = _find(db, template, key, campaign)
+    if found is None and key != promotion_key(promotion):
+        found = _find(db, template, promotion_key(promotion), campaign)
+    return found
+
+
 def get_or_create_announcement(db: Database, template: str, promotion: str = "",
-                               campaign: str = "", segment: str = "") -> Announcement:
-    """The announcement for (template, promotion, campaign); `segment` is kept as last used."""
+                               campaign: str = "", segment: str = "",
+                               start: date | None = None) -> Announcement:
+    """The announcement for (template, promotion + start, campaign); `segment` is kept as last
+    used. A journal without a start date (see find_announcement) takes this one's, once."""
+    key = promotion_key(promotion, start)
     with db.atomic():
+        legacy = find_announcement(db, template, promotion, campaign, start)
+        if legacy is not None and legacy.promotion != key:
+            db.execute("UPDATE announcements SET promotion = ? WHERE id = ?", [key, legacy.id])
         db.execute(
             "INSERT INTO announcements (template, promotion, campaign, segment, created_utc)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (template, promotion, campaign)"
             " DO UPDATE SET segment = excluded.segment",
-            [template, identity_text(promotion), identity_text(campaign), segment,
-             utc_now_text()])
-    found = find_announcement(db, template, promotion, campaign)
+            [template, key, identity_text(campaign), segment, utc_now_text()])
+    found = _find(db, template, key, campaign)
     assert found is not None
     return found
+
+
+def earlier_starts(db: Database, template: str, promotion: str, campaign: str = "",
+                   start: date | None = None) -> list[tuple[str, int]]:
+    """(start date, contacts reached) of the announcements of `template` for a promotion of
+    that name with another start date: what a new start date does not count as reached."""
+    name = identity_text(promotion)
+    if not name:
+        return []
+    rows = db.execute(
+        "SELECT a.promotion, (SELECT count(*) FROM announcement_recipients r"
+        "  WHERE r.announcement_id = a.id AND r.status = 'done')"
+        " FROM announcements a WHERE a.template = ? AND a.campaign = ? AND"
+        " substr(a.promotion, 1, ?) = ? AND a.promotion != ? ORDER BY a.promotion",
+        [template, identity_text(campaign), len(name) + 1, name + _START,
+         promotion_key(promotion, start)]).fetchall()
+    return [(key[len(name) + 1:], reached) for key, reached in rows]
 
 
 def journal(db: Database, announcement_id: int) -> dict[int, Recipient]:

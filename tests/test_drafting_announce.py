@@ -14,7 +14,7 @@ from rapport.mail.drafting import load_template
 from rapport.mail.template_install import install_default_templates
 from rapport.store.accounts import create_account
 from rapport.store.activities import list_activities
-from rapport.store.contacts import create_contact
+from rapport.store.contacts import create_contact, list_contacts
 from rapport.store.deals import create_deal
 from rapport.store.errors import InputError
 from rapport.store.session import open_workspace
@@ -298,3 +298,54 @@ def test_names_never_add_recipients_and_bad_contacts_are_skipped(
         '"Boss <ceo@evil.example>, Ann" <g0@gamma.example>')
     assert got["g1@gamma.example"].message["To"].addresses[0].display_name == "Doe, Jane"
     assert "Dear Jane," in got["g1@gamma.example"].message.get_content()
+
+
+def test_next_years_promotion_of_the_same_name_is_a_new_announcement(
+        home: Path, capsys: pytest.CaptureFixture) -> None:
+    """Name + start date identify a promotion: a moved end date is the same announcement,
+    next year's start is a new one, and the dry run says why everyone counts again."""
+    opened, _ = _build(home)
+    opened.close()
+    this_year = ["--promo-name", "Winter offer", "--starts", "2026-12-01", "--ends", "2027-01-31"]
+    assert _cli(home, "--segment", "stage=Won", *this_year, "--drafts") == 0
+    assert "drafted 3 of 3" in capsys.readouterr().out
+    longer = [*this_year[:4], "--ends", "2027-02-28"]
+    assert _cli(home, "--segment", "stage=Won", *longer, "--drafts") == 0
+    assert "drafted 0 of 3 eligible contacts; already done 3" in capsys.readouterr().out
+    next_year = ["--promo-name", "WINTER offer", "--starts", "2027-12-01", "--ends", "2028-01-31"]
+    assert _cli(home, "--segment", "stage=Won", *next_year) == 0
+    out = capsys.readouterr().out
+    assert ("note: a new announcement: 'WINTER offer' from 2027-12-01; the same template "
+            "announced it from 2026-12-01 (3 reached), and those contacts are reached again"
+            ) in out
+    assert "would reach 3 of 3 eligible contacts; already done 0" in out
+    assert _cli(home, "--segment", "stage=Won", *next_year, "--drafts") == 0
+    assert "drafted 3 of 3" in capsys.readouterr().out
+    assert len(list((home / "outbox").iterdir())) == 6
+    assert _cli(home, "--segment", "stage=Won", *next_year) == 0
+    out = capsys.readouterr().out
+    assert "note:" not in out and "already done 3" in out
+
+
+def test_a_journal_from_before_start_dates_is_kept_by_the_next_run(home: Path) -> None:
+    """A journal keyed by the promotion's name alone (before the start date counted) belongs to
+    the first run after the upgrade, whatever its start: its contacts are not reached again."""
+    opened, _ = _build(home)
+    db = opened.db
+    db.execute("INSERT INTO announcements (template, promotion, campaign, segment, created_utc)"
+               " VALUES ('promotion', 'winter offer', '', 'stage=Won', '2026-11-01T00:00:00Z')")
+    [contact] = [c for c in list_contacts(db) if c.email == "ann0@acme.example"]
+    db.execute("INSERT INTO announcement_recipients (announcement_id, contact_id, email, status,"
+               " mode, message_id) VALUES (1, ?, 'ann0@acme.example', 'done', 'drafts', 'old@x')",
+               [contact.id])
+    db.conn.commit()
+    template = load_template(opened.workspace.templates_dir, "promotion")
+    args = dict(segment_text="stage=Won", promotion=PROMO)
+    dry = run_announcement(db, opened.workspace, opened.config, template, **args)
+    assert (dry.already, dry.planned, dry.earlier_note) == (1, 2, "")
+    drafted = run_announcement(db, opened.workspace, opened.config, template, mode="drafts",
+                               **args)
+    assert (drafted.delivered, drafted.already) == (2, 1)
+    assert db.execute("SELECT id, promotion FROM announcements").fetchall() == [
+        (1, "winter offer\t2026-12-01")]
+    opened.close()

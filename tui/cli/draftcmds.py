@@ -237,6 +237,8 @@ def run_announce(args: argparse.Namespace) -> int:
             rate_per_minute=rate, campaign=args.campaign, retry_uncertain=args.retry_uncertain)
     finally:
         opened.close()
+    if result.earlier_note:
+        print(f"note: {result.earlier_note}")
     if mode == "dry-run" and result.first is not None:
         print(preview_text(result.first))
     _print_problems(result)

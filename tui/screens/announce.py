@@ -106,7 +106,8 @@ def counts_text(plan: AnnouncementPlan) -> str:
     if plan.uncertain:
         parts.append(f"{len(plan.uncertain)} uncertain (not resent)")
     parts.append(f"{len(plan.todo)} to reach")
-    return " · ".join(parts)
+    note = plan.earlier_note()
+    return " · ".join(parts) + (f"\nNote: {note}" if note else "")
 
 
 class AnnouncePreviewScreen(Screen[str | None]):
@@ -142,7 +143,7 @@ class AnnouncePreviewScreen(Screen[str | None]):
         self._rendered: dict[int, Text] = {}
 
     def compose(self) -> ComposeResult:
-        yield Static(safe_text(counts_text(self.plan)), id="announce-counts")
+        yield Static(safe_text(counts_text(self.plan), keep_newlines=True), id="announce-counts")
         yield Static("", id="announce-ask")
         with VerticalScroll(id="announce-scroll"):
             yield Static(id="announce-body")
