@@ -48,6 +48,9 @@ REGION_WORDS = ("Nord", "Süd", "West", "Ost", "Iberia", "Benelux", "Nordic", "A
                 "Polska", "Italia", "UK", "Schweiz")
 # Deals per stage in a 60-deal demo (every stage present; the rest follows these weights).
 STAGE_WEIGHTS = (10, 8, 8, 9, 6, 5, 7, 3, 4)
+# About one account in twelve has gone quiet: no mail, call or meeting for 35-120 days.
+QUIET_SHARE = 1 / 12
+QUIET_DAYS = (35, 120)
 
 Progress = Callable[[str], None]
 
@@ -141,6 +144,8 @@ def _build_accounts(opened: OpenWorkspace, rng: random.Random, count: int) -> li
             notes=rng.choice(data.NOTES) if rng.random() < 0.5 else "",
         )
         result.append(DemoAccount(account.name, domain, industry, account_id=account.id))
+    for quiet in rng.sample(result, round(len(result) * QUIET_SHARE)):
+        quiet.quiet_days = rng.randint(*QUIET_DAYS)
     return result
 
 
@@ -195,6 +200,7 @@ def _plan_deals(opened: OpenWorkspace, rng: random.Random, accounts: list[DemoAc
         rotting = stage.rotting_days > 0 and stage.kind == "open" and rng.random() < 0.25
         idle = (stage.rotting_days + rng.randint(3, 40) if rotting
                 else rng.randint(0, max(stage.rotting_days - 1, 2)))
+        idle = max(idle, account.quiet_days)  # a quiet account's deals went quiet with it
         last_activity = today - timedelta(days=idle)
         stage_changed = last_activity - timedelta(days=rng.randint(0, 20))
         created = stage_changed - timedelta(days=rng.randint(10, 300))

@@ -22,6 +22,8 @@ from rapport.mail import demo_data as data
 from rapport.store.workspace import make_private_dir
 
 FILE_MODE = 0o600
+# Client mail older than this is (nearly always) answered; newer mail may still wait on Today.
+ANSWERED_AFTER_DAYS = 10
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class DemoAccount:
     contacts: list[Person] = field(default_factory=list)
     deals: list[str] = field(default_factory=list)
     account_id: int = 0
+    # > 0: nobody has spoken to this client for that many days (a stale account on Today).
+    quiet_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -177,8 +181,11 @@ def generate_mail(
         thread_no += 1
         roll = rng.random()
         account: DemoAccount | None = None
-        if roll < 0.86 and with_contacts:
+        if thread_no <= len(with_contacts):
+            account = with_contacts[thread_no - 1]  # every account's timeline has some mail
+        elif roll < 0.86 and with_contacts:
             account = rng.choice(with_contacts)
+        if account:
             client = rng.choice(account.contacts)
             others = [c for c in account.contacts if c != client]
             if rng.random() < 0.12:
@@ -192,12 +199,19 @@ def generate_mail(
             client, others = Person(name, email), []
         # Recent weeks are busier, as an inbox is: skew thread starts towards today.
         age = int(days * rng.random() ** 1.6)
+        if account and account.quiet_days:
+            # A whole thread (up to 6 messages, 2.5 days apart at most) ends before the silence.
+            age = max(age, account.quiet_days + 15)
         when = _work_time(rng, today - timedelta(days=age))
         if when > now:
             when = now - timedelta(minutes=rng.randint(5, 600))
         subject = _fill(rng, rng.choice(data.TOPICS), account, today)
-        length = min(rng.choice((1, 1, 2, 2, 3, 3, 4, 5, 6)), total - len(messages))
+        length = rng.choice((1, 1, 2, 2, 3, 3, 4, 5, 6))
         client_first = rng.random() < 0.65
+        ends_with_client = ((length - 1) % 2 == 0) == client_first
+        if account and ends_with_client and age > ANSWERED_AFTER_DAYS and rng.random() < 0.98:
+            length += 1  # older client mail has long been answered: only a few are forgotten
+        length = min(length, total - len(messages))
         refs: list[str] = []
         previous: tuple[Person, datetime, str] | None = None
         style = "plain"

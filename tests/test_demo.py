@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from rapport.mail.demo import MARKER, build_demo
-from rapport.store import activities, deals
+from rapport.mail.demo_maildir import ANSWERED_AFTER_DAYS
+from rapport.store import activities, deals, queries
 from rapport.store.errors import WorkspaceError
 from rapport.store.exporter import export
 from rapport.store.session import OpenWorkspace
@@ -109,6 +110,25 @@ def test_demo_mail_is_ingested(demo: OpenWorkspace) -> None:
     assert 300 < linked < 400, "most mail is linked to accounts, the unknown senders are not"
     rules = {r[0] for r in db.execute("SELECT rule FROM message_accounts")}
     assert rules == {"contact", "domain"}
+    without_mail = db.execute("SELECT count(*) FROM accounts a WHERE NOT EXISTS"
+                              " (SELECT 1 FROM message_accounts ma WHERE ma.account_id = a.id)")
+    assert without_mail.fetchone()[0] == 0, "every account's timeline has mail"
+
+
+def test_demo_fills_today(demo: OpenWorkspace) -> None:
+    """Today shows every kind of line, and only a few old client mails were never answered."""
+    items = queries.today_items(demo.db, TODAY, demo.config.stale_after_days)
+    sections = {item.section for item in items}
+    assert sections == {"due", "stale", "unanswered"}
+    stale = [item for item in items if item.section == "stale"]
+    assert 0 < len(stale) < SIZE["accounts"] // 2
+    waiting = [date.fromisoformat(item.day) for item in items if item.section == "unanswered"]
+    recent = [day for day in waiting if (TODAY - day).days <= ANSWERED_AFTER_DAYS]
+    assert recent and len(recent) * 2 > len(waiting), "mostly recent mail is waiting"
+    client_mail = demo.db.execute(
+        "SELECT count(*) FROM messages m JOIN message_accounts ma ON ma.message_id = m.id"
+        " WHERE m.direction = 'in'").fetchone()[0]
+    assert len(waiting) * 10 < client_mail
 
 
 def test_demo_refuses_foreign_folders_and_rebuilds_its_own(tmp_path: Path) -> None:
