@@ -48,10 +48,31 @@ class BadRow:
 
 @dataclass(frozen=True)
 class ImportResult:
+    """What a file did. For accounts, each account counts once however many rows name it
+    (an export has a row per deal), and `deals_*` count the deals those rows made or changed."""
+
     kind: str
     created: int
     updated: int
     bad: tuple[BadRow, ...]
+    deals_created: int = 0
+    deals_updated: int = 0
+
+
+@dataclass
+class _AccountTally:
+    """The accounts and deals an accounts file wrote, filled in as each row succeeds."""
+
+    created: set[int] = field(default_factory=set)
+    touched: set[int] = field(default_factory=set)
+    deals_created: int = 0
+    deals_updated: int = 0
+
+    def count(self, account_id: int, created: bool, deal_created: bool | None) -> None:
+        (self.created if created else self.touched).add(account_id)
+        if deal_created is not None:
+            self.deals_created += deal_created
+            self.deals_updated += not deal_created
 
 
 class ImportRejected(InputError):
@@ -264,7 +285,7 @@ class _Seen:
 
 
 def _account_row(db: Database, row: Row, line: int, pipeline: Pipeline, seen: _Seen,
-                 european: bool) -> bool:
+                 european: bool, tally: _AccountTally) -> bool:
     reasons: list[str] = []
     name = " ".join(row.get("name", "").split())
     if not name:
@@ -317,8 +338,8 @@ def _account_row(db: Database, row: Row, line: int, pipeline: Pipeline, seen: _S
         for domain in domains:
             if domain not in current:
                 acc.add_domain(db, account_id, domain)
-    if not cells.empty:
-        apply_deal(db, account_id, cells, pipeline)
+    deal_created = None if cells.empty else apply_deal(db, account_id, cells, pipeline)
+    tally.count(account_id, created, deal_created)  # last: a row that failed counts nothing
     return created
 
 
@@ -434,8 +455,10 @@ def import_file(
         _check_columns(path, kind, set(read.columns))
     european = read.delimiter == ";"
     seen = _Seen()
+    tally = _AccountTally()
     handlers: dict[str, Callable[[Row, int], bool]] = {
-        "accounts": lambda row, line: _account_row(db, row, line, pipeline, seen, european),
+        "accounts": lambda row, line: _account_row(db, row, line, pipeline, seen, european,
+                                                  tally),
         "contacts": lambda row, line: _contact_row(db, row, line, seen),
         "deals": lambda row, line: _deal_row(db, row, line, pipeline, seen, european),
     }
@@ -460,4 +483,7 @@ def import_file(
                 bad.append(BadRow(line, exc.message, read.unit))
         if bad and not skip_bad:
             raise ImportRejected(path, bad, len(rows))
+    if kind == "accounts":
+        return ImportResult(kind, len(tally.created), len(tally.touched - tally.created),
+                            tuple(bad), tally.deals_created, tally.deals_updated)
     return ImportResult(kind, created, updated, tuple(bad))

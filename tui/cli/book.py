@@ -76,9 +76,12 @@ def cmd_import(args: argparse.Namespace) -> int:
         opened.close()
     for bad in result.bad:
         print(f"{bad.where(args.file)}: skipped: {bad.reason}", file=sys.stderr)
+    deals = (f" (deals: {result.deals_created} created, {result.deals_updated} updated)"
+             if result.deals_created or result.deals_updated else "")
     print(
         f"{args.kind}: {result.created} created, {result.updated} updated"
         + (f", {_plural(len(result.bad), 'bad row')} skipped" if result.bad else "")
+        + deals
     )
     return 0
 
