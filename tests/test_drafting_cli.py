@@ -121,9 +121,30 @@ def test_cli_errors_are_one_line(home: Path, capsys: pytest.CaptureFixture) -> N
                    "attribute '__class__' of 'str' object is unsafe.\n")
     assert main(["--home", str(home), "draft", "reply", "orig-7@acme.example", "-t", "nope"]) == 1
     assert "no template 'nope'" in capsys.readouterr().err
+    (home / "templates" / "evil.j2").unlink()
     assert main(["--home", str(home), "templates"]) == 0
     listing = capsys.readouterr().out
     assert "acknowledge\treply\t" in listing and "promotion\tannouncement\t" in listing
+
+
+def test_templates_listing_reports_broken_ones(home: Path, capsys: pytest.CaptureFixture) -> None:
+    _workspace(home)
+    assert main(["--home", str(home), "templates"]) == 0  # installs the built-ins
+    folder = home / "templates"
+    (folder / "unclosed.j2").write_text('+++\nkind = "reply"\n+++\nHello {{ contact.name\n')
+    (folder / "badkind.j2").write_text('+++\nkind = "memo"\n+++\nHi\n')
+    (folder / "badtoml.j2").write_text('+++\nsubject = "x\n+++\nHi\n')
+    capsys.readouterr()
+    assert main(["--home", str(home), "templates"]) == 1
+    captured = capsys.readouterr()
+    lines = dict(line.split("\t", 1) for line in captured.out.splitlines())
+    assert lines["acknowledge"].startswith("reply\t")  # the good ones are still listed
+    assert lines["unclosed"].startswith("broken\ttemplate 'unclosed', line 4: unexpected end")
+    assert lines["badkind"] == ("broken\ttemplate 'badkind', line 2: kind must be one of reply, "
+                                "announcement, new, not 'memo'")
+    assert lines["badtoml"].startswith("broken\ttemplate 'badtoml', line 2: front matter is not "
+                                       "valid TOML")
+    assert captured.err == "rapport: 3 broken template(s): badkind, badtoml, unclosed\n"
 
 
 def _with_deals(home: Path, extra_toml: str = "") -> None:

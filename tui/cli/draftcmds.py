@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,7 @@ def run_templates(args: argparse.Namespace) -> int:
     from rapport.tui.cli.common import open_ws
 
     opened = open_ws(args)
+    broken = []
     try:
         directory = opened.workspace.templates_dir
         for name in template_names(directory):
@@ -84,8 +86,12 @@ def run_templates(args: argparse.Namespace) -> int:
                 print(f"{name}\t{tpl.kind}\t{tpl.description}")
             except DraftTemplateError as exc:
                 print(f"{name}\tbroken\t{exc.message}")
+                broken.append(name)
     finally:
         opened.close()
+    if broken:  # exit 1 too, so a script (or a hook) checking edited templates notices
+        print(f"rapport: {len(broken)} broken template(s): {', '.join(broken)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -215,8 +221,6 @@ def _print_problems(result: Any) -> None:
 
 
 def run_announce(args: argparse.Namespace) -> int:
-    import sys
-
     from rapport.mail.announce import run_announcement, summary_line
     from rapport.mail.drafting import load_template
     from rapport.mail.smtp import smtp_settings
