@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from bisect import bisect_right
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlite_utils import Database
@@ -173,48 +174,139 @@ class TimelineItem:
     count: int = 0  # thread lines: how many messages the thread has
 
 
-def _thread_entries(db: Database, account_id: int, limit: int) -> list[tuple[str, list[TimelineItem]]]:
-    """The account's messages grouped by thread: (newest date, [thread line, messages oldest first])."""
-    threads: dict[str, list[TimelineItem]] = {}
-    for r in db.execute(
-        """SELECT m.date_utc, m.direction, m.from_name, m.from_addr, m.subject, m.id, m.thread_id
-           FROM message_accounts ma JOIN messages m ON m.id = ma.message_id
-           WHERE ma.account_id = ? ORDER BY m.date_utc DESC, m.id DESC LIMIT ?""",
-        [account_id, limit],
-    ):
-        thread = r[6] or f"message-{r[5]}"
-        threads.setdefault(thread, []).append(TimelineItem(
-            r[0], "mail-out" if r[1] == "out" else "mail-in", f"{r[2] or r[3]}: {r[4]}",
-            message_id=r[5], thread_id=r[6]))
-    entries: list[tuple[str, list[TimelineItem]]] = []
-    for newest_first in threads.values():
-        newest = newest_first[0]
-        if len(newest_first) == 1:
-            entries.append((newest.date_utc, [newest]))
-            continue
-        oldest = newest_first[-1]
-        subject = oldest.text.split(": ", 1)[-1]
-        head = TimelineItem(newest.date_utc, "thread", f"{subject}  ({len(newest_first)} messages)",
-                            message_id=newest.message_id, thread_id=newest.thread_id, count=len(newest_first))
-        children = [replace(item, depth=1) for item in reversed(newest_first)]
-        entries.append((newest.date_utc, [head, *children]))
-    return entries
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One top-level entry of a timeline: a thread (its line and messages) or an activity."""
+
+    kind: str  # 'thread' | 'activity'
+    key: str  # the thread id (its root's Message-ID, never empty), or the activity id
+    date_utc: str  # the thread's newest message, or the activity's date
+    size: int  # timeline lines: 1, or 1 + messages for a thread of several
+    count: int = 1  # messages in the thread
 
 
-def account_timeline(db: Database, account_id: int, limit: int = 2000) -> list[TimelineItem]:
-    """Threads (newest activity first, their messages under them) interleaved by date with activities.
+@dataclass(frozen=True)
+class TimelineIndex:
+    """Where each entry of an account's timeline starts: enough to page it without loading its text.
 
-    A thread of one message is just that message's line; at most the newest `limit` messages and
-    `limit` activities are shown.
+    A key account can have tens of thousands of messages; the index holds a few numbers per
+    thread and activity, and `timeline_page` reads the text of the lines shown.
     """
-    entries = _thread_entries(db, account_id, limit)
-    for r in db.execute(
-        """SELECT date_utc, kind, subject, body, id, resolved, from_stage, to_stage, deal_id FROM activities
-           WHERE account_id = ? ORDER BY date_utc DESC LIMIT ?""",
-        [account_id, limit],
-    ):
+
+    account_id: int
+    entries: tuple[TimelineEntry, ...]
+    starts: tuple[int, ...]  # the line each entry starts at
+    total: int  # lines in all
+
+
+def timeline_index(db: Database, account_id: int) -> TimelineIndex:
+    """Threads (by newest message) and activities of the account, newest first; threads first on a tie."""
+    rows = db.execute(
+        """SELECT 'thread', m.thread_id, max(m.date_utc) AS newest, count(*), max(m.id) AS tie
+            FROM message_accounts ma JOIN messages m ON m.id = ma.message_id
+            WHERE ma.account_id = ? GROUP BY m.thread_id
+            UNION ALL
+            SELECT 'activity', CAST(id AS TEXT), date_utc, 1, id FROM activities WHERE account_id = ?
+            ORDER BY newest DESC, 1 DESC, tie DESC""",
+        [account_id, account_id],
+    ).fetchall()
+    entries: list[TimelineEntry] = []
+    starts: list[int] = []
+    line = 0
+    for kind, key, newest, count, _tie in rows:
+        size = 1 + count if kind == "thread" and count > 1 else 1
+        entries.append(TimelineEntry(kind, key, newest, size, count))
+        starts.append(line)
+        line += size
+    return TimelineIndex(account_id, tuple(entries), tuple(starts), line)
+
+
+def _message_item(row: tuple, depth: int = 0) -> TimelineItem:
+    date_utc, direction, from_name, from_addr, subject, message_id, thread_id = row
+    return TimelineItem(date_utc, "mail-out" if direction == "out" else "mail-in",
+                        f"{from_name or from_addr}: {subject}", message_id=message_id, thread_id=thread_id,
+                        depth=depth)
+
+
+def _thread_messages(db: Database, account_id: int, thread_id: str, offset: int, limit: int, *,
+                     newest_first: bool = False) -> list[tuple]:
+    """The thread's messages on this account, oldest first, `offset`..`offset+limit`.
+
+    CROSS JOIN keeps SQLite on the thread index (it would otherwise walk all the account's mail).
+    """
+    order = "DESC" if newest_first else ""
+    return db.execute(
+        f"""SELECT m.date_utc, m.direction, m.from_name, m.from_addr, m.subject, m.id, m.thread_id
+            FROM messages m CROSS JOIN message_accounts ma ON ma.message_id = m.id AND ma.account_id = ?
+            WHERE m.thread_id = ? ORDER BY m.date_utc {order}, m.id {order} LIMIT ? OFFSET ?""",
+        [account_id, thread_id, limit, offset],
+    ).fetchall()
+
+
+def _thread_lines(db: Database, account_id: int, entry: TimelineEntry, first: int, end: int) -> list[TimelineItem]:
+    """Lines `first`..`end` (relative to the entry) of a thread entry."""
+    if entry.size == 1:
+        return [_message_item(row) for row in _thread_messages(db, account_id, entry.key, 0, 1)]
+    lines: list[TimelineItem] = []
+    if first == 0:
+        # Titled by its first message's subject; the thread line opens (and `r` answers) the newest.
+        oldest = _thread_messages(db, account_id, entry.key, 0, 1)
+        newest = _thread_messages(db, account_id, entry.key, 0, 1, newest_first=True)
+        if not oldest or not newest:
+            return []  # unlinked since the index was read: the next reload drops the entry
+        lines.append(TimelineItem(entry.date_utc, "thread", f"{oldest[0][4]}  ({entry.count} messages)",
+                                  message_id=newest[0][5], thread_id=entry.key, count=entry.count))
+    skip = max(first - 1, 0)
+    rows = _thread_messages(db, account_id, entry.key, skip, end - max(first, 1))
+    return lines + [_message_item(row, depth=1) for row in rows]
+
+
+def _activity_items(db: Database, ids: list[str]) -> dict[str, TimelineItem]:
+    if not ids:
+        return {}
+    rows = db.execute(
+        f"""SELECT date_utc, kind, subject, body, id, resolved, from_stage, to_stage, deal_id FROM activities
+            WHERE id IN ({','.join('?' * len(ids))})""",
+        [int(i) for i in ids],
+    )
+    items: dict[str, TimelineItem] = {}
+    for r in rows:
         text = f"{r[6]} → {r[7]}" if r[1] == "stage_change" else (r[2] or r[3]).split("\n")[0]
-        entries.append((r[0], [TimelineItem(r[0], r[1], text, activity_id=r[4],
-                                            resolved=None if r[5] is None else bool(r[5]), deal_id=r[8])]))
-    entries.sort(key=lambda entry: entry[0], reverse=True)
-    return [item for _date, items in entries for item in items]
+        items[str(r[4])] = TimelineItem(r[0], r[1], text, activity_id=r[4],
+                                        resolved=None if r[5] is None else bool(r[5]), deal_id=r[8])
+    return items
+
+
+def timeline_page(db: Database, index: TimelineIndex, offset: int, limit: int) -> list[TimelineItem]:
+    """Lines `offset`..`offset+limit` of the timeline `index` describes (read from the store now)."""
+    end = min(offset + limit, index.total)
+    if offset >= end:
+        return []
+    first = max(bisect_right(index.starts, offset) - 1, 0)
+    covered: list[tuple[TimelineEntry, int, int]] = []
+    for position in range(first, len(index.entries)):
+        start = index.starts[position]
+        if start >= end:
+            break
+        entry = index.entries[position]
+        covered.append((entry, max(offset - start, 0), min(end - start, entry.size)))
+    activities = _activity_items(db, [entry.key for entry, _a, _b in covered if entry.kind == "activity"])
+    lines: list[TimelineItem] = []
+    for entry, low, high in covered:
+        if entry.kind == "activity":
+            item = activities.get(entry.key)
+            if item is not None:
+                lines.append(item)
+        else:
+            lines.extend(_thread_lines(db, index.account_id, entry, low, high))
+    return lines
+
+
+def account_timeline(db: Database, account_id: int) -> list[TimelineItem]:
+    """The whole timeline: threads (newest activity first, their messages under them, oldest first)
+    interleaved by date with activities. A thread of one message is just that message's line.
+
+    The TUI pages it (timeline_index + timeline_page) instead of reading it all.
+    """
+    index = timeline_index(db, account_id)
+    return timeline_page(db, index, 0, index.total)

@@ -975,3 +975,55 @@ def _count_messages(home: Path) -> int:
         return opened.db.execute("SELECT count(*) FROM messages").fetchone()[0]
     finally:
         opened.close()
+
+
+def test_a_key_account_timeline_is_paged_over_the_store(home: Path) -> None:
+    """2,100 messages in 300 threads: every one is on the timeline (no cut at 2,000), read a page at a time."""
+    threads, per_thread = 300, 7
+    opened = open_workspace(home)
+    try:
+        big = accounts.create_account(opened.db, "Bulk Buyer GmbH", domains=["bulk.example"])
+        for n in range(40):
+            activities.add_activity(opened.db, big.id, "note", body=f"note {n}",
+                                    date_utc=f"2026-0{1 + n % 9}-1{n % 10}T12:00:00Z")
+    finally:
+        opened.close()
+    maildir = home / "Maildir" / "new"
+    for t in range(threads):
+        for k in range(per_thread):
+            refs = f"References: <t{t}-0@bulk.example>\r\n" if k else ""
+            day = f"2026-{1 + t % 10:02d}-{1 + t % 27:02d}"
+            (maildir / f"1763452800.bulk-{t}-{k}.host").write_bytes(
+                (f"From: Buyer {k} <b{k}@bulk.example>\r\nTo: me@example.com\r\nSubject: Order {t}\r\n"
+                 f"Date: {day} 0{k}:00:00 +0000\r\nMessage-ID: <t{t}-{k}@bulk.example>\r\n{refs}\r\n"
+                 "Hello.\r\n").encode())
+    opened = open_workspace(home)
+    try:
+        from rapport.mail.sync import sync_all
+
+        sync_all(opened)
+        full = queries.account_timeline(opened.db, big.id)
+        index = queries.timeline_index(opened.db, big.id)
+        # Any page, cut anywhere (inside a thread too), is that slice of the whole timeline.
+        for offset, limit in ((0, 1), (1, 7), (5, 200), (1999, 200), (index.total - 3, 200), (7, 8)):
+            assert queries.timeline_page(opened.db, index, offset, limit) == full[offset:offset + limit]
+    finally:
+        opened.close()
+    assert len(full) == index.total == threads * (per_thread + 1) + 40
+    assert sum(1 for item in full if item.message_id is not None and item.kind != "thread") == threads * per_thread
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        app.open_account(big.id)
+        await pilot.pause()
+        timeline = app.screen.query_one("#timeline")
+        assert timeline.row_count == len(full)
+        assert len(timeline._pages) <= 2  # what was painted, not the whole timeline
+        await pilot.press("end")
+        await pilot.pause()
+        oldest = timeline.current_row
+        assert oldest == full[-1]
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ReaderScreen) and app.screen.message.id == oldest.message_id
+
+    drive(home, body, size=(80, 24))

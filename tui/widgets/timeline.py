@@ -72,8 +72,10 @@ class Timeline(RowList):
         return self.app  # type: ignore[return-value]
 
     def reload(self) -> None:
-        rows = queries.account_timeline(self.rapport.opened.db, self.account_id)
-        self.set_source(len(rows), lambda offset, limit: rows[offset:offset + limit],
+        """Re-read the timeline's index; lines are read a page at a time as they are shown."""
+        db = self.rapport.opened.db
+        index = queries.timeline_index(db, self.account_id)
+        self.set_source(index.total, lambda offset, limit: queries.timeline_page(db, index, offset, limit),
                         keep_row_key=lambda item: (item.kind, item.message_id, item.activity_id))
 
     # -- activities -------------------------------------------------------
