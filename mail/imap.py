@@ -26,6 +26,11 @@ FALLBACK_NAMES = {
 }
 SPECIAL_USE = {"sent": b"\\Sent", "drafts": b"\\Drafts"}
 
+# TCP keepalive: probe after 60 s of silence, every 15 s, give up after 4 unanswered probes. A
+# connection whose network vanished without a FIN or RST (NAT timeout, Wi-Fi gone, server
+# powered off) then fails within ~2 minutes, instead of at the next IDLE renewal (25 min).
+KEEPALIVE = {"TCP_KEEPIDLE": 60, "TCP_KEEPINTVL": 15, "TCP_KEEPCNT": 4}
+
 
 def ssl_context(ca_file: str = "", verify: bool = True) -> ssl.SSLContext:
     """The system trust store plus `ca_file` (a company CA is trusted as well, not instead),
@@ -60,6 +65,21 @@ def describe_network_error(exc: BaseException, cfg: MailboxConfig) -> str:
     return f"{where}: {exc}"
 
 
+def enable_keepalive(sock: socket.socket) -> None:
+    """SO_KEEPALIVE with the KEEPALIVE timings, each where the platform has it (macOS names
+    TCP_KEEPIDLE TCP_KEEPALIVE; a platform without them keeps the system's timings)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, seconds in KEEPALIVE.items():
+        option = getattr(socket, name, None)
+        if option is None and name == "TCP_KEEPIDLE":
+            option = getattr(socket, "TCP_KEEPALIVE", None)
+        if option is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, option, seconds)
+            except OSError:
+                pass  # refused by this kernel: its default timing still applies
+
+
 def _open(cfg: MailboxConfig) -> IMAPClient:
     # Loading the system trust store costs ~30 ms: only when TLS is used.
     context = ssl_context(cfg.ca_file, cfg.tls_verify) if cfg.security != "plain" else None
@@ -70,6 +90,7 @@ def _open(cfg: MailboxConfig) -> IMAPClient:
         ssl_context=context if cfg.security == "tls" else None,
         timeout=cfg.timeout,
     )
+    enable_keepalive(client.socket())  # STARTTLS wraps this same socket: the options stay
     if cfg.security == "starttls":
         if not client.has_capability("STARTTLS"):
             client.shutdown()

@@ -49,6 +49,9 @@ def _server_spoke(client: IMAPClient, timeout: float, mailbox: str) -> bool:
     except imaplib.IMAP4.abort as exc:  # imaplib's "socket error: EOF"
         raise ConnectionLost("connection lost: the server closed the connection during IDLE",
                              mailbox=mailbox) from exc
+    except OSError as exc:  # ETIMEDOUT: TCP keepalive probes went unanswered (network gone)
+        raise ConnectionLost(f"connection lost during IDLE: {exc.strerror or exc}",
+                             mailbox=mailbox) from exc
     return True
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from dovecot_server import DovecotUser, make_message
 from sync_helpers import run_sync, stored, write_config
 
 from rapport.mail.config import parse_mailbox, resolve_password
+from rapport.mail.imap import close, connect
 from rapport.store.errors import ConfigError
 
 pytestmark = pytest.mark.dovecot
@@ -172,6 +174,28 @@ def test_xoauth2_runs_the_token_command_again_when_the_token_is_refused(
 
     assert (code, err) == (0, "")
     assert len(stored(home)) == 1
+
+
+@pytest.mark.parametrize("security", ["plain", "starttls", "tls"])
+def test_the_connection_probes_a_silent_peer_with_tcp_keepalive(
+    imap_user: DovecotUser, security: str
+) -> None:
+    # A network gone without a FIN or RST is otherwise only noticed when IDLE is renewed
+    # (25 min): keepalive probes make the kernel fail the socket within ~2 minutes.
+    server = imap_user.server
+    port = server.tls_port if security == "tls" else server.plain_port
+    cfg = parse_mailbox(imap_user.mailbox_config(security=security, port=port,
+                                                 ca_file=str(server.ca_file)), 1)
+    client = connect(cfg)
+    try:
+        sock = client.socket()
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        for name, seconds in (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 15), ("TCP_KEEPCNT", 4)):
+            if hasattr(socket, name):
+                assert sock.getsockopt(socket.IPPROTO_TCP, getattr(socket, name)) == seconds
+        assert client.noop()  # still a working, logged-in connection
+    finally:
+        close(client)
 
 
 def _rapport(home: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
