@@ -257,7 +257,8 @@ def test_draft_new_to_a_contact_with_a_deal_then_send(
 
 
 def test_reply_edit_in_editor_on_the_cli(home: Path, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+                                         monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture) -> None:
     _workspace(home)
     editor = tmp_path / "editor.sh"
     editor.write_text('#!/bin/sh\nsed -i "s/^Subject: Re: Price list$/Subject: Re: Price list '
@@ -278,6 +279,17 @@ def test_reply_edit_in_editor_on_the_cli(home: Path, tmp_path: Path,
     assert main(["--home", str(home), "draft", "reply", "orig-7@acme.example", "-t",
                  "acknowledge", "--edit"]) == 2
     assert len(list((home / "outbox").iterdir())) == 1  # nothing saved after a failed edit
+    capsys.readouterr()
+    latin = tmp_path / "latin.sh"
+    latin.write_text("#!/bin/sh\nprintf 'Caf\\351\\n' >> \"$1\"\n")  # an editor saving Latin-1
+    latin.chmod(0o700)
+    monkeypatch.setenv("EDITOR", str(latin))
+    assert main(["--home", str(home), "draft", "reply", "orig-7@acme.example", "-t",
+                 "acknowledge", "--edit"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rapport: the edited draft is not UTF-8 text (byte 0xe9 at offset ")
+    assert err.count("\n") == 1
+    assert len(list((home / "outbox").iterdir())) == 1
 
 
 def test_reply_to_a_stored_message_with_line_separators_in_its_subject(

@@ -145,6 +145,47 @@ def test_a_compose_failure_is_a_notification_not_a_dead_app(
     assert _drafts(home) == []
 
 
+def test_template_and_editor_failures_are_notifications_and_broken_templates_are_shown(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rapport.mail.template_install import install_default_templates
+
+    _workspace(home)
+    opened = open_workspace(home)
+    install_default_templates(opened.workspace)
+    opened.close()
+    folder = home / "templates"
+    (folder / "aaa_typo.j2").write_text('+++\nkind = "reply"\n+++\nHi {{ contact.nmae }}\n')
+    (folder / "zzz_unclosed.j2").write_text('+++\nkind = "reply"\n+++\n{% if x %}\n')
+    _editor(tmp_path, monkeypatch, "exit 4")
+    seen: dict[str, list[str]] = {}
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        await pilot.press("tab", "r")
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, TemplatePicker)
+        options = picker.query_one("#template-list")
+        prompts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        seen["prompts"] = prompts
+        last = options.get_option_at_index(options.option_count - 1)
+        assert last.disabled and prompts[-1].startswith("zzz_unclosed  broken: template "
+                                                        "'zzz_unclosed', line ")
+        await pilot.press("enter")  # aaa_typo, first in the list: the template error
+        await _settle(app, pilot)
+        assert type(app.screen).__name__ == "MainScreen"
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press("down", "enter")  # acknowledge: the editor exits with 4
+        await _settle(app, pilot)
+        assert type(app.screen).__name__ == "MainScreen"
+
+    notes = _drive(home, body)
+    assert not any(p.startswith("zzz_unclosed") for p in seen["prompts"][:-1])
+    assert any(n.startswith("template 'aaa_typo', line 4: ") and "nmae" in n for n in notes), notes
+    assert f"editor '{tmp_path / 'editor.sh'}' exited with 4; draft not saved" in notes, notes
+    assert _drafts(home) == []
+
+
 def _announce_workspace(home: Path) -> Path:
     _workspace(home)
     opened = open_workspace(home)

@@ -36,7 +36,7 @@ from rapport.mail.announce import (
 from rapport.store.errors import RapportError
 from rapport.tui.messages import StoreChanged
 from rapport.tui.safe import notify, safe_text
-from rapport.tui.screens.draft_flow import TemplatePicker, template_choices
+from rapport.tui.screens.draft_flow import TemplatePicker, no_templates_text, template_choices
 from rapport.tui.screens.prompt import PromptScreen
 
 DEFAULT_RATE = 30.0  # per minute, as the CLI's --rate default
@@ -44,11 +44,11 @@ DEFAULT_RATE = 30.0  # per minute, as the CLI's --rate default
 
 def start_announce(app: Any) -> None:
     """Ask template, segment and promotion (in a worker: each answer awaits a modal)."""
-    choices = template_choices(app, ("announcement", "new"))
+    choices, broken = template_choices(app, ("announcement", "new"))
     if not choices:
-        notify(app, "no announcement templates in templates/", severity="warning")
+        notify(app, no_templates_text("announcement", broken), severity="warning")
         return
-    app.run_worker(_setup(app, choices), group="announce-setup", exclusive=True,
+    app.run_worker(_setup(app, choices, broken), group="announce-setup", exclusive=True,
                    exit_on_error=False, description="set up an announcement")
 
 
@@ -67,11 +67,13 @@ def _load_promotion(text: str) -> Any:
     return load_promotion(Path(text.strip()).expanduser()) if text.strip() else None
 
 
-async def _setup(app: Any, choices: list[tuple[str, str]]) -> None:
+async def _setup(app: Any, choices: list[tuple[str, str]],
+                 broken: list[tuple[str, str]]) -> None:
     from rapport.mail.drafting import load_template
     from rapport.mail.smtp import smtp_settings
 
-    name = await app.push_screen_wait(TemplatePicker(choices, "Announce with template:"))
+    name = await app.push_screen_wait(TemplatePicker(choices, "Announce with template:",
+                                                     broken=broken))
     if not name:
         return
     segment = await app.push_screen_wait(PromptScreen(

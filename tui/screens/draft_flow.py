@@ -10,11 +10,8 @@ Any failure is one notification, never a traceback.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import tempfile
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult, SuspendNotSupported
@@ -30,27 +27,34 @@ from rapport.tui.safe import notify, safe_text
 
 
 class TemplatePicker(ModalScreen[str | None]):
-    """Choose a template by name (enter), or cancel (escape)."""
+    """Choose a template by name (enter), or cancel (escape). Broken templates are listed
+    after the others with their error, greyed out: an edit that broke one never makes it
+    vanish without a word."""
 
     DEFAULT_CSS = """
     TemplatePicker { align: center middle; }
-    TemplatePicker > Vertical { width: 70; height: auto; max-height: 20; border: round $accent;
-        background: $surface; }
+    TemplatePicker > Vertical { width: 70; max-width: 100%; height: auto; max-height: 20;
+        border: round $accent; background: $surface; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="draft.cancel")]
 
-    def __init__(self, choices: list[tuple[str, str]], title: str = "Reply with template:") -> None:
+    def __init__(self, choices: list[tuple[str, str]], title: str = "Reply with template:",
+                 broken: list[tuple[str, str]] | None = None) -> None:
         super().__init__()
         self._choices = choices
+        self._broken = broken or []
         self._title = title
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(safe_text(self._title))
             # safe_text, never markup: descriptions come from user-edited files.
-            yield OptionList(*[Option(safe_text(f"{name}  {desc}"), id=name)
-                               for name, desc in self._choices], id="template-list")
+            options = [Option(safe_text(f"{name}  {desc}"), id=name)
+                       for name, desc in self._choices]
+            options += [Option(safe_text(f"{name}  broken: {error}", "dim"), disabled=True)
+                        for name, error in self._broken]
+            yield OptionList(*options, id="template-list")
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
@@ -63,8 +67,12 @@ class TemplatePicker(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-def template_choices(app: Any, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(name, description) of the workspace templates of these kinds, in `kinds` order."""
+Choices = tuple[list[tuple[str, str]], list[tuple[str, str]]]
+
+
+def template_choices(app: Any, kinds: tuple[str, ...]) -> Choices:
+    """(name, description) of the workspace templates of these kinds, in `kinds` order, and
+    (name, error) of the broken ones (their kind may be what is broken)."""
     from rapport.mail.drafting import DraftTemplateError, load_template, template_names
     from rapport.mail.template_install import install_default_templates
 
@@ -72,41 +80,32 @@ def template_choices(app: Any, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
     install_default_templates(app.opened.workspace)
     directory = app.opened.workspace.templates_dir
     found: list[tuple[int, str, str]] = []
+    broken: list[tuple[str, str]] = []
     for name in template_names(directory):
         try:
             template = load_template(directory, name)
-        except DraftTemplateError:
-            continue  # a broken template is reported by `rapport templates`, not offered here
+        except DraftTemplateError as exc:
+            broken.append((name, exc.message))
+            continue
         if template.kind in kinds:
             found.append((kinds.index(template.kind), name, template.description))
-    return [(name, description) for _, name, description in sorted(found)]
+    return [(name, description) for _, name, description in sorted(found)], broken
 
 
-def _editor_command() -> list[str]:
-    return (os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi").split()
+def edit_in_editor(app: Any, text: str) -> str:
+    """Suspend the app, run $EDITOR on a private temp file, resume; the edited text. A failing
+    editor is an InputError (the caller notifies it), as in the CLI."""
+    from rapport.tui.cli.draftcmds import edit_text
 
-
-def edit_in_editor(app: Any, text: str) -> str | None:
-    """Suspend the app, run $EDITOR on a private temp file, resume; None when the editor failed."""
-    fd, name = tempfile.mkstemp(prefix="rapport-draft-", suffix=".txt")  # 0600 by mkstemp
-    path = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+    def run(command: list[str]) -> int:
         try:
             with app.suspend():
-                done = subprocess.run([*_editor_command(), str(path)], check=False)
+                return subprocess.run(command, check=False).returncode
         except SuspendNotSupported:
             # Headless (tests, pipes): there is no terminal to hand over, run the editor as is.
-            done = subprocess.run([*_editor_command(), str(path)], check=False,
-                                  stdin=subprocess.DEVNULL)
-        if done.returncode != 0:
-            return None
-        return path.read_text(encoding="utf-8")
-    except OSError:
-        return None
-    finally:
-        path.unlink(missing_ok=True)
+            return subprocess.run(command, check=False, stdin=subprocess.DEVNULL).returncode
+
+    return edit_text(text, run)
 
 
 def _compose_reply(app: Any, account_id: int | None, message_id: int,
@@ -122,9 +121,6 @@ def _compose_reply(app: Any, account_id: int | None, message_id: int,
         prepared = prepare_reply(opened.db, opened.config, opened.workspace.templates_dir,
                                  message, template, account_id=account_id)
         edited = edit_in_editor(app, draft_to_text(prepared.draft))
-        if edited is None:
-            notify(app, "editor failed: draft not saved", title="Draft", severity="warning")
-            return None
         draft = draft_from_text(edited, prepared.draft)
         msg = build_email(draft, opened.config.me, thread=prepared.thread)
     except RapportError as exc:
@@ -168,9 +164,14 @@ def start_reply(app: Any, *, account_id: int | None = None, message_id: int | No
     if message_id is None:
         notify(app, "select a message to reply to", severity="warning")
         return
-    choices = template_choices(app, ("reply",))
+    choices, broken = template_choices(app, ("reply",))
     if not choices:
-        notify(app, "no reply templates in templates/", severity="warning")
+        notify(app, no_templates_text("reply", broken), severity="warning")
         return
-    app.push_screen(TemplatePicker(choices),
+    app.push_screen(TemplatePicker(choices, broken=broken),
                     lambda name: _finish_reply(app, account_id, message_id, name))
+
+
+def no_templates_text(kind: str, broken: list[tuple[str, str]]) -> str:
+    text = f"no {kind} templates in templates/"
+    return f"{text} ({len(broken)} broken: see rapport templates)" if broken else text
