@@ -11,12 +11,15 @@ from rapport.store.errors import InputError, NotFoundError
 from rapport.store.text import clean_line, clean_text
 from rapport.store.timeutil import parse_utc_text, utc_now_text
 
-KINDS = ("note", "call", "meeting", "objection", "stage_change", "draft", "sent", "announcement")
+KINDS = ("note", "call", "meeting", "objection", "complaint", "stage_change", "draft", "sent",
+         "announcement")
+# Open until resolved: a sales objection, or a client's complaint (a post-contract support issue).
+RESOLVABLE = ("objection", "complaint")
 
 
 @dataclass(frozen=True)
 class Activity:
-    """One timeline entry. `resolved` is None except for objections (False while open)."""
+    """One timeline entry. `resolved` is None except for objections and complaints (False while open)."""
 
     id: int
     account_id: int
@@ -106,7 +109,7 @@ def insert_activity(
         f"INSERT INTO activities ({_COLUMNS.split(', ', 1)[1]})"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [account_id, deal_id, contact_id, kind, moment, clean_line(subject), clean_text(body),
-         0 if kind == "objection" else None, None, from_stage, to_stage, message_id],
+         0 if kind in RESOLVABLE else None, None, from_stage, to_stage, message_id],
     )
     touch_deals(db, account_id, deal_id, moment)
     return int(cursor.lastrowid or 0)
@@ -124,7 +127,7 @@ def add_activity(
     date_utc: str | None = None,
     message_id: str | None = None,
 ) -> Activity:
-    """Record a note, call, meeting, objection... (objections start open)."""
+    """Record a note, call, meeting, objection, complaint... (objections and complaints start open)."""
     with db.atomic():
         activity_id = insert_activity(
             db, account_id, kind, body=body, subject=subject, deal_id=deal_id,
@@ -134,10 +137,10 @@ def add_activity(
 
 
 def resolve_objection(db: Database, activity_id: int, *, when: str | None = None) -> Activity:
-    """Mark an objection resolved (now, or at `when`); InputError for any other activity."""
+    """Mark an objection or a complaint resolved (now, or at `when`); InputError for any other activity."""
     activity = get_activity(db, activity_id)
-    if activity.kind != "objection":
-        raise InputError(f"activity {activity_id} is a {activity.kind}, not an objection")
+    if activity.kind not in RESOLVABLE:
+        raise InputError(f"activity {activity_id} is a {activity.kind}, not an objection or a complaint")
     if not activity.resolved:
         now = _check_moment(when) if when else utc_now_text()
         with db.atomic():

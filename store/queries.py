@@ -119,7 +119,7 @@ def inbox_page(db: Database, offset: int, limit: int, flt: InboxFilter = InboxFi
 class TodayItem:
     """A line of the Today view; every line opens its account."""
 
-    section: str  # 'due' | 'stale' | 'unanswered'
+    section: str  # 'due' | 'complaint' | 'stale' | 'unanswered'
     account_id: int
     account_name: str
     text: str
@@ -127,9 +127,11 @@ class TodayItem:
 
 
 def today_items(db: Database, today: date, stale_after_days: int) -> list[TodayItem]:
-    """Overdue and due-today next actions, stale accounts, unanswered client mail older than a day.
+    """Overdue and due-today next actions, open complaints, stale accounts, unanswered client mail
+    older than a day.
 
-    Every item, none dropped; unanswered mail longest-waiting first (what needs an answer most).
+    Every item, none dropped; complaints and unanswered mail longest-waiting first (what needs an
+    answer most).
     """
     items: list[TodayItem] = []
     for r in db.execute(
@@ -140,6 +142,12 @@ def today_items(db: Database, today: date, stale_after_days: int) -> list[TodayI
         [today.isoformat()],
     ):
         items.append(TodayItem("due", r[0], r[1], f"{r[2]}: {r[3]}", r[4]))
+    for r in db.execute(
+        """SELECT c.account_id, a.name, c.subject, c.body, c.date_utc FROM activities c
+           JOIN accounts a ON a.id = c.account_id
+           WHERE c.kind = 'complaint' AND c.resolved = 0 ORDER BY c.date_utc, c.id""",
+    ):
+        items.append(TodayItem("complaint", r[0], r[1], (r[2] or r[3]).split("\n")[0], r[4][:10]))
     # The report's definition of contact and staleness (store/contact.py), so the two agree.
     for s in stale_accounts(db, day_end_utc(today), stale_after_days):  # all of them: the list is virtualised
         last = (s.last_contact_utc or "")[:10]

@@ -29,7 +29,7 @@ _COLUMNS = {
     "body": "body_text",
 }
 # Activities searched: what the manager wrote down, not stage changes or drafting records.
-ACTIVITY_KINDS = ("note", "call", "meeting", "objection")
+ACTIVITY_KINDS = ("note", "call", "meeting", "objection", "complaint")
 _ACTIVITY_COLUMNS = {"subject": "subject", "body": "body"}
 _SYNTAX = re.compile(r'["()]')
 _OPERATORS = re.compile(r"\b(AND|OR|NOT|NEAR)\b")

@@ -16,6 +16,7 @@ from rapport.store.session import open_workspace
 from rapport.tui.app import RapportApp
 from rapport.tui.screens.account import AccountScreen
 from rapport.tui.screens.main import MainScreen
+from rapport.tui.screens.pick import PickScreen
 from rapport.tui.screens.prompt import PromptScreen
 from rapport.tui.screens.reader import ReaderScreen, render_message
 from rapport.tui.screens.today import TodayScreen
@@ -262,16 +263,20 @@ def test_account_screen_keys(home: Path) -> None:
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, AccountScreen)
-        for key, kind in (("n", "note"), ("c", "call"), ("m", "meeting"), ("o", "objection")):
+        for key, kind in (("n", "note"), ("c", "call"), ("m", "meeting"), ("o", "objection"), ("C", "complaint")):
             await pilot.press(key)
+            await pilot.pause()
+            if isinstance(app.screen, PickScreen):  # several deals: which one (tested on its own below)
+                await pilot.press("enter")
             await type_answer(pilot, f"the {kind}")
             assert any(a.kind == kind and a.body == f"the {kind}" for a in activities.list_activities(db, account_id))
         timeline = screen.query_one("#timeline")
-        timeline.cursor = next(i for i in range(timeline.row_count)
-                               if timeline.row(i).kind == "objection" and not timeline.row(i).resolved)
-        await pilot.press("x")
-        await pilot.pause()
-        assert all(a.resolved for a in activities.list_activities(db, account_id, kinds=("objection",)))
+        for kind in ("objection", "complaint"):
+            timeline.cursor = next(i for i in range(timeline.row_count)
+                                   if timeline.row(i).kind == kind and not timeline.row(i).resolved)
+            await pilot.press("x")
+            await pilot.pause()
+            assert all(a.resolved for a in activities.list_activities(db, account_id, kinds=(kind,)))
 
         timeline.cursor = next(i for i in range(timeline.row_count)
                                if timeline.row(i).message_id is not None and timeline.row(i).kind != "thread")
@@ -349,6 +354,99 @@ def test_pin_offers_the_open_deals(home: Path) -> None:
         await settle(pilot)
         pinned = db.execute("SELECT deal_id FROM thread_pins WHERE thread_id = ?", [item.thread_id]).fetchone()
         assert pinned == (second.id,) and first.id != second.id
+
+    drive(home, body)
+
+
+def _choices(app: RapportApp) -> list[str]:
+    return [str(o.prompt) for o in app.screen.query_one("#pick-options").options]
+
+
+async def _pick(app: RapportApp, pilot: Any, text: str) -> None:
+    app.screen.query_one("#pick-options").highlighted = next(i for i, c in enumerate(_choices(app)) if text in c)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+def test_activities_ask_which_deal_and_complaints_are_resolved(home: Path) -> None:
+    """n/c/m/o/C with several deals ask which one (or the account only); C offers won deals too;
+    an open complaint is on Today until x resolves it."""
+    opened = open_workspace(home)
+    try:
+        pipeline = opened.config.pipeline
+        account = accounts.create_account(opened.db, "Two Deals AG", domains=["two-deals.example"])
+        opens = [s.name for s in pipeline.stages if s.kind == "open"]
+        won = next(s.name for s in pipeline.stages if s.kind == "won")
+        lost = next(s.name for s in pipeline.stages if s.kind == "lost")
+        first = deals.create_deal(opened.db, account.id, "Pump retrofit", stage=opens[0], pipeline=pipeline)
+        second = deals.create_deal(opened.db, account.id, "Spare parts 2027", stage=opens[2], pipeline=pipeline)
+        done = deals.create_deal(opened.db, account.id, "Line 3 install", stage=won, pipeline=pipeline)
+        deals.create_deal(opened.db, account.id, "Old tender", stage=lost, pipeline=pipeline)
+    finally:
+        opened.close()
+
+    def latest(db: Any, kind: str) -> Any:
+        return activities.list_activities(db, account.id, kinds=(kind,))[0]
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        db = app.opened.db
+        app.open_account(account.id)
+        await pilot.pause()
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, PickScreen)
+        assert [c.split(" — ")[0] for c in _choices(app)] == ["Pump retrofit", "Spare parts 2027",
+                                                              "the account only (no deal)"]
+        await _pick(app, pilot, "Spare parts 2027")
+        assert "Spare parts 2027" in str(app.screen.query_one("#prompt-question").render())
+        await type_answer(pilot, "asked for the spares list")
+        assert (latest(db, "note").body, latest(db, "note").deal_id) == ("asked for the spares list", second.id)
+        await pilot.press("c")
+        await pilot.pause()
+        await _pick(app, pilot, "the account only")
+        await type_answer(pilot, "general catch-up")
+        assert (latest(db, "call").body, latest(db, "call").deal_id) == ("general catch-up", None)
+        await pilot.press("m")
+        await pilot.pause()
+        await pilot.press("escape")  # cancelled before anything was typed: nothing recorded
+        await pilot.pause()
+        assert not activities.list_activities(db, account.id, kinds=("meeting",))
+        await pilot.press("o")
+        await pilot.pause()
+        await _pick(app, pilot, "Pump retrofit")
+        await type_answer(pilot, "price too high")
+        assert latest(db, "objection").deal_id == first.id and latest(db, "objection").resolved is False
+        # A complaint: support after the sale, so the won deal is offered; the lost one never.
+        await pilot.press("C")
+        await pilot.pause()
+        assert "Line 3 install" in " ".join(_choices(app)) and "Old tender" not in " ".join(_choices(app))
+        await _pick(app, pilot, "Line 3 install")
+        await type_answer(pilot, "pump seals leaking")
+        complaint = latest(db, "complaint")
+        assert (complaint.deal_id, complaint.resolved) == (done.id, False)
+        timeline = app.screen.query_one("#timeline")
+        row = next(i for i in range(timeline.row_count) if timeline.row(i).activity_id == complaint.id)
+        assert "complaint !" in timeline.render_line(row - int(timeline.scroll_offset.y)).text
+        await pilot.press("escape", "t")
+        await pilot.pause()
+        today = app.screen.query_one("#today")
+        listed = [today.row(i) for i in range(today.row_count)]
+        assert any(i.section == "complaint" and i.account_id == account.id and i.text == "pump seals leaking"
+                   for i in listed)
+        assert "1 complaint" in str(app.screen.query_one("#today-title").render())
+        today.cursor = next(n for n, i in enumerate(listed) if i.section == "complaint")
+        await pilot.press("enter")
+        await pilot.pause()
+        timeline = app.screen.query_one("#timeline")
+        timeline.cursor = next(i for i in range(timeline.row_count) if timeline.row(i).activity_id == complaint.id)
+        await pilot.press("x")
+        await pilot.pause()
+        assert activities.get_activity(db, complaint.id).resolved is True
+        assert "complaint ✓" in timeline.render_line(timeline.cursor - int(timeline.scroll_offset.y)).text
+        await pilot.press("escape")
+        await pilot.pause()
+        today = app.screen.query_one("#today")
+        assert not any(today.row(i).section == "complaint" for i in range(today.row_count))
 
     drive(home, body)
 

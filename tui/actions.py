@@ -121,6 +121,15 @@ class Actions:
         return [deal for deal in deals.list_deals(self.db, account_id=account_id)
                 if (stage := pipeline.get(deal.stage)) is None or stage.kind == "open"]
 
+    def activity_deals(self, account_id: int, kind: str) -> list[deals.Deal]:
+        """The deals a new activity can be for: the open ones; for a complaint the won ones too
+        (support after the sale), never the lost ones."""
+        if kind != "complaint":
+            return self.open_deals(account_id)
+        pipeline = self.opened.config.pipeline
+        return [deal for deal in deals.list_deals(self.db, account_id=account_id)
+                if (stage := pipeline.get(deal.stage)) is None or stage.kind != "lost"]
+
     def add_activity(self, account_id: int, kind: str, body: str, deal_id: int | None) -> None:
         activities.add_activity(self.db, account_id, kind, body=body, deal_id=deal_id)
 

@@ -47,6 +47,7 @@ class AccountScreen(Screen[None]):
     CSS_PATH = "account.tcss"
     BINDING_GROUP_TITLE = "Account"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back", id="account.back")]
+    _opened = False
 
     def __init__(self, account_id: int) -> None:
         super().__init__()
@@ -69,11 +70,6 @@ class AccountScreen(Screen[None]):
     def on_mount(self) -> None:
         self.reload()
         self.timeline.focus()
-
-    def open_deal(self) -> deals.Deal | None:
-        """The first open deal (activities are recorded against it)."""
-        open_deals = self.rapport.actions.open_deals(self.account_id)
-        return open_deals[0] if open_deals else None
 
     def reload(self) -> None:
         db = self.rapport.opened.db
@@ -98,6 +94,13 @@ class AccountScreen(Screen[None]):
 
     def mail_changed(self) -> None:
         self.reload()
+
+    def on_screen_resume(self) -> None:
+        # Back from another screen (an account, the reader, Today): what was done there shows here.
+        # The first resume is the screen's opening, which on_mount has already read for.
+        if self._opened:
+            self.reload()
+        self._opened = True
 
     @on(Timeline.Changed)
     def _timeline_changed(self, event: Timeline.Changed) -> None:

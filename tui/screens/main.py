@@ -32,6 +32,7 @@ class MainScreen(Screen[None]):
         Binding("slash", "search", "Search", id="main.search"),
         Binding("escape", "clear_search", "Clear", show=False, id="main.clear"),
     ]
+    _opened = False
 
     @property
     def rapport(self) -> RapportApp:
@@ -86,6 +87,13 @@ class MainScreen(Screen[None]):
         """New mail or a re-link: both panes re-read, cursors stay on their rows."""
         self.inbox.reload(keep=True)
         self.refresh_pipeline()
+
+    def on_screen_resume(self) -> None:
+        # Back from another screen (an account, the reader, Today): what was done there shows here.
+        # The first resume is the screen's opening, which on_mount has already read for.
+        if self._opened:
+            self.mail_changed()
+        self._opened = True
 
     @on(PipelineList.DealChanged)
     def _deal_changed(self, event: PipelineList.DealChanged) -> None:

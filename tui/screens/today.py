@@ -1,4 +1,4 @@
-"""Provides `TodayScreen`: due next actions, stale accounts and unanswered client mail — all of them."""
+"""Provides `TodayScreen`: due next actions, open complaints, stale accounts and unanswered client mail — all of them."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from rapport.tui.widgets.status_bar import StatusBar
 if TYPE_CHECKING:
     from rapport.tui.app import RapportApp
 
-_LABEL = {"due": ("due", role("overdue")), "stale": ("stale", role("rotting")),
-          "unanswered": ("unanswered", role("incoming"))}
+_LABEL = {"due": ("due", role("overdue")), "complaint": ("complaint", role("alert")),
+          "stale": ("stale", role("rotting")), "unanswered": ("unanswered", role("incoming"))}
 
 
 def render_today_row(item: queries.TodayItem, width: int) -> Text:
@@ -41,6 +41,7 @@ class TodayScreen(Screen[None]):
     CSS_PATH = "today.tcss"
     BINDING_GROUP_TITLE = "Today"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back", id="today.back")]
+    _opened = False
 
     @property
     def rapport(self) -> RapportApp:
@@ -65,6 +66,13 @@ class TodayScreen(Screen[None]):
 
     def mail_changed(self) -> None:
         self.reload()
+
+    def on_screen_resume(self) -> None:
+        # Back from another screen (an account, the reader, Today): what was done there shows here.
+        # The first resume is the screen's opening, which on_mount has already read for.
+        if self._opened:
+            self.reload()
+        self._opened = True
 
     def on_row_list_selected(self, event: RowList.Selected) -> None:
         self.rapport.open_account(event.row.account_id)

@@ -11,6 +11,8 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 
 from rapport.store import queries
+from rapport.store.activities import RESOLVABLE
+from rapport.store.deals import Deal
 from rapport.tui.safe import notify
 from rapport.tui.screens.pick import PickScreen
 from rapport.tui.widgets.rowlist import RowList, line, role
@@ -18,19 +20,25 @@ from rapport.tui.widgets.rowlist import RowList, line, role
 if TYPE_CHECKING:
     from rapport.tui.app import RapportApp
 
-_KIND_ROLE = {"mail-in": "incoming", "mail-out": "outgoing", "objection": "alert", "stage_change": "stage",
-              "thread": "heading"}
+_KIND_ROLE = {"mail-in": "incoming", "mail-out": "outgoing", "objection": "alert", "complaint": "alert",
+              "stage_change": "stage", "thread": "heading"}
+ACCOUNT_ONLY = 0  # the deal picker's "no deal" choice (deal ids start at 1)
+
+
+def deal_choice(deal: Deal) -> tuple[str, int]:
+    """A deal as the pickers list it: title, stage and value."""
+    return f"{deal.title} — {deal.stage}, {deal.value:,.0f} {deal.currency}", deal.id
 
 
 def render_timeline_row(item: queries.TimelineItem, width: int) -> Text:
-    """Date, kind (thread with its size, objection open ! or resolved ✓), text; thread messages indented."""
+    """Date, kind (thread with its size, objection/complaint open ! or resolved ✓), text; thread messages indented."""
     kind = item.kind
-    if kind == "objection":
-        kind = "objection ✓" if item.resolved else "objection !"
+    if kind in RESOLVABLE:
+        kind = f"{kind} ✓" if item.resolved else f"{kind} !"
     elif kind == "thread":
         kind = f"thread {item.count}"
     text = ("  ↳ " if item.depth else "") + item.text
-    kind_role = "muted" if item.kind == "objection" and item.resolved else _KIND_ROLE.get(item.kind, "strong")
+    kind_role = "muted" if item.kind in RESOLVABLE and item.resolved else _KIND_ROLE.get(item.kind, "strong")
     return line((f"{item.date_utc[:10]} ", role("muted")), (f"{kind:<12} ", role(kind_role)),
                 (text, role("strong") if item.kind == "thread" else ""))
 
@@ -44,6 +52,8 @@ class Timeline(RowList):
         Binding("c", "add('call')", "Call", id="account.call"),
         Binding("m", "add('meeting')", "Meeting", id="account.meeting"),
         Binding("o", "add('objection')", "Objection", id="account.objection"),
+        Binding("C", "add('complaint')", "Complaint", tooltip="a client's support issue after the sale",
+                id="account.complaint"),
         Binding("x", "resolve", "Resolve", id="account.resolve"),
         Binding("r", "reply", "Reply", id="account.reply"),
         Binding("a", "assign", "Assign", show=False, id="account.assign"),
@@ -81,17 +91,25 @@ class Timeline(RowList):
     # -- activities -------------------------------------------------------
     @work(exclusive=True, group="account-edit")
     async def action_add(self, kind: str) -> None:
-        body = await self.app.push_screen_wait(self.rapport.prompt(kind.capitalize()))
+        """Which deal it is for (asked when there are several; the only one is taken), then its text."""
+        candidates = self.rapport.actions.activity_deals(self.account_id, kind)
+        deal_id: int | None = candidates[0].id if len(candidates) == 1 else ACCOUNT_ONLY
+        if len(candidates) > 1:
+            deal_id = await self.app.push_screen_wait(PickScreen(
+                f"{kind.capitalize()} for which deal?",
+                [*(deal_choice(d) for d in candidates), ("the account only (no deal)", ACCOUNT_ONLY)]))
+            if deal_id is None:
+                return
+        target = next((d.title for d in candidates if d.id == deal_id), "the account only")
+        body = await self.app.push_screen_wait(self.rapport.prompt(f"{kind.capitalize()} — for {target}"))
         if body and body.strip():
-            open_deals = self.rapport.actions.open_deals(self.account_id)
-            self.rapport.actions.add_activity(self.account_id, kind, body.strip(),
-                                              open_deals[0].id if open_deals else None)
+            self.rapport.actions.add_activity(self.account_id, kind, body.strip(), deal_id or None)
             self.post_message(self.Changed(self))
 
     def action_resolve(self) -> None:
         item = self.current_row
-        if item is None or item.kind != "objection" or item.resolved:
-            notify(self, "the cursor is not on an open objection", severity="warning")
+        if item is None or item.kind not in RESOLVABLE or item.resolved:
+            notify(self, "the cursor is not on an open objection or complaint", severity="warning")
             return
         self.rapport.actions.resolve(item.activity_id)
         self.post_message(self.Changed(self))
@@ -147,8 +165,7 @@ class Timeline(RowList):
         deal_id: int | None = open_deals[0].id
         if len(open_deals) > 1:
             deal_id = await self.app.push_screen_wait(PickScreen(
-                "Pin the thread to which deal?",
-                [(f"{d.title} — {d.stage}, {d.value:,.0f} {d.currency}", d.id) for d in open_deals]))
+                "Pin the thread to which deal?", [deal_choice(d) for d in open_deals]))
         if deal_id is not None:
             thread_id = item.thread_id
             self.rapport.change_store(lambda actions: actions.pin(thread_id, deal_id))
