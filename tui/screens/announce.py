@@ -5,8 +5,8 @@ optional promotion file, then shows `AnnouncePreviewScreen`: every message the r
 rendered one at a time as you page (n/p), under the counts (eligible, opted out, without email,
 already reached, uncertain). `d` (drafts) or `s` (send, when [smtp] is configured) then `y`
 starts the run in a thread worker on the App with its own database connection;
-`AnnounceRunScreen` shows its progress, escape stops it after the current message, and the
-result is notified and refreshes every screen (timelines show the announcement).
+`AnnounceRunScreen` shows its progress, escape stops it after the current message (or batch of
+drafts), and the result is notified and refreshes every screen (timelines show the announcement).
 """
 
 from __future__ import annotations
@@ -311,7 +311,8 @@ class AnnounceRunScreen(ModalScreen[None]):
         result = message.result
         lines = [summary_line(result)] if result is not None else [message.error]
         if result is not None:
-            lines += [f"{p.who}: {p.reason}" for p in (*result.failed, *result.skipped)][:8]
+            lines += [f"{p.who}: {p.reason}"
+                      for p in (*result.failed, *result.uncertain, *result.skipped)][:8]
             lines += [f"stopped: {result.stopped}"] if result.stopped else []
         lines.append("enter or escape closes")
         self.query_one("#run-status", Static).update(safe_text("\n".join(lines),
@@ -322,5 +323,7 @@ class AnnounceRunScreen(ModalScreen[None]):
             self.dismiss(None)
             return
         self._stop.set()
+        # Drafts are stored a batch at a time (mail/announce.DRAFT_BATCH), sends one by one.
+        current = "message" if self.mode == "send" else "batch of drafts"
         self.query_one("#run-status", Static).update(
-            safe_text("stopping after the current message…"))
+            safe_text(f"stopping after the current {current}…"))
