@@ -73,14 +73,22 @@ class SmtpServer:
         return self.handler.received
 
 
-def start_smtp(tls_files: tuple[Path, Path] | None = None) -> SmtpServer:
+def start_smtp(tls_files: tuple[Path, Path] | None = None, *,
+               implicit_tls: bool = False) -> SmtpServer:
+    """Plain; with `tls_files` (certificate, key) STARTTLS required before AUTH, or with
+    `implicit_tls` TLS from the first byte (SMTPS, port 465 style)."""
     handler = _Handler()
     kwargs: dict[str, object] = {}
     if tls_files is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(tls_files[0]), str(tls_files[1]))
-        kwargs = dict(tls_context=context, require_starttls=True, authenticator=_authenticator,
-                      auth_require_tls=True)
+        if implicit_tls:
+            # aiosmtpd only counts STARTTLS as TLS for auth_require_tls: the whole session is.
+            kwargs = dict(ssl_context=context, authenticator=_authenticator,
+                          auth_require_tls=False)
+        else:
+            kwargs = dict(tls_context=context, require_starttls=True,
+                          authenticator=_authenticator, auth_require_tls=True)
     with socket.socket() as probe:  # aiosmtpd's readiness check cannot use port 0
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])

@@ -93,3 +93,28 @@ def test_starttls_with_verified_ca_and_password_command(tls_server, tmp_path: Pa
     with pytest.raises(ConfigError, match="false exited with status 1"):
         send_email(smtp_settings({"smtp": failing}), _email())
     assert len(server.received) == before + 1
+
+
+def test_implicit_tls_with_verified_ca(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """security = "tls" (the default, port 465 style): TLS from the first byte, verified."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make the test CA")
+    from dovecot_server import _make_ca
+
+    ca, crt, key = _make_ca(tmp_path_factory.mktemp("smtps-ca"))
+    server = start_smtp((crt, key), implicit_tls=True)
+    try:
+        table = {"host": "localhost", "port": server.port, "username": SMTP_USER,
+                 "ca_file": str(ca), "password_command": ["printf", "%s\\n", SMTP_PASSWORD]}
+        settings = smtp_settings({"smtp": table})
+        assert settings is not None and settings.security == "tls"
+        send_email(settings, _email())
+        assert [r.message["Message-ID"] for r in server.received] == ["<sent-1@rapport.example>"]
+        with pytest.raises(SendError, match="TLS failed|CERTIFICATE_VERIFY_FAILED|certificate"):
+            send_email(smtp_settings({"smtp": dict(table, ca_file="")}), _email())
+        plain = SmtpSettings("127.0.0.1", server.port, "plain", timeout=3)
+        with pytest.raises(SendError):  # a plain client never talks to a TLS port in clear
+            send_email(plain, _email())
+        assert len(server.received) == 1
+    finally:
+        server.controller.stop()
