@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 import time
 from typing import TextIO
 
@@ -31,7 +32,10 @@ def safe(text: str) -> str:
 
 
 class ProgressPrinter:
-    """Turns sync events into output; call it as `report`. `tty` None means ask the stream."""
+    """Turns sync events into output; call it as `report`. `tty` None means ask the stream.
+
+    Thread-safe: under `--watch` every mailbox's watcher thread reports to one printer.
+    """
 
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None,
                  tty: bool | None = None, quiet: bool = False) -> None:
@@ -43,6 +47,7 @@ class ProgressPrinter:
         self.skipped = 0
         self._bar_open = False
         self._last_draw = 0.0
+        self._lock = threading.Lock()
         # Block characters only where the terminal's encoding has them (LANG=C: ASCII bars).
         try:
             "█░".encode(getattr(self.out, "encoding", None) or "utf-8")
@@ -51,11 +56,19 @@ class ProgressPrinter:
             self._full, self._empty = "#", "-"
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, MailboxFailed):
-            self._end_bar()
-            self.failures += 1
-            print(f"rapport: {safe(event.message)}", file=self.err, flush=True)
-        elif isinstance(event, FolderFailed):
+        with self._lock:
+            self._print(event)
+
+    def finish(self) -> None:
+        """End an open bar with a newline (it keeps showing where the sync got to)."""
+        with self._lock:
+            if self._bar_open:
+                self.out.write("\n")
+                self.out.flush()
+                self._bar_open = False
+
+    def _print(self, event: Event) -> None:
+        if isinstance(event, (MailboxFailed, FolderFailed)):
             self._end_bar()
             self.failures += 1
             print(f"rapport: {safe(event.message)}", file=self.err, flush=True)

@@ -4,11 +4,15 @@ without IDLE, unreadable secrets), drafts APPENDed by role, progress output."""
 from __future__ import annotations
 
 import io
+import os
+import pty
+import select
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -231,9 +235,68 @@ def test_watch_gives_up_on_an_unreadable_secret_in_one_line(
     finally:
         both.send_signal(signal.SIGINT)
         out, err = both.communicate(timeout=30)
-    assert (both.returncode, out) == (1, "")  # one mailbox could not be watched
+    # Ctrl-C ends a watch like any command: 130 and one line (the give-up was said before).
+    assert (both.returncode, out) == (130, "")
     assert err == ("rapport: mailbox 'bad': password_command: false exited with status 1; "
-                   "not watched any more\n")
+                   "not watched any more\nrapport: interrupted\n")
+
+
+def test_ctrl_c_stops_a_watch_in_one_line_with_status_130(
+    tmp_path: Path, imap_user: DovecotUser
+) -> None:
+    home = tmp_path / "ws"
+    write_config(home, [imap_user.mailbox_config("good", folders=["INBOX"])])
+    imap_user.append([make_message(1)])
+    watcher = _watch_process(home)
+    try:
+        assert _wait_for(lambda: len(stored(home)) == 1, 30)
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        out, err = watcher.communicate(timeout=30)
+    # 130, as a process ended by SIGINT: a shell loop around `rapport sync --watch` stops too.
+    assert (watcher.returncode, out, err) == (130, "", "rapport: interrupted\n")
+
+
+def test_ctrl_c_mid_sync_on_a_terminal_ends_the_bar_before_its_line(
+    tmp_path: Path, imap_user: DovecotUser
+) -> None:
+    home = tmp_path / "ws"
+    write_config(home, [imap_user.mailbox_config("work", folders=["INBOX"])])
+    imap_user.deliver(make_message(n) for n in range(300))
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: rapport on a terminal, one message per batch (a slow sync)
+        os.environ["RAPPORT_SYNC_BATCH"] = "1"
+        os.execv(sys.executable, [sys.executable, "-m", "rapport.tui.cli.main", "sync",
+                                  "--home", str(home)])
+    # Interrupted once the bar is drawn and a batch is stored: a sync in progress.
+    screen = _read_pty_until(fd, lambda seen: b"work/INBOX \xe2\x96" in seen
+                             and len(stored(home)) > 0)
+    os.kill(pid, signal.SIGINT)
+    screen += _read_pty_until(fd, lambda _seen: False)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 130
+    text = screen.decode(errors="replace")
+    assert "\nrapport: interrupted" in text.replace("\r\n", "\n")  # on a line of its own
+    assert "Traceback" not in text
+    assert 0 < len(stored(home)) < 300  # interrupted midway; what was stored stays
+
+
+def _read_pty_until(fd: int, done: Callable[[bytes], bool], seconds: float = 30) -> bytes:
+    """What the pseudo-terminal shows until `done(seen)` or the child is gone (read all the
+    while: a full terminal buffer would block the child)."""
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not done(seen):
+        if not select.select([fd], [], [], 0.2)[0]:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    return seen
 
 
 def test_drafts_and_sent_are_appended_to_the_special_use_folders(imap_user: DovecotUser) -> None:

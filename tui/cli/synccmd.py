@@ -2,7 +2,10 @@
 
 Exit status: 0 when every mailbox and folder synced, 1 when any failed (each failure is one line
 on stderr naming the mailbox and the cause; the other mailboxes are still synced). `--watch` runs
-until Ctrl-C or until no mailbox can be watched any more, and exits 1 if any mailbox gave up.
+until Ctrl-C or until no mailbox can be watched any more, and then exits 1 if any mailbox gave up.
+Ctrl-C, with or without `--watch`, ends the progress bar, lets the watchers stop between batches
+and exits 130 after one line (main's "rapport: interrupted"): a shell loop around `rapport sync`
+then stops too, as it would not if Ctrl-C looked like a normal exit.
 """
 
 from __future__ import annotations
@@ -50,9 +53,13 @@ def run_sync(args: argparse.Namespace) -> int:
                 "(see README, Configuration)"
             )
         printer = ProgressPrinter(quiet=args.quiet)
-        if args.watch:
-            return _watch(opened, args, printer)
-        summaries = sync_all(opened, args.mailbox, report=printer)
+        try:
+            if args.watch:
+                return _watch(opened, args, printer)
+            summaries = sync_all(opened, args.mailbox, report=printer)
+        except KeyboardInterrupt:
+            printer.finish()  # the interrupted line starts on a line of its own
+            raise
         return 0 if all(s.ok for s in summaries) else 1
     finally:
         opened.close()
@@ -68,8 +75,9 @@ def _watch(opened: Any, args: argparse.Namespace, printer: Any) -> int:
             for thread in threads:
                 thread.join(timeout=0.5)
     except KeyboardInterrupt:
-        stop.set()
+        stop.set()  # each watcher stops after its current batch (committed) or IDLE second
         for thread in threads:
             thread.join(timeout=5)
+        raise
     # A mailbox that could not be watched (its secret unreadable) was reported; it is a failure.
     return 1 if any(thread.gave_up for thread in threads) else 0
