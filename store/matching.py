@@ -410,6 +410,8 @@ def explain(db: Database, message_id: int) -> list[MatchReason]:
         text = _RULE_TEXT.get(rule, "{rule} {detail} -> {account}").format(
             account=name, detail=detail, rule=rule
         )
+        if rule == "domain":
+            text += _domain_witnesses(db, message_id, account_id, detail)
         reasons.append(MatchReason(account_id, name, rule, detail, True, text))
     reasons.extend(_explain_misses(db, message_id, mid))
     if not any(r.linked for r in reasons):
@@ -419,6 +421,22 @@ def explain(db: Database, message_id: int) -> list[MatchReason]:
             )
         )
     return reasons
+
+
+def _domain_witnesses(db: Database, message_id: int, account_id: int, domain: str) -> str:
+    """` (via x@sub.acme.com and 2 more)`: the addresses that linked by `domain`, so a match
+    through a subdomain or a Cc among thirty recipients can be seen and corrected."""
+    book = _read_book(db)
+    found = [
+        address for (address,) in db.execute(
+            "SELECT address FROM message_addresses WHERE message_id = ? AND role IN ('from',"
+            " 'to', 'cc') GROUP BY address ORDER BY min(role != 'from'), address", [message_id])
+        if any(row[1:4] == (account_id, "domain", domain) for row in _links_for(book, address))
+    ]
+    if not found:
+        return ""
+    more = f" and {len(found) - 1} more" if len(found) > 1 else ""
+    return f" (via {found[0]}{more})"
 
 
 def _explain_misses(db: Database, message_id: int, mid: str) -> list[MatchReason]:

@@ -80,6 +80,13 @@ def test_domain_subdomain_contact_freemail_and_own_address_rules(book) -> None:
     assert store.find_message(db, "m4@test").direction == "out"
     reasons = {r.rule: r for r in matching.explain(db, store.find_message(db, "m2@test").id)}
     assert set(reasons) == {"mine", "freemail", "unmatched"}
+    # `why` names the address a domain link came through (a subdomain, one Cc among many).
+    [subdomain] = [r.text for r in matching.explain(db, store.find_message(db, "m1@test").id)
+                   if r.linked]
+    assert subdomain == "domain acme.example belongs to Acme (via bob@eu.acme.example)"
+    assert [r.text for r in matching.explain(db, store.find_message(db, "m4@test").id)
+            if r.linked] == ["domain acme.example belongs to Acme (via bob@acme.example)",
+                             "domain globex.example belongs to Globex (via x@globex.example)"]
 
 
 def test_contact_wins_over_domain_and_changes_relink_retroactively(book) -> None:
