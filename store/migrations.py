@@ -3,10 +3,12 @@
 Each migration also sets `PRAGMA user_version` to its number so `sqlite3 rapport.db` users and
 older Rapports can tell which schema a file has. Never edit a released migration: add one.
 Numbers are reserved per concern: m001 foundation, m002 mail, m003 drafting, m004 foundation,
-m005 drafting, m006 mail, m007 TUI (complaints).
+m005 drafting, m006 mail, m007 TUI (complaints), m008 mail.
 """
 
 from __future__ import annotations
+
+import re
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -396,6 +398,63 @@ def m007_complaints(db: Database) -> None:
     for sql in kept:
         db.execute(sql)
     _set_version(db, 7)
+
+
+# The tables that point at messages(id), rebuilt with it by m008.
+_MESSAGE_CHILDREN = ("message_addresses", "message_accounts")
+
+
+def _schema_sql(db: Database, kind: str, tables: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(name, sql) of the tables, indexes or triggers of `tables`, SQLite's own indexes left out."""
+    marks = ",".join("?" * len(tables))
+    return [(name, sql) for name, sql in db.execute(
+        f"SELECT name, sql FROM sqlite_master WHERE type = ? AND tbl_name IN ({marks})"
+        " AND sql IS NOT NULL ORDER BY name", [kind, *tables])]
+
+
+@migrations()
+def m008_message_ids_never_reused(db: Database) -> None:
+    """Mail: message ids are never reused (AUTOINCREMENT), so an id that `rapport search --json`
+    printed names that message or none, never a newer one stored after it was expunged.
+
+    SQLite cannot add AUTOINCREMENT in place: `messages` is rebuilt with its rows, ids, indexes
+    and FTS triggers (the FTS index is keyed by those ids and stays valid). Foreign keys cannot be
+    switched off inside the migration's transaction and dropping `messages` would cascade into
+    the tables that point at it, so those are saved to temporary tables, dropped first and
+    recreated from their own SQL afterwards.
+    """
+    family = ("messages", *_MESSAGE_CHILDREN)
+    [(_name, table_sql)] = _schema_sql(db, "table", ("messages",))
+    children = _schema_sql(db, "table", _MESSAGE_CHILDREN)
+    indexes = _schema_sql(db, "index", family)
+    triggers = _schema_sql(db, "trigger", family)
+    columns = ", ".join(f'"{row[1]}"' for row in db.execute("PRAGMA table_info(messages)"))
+    new_sql, found = re.subn(r"\bid INTEGER PRIMARY KEY\b(?! AUTOINCREMENT)",
+                             "id INTEGER PRIMARY KEY AUTOINCREMENT", table_sql, count=1)
+    if not found:
+        raise RuntimeError("m008: messages.id is not the INTEGER PRIMARY KEY it expects")
+    for child, _sql in children:
+        db.execute(f"CREATE TEMP TABLE m008_{child} AS SELECT * FROM {child}")
+        db.execute(f"DROP TABLE {child}")
+    for name, _sql in triggers:
+        db.execute(f'DROP TRIGGER IF EXISTS "{name}"')
+    for name, _sql in indexes:
+        db.execute(f'DROP INDEX IF EXISTS "{name}"')
+    db.execute("ALTER TABLE messages RENAME TO m008_messages_old")
+    db.execute(new_sql)
+    # No trigger exists yet: the FTS index is not written twice.
+    db.execute(f"INSERT INTO messages ({columns}) SELECT {columns} FROM m008_messages_old")
+    db.execute("DROP TABLE m008_messages_old")
+    for child, sql in children:
+        db.execute(sql)
+        db.execute(f"INSERT INTO {child} SELECT * FROM temp.m008_{child}")
+        db.execute(f"DROP TABLE temp.m008_{child}")
+    for _name, sql in indexes + triggers:
+        db.execute(sql)
+    broken = db.execute("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"m008: foreign keys broken by the rebuild: {broken[:3]}")
+    _set_version(db, 8)
 
 
 def apply_migrations(db: Database) -> None:

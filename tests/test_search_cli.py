@@ -111,6 +111,31 @@ def test_why_assign_unassign_override(mail_home: Path, capsys) -> None:
     assert code == 1 and "no account named 'Nobody'" in err
 
 
+def test_an_id_search_printed_never_names_a_message_stored_later(
+    mail_home: Path, tmp_path: Path, capsys
+) -> None:
+    # The newest message (highest id) is deleted at its source, then new mail arrives: the id
+    # printed before must name nothing now, not the new message (SQLite reuses the highest
+    # rowid of a table without AUTOINCREMENT).
+    hits = json.loads(run(mail_home, capsys, "search", "price", "--json")[1])
+    newest = max(hits, key=lambda hit: hit["id"])
+    cur = tmp_path / "Mail" / "cur"
+    [gone] = [p for p in cur.iterdir() if p.name.split(".")[1].startswith(newest["message_id"][:-2])]
+    gone.unlink()
+    (cur / "9.late:2,").write_text("From: Bob <bob@acme.example>\nTo: me@vendor.example\n"
+                                   "Subject: late news\nMessage-ID: <late@t>\n"
+                                   "Date: Tue, 10 Mar 2026 10:00:00 +0000\n\nlate body\n")
+    opened = open_workspace(mail_home)
+    sync_maildir(opened.db, mailbox="local", path=tmp_path / "Mail", my_addresses=ME)
+    opened.close()
+
+    code, _, err = run(mail_home, capsys, "assign", str(newest["id"]), "Globex")
+
+    assert code == 1 and err.startswith(f"rapport: no message '{newest['id']}'")
+    [late] = json.loads(run(mail_home, capsys, "search", "late", "--json")[1])
+    assert late["id"] > newest["id"] and late["accounts"] == ["Acme"]
+
+
 def test_pin_and_export(mail_home: Path, capsys) -> None:
     opened = open_workspace(mail_home)
     acme = accounts.find_account(opened.db, "Acme")

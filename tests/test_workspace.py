@@ -88,7 +88,7 @@ RELEASED_DUMPS = sorted(FIXTURES.glob("schema_v*.sql"))
 def test_every_released_schema_has_a_dump() -> None:
     """The dumps were made with each release's own migration code (see their README)."""
     versions = {int(p.stem.split("_")[1][1:]) for p in RELEASED_DUMPS}
-    assert versions == {1, 2, 3, 5}
+    assert versions == {1, 2, 3, 5, 6}
     # m002 shipped twice (the index was once added to it in place): both files exist.
     assert {p.stem for p in RELEASED_DUMPS} >= {"schema_v2_21c8e01", "schema_v2_87118bd"}
 
@@ -119,6 +119,15 @@ def test_released_database_upgrades_to_todays_schema(tmp_path: Path, dump: Path)
         assert db.execute("SELECT rowid FROM activities_fts WHERE activities_fts MATCH"
                           " 'zeppelins'").fetchall() == [(1,)]
         assert db.execute("SELECT uid FROM messages WHERE flags_dirty = 1").fetchall() == [(1,)]
+        # m008 rebuilt messages: the rows pointing at it are kept, and a deleted id never returns.
+        assert db.execute("SELECT message_id, rule FROM message_accounts").fetchall() == [
+            (1, "contact")]
+        assert db.execute("SELECT message_id, address FROM message_addresses").fetchall() == [
+            (1, "olga@old.example")]
+        db.execute("DELETE FROM messages WHERE id = 1")
+        db.execute("INSERT INTO messages (folder_id, uid, message_id, thread_id, date_utc)"
+                   " VALUES (1, 2, 'm2@old.example', 'm2@old.example', '2025-06-02T09:00:00Z')")
+        assert db.execute("SELECT id FROM messages").fetchall() == [(2,)]
         if released_version >= 3:
             # The announcement journal (rebuilt by m005) still knows Olga was reached.
             assert db.execute("SELECT contact_id, status FROM announcement_recipients"
