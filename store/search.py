@@ -102,6 +102,14 @@ def _forgiving(text: str, columns: dict[str, str], run: Callable[[str], list[_Hi
         return run(fts_query(text, raw=False, columns=columns))
 
 
+def _fts_rows(db: Database, sql: str, params: list[object], text: str, limit: int) -> list[tuple]:
+    """Run an FTS query ending in `LIMIT ?`; SQLite's complaint about the query is bad input."""
+    try:
+        return db.execute(sql, [*params, max(1, int(limit))]).fetchall()
+    except sqlite3.OperationalError as exc:
+        raise InputError(f"bad search syntax in {text!r}: {exc}") from None
+
+
 def search_messages(
     db: Database, text: str, *, account_id: int | None = None, limit: int = 50
 ) -> list[SearchHit]:
@@ -128,11 +136,7 @@ def _run_search(
         ORDER BY m.date_utc DESC, m.id DESC
         LIMIT ?
     """
-    params.append(max(1, int(limit)))
-    try:
-        rows = db.execute(sql, params).fetchall()
-    except sqlite3.OperationalError as exc:
-        raise InputError(f"bad search syntax in {text!r}: {exc}") from None
+    rows = _fts_rows(db, sql, params, text, limit)
     return [
         SearchHit(
             r[0], r[1], r[2], r[3], r[4], r[5], r[6], tuple(r[7].split("\x1f")) if r[7] else ()
@@ -165,11 +169,7 @@ def _run_activity_search(
         ORDER BY t.date_utc DESC, t.id DESC
         LIMIT ?
     """
-    params.append(max(1, int(limit)))
-    try:
-        rows = db.execute(sql, params).fetchall()
-    except sqlite3.OperationalError as exc:
-        raise InputError(f"bad search syntax in {text!r}: {exc}") from None
+    rows = _fts_rows(db, sql, params, text, limit)
     return [
         ActivityHit(r[0], r[1], r[2], r[3], "\n".join(part for part in (r[4], r[5]) if part))
         for r in rows

@@ -29,7 +29,7 @@ from rapport.mail.events import FolderDone, FolderProgress, FolderStarted, Mailb
 from rapport.mail.imap import append_draft, append_message
 from rapport.mail.progress import ProgressPrinter
 from rapport.mail.watch import watch_mailbox
-from rapport.store.session import open_workspace
+from rapport.store.session import OpenWorkspace, open_workspace
 
 pytestmark = pytest.mark.dovecot
 
@@ -110,6 +110,24 @@ def _start_watcher(opened: object, cfg: object, events: list[object], *, interva
     return thread, stop
 
 
+def _cut_in_idle_then_deliver(home: Path, user: DovecotUser, proxy: TcpProxy, opened: OpenWorkspace,
+                              watcher: tuple[threading.Thread, threading.Event]) -> None:
+    """Once message 1 is stored and the watcher waits in IDLE, cut its connection and deliver
+    message 2, which only a reconnect brings in; then stop the watcher (whatever happened)."""
+    thread, stop = watcher
+    try:
+        assert _wait_for(lambda: len(stored(home)) == 1 and proxy.saw(b" IDLE\r\n"))
+        proxy.cut()  # the watcher's connection dies while it waits in IDLE
+        user.append([make_message(2)])
+        assert _wait_for(lambda: len(stored(home)) == 2)
+    finally:
+        stop.set()
+        thread.join(10)
+        opened.close()
+        proxy.close()
+    assert not thread.is_alive()
+
+
 def test_watch_notices_a_dropped_idle_connection_and_reconnects(
     tmp_path: Path, imap_user: DovecotUser
 ) -> None:
@@ -123,17 +141,7 @@ def test_watch_notices_a_dropped_idle_connection_and_reconnects(
     # The interval is far longer than the test: only noticing the cut brings message 2 in.
     thread, stop = _start_watcher(opened, parse_mailbox(table, 1), events, interval=600,
                                   sleep=lambda seconds: None)
-    try:
-        assert _wait_for(lambda: len(stored(home)) == 1 and proxy.saw(b" IDLE\r\n"))
-        proxy.cut()  # the watcher's connection dies while it waits in IDLE
-        imap_user.append([make_message(2)])
-        assert _wait_for(lambda: len(stored(home)) == 2)
-    finally:
-        stop.set()
-        thread.join(10)
-        opened.close()
-        proxy.close()
-    assert not thread.is_alive()
+    _cut_in_idle_then_deliver(home, imap_user, proxy, opened, (thread, stop))
     assert proxy.accepted == 2
     assert [e.message for e in events if isinstance(e, MailboxFailed)] == [
         "mailbox 'test': connection lost: the server closed the connection during IDLE"
@@ -159,17 +167,7 @@ def test_watch_reconnects_after_network_errors_with_doubling_backoff(
 
     thread, stop = _start_watcher(opened, parse_mailbox(table, 1), timeline, interval=600,
                                   sleep=sleep)
-    try:
-        assert _wait_for(lambda: len(stored(home)) == 1 and proxy.saw(b" IDLE\r\n"))
-        proxy.cut()
-        imap_user.append([make_message(2)])
-        assert _wait_for(lambda: len(stored(home)) == 2)
-    finally:
-        stop.set()
-        thread.join(10)
-        opened.close()
-        proxy.close()
-    assert not thread.is_alive()
+    _cut_in_idle_then_deliver(home, imap_user, proxy, opened, (thread, stop))
     failures = [e for e in timeline if isinstance(e, MailboxFailed)]
     assert len(failures) == 4 and all(f.mailbox == "test" for f in failures)
     # 1, 2, 4 s while unreachable; back to 1 s for the drop after a successful sync.

@@ -11,6 +11,7 @@ import argparse
 import csv
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from rapport.store.errors import InputError, NotFoundError
@@ -184,21 +185,30 @@ def cmd_pin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _search(args: argparse.Namespace, search: Callable[..., list[Any]]) -> list[Any]:
+    """`search(db, QUERY, account_id=, limit=)` on the workspace, --account resolved first."""
+    opened = open_ws(args)
+    try:
+        account_id = _account_id(opened.db, args.account) if args.account else None
+        return search(opened.db, " ".join(args.query), account_id=account_id, limit=args.limit)
+    finally:
+        opened.close()
+
+
+def _print_json(rows: list[dict[str, Any]]) -> int:
+    json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from rapport.store.search import search_messages
 
     if args.activities:
         return _search_activities(args)
-    opened = open_ws(args)
-    try:
-        account_id = _account_id(opened.db, args.account) if args.account else None
-        hits = search_messages(
-            opened.db, " ".join(args.query), account_id=account_id, limit=args.limit
-        )
-    finally:
-        opened.close()
+    hits = _search(args, search_messages)
     if args.json:
-        rows = [
+        return _print_json([
             {
                 "id": h.id,
                 "message_id": h.message_id,
@@ -208,10 +218,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                 "accounts": list(h.accounts),
             }
             for h in hits
-        ]
-        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
-        return 0
+        ])
     for h in hits:
         accounts = ", ".join(h.accounts) or "unassigned"
         print(
@@ -226,20 +233,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 def _search_activities(args: argparse.Namespace) -> int:
     from rapport.store.search import search_activities
 
-    opened = open_ws(args)
-    try:
-        account_id = _account_id(opened.db, args.account) if args.account else None
-        hits = search_activities(
-            opened.db, " ".join(args.query), account_id=account_id, limit=args.limit
-        )
-    finally:
-        opened.close()
+    hits = _search(args, search_activities)
     if args.json:
-        rows = [{"id": h.id, "date": h.date_utc, "kind": h.kind, "account": h.account,
-                 "text": h.text} for h in hits]
-        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
-        return 0
+        return _print_json([{"id": h.id, "date": h.date_utc, "kind": h.kind,
+                             "account": h.account, "text": h.text} for h in hits])
     for h in hits:
         line = " ".join(h.text.split())
         print(f"{h.id:>7}  {h.date_utc[:10]}  {h.kind:<9}  {h.account[:24]:<24}  {line[:70]}")
