@@ -481,12 +481,12 @@ def test_today_goto_palette_help_reports_quit(home: Path) -> None:
         await pilot.pause()
         shown = app.export_screenshot().replace("&#160;", " ")
         assert app.screen.query("HelpPanel")
-        assert all(label in shown for label in ("Next stage", "Edit deal", "Next action", "Today"))
+        assert all(label in shown for label in ("Next stage", "value, probability", "Next action", "Today"))
         await pilot.press("tab")
         await pilot.pause()
         shown = app.export_screenshot().replace("&#160;", " ")
         assert all(label in shown for label in ("Unassigned", "Read/unread", "Move to account"))
-        assert "Edit deal" not in shown
+        assert "value, probability" not in shown
         await pilot.press("question_mark", "shift+tab")
         await pilot.press("ctrl+p")
         await pilot.pause()
@@ -661,6 +661,53 @@ def test_cursor_row_stays_visible_at_80x24(home: Path) -> None:
         assert keys and status.right <= 80 and status.width >= len("sync idle")
         assert all(k.region.right <= palette.x and k.region.width == k.get_content_width(k.size, k.size)
                    for k in keys)
+
+    drive(home, body, size=(80, 24))
+
+
+def _bottom_bar(app: RapportApp) -> tuple[list[str], bool]:
+    """The keys the bottom bar shows (whole, clear of the palette key) and whether every one fits."""
+    from textual.widgets._footer import FooterKey
+
+    keys = [k for k in app.screen.query(FooterKey) if not k.has_class("-command-palette") and k.display]
+    palette = next(k for k in app.screen.query(FooterKey) if k.has_class("-command-palette")).region
+    fits = all(k.region.right <= palette.x and k.region.width == k.get_content_width(k.size, k.size)
+               for k in keys)
+    return [k.key_display for k in keys], fits
+
+
+def test_bottom_bar_keeps_the_main_keys_and_help_at_80_columns(home: Path) -> None:
+    """At 80x24 every screen's bar shows its most used keys whole, and always ? (which lists the rest)."""
+    wanted = {"pipeline": {"⏎", "<", ">", "e", "d", "/", "?"}, "inbox": {"⏎", "r", "a", "u", "/", "?"},
+              "account": {"n", "c", "m", "o", "C", "x", "r", "esc", "?"}, "today": {"⏎", "esc", "?"},
+              "reader": {"h", "z", "r", "esc", "?"}}
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        async def check(where: str) -> None:
+            await pilot.pause()
+            await pilot.pause()
+            shown, fits = _bottom_bar(app)
+            assert fits and wanted[where] <= set(shown), (where, shown)
+
+        await check("pipeline")
+        await pilot.press("tab")
+        await check("inbox")
+        await pilot.press("enter")
+        await check("reader")
+        await pilot.press("escape", "shift+tab")
+        await to_first_deal(app, pilot)
+        await pilot.press("enter")
+        await check("account")
+        await pilot.press("q", "t")
+        await check("today")
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen) and app.is_running  # q went back, it did not quit
+        await pilot.resize_terminal(50, 24)  # very narrow: ? still there
+        await pilot.pause()
+        await pilot.pause()
+        shown, fits = _bottom_bar(app)
+        assert fits and "?" in shown, shown
 
     drive(home, body, size=(80, 24))
 

@@ -46,7 +46,8 @@ class AccountScreen(Screen[None]):
 
     CSS_PATH = "account.tcss"
     BINDING_GROUP_TITLE = "Account"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back", id="account.back")]
+    # q goes back, as in the reader (neomutt's way); q quits on the main screen.
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "app.pop_screen", "Back", id="account.back")]
     _opened = False
 
     def __init__(self, account_id: int) -> None:

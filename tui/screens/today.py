@@ -40,7 +40,8 @@ class TodayScreen(Screen[None]):
 
     CSS_PATH = "today.tcss"
     BINDING_GROUP_TITLE = "Today"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back", id="today.back")]
+    # q goes back, as in the reader (neomutt's way); q quits on the main screen.
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "app.pop_screen", "Back", id="today.back")]
     _opened = False
 
     @property

@@ -37,15 +37,16 @@ class InboxList(RowList):
 
     BINDING_GROUP_TITLE = "Inbox"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("u", "toggle_unassigned", "Unassigned", id="inbox.unassigned"),
-        Binding("U", "toggle_unread", "Unread", id="inbox.unread"),
-        Binding("f", "filter_account", "This account", id="inbox.account"),
-        Binding("space", "toggle_seen", "Read/unread", id="inbox.seen"),
+        # Most used first: the bottom bar shows what fits, in this order (? and ctrl+p list them all).
+        Binding("r", "reply", "Reply", id="inbox.reply"),
         Binding("a", "assign", "Assign", id="inbox.assign"),
+        Binding("u", "toggle_unassigned", "Unassigned", id="inbox.unassigned"),
+        Binding("space", "toggle_seen", "Read/unread", id="inbox.seen"),
+        Binding("U", "toggle_unread", "Unread", show=False, id="inbox.unread"),
+        Binding("f", "filter_account", "This account", show=False, id="inbox.account"),
         Binding("A", "unassign", "Unassign", show=False, id="inbox.unassign"),
         Binding("M", "move", "Move to account", show=False, id="inbox.move"),
         Binding("c", "create_account", "New account", show=False, id="inbox.create_account"),
-        Binding("r", "reply", "Reply", id="inbox.reply"),
     ]
 
     filter: reactive[queries.InboxFilter] = reactive(queries.InboxFilter, init=False)

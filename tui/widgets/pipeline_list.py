@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from rapport.tui.app import RapportApp
 
 
+_STAGE = Binding.Group("Stage", compact=True)
+
+
 def _money(value: float) -> str:
     return f"{value:,.0f}"
 
@@ -46,9 +49,10 @@ class PipelineList(RowList):
 
     BINDING_GROUP_TITLE = "Deal"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("greater_than_sign", "next_stage", "Next stage", id="deal.next_stage"),
-        Binding("less_than_sign", "previous_stage", "Prev stage", id="deal.previous_stage"),
-        Binding("e", "edit", "Edit deal", id="deal.edit"),
+        # One footer entry '<> Stage' (the footer is narrow at 80 columns); ? lists both in full.
+        Binding("less_than_sign", "previous_stage", "Prev stage", group=_STAGE, id="deal.previous_stage"),
+        Binding("greater_than_sign", "next_stage", "Next stage", group=_STAGE, id="deal.next_stage"),
+        Binding("e", "edit", "Edit", tooltip="value, probability, expected close", id="deal.edit"),
         Binding("d", "next_action", "Next action", id="deal.next_action"),
     ]
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 _KIND_ROLE = {"mail-in": "incoming", "mail-out": "outgoing", "objection": "alert", "complaint": "alert",
               "stage_change": "stage", "thread": "heading"}
+_LOG = Binding.Group("Log")
 ACCOUNT_ONLY = 0  # the deal picker's "no deal" choice (deal ids start at 1)
 
 
@@ -48,12 +49,13 @@ class Timeline(RowList):
 
     BINDING_GROUP_TITLE = "Account"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "add('note')", "Note", id="account.note"),
-        Binding("c", "add('call')", "Call", id="account.call"),
-        Binding("m", "add('meeting')", "Meeting", id="account.meeting"),
-        Binding("o", "add('objection')", "Objection", id="account.objection"),
+        # One footer entry 'n c m o C Log' (the footer is narrow at 80 columns); ? lists each in full.
+        Binding("n", "add('note')", "Note", group=_LOG, id="account.note"),
+        Binding("c", "add('call')", "Call", group=_LOG, id="account.call"),
+        Binding("m", "add('meeting')", "Meeting", group=_LOG, id="account.meeting"),
+        Binding("o", "add('objection')", "Objection", group=_LOG, id="account.objection"),
         Binding("C", "add('complaint')", "Complaint", tooltip="a client's support issue after the sale",
-                id="account.complaint"),
+                group=_LOG, id="account.complaint"),
         Binding("x", "resolve", "Resolve", id="account.resolve"),
         Binding("r", "reply", "Reply", id="account.reply"),
         Binding("a", "assign", "Assign", show=False, id="account.assign"),
