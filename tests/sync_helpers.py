@@ -79,7 +79,8 @@ class TcpProxy:
 
     `cut()` drops every open connection (both ends see EOF, as when a NAT or a laptop's Wi-Fi
     forgets it); `refuse(True)` closes new connections at once (the server "unreachable").
-    `sent` is everything clients sent, so a test can wait for a command such as IDLE.
+    `sent` is everything clients sent, so a test can wait for a command such as IDLE;
+    `received` counts the bytes servers sent back (what a client downloaded).
     """
 
     def __init__(self, target_port: int) -> None:
@@ -88,6 +89,7 @@ class TcpProxy:
         self.port = int(self.listener.getsockname()[1])
         self.accepted = 0
         self.sent = bytearray()
+        self.received = 0
         self._refusing = False
         self._open: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -133,9 +135,11 @@ class TcpProxy:
     def _pump(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
         try:
             while data := source.recv(65536):
-                if from_client:
-                    with self._lock:
+                with self._lock:
+                    if from_client:
                         self.sent += data
+                    else:
+                        self.received += len(data)
                 sink.sendall(data)
         except OSError:
             pass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from dovecot_server import DovecotServer, DovecotUser, make_message
 from sync_helpers import (
     UNREADABLE,
+    TcpProxy,
     fail_to_decode,
     run_sync,
     server_state,
@@ -123,6 +125,29 @@ def test_first_sync_stores_headers_text_parts_attachment_metadata_and_roles(
     assert size == len(MULTIPART)
     assert "Offer" in html and "Price list inside" in html and "<" not in html
     assert (direction, draft) == ("out", 1)
+
+
+def test_attachments_are_listed_but_never_downloaded(
+    tmp_path: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    attachment = base64.encodebytes(os.urandom(1_500_000)).replace(b"\n", b"\r\n")
+    big = MULTIPART.replace(base64.encodebytes(bytes(12000)).replace(b"\n", b"\r\n"), attachment)
+    assert len(big) > 2_000_000
+    imap_user.append([big])
+    proxy = TcpProxy(imap_user.server.plain_port)  # counts what the server sends back
+    home = tmp_path / "ws"
+    write_config(home, [imap_user.mailbox_config(port=proxy.port, folders=["INBOX"])])
+    try:
+        code, _out, err = run_sync(home, capsys)
+    finally:
+        proxy.close()
+
+    assert (code, err) == (0, "")
+    with sqlite3.connect(home / "rapport.db") as conn:
+        body, attachments = conn.execute("SELECT body_text, attachments FROM messages").fetchone()
+    assert "Prix: 12 EUR" in body
+    assert json.loads(attachments)[0]["size"] > 1_400_000  # listed with its size...
+    assert proxy.received < 50_000  # ...but its 2 MB never crossed the wire
 
 
 def test_forwarded_messages_keep_their_text_as_the_maildir_path_does(
