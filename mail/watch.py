@@ -34,7 +34,8 @@ IDLE_RENEW = 25 * 60
 
 
 def _server_spoke(client: IMAPClient, timeout: float, mailbox: str) -> bool:
-    """Wait up to `timeout` s in IDLE for a line from the server: True when one came.
+    """Wait up to `timeout` s in IDLE for news from the server: True when a line other than a
+    keep-alive came.
 
     Not imapclient's idle_check(): it swallows EOF and returns [] as it does for silence, so a
     dropped connection went unnoticed and was polled in a busy loop until the interval ran out.
@@ -45,14 +46,15 @@ def _server_spoke(client: IMAPClient, timeout: float, mailbox: str) -> bool:
         if not selector.select(timeout):
             return False
     try:
-        client._imap._get_line()  # noqa: SLF001 - readable socket: a whole line, or EOF
+        line = client._imap._get_line()  # noqa: SLF001 - readable socket: a whole line, or EOF
     except imaplib.IMAP4.abort as exc:  # imaplib's "socket error: EOF"
         raise ConnectionLost("connection lost: the server closed the connection during IDLE",
                              mailbox=mailbox) from exc
     except OSError as exc:  # ETIMEDOUT: TCP keepalive probes went unanswered (network gone)
         raise ConnectionLost(f"connection lost during IDLE: {exc.strerror or exc}",
                              mailbox=mailbox) from exc
-    return True
+    # Dovecot says "* OK Still here" every 2 minutes (others alike): no change, no resync.
+    return not line.upper().startswith(b"* OK")
 
 
 def wait_for_change(client: IMAPClient, interval: float, should_stop: Callable[[], bool],

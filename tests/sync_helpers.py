@@ -112,6 +112,14 @@ class TcpProxy:
         self.listener.close()
         self.cut()
 
+    def tell_clients(self, data: bytes) -> None:
+        """Send `data` to every connected client as if the server had said it (only while the
+        server is silent, as in IDLE: the relay's own writes are not interleaved with it)."""
+        with self._lock:
+            clients = self._open[0::2]  # accepted in pairs: (client, upstream)
+        for sock in clients:
+            sock.sendall(data)
+
     def saw(self, data: bytes) -> bool:
         with self._lock:
             return data in self.sent

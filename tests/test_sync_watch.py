@@ -148,6 +148,32 @@ def test_watch_notices_a_dropped_idle_connection_and_reconnects(
     ]
 
 
+def test_a_keepalive_line_in_idle_does_not_wake_a_resync(
+    tmp_path: Path, imap_user: DovecotUser
+) -> None:
+    proxy = TcpProxy(imap_user.server.plain_port)
+    table = imap_user.mailbox_config(port=proxy.port, folders=["INBOX"])
+    home = tmp_path / "ws"
+    write_config(home, [table])
+    imap_user.append([make_message(1)])
+    opened = open_workspace(home)
+    events: list[object] = []
+    thread, stop = _start_watcher(opened, parse_mailbox(table, 1), events, interval=600)
+    try:
+        assert _wait_for(lambda: len(stored(home)) == 1 and proxy.saw(b" IDLE\r\n"))
+        # What Dovecot sends every 2 minutes in IDLE; a resync would answer it within a second.
+        proxy.tell_clients(b"* OK Still here\r\n")
+        time.sleep(1.5)
+        imap_user.append([make_message(2)])  # a real change still wakes the watcher
+        assert _wait_for(lambda: len(stored(home)) == 2)
+    finally:
+        stop.set()
+        thread.join(10)
+        opened.close()
+        proxy.close()
+    assert [e.added for e in events if isinstance(e, FolderDone)] == [1, 1]
+
+
 def test_watch_reconnects_after_network_errors_with_doubling_backoff(
     tmp_path: Path, imap_user: DovecotUser
 ) -> None:
