@@ -4,7 +4,8 @@ The report, Today and the key-account figures all ask "when did we last speak to
 they call these functions so they can never disagree.
 
 Contact is an exchange with the client: a linked mail either way (in or out, drafts excluded),
-a call, a meeting, a mail logged as sent, or an objection (the client raised it with us).
+a call, a meeting, a mail logged as sent, or an objection or a complaint (the client raised it
+with us).
 A note is not contact: it is the manager writing to themselves, and counting it would let a
 silent account look fresh because someone wrote "must call them". Announcements (bulk mail to a
 segment) are not personal contact either.
@@ -22,7 +23,7 @@ from sqlite_utils import Database
 
 from rapport.store.timeutil import parse_utc_text
 
-CONTACT_KINDS = ("call", "meeting", "sent", "objection")
+CONTACT_KINDS = ("call", "meeting", "sent", "objection", "complaint")
 
 # Mail that counts: not a draft, not in a Drafts folder.
 REAL_MAIL = "m.draft = 0 AND f.role != 'drafts'"

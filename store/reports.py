@@ -13,11 +13,13 @@ Definitions (the README's "Reports" section repeats them for users):
 - first response: per client wait begun in the period (the first client mail of a thread after
   our last mail in it, follow-ups before our reply included in it) the time until our next mail
   in that thread, whenever it came; median over the answered waits;
-- open objections, last contact, stale accounts and key-account figures are taken "as of" the
+- open objections and open complaints (a client's post-contract support issue, resolvable like
+  an objection), last contact, stale accounts and key-account figures are taken "as of" the
   end of the period, or now when the period is still running; key accounts see each deal in
   the stage it had then (stage-change history, `deals_as_of`) and only deals created by then;
 - contact and stale accounts: store/contact.py, the one definition Today uses too (mail either
-  way, calls, meetings, logged sent mail, objections; not notes), stale at `stale_after_days` or more.
+  way, calls, meetings, logged sent mail, objections, complaints; not notes), stale at
+  `stale_after_days` or more.
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ class FirstResponse:
 
 @dataclass(frozen=True)
 class OpenObjection:
+    """An objection (or, in `open_complaints`, a complaint) still open at the "as of" moment."""
+
     activity_id: int
     account_id: int
     account: str
@@ -137,6 +141,7 @@ class KeyAccount:
     last_contact_utc: str | None
     open_deals: tuple[KeyDeal, ...]  # next action due first, undated last
     open_objections: tuple[OpenObjection, ...]  # oldest first
+    open_complaints: tuple[OpenObjection, ...]  # oldest first
 
     @property
     def open_value(self) -> float:
@@ -174,6 +179,7 @@ class Report:
     activity: tuple[AccountActivity, ...]
     first_response: FirstResponse
     open_objections: tuple[OpenObjection, ...]
+    open_complaints: tuple[OpenObjection, ...]
     stale_accounts: tuple[StaleAccount, ...]
     key_accounts: tuple[KeyAccount, ...]
 
@@ -408,14 +414,23 @@ def _in(period: Period, utc_text: str) -> bool:
 
 def open_objections(db: Database, as_of_utc: str) -> tuple[OpenObjection, ...]:
     """Objections raised before `as_of_utc` and not resolved by then, oldest first."""
+    return _still_open(db, as_of_utc, "objection")
+
+
+def open_complaints(db: Database, as_of_utc: str) -> tuple[OpenObjection, ...]:
+    """Complaints made before `as_of_utc` and not resolved by then, oldest first."""
+    return _still_open(db, as_of_utc, "complaint")
+
+
+def _still_open(db: Database, as_of_utc: str, kind: str) -> tuple[OpenObjection, ...]:
     rows = db.execute(
         """
         SELECT ac.id, a.id, a.name, ac.date_utc, coalesce(nullif(ac.subject, ''), ac.body)
         FROM activities ac JOIN accounts a ON a.id = ac.account_id
-        WHERE ac.kind = 'objection' AND ac.date_utc < :as_of
+        WHERE ac.kind = :kind AND ac.date_utc < :as_of
           AND (coalesce(ac.resolved, 0) = 0 OR ac.resolved_utc >= :as_of)
         ORDER BY ac.date_utc, ac.id""",
-        {"as_of": as_of_utc},
+        {"as_of": as_of_utc, "kind": kind},
     ).fetchall()
     as_of = as_of_day(as_of_utc)
     return tuple(
@@ -495,6 +510,7 @@ def key_accounts(
     # Grouped once: a book may have thousands of key accounts and deals.
     deals_of = _by_account(deals)
     objections_of = _by_account(open_objections(db, as_of_utc))
+    complaints_of = _by_account(open_complaints(db, as_of_utc))
     won_in_period_of = _by_account(won_in_period)
     rows = db.execute(
         "SELECT id, name FROM accounts WHERE tier = 'key' ORDER BY name COLLATE NOCASE"
@@ -513,6 +529,7 @@ def key_accounts(
                 contacts.get(int(account_id)),
                 _open_key_deals(mine, due_before),
                 tuple(objections_of.get(account_id, [])),
+                tuple(complaints_of.get(account_id, [])),
             )
         )
     return tuple(result)
@@ -623,6 +640,7 @@ def _build(
         activity=activity_per_account(db, period),
         first_response=first_response(db, period),
         open_objections=open_objections(db, as_of),
+        open_complaints=open_complaints(db, as_of),
         stale_accounts=stale_accounts(db, as_of, stale_after_days, contacts),
         key_accounts=key_accounts(db, pipeline, as_of, won, contacts),
     )

@@ -143,6 +143,18 @@ def _activities(db: Database, ids: dict[str, int]) -> None:
         objection = add_activity(db, ids[account], "objection", subject=subject, date_utc=when)
         resolve_objection(db, objection.id)
         backdate(db, "activities", objection.id, "resolved_utc", resolved_at)
+    # Complaints (post-contract support issues), each before its account's last contact so the
+    # contact figures stay those of the calls, meetings and mail above.
+    add_activity(db, ids["borealis"], "complaint", subject="Pallets damaged",
+                 date_utc="2026-03-19T09:00:00Z")
+    complaints = [
+        ("acme", "2026-03-09T09:00:00Z", "Invoice sent twice", "2026-04-02T09:00:00Z"),
+        ("cobalt", "2026-03-01T08:00:00Z", "Login broken", "2026-03-15T08:00:00Z"),
+    ]
+    for account, when, subject, resolved_at in complaints:
+        complaint = add_activity(db, ids[account], "complaint", subject=subject, date_utc=when)
+        resolve_objection(db, complaint.id)
+        backdate(db, "activities", complaint.id, "resolved_utc", resolved_at)
 
 
 # (folder, Message-ID, date, from, to, References: the thread so far, oldest first)

@@ -186,7 +186,7 @@ def test_html_has_a_section_per_key_account(html: str) -> None:
     assert (
         "<p>Revenue share 48.9% (11,000.00 won up to the end of the period); won in the period "
         "7,000.00; last contact 2026-03-10; 2 open deals worth 12,000.00, 1 open objection, "
-        "1 overdue action.</p>" in acme
+        "1 open complaint, 1 overdue action.</p>" in acme
     )
     assert (
         '<tr><td>Acme renewal</td><td>Proposal presented</td><td class="num">10,000.00</td>\n'
@@ -209,16 +209,21 @@ def test_html_opens_with_the_figures_and_compares_key_accounts(html: str) -> Non
         ("Lost in the period", "5,000.00", "1 deal"),
         ("Median first response", "4.25 h", "2 of 3 client waits answered"),
         ("Open objections", "2", "the oldest 23 days"),
+        ("Open complaints", "2", "the oldest 22 days"),
         ("Stale accounts", "2", "no contact for 30 days or more"),
-        ("Key accounts", "2", "1 overdue action, 1 open objection"),
+        ("Key accounts", "2", "1 overdue action, 1 open objection, 2 open complaints"),
     ]
     overview = html[html.index('<table id="key-overview">') :]
     overview = overview[: overview.index("</table>")]
     cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in overview.split("<tr>")[2:]]
     assert cells == [
-        ["Acme", "48.9%", "11,000.00", "7,000.00", "2026-03-10", "2", "12,000.00", "1", "1"],
-        ["Borealis", "13.3%", "3,000.00", "3,000.00", "2026-03-20", "2", "28,000.00", "0", "0"],
+        ["Acme", "48.9%", "11,000.00", "7,000.00", "2026-03-10", "2", "12,000.00", "1", "1", "1"],
+        ["Borealis", "13.3%", "3,000.00", "3,000.00", "2026-03-20", "2", "28,000.00", "0", "1",
+         "0"],
     ]
+    complaints = html[html.index('<table id="complaints-table">') :]
+    assert "<tr><td>Acme</td><td>2026-03-09</td><td>Invoice sent twice</td>" in complaints
+    assert '<caption>Open complaints</caption>' in html
     total = re.search(r'<tr class="total">(.*?)</tr>', html, re.S)
     assert total is not None
     assert re.findall(r"<td[^>]*>(.*?)</td>", total.group(1)) == ["Total", "4", "3", "3", "1", "1"]

@@ -440,7 +440,16 @@ def test_json_holds_the_hand_derived_figures(report: Report) -> None:
     ]
     acme = data["key_accounts"][0]
     renewal, upsell = acme["open_deals"]
-    assert {k: v for k, v in acme.items() if k not in ("open_deals", "open_objections")} == {
+    assert data["open_complaints"] == [
+        {"activity_id": acme["open_complaints"][0]["activity_id"], "account": "Acme",
+         "date": "2026-03-09T09:00:00Z", "subject": "Invoice sent twice", "age_days": 22},
+        {"activity_id": data["key_accounts"][1]["open_complaints"][0]["activity_id"],
+         "account": "Borealis", "date": "2026-03-19T09:00:00Z", "subject": "Pallets damaged",
+         "age_days": 12},
+    ]  # fmt: skip
+    assert [c["subject"] for c in acme["open_complaints"]] == ["Invoice sent twice"]
+    skip = ("open_deals", "open_objections", "open_complaints")
+    assert {k: v for k, v in acme.items() if k not in skip} == {
         "account": "Acme",
         "won_value": 11000.0,
         "won_in_period": 7000.0,
@@ -519,8 +528,10 @@ def test_markdown_has_the_figures_and_a_section_per_key_account(report: Report) 
     assert acme.strip().splitlines()[0] == (
         "Revenue share 48.9% (11,000.00 won up to the end of the period); won in the period "
         "7,000.00; last contact 2026-03-10; 2 open deals worth 12,000.00, 1 open objection, "
-        "1 overdue action."
+        "1 open complaint, 1 overdue action."
     )
+    assert "Open complaints:\n\n| Raised | Complaint | Age (days) |\n|---|---|---|\n" in acme
+    assert "| 2026-03-19 | Pallets damaged | 12 |" in borealis
     assert "| Acme renewal | Proposal presented | 10,000.00 | send terms | 2026-03-20 (overdue) |" in acme
     assert "| Acme upsell | Prospect | 2,000.00 | none |  |" in acme
     # Book text is escaped: a pipe cannot split the table, <b> and &amp; stay literal text.
@@ -545,15 +556,18 @@ def test_markdown_opens_with_the_figures_a_manager_reads_first(report: Report) -
     )
     assert glance_title == "## At a glance"
     # The hand-derived figures of the tests above.
-    assert rest[:7] == [
+    assert rest[:8] == [
         "- **Open pipeline: 21,200.00** (4 deals, weighted 12,320.00)",
         "- **Won in the period: 18,500.00** (4 deals)",
         "- **Lost in the period: 5,000.00** (1 deal)",
         "- **Median first response: 4.25 h** (2 of 3 client waits answered)",
         "- **Open objections: 2** (the oldest 23 days)",
+        "- **Open complaints: 2** (the oldest 22 days)",
         "- **Stale accounts: 2** (no contact for 30 days or more)",
-        "- **Key accounts: 2** (1 overdue action, 1 open objection)",
+        "- **Key accounts: 2** (1 overdue action, 1 open objection, 2 open complaints)",
     ]
+    assert "## Open complaints\n\n| Account | Raised | Complaint | Age (days) |" in md
+    assert "| Acme | 2026-03-09 | Invoice sent twice | 22 |\n| Borealis | 2026-03-19 |" in md
     assert (
         "Open pipeline: 4 deals worth 21,200.00, weighted 12,320.00; 12 deals in all stages, "
         "won and lost included." in md
@@ -564,8 +578,8 @@ def test_markdown_opens_with_the_figures_a_manager_reads_first(report: Report) -
     assert "## Stale accounts (no contact for 30 days or more)" in md
     # Key accounts side by side before their own sections.
     key = md[md.index("## Key accounts") : md.index("### Acme")]
-    assert "| Acme | 48.9% | 11,000.00 | 7,000.00 | 2026-03-10 | 2 | 12,000.00 | 1 | 1 |" in key
-    assert "| Borealis | 13.3% | 3,000.00 | 3,000.00 | 2026-03-20 | 2 | 28,000.00 | 0 | 0 |" in key
+    assert "| Acme | 48.9% | 11,000.00 | 7,000.00 | 2026-03-10 | 2 | 12,000.00 | 1 | 1 | 1 |" in key
+    assert "| Borealis | 13.3% | 3,000.00 | 3,000.00 | 2026-03-20 | 2 | 28,000.00 | 0 | 1 | 0 |" in key
 
 
 def test_report_titles_and_as_of_for_a_running_or_custom_period(book: Path) -> None:
@@ -711,12 +725,14 @@ def test_forecast_across_a_year_boundary(tmp_path: Path) -> None:
 def test_today_and_report_agree_on_stale_accounts(tmp_path: Path) -> None:
     # On 31 March with a 30-day threshold: A's last call (1 March) is 30 days old, so stale;
     # B has only a note (not contact: the manager writing to themselves), so never contacted;
-    # C's call on 2 March is 29 days old; D raised an objection on 20 March (contact).
+    # C's call on 2 March is 29 days old; D raised an objection on 20 March (contact), E a
+    # complaint on 10 February, 49 days before: contact too, so stale but not "never".
     opened = open_workspace(tmp_path / "ws")
     try:
         db = opened.db
-        acts = {"A": "call", "B": "note", "C": "call", "D": "objection"}
-        days = {"A": "2026-03-01", "B": "2026-03-25", "C": "2026-03-02", "D": "2026-03-20"}
+        acts = {"A": "call", "B": "note", "C": "call", "D": "objection", "E": "complaint"}
+        days = {"A": "2026-03-01", "B": "2026-03-25", "C": "2026-03-02", "D": "2026-03-20",
+                "E": "2026-02-10"}
         for name, kind in acts.items():
             account = create_account(db, name).id
             add_activity(db, account, kind, subject="x", date_utc=f"{days[name]}T09:00:00Z")
@@ -726,9 +742,12 @@ def test_today_and_report_agree_on_stale_accounts(tmp_path: Path) -> None:
         today = today_items(db, date(2026, 3, 31), 30)
     finally:
         opened.close()
-    assert [(s.account, s.days_since) for s in report.stale_accounts] == [("B", None), ("A", 30)]
+    assert [(s.account, s.days_since) for s in report.stale_accounts] == [
+        ("B", None), ("E", 49), ("A", 30),
+    ]  # fmt: skip
     assert [(i.account_name, i.day) for i in today if i.section == "stale"] == [
         ("B", ""),
+        ("E", "2026-02-10"),
         ("A", "2026-03-01"),
     ]
 

@@ -216,16 +216,20 @@ async def _drive_reports(app: ReportsHost) -> None:
             "Account", "Raised", "Objection", "Days",
         ]  # fmt: skip
         assert [r[0] for r in _rows(screen, "stale-table")] == ["Dormant", "Echo"]
+        # Complaints open on 31 March, oldest first (Cobalt's was resolved on 15 March).
+        assert [(r[0], r[2], r[3]) for r in _rows(screen, "complaints-table")] == [
+            ("Acme", "Invoice sent twice", "22"), ("Borealis", "Pallets damaged", "12"),
+        ]  # fmt: skip
         await pilot.press("shift+tab")
         await _settled(app, pilot)
         assert tabs.active == "key-accounts-section"
         # At 80 columns the key table drops Won, In period and Next action (enter shows them).
         key_table = screen.query_one("#key-table", FitTable)
         assert key_table.shown_headers == [
-            "Account", "Share", "Last contact", "Deals", "Open value", "Obj.", "Late",
+            "Account", "Share", "Last contact", "Deals", "Open value", "Obj.", "Compl.", "Late",
         ]  # fmt: skip
         assert _rows(screen, "key-table")[0] == [
-            "Acme", "48.9%", "2026-03-10", "2", "12,000.00", "1", "1",
+            "Acme", "48.9%", "2026-03-10", "2", "12,000.00", "1", "1", "1",
         ]  # fmt: skip
         await pilot.press("down", "enter")
         await _settled(app, pilot)

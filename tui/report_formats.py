@@ -22,7 +22,14 @@ from typing import Any
 
 from rapport.store.exporter import formula_safe
 from rapport.store.report_period import Period
-from rapport.store.reports import AccountActivity, FirstResponse, KeyAccount, KeyDeal, Report
+from rapport.store.reports import (
+    AccountActivity,
+    FirstResponse,
+    KeyAccount,
+    KeyDeal,
+    OpenObjection,
+    Report,
+)
 from rapport.store.text import clean_line
 
 FORMATS = ("md", "csv", "json", "html")
@@ -35,6 +42,7 @@ _ITEM_KEYS = {
     "forecast": "month",
     "activity": "account",
     "open_objections": "activity_id",
+    "open_complaints": "activity_id",
     "stale_accounts": "account",
     "key_accounts": "account",
 }
@@ -135,7 +143,6 @@ def headlines(report: Report) -> list[Headline]:
     """The figures a manager reads first (md and html open with them)."""
     fr = report.first_response
     keys = report.key_accounts
-    oldest = max((o.age_days for o in report.open_objections), default=None)
     return [
         Headline("Open pipeline", money(report.open_value),
                  f"{count_text(report.open_deals, 'deal')}, weighted {money(report.open_weighted)}"),
@@ -145,13 +152,21 @@ def headlines(report: Report) -> list[Headline]:
         Headline("Median first response", hours(fr.median_hours),
                  f"{fr.answered} of {fr.waits} client waits answered"),
         Headline("Open objections", str(len(report.open_objections)),
-                 "none" if oldest is None else f"the oldest {count_text(oldest, 'day')}"),
+                 _oldest_text(report.open_objections)),
+        Headline("Open complaints", str(len(report.open_complaints)),
+                 _oldest_text(report.open_complaints)),
         Headline("Stale accounts", str(len(report.stale_accounts)),
                  f"no contact for {report.stale_after_days} days or more"),
         Headline("Key accounts", str(len(keys)),
                  f"{count_text(sum(len(k.overdue_deals) for k in keys), 'overdue action')}, "
-                 f"{count_text(sum(len(k.open_objections) for k in keys), 'open objection')}"),
+                 f"{count_text(sum(len(k.open_objections) for k in keys), 'open objection')}, "
+                 f"{count_text(sum(len(k.open_complaints) for k in keys), 'open complaint')}"),
     ]
+
+
+def _oldest_text(items: tuple[OpenObjection, ...]) -> str:
+    oldest = max((o.age_days for o in items), default=None)
+    return "none" if oldest is None else f"the oldest {count_text(oldest, 'day')}"
 
 
 def stale_title(report: Report) -> str:
@@ -159,14 +174,14 @@ def stale_title(report: Report) -> str:
 
 
 KEY_OVERVIEW_HEADERS = ["Account", "Share", "Won to date", "Won in period", "Last contact",
-                        "Open deals", "Open value", "Objections", "Overdue"]
+                        "Open deals", "Open value", "Objections", "Complaints", "Overdue"]
 
 
 def key_overview_row(k: KeyAccount) -> list[Any]:
     """A key account's figures as one table row (md and html put them side by side)."""
     return [k.account, f"{k.revenue_share:.1f}%", money(k.won_value), money(k.won_in_period),
             day_of(k.last_contact_utc), len(k.open_deals), money(k.open_value),
-            len(k.open_objections), len(k.overdue_deals)]
+            len(k.open_objections), len(k.open_complaints), len(k.overdue_deals)]
 
 
 ACTIVITY_FIELDS = ("mails_in", "mails_out", "calls", "meetings", "notes")
@@ -257,16 +272,8 @@ def report_data(report: Report) -> dict[str, Any]:
             "unanswered": report.first_response.unanswered,
             "median_hours": report.first_response.median_hours,
         },
-        "open_objections": [
-            {
-                "activity_id": o.activity_id,
-                "account": o.account,
-                "date": o.date_utc,
-                "subject": o.subject,
-                "age_days": o.age_days,
-            }
-            for o in report.open_objections
-        ],
+        "open_objections": [_open_item(o) for o in report.open_objections],
+        "open_complaints": [_open_item(o) for o in report.open_complaints],
         "stale_after_days": report.stale_after_days,
         "stale_accounts": [
             {"account": s.account, "last_contact": s.last_contact_utc, "days_since": s.days_since}
@@ -274,6 +281,21 @@ def report_data(report: Report) -> dict[str, Any]:
         ],
         "key_accounts": [_key_account(k) for k in report.key_accounts],
     }
+
+
+def _open_item(o: OpenObjection) -> dict[str, Any]:
+    return {
+        "activity_id": o.activity_id,
+        "account": o.account,
+        "date": o.date_utc,
+        "subject": o.subject,
+        "age_days": o.age_days,
+    }
+
+
+def _key_item(o: OpenObjection) -> dict[str, Any]:
+    """An open objection or complaint inside its key account (the account is the row's)."""
+    return {k: v for k, v in _open_item(o).items() if k != "account"}
 
 
 def _key_account(k: KeyAccount) -> dict[str, Any]:
@@ -299,15 +321,8 @@ def _key_account(k: KeyAccount) -> dict[str, Any]:
             }
             for d in k.open_deals
         ],
-        "open_objections": [
-            {
-                "activity_id": o.activity_id,
-                "date": o.date_utc,
-                "subject": o.subject,
-                "age_days": o.age_days,
-            }
-            for o in k.open_objections
-        ],
+        "open_objections": [_key_item(o) for o in k.open_objections],
+        "open_complaints": [_key_item(o) for o in k.open_complaints],
         "overdue_actions": [
             {
                 "deal_id": d.deal_id,
@@ -480,6 +495,15 @@ def render_md(report: Report) -> str:
                 for o in report.open_objections
             ],
         ),
+        "## Open complaints",
+        "",
+        *_table(
+            ["Account", "Raised", "Complaint", "Age (days)"],
+            [
+                [o.account, day_of(o.date_utc), o.subject, o.age_days]
+                for o in report.open_complaints
+            ],
+        ),
         f"## {stale_title(report)}",
         "",
         *_table(
@@ -507,6 +531,7 @@ def key_account_summary(k: KeyAccount) -> str:
         f"period); won in the period {money(k.won_in_period)}; last contact "
         f"{day_of(k.last_contact_utc)}; {count_text(len(k.open_deals), 'open deal')} worth "
         f"{money(k.open_value)}, {count_text(len(k.open_objections), 'open objection')}, "
+        f"{count_text(len(k.open_complaints), 'open complaint')}, "
         f"{count_text(len(k.overdue_deals), 'overdue action')}."
     )
 
@@ -538,6 +563,12 @@ def _key_account_md(k: KeyAccount) -> list[str]:
         lines += _table(
             ["Raised", "Objection", "Age (days)"],
             [[day_of(o.date_utc), o.subject, o.age_days] for o in k.open_objections],
+        )
+    if k.open_complaints:
+        lines += ["Open complaints:", ""]
+        lines += _table(
+            ["Raised", "Complaint", "Age (days)"],
+            [[day_of(o.date_utc), o.subject, o.age_days] for o in k.open_complaints],
         )
     if k.overdue_deals:
         lines += ["Overdue actions:", ""]

@@ -203,6 +203,18 @@ _TEMPLATE = """<!DOCTYPE html>
 </table>
 {% endif %}
 
+<h2 id="complaints">Open complaints</h2>
+{{ empty(r.open_complaints) }}
+{% if r.open_complaints %}
+<table id="complaints-table">
+<tr><th>Account</th><th>Raised</th><th>Complaint</th><th class="num">Age (days)</th></tr>
+{%- for o in r.open_complaints %}
+<tr><td>{{ o.account }}</td><td>{{ day_of(o.date_utc) }}</td><td>{{ o.subject }}</td>
+<td class="num">{{ o.age_days }}</td></tr>
+{%- endfor %}
+</table>
+{% endif %}
+
 <h2 id="stale">{{ stale_title }}</h2>
 {{ empty(r.stale_accounts) }}
 {% if r.stale_accounts %}
@@ -244,6 +256,15 @@ _TEMPLATE = """<!DOCTYPE html>
 <caption>Open objections</caption>
 <tr><th>Raised</th><th>Objection</th><th class="num">Age (days)</th></tr>
 {%- for o in k.open_objections %}
+<tr><td>{{ day_of(o.date_utc) }}</td><td>{{ o.subject }}</td><td class="num">{{ o.age_days }}</td></tr>
+{%- endfor %}
+</table>
+{%- endif %}
+{%- if k.open_complaints %}
+<table class="key-complaints">
+<caption>Open complaints</caption>
+<tr><th>Raised</th><th>Complaint</th><th class="num">Age (days)</th></tr>
+{%- for o in k.open_complaints %}
 <tr><td>{{ day_of(o.date_utc) }}</td><td>{{ o.subject }}</td><td class="num">{{ o.age_days }}</td></tr>
 {%- endfor %}
 </table>

@@ -48,6 +48,10 @@ def key_account_detail(k: KeyAccount) -> RenderableType:
         parts.append(_table(
             "Open objections", ["Raised", "Objection", "Days"],
             [[day_of(o.date_utc), o.subject, o.age_days] for o in k.open_objections]))
+    if k.open_complaints:
+        parts.append(_table(
+            "Open complaints", ["Raised", "Complaint", "Days"],
+            [[day_of(o.date_utc), o.subject, o.age_days] for o in k.open_complaints]))
     if k.overdue_deals:
         parts.append(_table(
             "Overdue actions", ["Deal", "Next action", "Due"],
@@ -58,6 +62,7 @@ def key_account_detail(k: KeyAccount) -> RenderableType:
 
 
 def objection_detail(o: OpenObjection) -> RenderableType:
+    """An open objection or complaint: when it was raised, and all of its text."""
     return Group(_text(f"Raised {day_of(o.date_utc)}, open for {o.age_days} days."), Text(""),
                  _text(o.subject))
 

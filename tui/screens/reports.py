@@ -67,10 +67,13 @@ _COLUMNS: dict[str, tuple[Column, ...]] = {
                        Column("Calls"), Column("Meet."), Column("Notes")),
     "key-table": (Column("Account", flex=True), Column("Won", wide=True),
                   Column("In period", wide=True), Column("Share"), Column("Last contact"),
-                  Column("Deals"), Column("Open value"), Column("Obj."), Column("Late"),
+                  Column("Deals"), Column("Open value"), Column("Obj."), Column("Compl."),
+                  Column("Late"),
                   Column("Next action", flex=True, wide=True)),
     "objections-table": (Column("Account", flex=True), Column("Raised"),
                          Column("Objection", flex=True), Column("Days")),
+    "complaints-table": (Column("Account", flex=True), Column("Raised"),
+                         Column("Complaint", flex=True), Column("Days")),
     "stale-table": (Column("Account", flex=True), Column("Last contact"), Column("Days")),
 }
 
@@ -144,7 +147,7 @@ class ReportsScreen(Screen[None]):
                 yield self._table("activity-table", "full")
             with TabPane("Key accounts", id="key-accounts-section"):
                 yield Static(
-                    "enter: the account's open deals, objections and overdue actions",
+                    "enter: the account's open deals, objections, complaints and overdue actions",
                     classes="note hint",
                     markup=False,
                 )
@@ -152,6 +155,8 @@ class ReportsScreen(Screen[None]):
             with TabPane("Attention", id="attention-section"):
                 yield Label("Open objections", classes="title")
                 yield self._table("objections-table", "half")
+                yield Label("Open complaints", classes="title")
+                yield self._table("complaints-table", "half")
                 yield Label("", id="stale-title", classes="title")
                 yield self._table("stale-table", "half")
         yield Footer()
@@ -289,6 +294,7 @@ class ReportsScreen(Screen[None]):
                     _cell(len(k.open_deals)),
                     _num(money(k.open_value)),
                     _cell(len(k.open_objections)),
+                    _cell(len(k.open_complaints)),
                     _cell(len(k.overdue_deals)),
                     _cell(next_action_text(k)),
                 ]
@@ -297,13 +303,16 @@ class ReportsScreen(Screen[None]):
         )
 
     def _show_attention(self, r: Report) -> None:
-        self._fill(
-            "objections-table",
-            [
-                [_cell(o.account), _cell(day_of(o.date_utc)), _cell(o.subject), _cell(o.age_days)]
-                for o in r.open_objections
-            ],
-        )
+        for table_id, items in (("objections-table", r.open_objections),
+                                ("complaints-table", r.open_complaints)):
+            self._fill(
+                table_id,
+                [
+                    [_cell(o.account), _cell(day_of(o.date_utc)), _cell(o.subject),
+                     _cell(o.age_days)]
+                    for o in items
+                ],
+            )
         self.query_one("#stale-title", Label).update(
             Text(stale_title(r))
         )
@@ -333,6 +342,9 @@ class ReportsScreen(Screen[None]):
             self.app.push_screen(ReportDetailScreen(k.account, key_account_detail(k)))
         elif table_id == "objections-table" and row < len(r.open_objections):
             o = r.open_objections[row]
+            self.app.push_screen(ReportDetailScreen(o.account, objection_detail(o)))
+        elif table_id == "complaints-table" and row < len(r.open_complaints):
+            o = r.open_complaints[row]
             self.app.push_screen(ReportDetailScreen(o.account, objection_detail(o)))
         elif table_id == "closed-table" and row < len(self._closed_rows(r)):
             result, d = self._closed_rows(r)[row]
