@@ -327,3 +327,78 @@ print(sorted(m for m in sys.modules if m.startswith(("rapport.mail", "rapport.tu
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           check=True)
     assert done.stdout == "[]\n"
+
+
+
+ENRON_ME = frozenset({"phillip.allen@enron.com", "k..allen@enron.com", "pallen@enron.com"})
+ENRON_AOL_CONTACT = "jacquestc@aol.com"
+
+
+def _enron_expectation(raw: bytes) -> tuple[str, set[str]]:
+    """(Message-ID, accounts) by the rules applied by hand to From/To/Cc as Python's own parser
+    reads them (not Rapport's): Enron for enron.com and its subdomains, Accenture for
+    accenture.com, Austin for austintx.com or its AOL contact; never the owner's own addresses,
+    hotmail.com (freemail, though Austin lists it) or enron.net."""
+    from email import message_from_bytes, policy
+    from email.utils import getaddresses
+
+    message = message_from_bytes(raw, policy=policy.compat32)
+    fields = [str(v) for k in ("From", "To", "Cc") for v in message.get_all(k, [])]
+    found: set[str] = set()
+    for _name, address in getaddresses(fields):
+        address = address.lower()
+        domain = address.rpartition("@")[2].rstrip(".")
+        if "@" not in address or address in ENRON_ME:
+            continue
+        if address == ENRON_AOL_CONTACT or domain == "austintx.com":
+            found.add("Austin")
+        elif domain == "enron.com" or domain.endswith(".enron.com"):
+            found.add("Enron")
+        elif domain == "accenture.com":
+            found.add("Accenture")
+    return str(message["Message-ID"]).strip().strip("<>"), found
+
+
+@pytest.mark.corpus
+def test_enron_mail_links_by_domain_subdomain_and_contact_never_own_or_freemail(
+    corpus_dir, ws: OpenWorkspace, tmp_path
+) -> None:
+    from rapport.mail.maildir import sync_maildir
+
+    db = ws.db
+    accounts.create_account(db, "Enron", domains=("enron.com",))
+    accounts.create_account(db, "Accenture", domains=("accenture.com",))
+    austin = accounts.create_account(db, "Austin", domains=("austintx.com", "hotmail.com"))
+    contacts.create_contact(db, account_id=austin.id, name="Jacques", emails=[ENRON_AOL_CONTACT])
+    root = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True)
+    users = corpus_dir / "enron" / "maildir"
+    folders = [users / "allen-p" / "inbox", users / "allen-p" / "sent_items",
+               users / "lay-k" / "inbox"]
+    expected: dict[str, set[str]] = {}
+    for n, path in enumerate(p for folder in folders for p in sorted(folder.iterdir())):
+        raw = path.read_bytes()
+        (root / "cur" / f"{n}.enron:2,S").write_bytes(raw)
+        message_id, linked = _enron_expectation(raw)
+        expected[message_id] = linked
+
+    sync_maildir(db, mailbox="enron", path=root, my_addresses=ENRON_ME)
+
+    actual = {m.message_id: {a[1] for a in m.accounts}
+              for m in store.list_messages(db, limit=10_000)}
+    assert len(actual) == len(expected) > 1700  # Message-IDs are unique in these folders
+    assert {mid: (actual[mid], want) for mid, want in expected.items()
+            if actual[mid] != want} == {}
+    # Not vacuous: each rule met this data.
+    assert sum(s == {"Enron"} for s in expected.values()) > 500
+    assert sum(len(s) > 1 for s in expected.values()) > 0  # several accounts
+    assert sum("Austin" in s for s in expected.values()) > 5  # the AOL contact, austintx.com
+    assert sum(not s for s in expected.values()) > 100  # the review queue
+
+    def with_address(pattern: str) -> int:
+        return db.execute("SELECT count(DISTINCT message_id) FROM message_addresses"
+                          " WHERE address LIKE ?", [pattern]).fetchone()[0]
+
+    assert with_address("%@mailman.enron.com") + with_address("%@ect.enron.com") >= 10
+    assert with_address("%@hotmail.com") > 10 and with_address("%@enron.net") > 0
