@@ -151,7 +151,8 @@ def today_items(db: Database, today: date, stale_after_days: int) -> list[TodayI
     # The report's definition of contact and staleness (store/contact.py), so the two agree.
     for s in stale_accounts(db, day_end_utc(today), stale_after_days):  # all of them: the list is virtualised
         last = (s.last_contact_utc or "")[:10]
-        items.append(TodayItem("stale", s.account_id, s.account, "no contact since " + (last or "ever"), last))
+        text = "never contacted" if s.days_since is None else f"no contact for {s.days_since} days"
+        items.append(TodayItem("stale", s.account_id, s.account, text, last))
     day_ago = (today - timedelta(days=1)).isoformat()
     for r in db.execute(
         """SELECT ma.account_id, a.name, m.subject, m.date_utc FROM messages m

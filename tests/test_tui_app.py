@@ -1002,6 +1002,8 @@ def test_overdue_rotting_unread_readable_in_every_theme(home: Path, mode: str,
     from rich.color import ColorType
     from textual.filter import Monochrome
 
+    from rapport.tui.widgets.when import short_day
+
     if mode == "NO_COLOR":
         monkeypatch.setenv("NO_COLOR", "1")
 
@@ -1022,7 +1024,7 @@ def test_overdue_rotting_unread_readable_in_every_theme(home: Path, mode: str,
             background = app.screen.styles.background
             strip = Monochrome().apply(strip, background)
             unread_strip = Monochrome().apply(unread_strip, background)
-        due = _segment(strip, rows[index].deal.next_action_due.isoformat())
+        due = _segment(strip, short_day(rows[index].deal.next_action_due, TODAY))
         mark = _segment(strip, "!")
         assert due.style.bold and mark.style.bold
         assert _segment(unread_strip, "●").style.bold
@@ -1039,7 +1041,7 @@ def test_overdue_rotting_unread_readable_in_every_theme(home: Path, mode: str,
         name = _segment(plain_strip, rows[plain].deal.account_name[:10])
         if mode == "NO_COLOR":
             plain_strip = Monochrome().apply(plain_strip, app.screen.styles.background)
-        muted = _segment(plain_strip, rows[plain].deal.next_action_due.isoformat())  # a date not yet due
+        muted = _segment(plain_strip, short_day(rows[plain].deal.next_action_due, TODAY))  # a date not yet due
         if mode != "ansi-dark":
             assert _contrast(name.style) >= 4.5
             assert _contrast(muted.style) >= 3, (mode, _contrast(muted.style))
@@ -1172,3 +1174,59 @@ def test_a_key_account_timeline_is_paged_over_the_store(home: Path) -> None:
         assert isinstance(app.screen, ReaderScreen) and app.screen.message.id == oldest.message_id
 
     drive(home, body, size=(80, 24))
+
+
+def test_dates_read_like_a_mail_client() -> None:
+    """09:30 today (local time), 18 Nov this year, 2025-11-18 before; due dates 'today' / 27 Nov."""
+    from datetime import date
+
+    from rapport.store.timeutil import parse_utc_text
+    from rapport.tui.widgets.when import long_moment, short_day, short_moment
+
+    local = parse_utc_text("2026-11-18T09:30:00Z").astimezone()
+    assert short_moment("2026-11-18T09:30:00Z", local.date()) == local.strftime("%H:%M")
+    assert short_moment("2026-03-04T09:30:00Z", date(2026, 11, 18)) == "4 Mar"
+    assert short_moment("2025-11-18T09:30:00Z", date(2026, 11, 18)) == "2025-11-18"
+    assert short_moment("not a time", date(2026, 11, 18)) == "not a time"
+    assert short_day(date(2026, 11, 18), date(2026, 11, 18)) == "today"
+    assert short_day("2026-11-27", date(2026, 11, 18)) == "27 Nov"
+    assert short_day(date(2027, 1, 5), date(2026, 11, 18)) == "2027-01-05"
+    assert short_day(None, date(2026, 11, 18)) == ""
+    assert long_moment("2026-11-18T09:30:00Z").startswith(f"Wed 18 Nov 2026 {local:%H:%M}")
+
+
+def test_every_list_shows_short_dates(home: Path) -> None:
+    """The inbox, the pipeline, the timeline and Today list dates as 09:30 / 18 Nov / 2025-11-18."""
+    from rapport.tui.widgets.when import short_day, short_moment
+
+    _new_mail(home, "today-1", "Arrived this morning")  # 08:00 UTC on TODAY
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        await _sync(app, pilot)
+        inbox, pipeline = app.screen.query_one("#inbox"), app.screen.query_one("#pipeline")
+        rows = [inbox.row(i) for i in range(inbox.row_count)]
+        years = {r.date_utc[:4] for r in rows}
+        assert {"2025", "2026"} <= years  # the demo spans both
+        for row in (rows[0], next(r for r in rows if r.date_utc.startswith("2026-0")),
+                    next(r for r in rows if r.date_utc.startswith("2025"))):
+            shown = inbox._render_row(row, 200).plain
+            assert f" {short_moment(row.date_utc, TODAY)} " in shown and f" {row.date_utc[2:10]} " not in shown, shown
+        assert any(":" in inbox._render_row(r, 200).plain[:8] for r in rows[:3])  # today's: HH:MM
+        assert "2025-" in inbox._render_row(rows[-1], 200).plain
+        deal_rows = [pipeline.row(i) for i in range(pipeline.row_count) if pipeline.row(i).deal is not None]
+        due = next(r for r in deal_rows if r.deal.next_action_due is not None)
+        assert short_day(due.deal.next_action_due, TODAY) in pipeline._render_row(due, 200).plain
+        assert due.deal.next_action_due.isoformat() not in pipeline._render_row(due, 200).plain
+        await to_first_deal(app, pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+        timeline = app.screen.query_one("#timeline")
+        item = timeline.row(0)
+        assert timeline._render_row(item, 200).plain.startswith(short_moment(item.date_utc, TODAY))
+        await pilot.press("escape", "t")
+        await pilot.pause()
+        today = app.screen.query_one("#today")
+        item = next(today.row(i) for i in range(today.row_count) if today.row(i).day)
+        assert short_day(item.day, TODAY) in today._render_row(item, 200).plain
+
+    drive(home, body)

@@ -15,6 +15,7 @@ from rapport.store import accounts, contacts, deals
 from rapport.tui.widgets.rowlist import RowList, line
 from rapport.tui.widgets.status_bar import StatusBar
 from rapport.tui.widgets.timeline import Timeline
+from rapport.tui.widgets.when import short_day
 
 if TYPE_CHECKING:
     from rapport.tui.app import RapportApp
@@ -77,7 +78,7 @@ class AccountScreen(Screen[None]):
         account = accounts.get_account(db, self.account_id)
         header = line((account.name, "bold"), (f"  [{account.tier}]  ", "dim"), ", ".join(account.domains))
         for deal in deals.list_deals(db, account_id=self.account_id):
-            due = f" (due {deal.next_action_due})" if deal.next_action_due else ""
+            due = f" (due {short_day(deal.next_action_due, self.rapport.today)})" if deal.next_action_due else ""
             header.append("\n")
             header.append_text(line((f"{deal.stage}: ", "bold"), f"{deal.title}  {deal.value:,.0f} {deal.currency}",
                                     ("  next: ", "dim"), f"{deal.next_action}{due}"))

@@ -15,6 +15,7 @@ from rapport.mail.parse import quote_runs
 from rapport.store.messages import Message
 from rapport.tui.safe import clean
 from rapport.tui.widgets.status_bar import StatusBar
+from rapport.tui.widgets.when import long_moment
 
 
 def fold_quotes(body: str, unfold: bool) -> Text:
@@ -42,7 +43,8 @@ def fold_quotes(body: str, unfold: bool) -> Text:
 def render_message(message: Message, *, headers: bool, unfold: bool) -> Text:
     out = Text()
     out.append(clean(message.subject) + "\n", style="bold")
-    out.append(clean(f"{message.from_name} <{message.from_addr}>   {message.date_utc}") + "\n", style="dim")
+    out.append(clean(f"{message.from_name} <{message.from_addr}>   {long_moment(message.date_utc)}") + "\n",
+               style="dim")
     if headers:
         for label, value in (("To", message.to_addrs), ("Cc", message.cc_addrs), ("Reply-To", message.reply_to),
                              ("Message-ID", message.message_id), ("Folder", f"{message.mailbox}/{message.folder}"),

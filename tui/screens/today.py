@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -14,6 +15,7 @@ from textual.widgets import Static
 from rapport.store import queries
 from rapport.tui.widgets.rowlist import RowList, line, role
 from rapport.tui.widgets.status_bar import StatusBar
+from rapport.tui.widgets.when import WIDTH, short_day
 
 if TYPE_CHECKING:
     from rapport.tui.app import RapportApp
@@ -22,16 +24,18 @@ _LABEL = {"due": ("due", role("overdue")), "complaint": ("complaint", role("aler
           "stale": ("stale", role("rotting")), "unanswered": ("unanswered", role("incoming"))}
 
 
-def render_today_row(item: queries.TodayItem, width: int) -> Text:
+def render_today_row(item: queries.TodayItem, width: int, today: date | None = None) -> Text:
     label, style = _LABEL[item.section]
-    return line((f"{label:<11}", style), (f"{item.day:<11}", role("muted")),
+    when = short_day(item.day, today or date.today())
+    return line((f"{label:<11}", style), (f"{when:<{WIDTH}} ", role("muted")),
                 (f"{item.account_name[:24]:<25}", role("strong")), item.text)
 
 
 def today_title(day: str, items: list[queries.TodayItem]) -> Text:
-    """' Today 2026-11-18 — 3 due · 12 stale · 454 unanswered' (the counts of every section)."""
+    """' Today 2026-11-18 — 3 due · 1 complaint · 12 stale · 454 unanswered' (every section's count)."""
     counts = Counter(item.section for item in items)
-    parts = " · ".join(f"{counts[section]:,} {section}" for section in _LABEL)
+    parts = " · ".join(f"{counts[section]:,} {section}" + ("s" if section == "complaint" and counts[section] != 1
+                                                          else "") for section in _LABEL)
     return Text(f" Today {day} — {parts}", style="bold")
 
 
@@ -50,7 +54,7 @@ class TodayScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(" Today", style="bold"), id="today-title")
-        yield RowList(render_today_row, id="today")
+        yield RowList(lambda item, width: render_today_row(item, width, self.rapport.today), id="today")
         yield StatusBar()
 
     def on_mount(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -15,17 +16,19 @@ from rapport.store import queries
 from rapport.tui.safe import notify
 from rapport.tui.screens.pick import PickScreen
 from rapport.tui.widgets.rowlist import RowList, line, role
+from rapport.tui.widgets.when import WIDTH, short_moment
 
 if TYPE_CHECKING:
     from rapport.tui.app import RapportApp
 
 
-def render_inbox_row(row: queries.InboxRow, width: int) -> Text:
-    """● unread, date, sender, accounts (or 'unassigned'), subject."""
+def render_inbox_row(row: queries.InboxRow, width: int, today: date | None = None) -> Text:
+    """● unread, date (09:30 today, 18 Nov, 2025-11-18), sender, accounts (or 'unassigned'), subject."""
     who = row.from_name or row.from_addr
+    when = short_moment(row.date_utc, today or date.today())
     return line(
         ("●" if not row.seen else " ", role("unread")),
-        (f" {row.date_utc[2:10]} ", role("muted")),
+        (f" {when:<{WIDTH}} ", role("muted")),
         (f"{who[:18]:<18} ", role("unread") if not row.seen else ""),
         (f"{(row.accounts or 'unassigned')[:16]:<16} ", role("account") if row.accounts else role("unassigned")),
         (row.subject, role("unread") if not row.seen else ""),
@@ -63,7 +66,7 @@ class InboxList(RowList):
             return self.inbox_list
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 (Textual's name)
-        super().__init__(render_inbox_row, id=id)
+        super().__init__(lambda row, width: render_inbox_row(row, width, self.rapport.today), id=id)
 
     @property
     def rapport(self) -> RapportApp:

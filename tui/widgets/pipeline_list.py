@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -14,6 +15,7 @@ from rapport.store import queries
 from rapport.store.deals import Deal
 from rapport.tui.safe import notify
 from rapport.tui.widgets.rowlist import RowList, line, role
+from rapport.tui.widgets.when import WIDTH, short_day
 
 if TYPE_CHECKING:
     from rapport.tui.app import RapportApp
@@ -26,20 +28,20 @@ def _money(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def render_pipeline_row(row: queries.PipelineRow, width: int) -> Text:
+def render_pipeline_row(row: queries.PipelineRow, width: int, today: date | None = None) -> Text:
     """A stage header, or a deal: marks (! overdue, ~ rotting), account, value, due date, next action."""
     stage = row.stage
     if row.deal is None:
         return line((f"{stage.name}  ", role("heading")), (f"{stage.count} deals  {_money(stage.total)}"
                                                          f"  weighted {_money(stage.weighted)}", role("muted")))
     deal = row.deal
-    due = deal.next_action_due.isoformat() if deal.next_action_due else ""
+    due = short_day(deal.next_action_due, today or date.today())
     marks = ("!" if row.overdue else " ") + ("~" if row.rotting else " ")
     return line(
         (marks, role("overdue") if row.overdue else role("rotting")),
         (f"{deal.account_name[:22]:<22} ", ""),
         (f"{_money(deal.value):>9} ", ""),
-        (f"{due:<10} ", role("overdue") if row.overdue else role("muted")),
+        (f"{due:<{WIDTH}} ", role("overdue") if row.overdue else role("muted")),
         deal.next_action,
     )
 
@@ -68,7 +70,7 @@ class PipelineList(RowList):
             return self.pipeline_list
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 (Textual's name)
-        super().__init__(render_pipeline_row, id=id)
+        super().__init__(lambda row, width: render_pipeline_row(row, width, self.rapport.today), id=id)
 
     @property
     def rapport(self) -> RapportApp:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -16,6 +17,7 @@ from rapport.store.deals import Deal
 from rapport.tui.safe import notify
 from rapport.tui.screens.pick import PickScreen
 from rapport.tui.widgets.rowlist import RowList, line, role
+from rapport.tui.widgets.when import WIDTH, short_moment
 
 if TYPE_CHECKING:
     from rapport.tui.app import RapportApp
@@ -31,7 +33,7 @@ def deal_choice(deal: Deal) -> tuple[str, int]:
     return f"{deal.title} — {deal.stage}, {deal.value:,.0f} {deal.currency}", deal.id
 
 
-def render_timeline_row(item: queries.TimelineItem, width: int) -> Text:
+def render_timeline_row(item: queries.TimelineItem, width: int, today: date | None = None) -> Text:
     """Date, kind (thread with its size, objection/complaint open ! or resolved ✓), text; thread messages indented."""
     kind = item.kind
     if kind in RESOLVABLE:
@@ -40,7 +42,8 @@ def render_timeline_row(item: queries.TimelineItem, width: int) -> Text:
         kind = f"thread {item.count}"
     text = ("  ↳ " if item.depth else "") + item.text
     kind_role = "muted" if item.kind in RESOLVABLE and item.resolved else _KIND_ROLE.get(item.kind, "strong")
-    return line((f"{item.date_utc[:10]} ", role("muted")), (f"{kind:<12} ", role(kind_role)),
+    when = short_moment(item.date_utc, today or date.today())
+    return line((f"{when:<{WIDTH}} ", role("muted")), (f"{kind:<12} ", role(kind_role)),
                 (text, role("strong") if item.kind == "thread" else ""))
 
 
@@ -76,7 +79,7 @@ class Timeline(RowList):
             return self.timeline
 
     def __init__(self, account_id: int, *, id: str | None = None) -> None:  # noqa: A002 (Textual's name)
-        super().__init__(render_timeline_row, id=id)
+        super().__init__(lambda item, width: render_timeline_row(item, width, self.rapport.today), id=id)
         self.account_id = account_id
 
     @property
