@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from rapport.store import accounts, contacts, deals
+from rapport.tui.screens.resume import ReloadOnResume
 from rapport.tui.widgets.rowlist import RowList, line
 from rapport.tui.widgets.status_bar import StatusBar
 from rapport.tui.widgets.timeline import Timeline
@@ -42,14 +43,13 @@ def contacts_line(people: list[contacts.Contact], width: int) -> Text:
     return text
 
 
-class AccountScreen(Screen[None]):
+class AccountScreen(ReloadOnResume, Screen[None]):
     """One account."""
 
     CSS_PATH = "account.tcss"
     BINDING_GROUP_TITLE = "Account"
     # q goes back, as in the reader (neomutt's way); q quits on the main screen.
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "app.pop_screen", "Back", id="account.back")]
-    _opened = False
 
     def __init__(self, account_id: int) -> None:
         super().__init__()
@@ -96,13 +96,6 @@ class AccountScreen(Screen[None]):
 
     def mail_changed(self) -> None:
         self.reload()
-
-    def on_screen_resume(self) -> None:
-        # Back from another screen (an account, the reader, Today): what was done there shows here.
-        # The first resume is the screen's opening, which on_mount has already read for.
-        if self._opened:
-            self.reload()
-        self._opened = True
 
     @on(Timeline.Changed)
     def _timeline_changed(self, event: Timeline.Changed) -> None:

@@ -14,6 +14,7 @@ from textual.widgets import Input, Static
 
 from rapport.store import queries
 from rapport.tui.safe import clean
+from rapport.tui.screens.resume import ReloadOnResume
 from rapport.tui.widgets.inbox_list import InboxList
 from rapport.tui.widgets.pipeline_list import PipelineList
 from rapport.tui.widgets.rowlist import RowList
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from rapport.tui.app import RapportApp
 
 
-class MainScreen(Screen[None]):
+class MainScreen(ReloadOnResume, Screen[None]):
     """Pipeline and inbox side by side."""
 
     CSS_PATH = "main.tcss"
@@ -32,7 +33,6 @@ class MainScreen(Screen[None]):
         Binding("slash", "search", "Search", id="main.search"),
         Binding("escape", "clear_search", "Clear", show=False, id="main.clear"),
     ]
-    _opened = False
 
     @property
     def rapport(self) -> RapportApp:
@@ -87,13 +87,6 @@ class MainScreen(Screen[None]):
         """New mail or a re-link: both panes re-read, cursors stay on their rows."""
         self.inbox.reload(keep=True)
         self.refresh_pipeline()
-
-    def on_screen_resume(self) -> None:
-        # Back from another screen (an account, the reader, Today): what was done there shows here.
-        # The first resume is the screen's opening, which on_mount has already read for.
-        if self._opened:
-            self.mail_changed()
-        self._opened = True
 
     @on(PipelineList.DealChanged)
     def _deal_changed(self, event: PipelineList.DealChanged) -> None:

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from rapport.store import queries
+from rapport.tui.screens.resume import ReloadOnResume
 from rapport.tui.widgets.rowlist import RowList, line, role
 from rapport.tui.widgets.status_bar import StatusBar
 from rapport.tui.widgets.when import WIDTH, short_day
@@ -39,14 +40,13 @@ def today_title(day: str, items: list[queries.TodayItem]) -> Text:
     return Text(f" Today {day} — {parts}", style="bold")
 
 
-class TodayScreen(Screen[None]):
+class TodayScreen(ReloadOnResume, Screen[None]):
     """What needs doing today; enter opens the line's account."""
 
     CSS_PATH = "today.tcss"
     BINDING_GROUP_TITLE = "Today"
     # q goes back, as in the reader (neomutt's way); q quits on the main screen.
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "app.pop_screen", "Back", id="today.back")]
-    _opened = False
 
     @property
     def rapport(self) -> RapportApp:
@@ -71,13 +71,6 @@ class TodayScreen(Screen[None]):
 
     def mail_changed(self) -> None:
         self.reload()
-
-    def on_screen_resume(self) -> None:
-        # Back from another screen (an account, the reader, Today): what was done there shows here.
-        # The first resume is the screen's opening, which on_mount has already read for.
-        if self._opened:
-            self.reload()
-        self._opened = True
 
     def on_row_list_selected(self, event: RowList.Selected) -> None:
         self.rapport.open_account(event.row.account_id)
