@@ -59,6 +59,7 @@ class DovecotServer:
     root: Path
     condstore: bool = True
     idle: bool = True
+    special_use: bool = True
     plain_port: int = 0
     tls_port: int = 0
     ca_file: Path = field(default_factory=Path)
@@ -99,6 +100,19 @@ class DovecotServer:
             names = [n for n in names if self.idle or n != "IDLE"]
             capability = f"imap_capability = {' '.join(names)}\n"
         del ca
+        # Without SPECIAL-USE flags (an older server) a client must find Sent and Drafts by name.
+        special = """
+  mailbox Drafts {
+    special_use = \\Drafts
+    auto = subscribe
+  }
+  mailbox "Sent Items" {
+    special_use = \\Sent
+    auto = subscribe
+  }
+  mailbox Trash {
+    special_use = \\Trash
+  }""" if self.special_use else ""
         return f"""\
 base_dir = {self.root}/run
 state_dir = {self.root}/state
@@ -134,18 +148,7 @@ userdb {{
 }}
 namespace inbox {{
   inbox = yes
-  separator = /
-  mailbox Drafts {{
-    special_use = \\Drafts
-    auto = subscribe
-  }}
-  mailbox "Sent Items" {{
-    special_use = \\Sent
-    auto = subscribe
-  }}
-  mailbox Trash {{
-    special_use = \\Trash
-  }}
+  separator = /{special}
 }}
 service imap-login {{
   inet_listener imap {{
@@ -346,14 +349,14 @@ def make_message(n: int, *, subject: str | None = None, sender: str = "alice@acm
 
 
 def _start(tmp_factory: pytest.TempPathFactory, name: str, condstore: bool,
-           idle: bool = True) -> Iterator[DovecotServer]:
+           idle: bool = True, special_use: bool = True) -> Iterator[DovecotServer]:
     if DOVECOT is None:
         pytest.skip("dovecot is not installed (apt install dovecot-imapd; `make test` does it as root)")
     if OPENSSL is None:
         pytest.skip("openssl is not installed: the Dovecot fixture needs it for its test CA")
     # Not under pytest's tmp tree: as root its 0700 parents would lock out Dovecot's mail user.
     root = Path(tempfile.mkdtemp(prefix=f"rapport-{name}-"))
-    server = DovecotServer(root, condstore=condstore, idle=idle)
+    server = DovecotServer(root, condstore=condstore, idle=idle, special_use=special_use)
     try:
         server.start()
     except RuntimeError as exc:
@@ -380,6 +383,14 @@ def dovecot_no_condstore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[D
 def dovecot_no_idle_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
     """The same server (CONDSTORE and QRESYNC on) without IDLE: `--watch` must poll."""
     yield from _start(tmp_path_factory, "dovecot-noidle", condstore=True, idle=False)
+
+
+@pytest.fixture(scope="session", name="dovecot_no_special_use")
+def dovecot_no_special_use_fixture(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[DovecotServer]:
+    """The same server with no folder flagged \\Sent or \\Drafts (and none made for users)."""
+    yield from _start(tmp_path_factory, "dovecot-nospecialuse", condstore=True, special_use=False)
 
 
 @pytest.fixture
