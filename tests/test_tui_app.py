@@ -247,6 +247,16 @@ def test_create_account_from_sender_refuses_freemail(home: Path) -> None:
         assert created is not None and created.domains == (domain,)
         assert "Brand New Customer" in _linked(db, company.id)
         assert any("created account Brand New Customer" in n for n in _notes(seen))
+        # A sender whose account exists already: refused before the name is asked, nothing created.
+        await pilot.press("u")
+        await pilot.pause()
+        known = next(inbox.row(i) for i in range(inbox.row_count) if inbox.row(i).accounts)
+        inbox.cursor = next(i for i in range(inbox.row_count) if inbox.row(i).id == known.id)
+        count = len(accounts.list_accounts(db))
+        await pilot.press("c")
+        await settle(pilot)
+        assert not isinstance(app.screen, PromptScreen) and len(accounts.list_accounts(db)) == count
+        assert any(f"{known.from_addr} already belongs to account" in n for n in _notes(seen)), _notes(seen)
 
     drive(home, body, seen=seen)
 
@@ -552,6 +562,14 @@ def test_hostile_text_is_literal(home: Path) -> None:
         await pilot.click("#reader-body")  # a [@click] in the text must not be a live link
         await pilot.press("escape")
         assert app.is_running
+        # Search with markup typed in: literal in the status line, one hit ("1 message").
+        await pilot.press("slash")
+        app.screen.query_one("#search").value = "[bold]Evil"
+        await pilot.press("enter")
+        await pilot.pause()
+        status = str(app.screen.query_one("#status").render())
+        assert "Inbox: 1 message  [search '[bold]Evil']" in status, status
+        assert app.screen.query_one("#inbox").current_row.id == hostile.id
 
     drive(home, body)
 

@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlite_utils import Database
 
-from rapport.store import accounts, activities, deals, matching, messages, queries
+from rapport.store import accounts, activities, contacts, deals, matching, messages, queries
 from rapport.store.dates import parse_due_date
 from rapport.store.errors import InputError
 from rapport.store.session import OpenWorkspace
@@ -107,6 +107,16 @@ class Actions:
         """The sender's domain and whether it is freemail (gmail.com cannot identify an account)."""
         domain = matching.domain_of(from_addr)
         return domain, domain in matching.freemail_domains()
+
+    def sender_owner(self, from_addr: str) -> str | None:
+        """The account the sender already belongs to (as a contact, or by domain), if any."""
+        contact = contacts.find_contact_by_email(self.db, from_addr)
+        if contact is not None and contact.account_id is not None:
+            return accounts.get_account(self.db, contact.account_id).name
+        if "@" not in from_addr:
+            return None
+        owner = accounts.find_account(self.db, "@" + matching.domain_of(from_addr))
+        return owner.name if owner is not None else None
 
     def create_account_for(self, message_id: int, name: str) -> str:
         account, contact = matching.account_from_sender(self.db, message_id, name=name.strip())

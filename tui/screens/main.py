@@ -105,7 +105,8 @@ class MainScreen(ReloadOnResume, Screen[None]):
             parts.append(f"account {self.rapport.actions.account_name(flt.account_id)}")
         if flt.text:
             parts.append(f"search {flt.text!r}")
-        text = Text(f" Inbox: {self.inbox.row_count:,} messages", style="bold")
+        count = self.inbox.row_count
+        text = Text(f" Inbox: {count:,} message{'' if count == 1 else 's'}", style="bold")
         text.append(clean("  [" + ", ".join(parts) + "]") if parts else "")
         self.query_one("#status", Static).update(text)
 

@@ -35,7 +35,8 @@ def fold_quotes(body: str, unfold: bool) -> Text:
         elif unfold or (kind == "history" and not own_text):
             out.append("".join(text + "\n" for text in lines), style="dim")
         else:
-            what = "quoted lines" if kind == "quote" else "lines of earlier mail"
+            plural = "" if len(lines) == 1 else "s"
+            what = f"quoted line{plural}" if kind == "quote" else f"line{plural} of earlier mail"
             out.append(f"[… {len(lines)} {what} folded — z to unfold]\n", style="dim italic")
     return out
 

@@ -158,6 +158,12 @@ class InboxList(RowList):
         if row is None:
             return
         domain, freemail = self.rapport.actions.sender_domain(row.from_addr)
+        owner = self.rapport.actions.sender_owner(row.from_addr)
+        if owner is not None:
+            # Asked before the name, not after it: nothing typed is thrown away.
+            notify(self, f"{row.from_addr} already belongs to account {owner}: assign the message with a",
+                   severity="warning", timeout=10)
+            return
         if freemail:
             notify(self, f"{domain} is a freemail domain: it cannot identify an account. Assign the message "
                          "to an account with a, or add the sender as a contact.", severity="warning", timeout=10)
