@@ -67,7 +67,8 @@ class FittingFooter(Footer):
         widgets = compose(self, super().compose())
         palette = [w for w in widgets if w.has_class("-command-palette")]
         units = _units([w for w in widgets if w not in palette])
-        room = (self.size.width or self.app.size.width) - sum(_key_width(p) + 1 for p in palette)  # type: ignore[arg-type]
+        self._laid_out_width = self.size.width or self._expected_width()
+        room = self._laid_out_width - sum(_key_width(p) + 1 for p in palette)  # type: ignore[arg-type]
         room -= sum(_unit_width(unit) for unit in units if _is_help(unit))
         for unit in units:
             if not _is_help(unit):
@@ -77,6 +78,11 @@ class FittingFooter(Footer):
                 room -= width
             yield from unit
         yield from palette
+
+    def _expected_width(self) -> int:
+        # Before the first layout: the screen's width less the sync state beside us (padding 1), so
+        # the first layout usually finds the width right and need not compose the keys again.
+        return self.app.size.width - (len(str(getattr(self.app, "sync_status", ""))) + 1)
 
     def on_resize(self) -> None:
         if self.size.width != self._laid_out_width:
