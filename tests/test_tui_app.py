@@ -1248,3 +1248,41 @@ def test_every_list_shows_short_dates(home: Path) -> None:
         assert short_day(item.day, TODAY) in today._render_row(item, 200).plain
 
     drive(home, body)
+
+
+def test_read_flags_set_in_the_tui_reach_the_imap_server(tmp_path: Path, imap_user: Any) -> None:
+    """On a real Dovecot: the TUI syncs the mailbox, space marks a message read/unread, and the next
+    sync (S) writes \\Seen back to the server."""
+    from tests.sync_helpers import server_state, write_config
+
+    home = tmp_path / "imap-home"
+    write_config(home, [imap_user.mailbox_config()])
+    raw = [(f"From: Client {n} <c{n}@client.example>\r\nTo: me@rapport.example\r\nSubject: Order {n}\r\n"
+            f"Date: Tue, 17 Nov 2026 0{n}:00:00 +0000\r\nMessage-ID: <order-{n}@client.example>\r\n\r\nHi.\r\n").encode()
+           for n in range(1, 4)]
+    uids = imap_user.append(raw)
+
+    async def run() -> None:
+        app = RapportApp(str(home), today=TODAY, sync_on_start=True, sync_interval=0)
+        async with app.run_test(size=(120, 36)) as pilot:
+            for _ in range(200):
+                await pilot.pause(0.05)
+                if app.sync_status.startswith(("synced", "sync failed")):
+                    break
+            assert app.sync_status.startswith("synced"), app.sync_status
+            inbox = app.screen.query_one("#inbox")
+            assert inbox.row_count == 3
+            await pilot.press("tab")
+            target = inbox.current_row
+            assert not target.seen
+            await pilot.press("space")  # read
+            await _sync(app, pilot)
+            wanted = f"order-{target.subject.split()[-1]}@client.example"
+            uid = next(u for u, (mid, *_flags) in server_state(imap_user).items() if mid == wanted)
+            assert server_state(imap_user)[uid][1] == 1
+            await pilot.press("space")  # unread again
+            await _sync(app, pilot)
+            assert server_state(imap_user)[uid][1] == 0
+            assert sorted(server_state(imap_user)) == sorted(uids)
+
+    asyncio.run(run())
