@@ -1080,9 +1080,11 @@ def test_contacts_line_fits_and_counts_the_rest() -> None:
     assert "more" not in contacts_line(people[:1], 78).plain
 
 
-def test_quit_during_a_long_maildir_ingest_stops_between_batches(home: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """q while the Maildir ingest runs: the sync thread stops at its next batch; saved batches are whole."""
+@pytest.mark.parametrize("how", ["quit", "cancel"])
+def test_quit_or_cancel_during_a_long_maildir_ingest_stops_between_batches(
+        home: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """q (or the palette's Sync: cancel) while the Maildir ingest runs: the sync thread stops at its
+    next batch; the batches saved are whole, and the next sync stores the rest once."""
     import threading
 
     from textual.worker import get_current_worker
@@ -1098,7 +1100,7 @@ def test_quit_during_a_long_maildir_ingest_stops_between_batches(home: Path,
     pause = threading.Event()  # never set: waited on in 10 ms steps
 
     def parse_then_wait_for_quit(*args: Any, **kwargs: Any) -> Any:
-        # The second batch waits for q (up to 10 s): the ingest cannot finish first, so no race.
+        # The second batch waits for the stop (up to 10 s): the ingest cannot finish first, no race.
         parsed.append(1)
         if len(parsed) == batch + 1:
             for _ in range(1000):
@@ -1118,7 +1120,19 @@ def test_quit_during_a_long_maildir_ingest_stops_between_batches(home: Path,
                 if parsed:
                     break
             assert parsed, "the sync never started"
-            await pilot.press("q")
+            if how == "quit":
+                await pilot.press("q")
+                return
+            await pilot.press("ctrl+p")
+            await pilot.press(*"Sync: cancel")
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            for _ in range(500):
+                await pilot.pause(0.02)
+                if not app._sync_running():
+                    break
+            await pilot.pause()
+            assert app.sync_status.startswith("sync stopped") and app.is_running, app.sync_status
         # asyncio.run waits for the sync thread: it returns once the thread has stopped.
 
     asyncio.run(run())
