@@ -318,7 +318,7 @@ def build_demo(
     """(Re)build the demo workspace at `home` and return it open. Deterministic per seed/day."""
     if accounts < 1:
         raise WorkspaceError("a demo needs at least one account")
-    today = today or datetime.now(UTC).date()
+    today = today or date.today()  # the user's calendar day, as the TUI counts it
     say = progress or (lambda _text: None)
     rng = random.Random(seed)
     home = Path(home).expanduser().absolute()

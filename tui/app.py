@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import ClassVar
 
 from textual import work
@@ -64,7 +64,8 @@ class RapportApp(App[None]):
                  sync_on_start: bool = True) -> None:
         super().__init__()
         self.home = home
-        self.today = today or datetime.now(UTC).date()
+        # The user's own calendar day: due dates and "overdue" are local, times are stored UTC.
+        self.today = today or date.today()
         self.opened: OpenWorkspace = open_workspace(home)
         self.actions = Actions(self.opened, self.today)
         # Seconds between background syncs: config.toml's sync_interval_minutes unless given (0 = never).

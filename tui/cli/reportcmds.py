@@ -41,7 +41,7 @@ def run_report(args: argparse.Namespace) -> int:
     now = utc_now()
     # Parse before opening anything: a bad date must not create a workspace.
     period = parse_period(
-        month=args.month, start=args.date_from, end=args.date_to, today=now.date()
+        month=args.month, start=args.date_from, end=args.date_to, today=now.astimezone().date()
     )
     opened = open_ws(args)
     try:

@@ -128,7 +128,7 @@ class ReportsScreen(Screen[None]):
         self._config = config
         self._now = now
         self.report: Report | None = None
-        self.set_reactive(ReportsScreen.period, month_period((now or utc_now()).date()))
+        self.set_reactive(ReportsScreen.period, month_period((now or utc_now()).astimezone().date()))
 
     def compose(self) -> ComposeResult:
         yield Static(id="summary", markup=False)
@@ -359,7 +359,7 @@ class ReportsScreen(Screen[None]):
             self.notify(exc.message, severity="warning")
 
     def action_this_month(self) -> None:
-        self.period = month_period((self._now or utc_now()).date())
+        self.period = month_period((self._now or utc_now()).astimezone().date())
 
     def action_section(self, step: int) -> None:
         tabs = self.query_one("#sections", TabbedContent)
