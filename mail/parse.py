@@ -157,12 +157,50 @@ def _ids(value: str) -> list[str]:
     return [t.strip("<>") for t in clean_line(value).split() if "@" in t and t.strip("<>")]
 
 
+# `Name <local@domain>`: the form nearly every sender writes, read without RFC 5322's grammar.
+_ANGLE_ADDRESS = re.compile(r"(?P<name>[^<>]*?)\s*<(?P<addr>[^<>\s@]+@[^<>\s@]+)>\s*")
+_PLAIN_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+")
+
+
+def _top_level_items(value: str) -> list[str]:
+    """`value` split at the commas that are outside double quotes."""
+    items, current, quoted = [], [], False
+    for char in value:
+        if char == '"':
+            quoted = not quoted
+        if char == "," and not quoted:
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    items.append("".join(current))
+    return [item.strip() for item in items if item.strip()]
+
+
+def _lenient_pairs(raw: list[str]) -> list[tuple[str, str]]:
+    """Address pairs of headers that the strict grammar misreads.
+
+    An unquoted `[` starts a domain literal for email.utils, so `ACME [Sales] <s@acme.example>`
+    loses its name and `[x] [y] <a@b.example>` even its address; senders write such names.
+    """
+    pairs = []
+    for value in raw:
+        for item in _top_level_items(value):
+            if match := _ANGLE_ADDRESS.fullmatch(item):
+                pairs.append((match["name"].strip().strip('"'), match["addr"]))
+            elif _PLAIN_ADDRESS.fullmatch(item):
+                pairs.append(("", item))
+    return pairs
+
+
 def _addresses(values: list[str]) -> AddressList:
     raw = [_unescape_surrogates(str(v)) for v in values if v is not None]
     try:
         pairs = email.utils.getaddresses(raw)
     except Exception:  # hostile header: keep nothing rather than crash
-        return ()
+        pairs = []
+    if any("[" in value for value in raw):
+        pairs = _lenient_pairs(raw) or pairs
     result: list[tuple[str, str]] = []
     seen: set[str] = set()
     for name, addr in pairs:

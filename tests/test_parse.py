@@ -265,3 +265,20 @@ def test_snippet_is_bounded() -> None:
 def test_dates_become_utc_or_fall_back(header: str, expected: str) -> None:
     raw = f"Date: {header}\nSubject: d\n\n".encode()
     assert parse_header_block(raw, fallback_date_utc="2026-01-01T00:00:00Z").date_utc == expected
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        # An unquoted '[' is a domain literal to RFC 5322, but senders write it in names.
+        ("[bold]Evil[/bold] [@click=app.quit]x <evil@example.org>",
+         (("[bold]Evil[/bold] [@click=app.quit]x", "evil@example.org"),)),
+        ('ACME [Sales] <sales@acme.example>, a@b.example, "Doe, Jane" <jane@x.example>',
+         (("ACME [Sales]", "sales@acme.example"), ("", "a@b.example"),
+          ("Doe, Jane", "jane@x.example"))),
+        ("postmaster@[127.0.0.1]", (("", "postmaster@[127.0.0.1]"),)),
+    ],
+)
+def test_names_with_brackets_keep_their_address(header: str, expected: tuple) -> None:
+    headers = parse_header_block(f"From: x@y.example\nTo: {header}\nSubject: s\n\n".encode())
+    assert headers.to == expected
