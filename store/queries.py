@@ -172,7 +172,7 @@ class TimelineItem:
     """A line of an account's timeline: a thread, a message (message_id set) or an activity (activity_id set)."""
 
     date_utc: str
-    kind: str  # 'thread' | 'mail-in' | 'mail-out' | an activity kind
+    kind: str  # 'thread' | 'mail-in' | 'mail-out' | 'mail-draft' | an activity kind
     text: str
     message_id: int | None = None  # a thread line carries its newest message
     thread_id: str = ""
@@ -208,16 +208,28 @@ class TimelineIndex:
     total: int  # lines in all
 
 
+# A draft Rapport saved in the Drafts folder comes back by sync: its 'draft' activity already stands
+# for it. A mail Rapport sent and later synced from Sent is shown as the message, in its thread,
+# rather than as a second 'sent' line. Each filter takes the account id as its one parameter; the
+# subqueries are not correlated, so SQLite builds each set once per query.
+_DRAFT_MESSAGE = "(m.draft = 1 OR m.folder_id IN (SELECT id FROM folders WHERE role = 'drafts'))"
+_SHOWN_MESSAGE = f"""NOT ({_DRAFT_MESSAGE} AND m.message_id IN (SELECT message_id FROM activities
+    WHERE account_id = ? AND kind = 'draft' AND message_id IS NOT NULL))"""
+_SHOWN_ACTIVITY = """NOT (a.kind = 'sent' AND a.message_id IN (SELECT s.message_id FROM messages s
+    JOIN message_accounts sa ON sa.message_id = s.id WHERE sa.account_id = ?))"""
+
+
 def timeline_index(db: Database, account_id: int) -> TimelineIndex:
     """Threads (by newest message) and activities of the account, newest first; threads first on a tie."""
     rows = db.execute(
-        """SELECT 'thread', m.thread_id, max(m.date_utc) AS newest, count(*), max(m.id) AS tie
+        f"""SELECT 'thread', m.thread_id, max(m.date_utc) AS newest, count(*), max(m.id) AS tie
             FROM message_accounts ma JOIN messages m ON m.id = ma.message_id
-            WHERE ma.account_id = ? GROUP BY m.thread_id
+            WHERE ma.account_id = ? AND {_SHOWN_MESSAGE} GROUP BY m.thread_id
             UNION ALL
-            SELECT 'activity', CAST(id AS TEXT), date_utc, 1, id FROM activities WHERE account_id = ?
+            SELECT 'activity', CAST(a.id AS TEXT), a.date_utc, 1, a.id FROM activities a
+            WHERE a.account_id = ? AND {_SHOWN_ACTIVITY}
             ORDER BY newest DESC, 1 DESC, tie DESC""",
-        [account_id, account_id],
+        [account_id, account_id, account_id, account_id],
     ).fetchall()
     entries: list[TimelineEntry] = []
     starts: list[int] = []
@@ -231,8 +243,9 @@ def timeline_index(db: Database, account_id: int) -> TimelineIndex:
 
 
 def _message_item(row: tuple, depth: int = 0) -> TimelineItem:
-    date_utc, direction, from_name, from_addr, subject, message_id, thread_id = row
-    return TimelineItem(date_utc, "mail-out" if direction == "out" else "mail-in",
+    date_utc, direction, from_name, from_addr, subject, message_id, thread_id, draft = row
+    kind = "mail-draft" if draft else "mail-out" if direction == "out" else "mail-in"
+    return TimelineItem(date_utc, kind,
                         f"{from_name or from_addr}: {subject}", message_id=message_id, thread_id=thread_id,
                         depth=depth)
 
@@ -245,10 +258,11 @@ def _thread_messages(db: Database, account_id: int, thread_id: str, offset: int,
     """
     order = "DESC" if newest_first else ""
     return db.execute(
-        f"""SELECT m.date_utc, m.direction, m.from_name, m.from_addr, m.subject, m.id, m.thread_id
+        f"""SELECT m.date_utc, m.direction, m.from_name, m.from_addr, m.subject, m.id, m.thread_id,
+                   {_DRAFT_MESSAGE}
             FROM messages m CROSS JOIN message_accounts ma ON ma.message_id = m.id AND ma.account_id = ?
-            WHERE m.thread_id = ? ORDER BY m.date_utc {order}, m.id {order} LIMIT ? OFFSET ?""",
-        [account_id, thread_id, limit, offset],
+            WHERE m.thread_id = ? AND {_SHOWN_MESSAGE} ORDER BY m.date_utc {order}, m.id {order} LIMIT ? OFFSET ?""",
+        [account_id, thread_id, account_id, limit, offset],
     ).fetchall()
 
 

@@ -402,3 +402,26 @@ def test_enron_mail_links_by_domain_subdomain_and_contact_never_own_or_freemail(
 
     assert with_address("%@mailman.enron.com") + with_address("%@ect.enron.com") >= 10
     assert with_address("%@hotmail.com") > 10 and with_address("%@enron.net") > 0
+
+
+def test_timeline_shows_each_draft_and_sent_mail_once(book) -> None:
+    """A draft Rapport saved comes back by sync from Drafts, a sent one from Sent: one line each."""
+    from rapport.store import activities, queries
+
+    db, acme, _, inbox = book
+    drafts = store.get_or_create_folder(db, "work", "Drafts", "drafts")
+    sent = store.get_or_create_folder(db, "work", "Sent", "sent")
+    save(db, inbox.id, [mail(1, "bob@acme.example", "me@vendor.example", mid="ask@t")])
+    activities.add_activity(db, acme.id, "draft", subject="Re: ask", message_id="ours@t")
+    activities.add_activity(db, acme.id, "sent", subject="Re: ask again", message_id="sent@t")
+    save(db, drafts.id, [mail(1, "me@vendor.example", "bob@acme.example", mid="ours@t",
+                              reply_to_id="ask@t"),
+                         mail(2, "me@vendor.example", "bob@acme.example", mid="elsewhere@t",
+                              reply_to_id="ask@t")])  # drafted in another mail client
+    save(db, sent.id, [mail(1, "me@vendor.example", "bob@acme.example", mid="sent@t",
+                            reply_to_id="ask@t")])
+    lines = [(item.kind, item.text.split(": ")[-1]) for item in queries.account_timeline(db, acme.id)]
+    assert sorted(kind for kind, _ in lines) == sorted(
+        ["thread", "mail-in", "mail-draft", "mail-out", "draft"])
+    index = queries.timeline_index(db, acme.id)
+    assert index.total == len(lines)  # what the index counts is what the pages show

@@ -22,7 +22,7 @@ from rapport.tui.widgets.when import WIDTH, short_moment
 if TYPE_CHECKING:
     from rapport.tui.app import RapportApp
 
-_KIND_ROLE = {"mail-in": "incoming", "mail-out": "outgoing", "objection": "alert", "complaint": "alert",
+_KIND_ROLE = {"mail-in": "incoming", "mail-out": "outgoing", "mail-draft": "muted", "objection": "alert", "complaint": "alert",
               "stage_change": "stage", "thread": "heading"}
 _LOG = Binding.Group("Log")
 ACCOUNT_ONLY = 0  # the deal picker's "no deal" choice (deal ids start at 1)
