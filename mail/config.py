@@ -148,10 +148,7 @@ def parse_mailbox(table: Any, position: int) -> MailboxConfig:
         if not ca_path.is_file():
             raise ConfigError(f"{where}: ca_file {ca_file} does not exist")
         ca_file = str(ca_path)
-    try:
-        timeout = float(table.get("timeout", 30))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: timeout must be a number of seconds") from exc
+    timeout = parse_timeout(table, where)
     return MailboxConfig(
         name=name,
         host=host,
@@ -200,25 +197,15 @@ def maildir_configs(config: Config) -> list[MaildirConfig]:
     return result
 
 
-def smtp_config(config: Config) -> SmtpConfig | None:
-    """The `[smtp]` table, or None when there is none."""
-    table = config.raw.get("smtp")
-    if not table:
-        return None
-    if not isinstance(table, dict) or not table.get("host"):
-        raise ConfigError("[smtp]: needs a host")
-    host = str(table["host"])
-    security = _security(table, "[smtp]", host)
-    return SmtpConfig(
-        host=host,
-        port=_port(table, "[smtp]", {"tls": 465, "starttls": 587, "plain": 25}[security]),
-        security=security,
-        username=str(table.get("username", "")),
-        password_command=_command(table.get("password_command"), "[smtp]", "password_command"),
-        keyring=bool(table.get("keyring", False)),
-        ca_file=str(table.get("ca_file") or ""),
-        tls_verify=bool(table.get("tls_verify", True)),
-    )
+def parse_timeout(table: dict, where: str) -> float:
+    """`timeout` of a [[mailbox]] or [smtp] table: seconds from 1 to 3600 (default 30)."""
+    try:
+        timeout = float(table.get("timeout", 30))
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ConfigError(f"{where}: timeout must be a number of seconds") from exc
+    if not 1 <= timeout <= 3600:  # also refuses nan and inf
+        raise ConfigError(f"{where}: timeout must be from 1 to 3600 seconds, not {table['timeout']}")
+    return timeout
 
 
 def run_secret_command(argv: tuple[str, ...], what: str) -> str:

@@ -25,7 +25,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, NoReturn
 
-from rapport.mail.config import SmtpConfig, resolve_password
+from rapport.mail.config import SmtpConfig, parse_timeout, resolve_password
 from rapport.store.config import refuse_unknown_keys
 from rapport.store.errors import ConfigError, RapportError
 
@@ -93,7 +93,7 @@ def smtp_settings(raw_config: dict[str, Any]) -> SmtpSettings | None:
         password_command=tuple(str(part) for part in command),
         keyring=bool(table.get("keyring", False)),
         ca_file=str(table.get("ca_file", "")),
-        timeout=float(table.get("timeout", 30)),
+        timeout=parse_timeout(table, "[smtp]"),
     )
 
 

@@ -264,3 +264,16 @@ def test_ca_file_is_trusted_in_addition_to_the_system_store(imap_user: DovecotUs
     assert len(with_company_ca) == len(system) + 1
     assert any(dict(c[0] for c in cert["subject"]).get("commonName") == "Rapport Test CA"
                for cert in with_company_ca)
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "inf", "nan", "1e400", '"soon"'])
+def test_a_mailbox_timeout_out_of_bounds_is_one_line(tmp_path, value: str) -> None:
+    home = tmp_path / "ws"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        '[[mailbox]]\nname = "work"\nhost = "127.0.0.1"\nsecurity = "plain"\nusername = "u"\n'
+        f'password_command = ["true"]\ntimeout = {value}\n')
+    done = subprocess.run([sys.executable, "-m", "rapport.tui.cli.main", "--home", str(home), "sync"],
+                          capture_output=True, text=True)
+    assert done.returncode != 0
+    assert done.stderr.count("\n") == 1 and "timeout" in done.stderr and "Traceback" not in done.stderr
