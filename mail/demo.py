@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import platformdirs
+from sqlite_utils import Database
 
 from rapport.mail import demo_data as data
 from rapport.mail.demo_maildir import DemoAccount, Person, generate_mail, write_maildir
@@ -222,6 +223,20 @@ def _spread(start: date, end: date, n: int) -> list[date]:
     return [start + timedelta(days=span * (i + 1) // (n + 1)) for i in range(n)]
 
 
+def _write_complaint(db: Database, plan: _Plan, deal_id: int, today: date) -> None:
+    """Some won deals have a post-contract complaint, open or resolved. Own random stream, so the
+    rest of the demo stays what it was."""
+    rng = random.Random(f"complaint {plan.account_id} {plan.title}")
+    if rng.random() > 0.4:
+        return
+    day = max(plan.stage_changed, today - timedelta(days=rng.randint(2, 40)))
+    activity_id = act.insert_activity(db, plan.account_id, "complaint", deal_id=deal_id,
+                                      body=rng.choice(data.COMPLAINTS), date_utc=_moment(rng, day))
+    if rng.random() < 0.5:
+        resolved = min(day + timedelta(days=rng.randint(1, 6)), today)
+        act.resolve_objection(db, activity_id, when=_moment(rng, resolved))
+
+
 def _write_deal(opened: OpenWorkspace, rng: random.Random, plan: _Plan, today: date) -> None:
     db, pipeline = opened.db, opened.config.pipeline
     deal = dls.create_deal(
@@ -252,6 +267,8 @@ def _write_deal(opened: OpenWorkspace, rng: random.Random, plan: _Plan, today: d
         if plan.stage.name != "Objections" or rng.random() < 0.3:
             resolved_day = min(objection_day + timedelta(days=rng.randint(1, 9)), today)
             act.resolve_objection(db, activity_id, when=_moment(rng, resolved_day))
+    if plan.stage.kind == "won":
+        _write_complaint(db, plan, deal.id, today)
     if plan.stage.kind == "open":
         offset = rng.choice((-9, -4, -2, -1, 0, 0, 1, 2, 3, 5, 7, 10, 14, 21, 30))
         dls.set_next_action(db, deal.id, rng.choice(data.NEXT_ACTIONS),

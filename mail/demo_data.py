@@ -155,6 +155,12 @@ OBJECTIONS = (
     "Need a second source before committing to a framework.",
     "Quality complaint about a previous batch still open.",
 )
+COMPLAINTS = (
+    "Late delivery of the last order: their line stood still for half a day.",
+    "Two pallets arrived damaged; they want a credit note.",
+    "Invoice shows the old price list.",
+    "Certificate of analysis missing from the last batch.",
+)
 NEXT_ACTIONS = (
     "Send revised offer", "Call the buyer", "Book site visit", "Send samples",
     "Follow up on proposal", "Prepare contract draft", "Ask for referral",
