@@ -148,6 +148,18 @@ def test_inbox_keys(home: Path) -> None:
         assert app.focused is pipeline
         await pilot.press("tab", "j", "j", "k")
         assert inbox.cursor == 1
+        # Arrows and pages move the cursor the same way; the cursor row stays on screen.
+        await pilot.press("down", "down", "up")
+        assert inbox.cursor == 2
+        page = inbox.scrollable_content_region.height - 1  # a page keeps one line of context
+        await pilot.press("pagedown")
+        assert inbox.cursor == 2 + page
+        assert inbox.scroll_offset.y <= inbox.cursor < inbox.scroll_offset.y + inbox.size.height
+        await pilot.press("pageup", "home")
+        assert (inbox.cursor, inbox.scroll_offset.y) == (0, 0)
+        await pilot.press("end")
+        assert inbox.cursor == total - 1
+        await pilot.press("home", "j")
         row = inbox.current_row
         await pilot.press("space")
         await pilot.pause()
