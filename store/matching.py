@@ -400,6 +400,7 @@ _RULE_TEXT = {
 def explain(db: Database, message_id: int) -> list[MatchReason]:
     """Why the message is (or is not) linked to each account, links first."""
     mid, _ = _message_id_text(db, message_id)
+    book = _read_book(db)  # the whole address book: read once, not once per reason
     reasons: list[MatchReason] = []
     for account_id, name, rule, detail in db.execute(
         "SELECT a.id, a.name, ma.rule, ma.detail FROM message_accounts ma "
@@ -411,9 +412,9 @@ def explain(db: Database, message_id: int) -> list[MatchReason]:
             account=name, detail=detail, rule=rule
         )
         if rule == "domain":
-            text += _domain_witnesses(db, message_id, account_id, detail)
+            text += _domain_witnesses(db, book, message_id, account_id, detail)
         reasons.append(MatchReason(account_id, name, rule, detail, True, text))
-    reasons.extend(_explain_misses(db, message_id, mid))
+    reasons.extend(_explain_misses(db, book, message_id, mid))
     if not any(r.linked for r in reasons):
         reasons.append(
             MatchReason(
@@ -423,10 +424,10 @@ def explain(db: Database, message_id: int) -> list[MatchReason]:
     return reasons
 
 
-def _domain_witnesses(db: Database, message_id: int, account_id: int, domain: str) -> str:
+def _domain_witnesses(db: Database, book: _Book, message_id: int, account_id: int,
+                      domain: str) -> str:
     """` (via x@sub.acme.com and 2 more)`: the addresses that linked by `domain`, so a match
     through a subdomain or a Cc among thirty recipients can be seen and corrected."""
-    book = _read_book(db)
     found = [
         address for (address,) in db.execute(
             "SELECT address FROM message_addresses WHERE message_id = ? AND role IN ('from',"
@@ -439,8 +440,7 @@ def _domain_witnesses(db: Database, message_id: int, account_id: int, domain: st
     return f" (via {found[0]}{more})"
 
 
-def _explain_misses(db: Database, message_id: int, mid: str) -> list[MatchReason]:
-    book = _read_book(db)
+def _explain_misses(db: Database, book: _Book, message_id: int, mid: str) -> list[MatchReason]:
     misses: list[MatchReason] = []
     for account_id, name in db.execute(
         "SELECT a.id, a.name FROM message_assignments u JOIN accounts a ON a.id = u.account_id "
