@@ -206,11 +206,6 @@ def mark_done_many(db: Database, announcement_id: int, rows: Iterable[tuple[int,
                            [announcement_id, account_id, activity_id])
 
 
-def mark_done(db: Database, announcement_id: int, contact_id: int, account_id: int,
-              subject: str, template: str) -> None:
-    mark_done_many(db, announcement_id, [(contact_id, account_id, subject)], template)
-
-
 def _account_stages(db: Database) -> dict[int, set[str]]:
     found: dict[int, set[str]] = {}
     for account_id, stage in db.execute("SELECT account_id, stage FROM deals").fetchall():
