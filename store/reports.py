@@ -499,18 +499,23 @@ def key_accounts(
     db: Database,
     pipeline: Pipeline,
     as_of_utc: str,
+    *,
     won_in_period: tuple[ClosedDeal, ...],
-    contacts: dict[int, str | None] | None = None,
+    objections: tuple[OpenObjection, ...],
+    complaints: tuple[OpenObjection, ...],
+    contacts: dict[int, str | None],
 ) -> tuple[KeyAccount, ...]:
-    """Key-tier accounts as they stood at `as_of_utc`: revenue, last contact, what is open."""
-    contacts = last_contacts(db, as_of_utc) if contacts is None else contacts
+    """Key-tier accounts as they stood at `as_of_utc`: revenue, last contact, what is open.
+
+    The report's own won list, open objections and complaints and last contacts (all as of
+    `as_of_utc`) are passed in and split per account, not read again."""
     deals = deals_as_of(db, pipeline, as_of_utc)
     won_total = sum(d.value for d in deals if d.kind == "won")
     due_before = as_of_day(as_of_utc).isoformat()
     # Grouped once: a book may have thousands of key accounts and deals.
     deals_of = _by_account(deals)
-    objections_of = _by_account(open_objections(db, as_of_utc))
-    complaints_of = _by_account(open_complaints(db, as_of_utc))
+    objections_of = _by_account(objections)
+    complaints_of = _by_account(complaints)
     won_in_period_of = _by_account(won_in_period)
     rows = db.execute(
         "SELECT id, name FROM accounts WHERE tier = 'key' ORDER BY name COLLATE NOCASE"
@@ -627,6 +632,8 @@ def _build(
 ) -> Report:
     contacts = last_contacts(db, as_of)
     won = closed_in_period(db, pipeline, period, "won")
+    objections = open_objections(db, as_of)
+    complaints = open_complaints(db, as_of)
     return Report(
         period=period,
         as_of_utc=as_of,
@@ -639,10 +646,11 @@ def _build(
         forecast=forecast_by_month(db, pipeline),
         activity=activity_per_account(db, period),
         first_response=first_response(db, period),
-        open_objections=open_objections(db, as_of),
-        open_complaints=open_complaints(db, as_of),
+        open_objections=objections,
+        open_complaints=complaints,
         stale_accounts=stale_accounts(db, as_of, stale_after_days, contacts),
-        key_accounts=key_accounts(db, pipeline, as_of, won, contacts),
+        key_accounts=key_accounts(db, pipeline, as_of, won_in_period=won, objections=objections,
+                                  complaints=complaints, contacts=contacts),
     )
 
 
