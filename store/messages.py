@@ -404,15 +404,12 @@ def local_uids(db: Database, folder_id: int) -> set[int]:
     return {r[0] for r in db.execute("SELECT uid FROM messages WHERE folder_id = ?", [folder_id])}
 
 
-def skipped_uids(db: Database, folder_id: int) -> dict[int, str]:
-    """UIDs the sync could not read and skipped, with the reason reported for each."""
-    rows = db.execute("SELECT uid, reason FROM skipped_messages WHERE folder_id = ?", [folder_id])
-    return {uid: reason for uid, reason in rows}
-
-
 def known_uids(db: Database, folder_id: int) -> set[int]:
     """Every UID the folder's sync has dealt with: stored or skipped."""
-    return local_uids(db, folder_id) | set(skipped_uids(db, folder_id))
+    rows = db.execute("SELECT uid FROM messages WHERE folder_id = :f"
+                      " UNION ALL SELECT uid FROM skipped_messages WHERE folder_id = :f",
+                      {"f": folder_id})
+    return {uid for (uid,) in rows}
 
 
 def known_count(db: Database, folder_id: int) -> int:
