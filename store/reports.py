@@ -245,14 +245,14 @@ def pipeline_by_stage(db: Database, pipeline: Pipeline) -> tuple[StageFigures, .
 
 
 def closed_in_period(
-    db: Database, pipeline: Pipeline, period: Period, kind: str
-) -> tuple[ClosedDeal, ...]:
-    """Deals that entered a stage of `kind` ('won' | 'lost') from another kind in the period.
+    db: Database, pipeline: Pipeline, period: Period
+) -> tuple[tuple[ClosedDeal, ...], tuple[ClosedDeal, ...]]:
+    """(won, lost): deals that entered a stage of that kind from another kind in the period.
 
     Read from the stage-change history, so a deal won in March stays won in March when it
     moves on later (Won / support -> Referral, or -> Lost). A deal created in such a stage
-    enters it at creation. Each deal counts once, at its last entry in the period, with its
-    value; `stage` is the stage it entered then.
+    enters it at creation. Each deal counts once per kind, at its last entry in the period,
+    with its value; `stage` is the stage it entered then. One read of the history for both.
     """
     rows = db.execute(
         """
@@ -267,17 +267,19 @@ def closed_in_period(
         ORDER BY d.id, ac.date_utc, ac.id""",
         {"start": period.start_utc, "end": period.end_utc},
     ).fetchall()
-    found = []
+    found: dict[str, list[ClosedDeal]] = {"won": [], "lost": []}
     for _, history in itertools.groupby(rows, key=lambda r: r[0]):
         changes = list(history)
         deal_id, account_id, account, title, current, value, currency, created = changes[0][:8]
-        entry = _last_entry(pipeline, period, kind, created, current, changes)
-        if entry is not None:
-            stage, when = entry
-            found.append(ClosedDeal(int(deal_id), int(account_id), account, title, stage,
-                                    _money(value), currency, when))
-    found.sort(key=lambda d: (d.closed_utc, d.deal_id))
-    return tuple(found)
+        for kind, deals in found.items():
+            entry = _last_entry(pipeline, period, kind, created, current, changes)
+            if entry is not None:
+                stage, when = entry
+                deals.append(ClosedDeal(int(deal_id), int(account_id), account, title, stage,
+                                        _money(value), currency, when))
+    for deals in found.values():
+        deals.sort(key=lambda d: (d.closed_utc, d.deal_id))
+    return tuple(found["won"]), tuple(found["lost"])
 
 
 def _last_entry(
@@ -631,7 +633,7 @@ def _build(
     now_text: str,
 ) -> Report:
     contacts = last_contacts(db, as_of)
-    won = closed_in_period(db, pipeline, period, "won")
+    won, lost = closed_in_period(db, pipeline, period)
     objections = open_objections(db, as_of)
     complaints = open_complaints(db, as_of)
     return Report(
@@ -642,7 +644,7 @@ def _build(
         stale_after_days=stale_after_days,
         stages=pipeline_by_stage(db, pipeline),
         won=won,
-        lost=closed_in_period(db, pipeline, period, "lost"),
+        lost=lost,
         forecast=forecast_by_month(db, pipeline),
         activity=activity_per_account(db, period),
         first_response=first_response(db, period),
