@@ -110,13 +110,14 @@ def _csv_row(cells: list[str], header: list[str], start: int, end: int) -> Row:
     return clean_row(raw)
 
 
-def read_csv(path: Path, text: str) -> tuple[list[str], list[tuple[int, Row]]]:
-    """(header, rows) of strict CSV: a stray quote is a file error naming its line, never a cell
-    that swallows the rest of the file."""
+def read_csv(path: Path, text: str) -> ReadFile:
+    """Strict CSV: a stray quote is a file error naming its line, never a cell that swallows the
+    rest of the file."""
     lines = text.splitlines()
     if not lines or not lines[0].strip():
         raise InputError(f"{path}: empty file (the first line must name the columns)")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(lines[0]), strict=True)
+    delimiter = _delimiter(lines[0])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     start = 1
     try:
         header = _csv_header(path, next(reader))
@@ -135,7 +136,7 @@ def read_csv(path: Path, text: str) -> tuple[list[str], list[tuple[int, Row]]]:
             if reader.line_num > start else ""
         reason = "a quoted cell is never closed" if "end of data" in str(exc) else str(exc)
         raise InputError(f"{path}:{start}: not valid CSV: {reason}{spans}") from exc
-    return header, rows
+    return ReadFile("csv", rows, delimiter, tuple(header))
 
 
 def read_json(path: Path, text: str) -> list[tuple[int, Row]]:
@@ -288,5 +289,4 @@ def read_rows(path: Path) -> ReadFile:
         return ReadFile("vcard", read_vcard(path, text))
     if suffix == ".json" or text.lstrip().startswith("["):
         return ReadFile("json", read_json(path, text))
-    header, rows = read_csv(path, text)
-    return ReadFile("csv", rows, _delimiter(text.splitlines()[0]), tuple(header))
+    return read_csv(path, text)
