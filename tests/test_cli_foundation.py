@@ -196,16 +196,12 @@ def test_status_json_lists_synced_folders(home: Path, tmp_path: Path) -> None:
     assert "archive/INBOX" in human and f"last sync {stamps[0]}" in human
 
 
-def test_export_to_a_file_is_private(home: Path, tmp_path: Path) -> None:
+def test_export_to_a_file_is_private(home: Path, tmp_path: Path, umask_022: None) -> None:
     opened = open_workspace(home)
     accounts.create_account(opened.db, "ACME", domains=["acme.com"])
     opened.close()
     target = tmp_path / "out" / "accounts.csv"
-    old_umask = os.umask(0o022)
-    try:
-        result = rapport("--home", str(home), "export", "accounts", "-o", str(target))
-    finally:
-        os.umask(old_umask)
+    result = rapport("--home", str(home), "export", "accounts", "-o", str(target))
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert target.read_text().splitlines()[1].startswith("ACME,acme.com")
