@@ -20,6 +20,9 @@ from rapport.mail.fetchparse import Part, parse_bodystructure, raw_uid_fetch
 from rapport.mail.parse import (
     decode_body_part,
     decode_header_value,
+    enclosed_file_name,
+    enclosed_subject,
+    forwarded_heading,
     make_snippet,
     parse_header_block,
     parse_message,
@@ -96,16 +99,15 @@ def _fetch_text_chunk(client: IMAPClient, uids: list[int], items: str,
                 into[uid][section] = payload
 
 
-def _forwarded_subject(raw: bytes | None) -> str:
-    return decode_header_value(raw.decode("utf-8", "replace") if raw else "") or "message"
+def _enclosed_subject(raw: bytes | None) -> str:
+    return enclosed_subject(raw.decode("utf-8", "replace") if raw else "")
 
 
 def _body_text(parts: list[Part], payloads: dict[str, bytes]) -> str:
     texts = []
     for part in parts:
-        if part.enclosed_subject is not None:  # the same heading mail/parse.py writes
-            subject = _forwarded_subject(part.enclosed_subject)
-            texts.append(f"---------- Forwarded message: {subject} ----------")
+        if part.enclosed_subject is not None:
+            texts.append(forwarded_heading(_enclosed_subject(part.enclosed_subject)))
         payload = payloads.get(part.section, b"")
         if not payload:
             continue
@@ -122,8 +124,8 @@ def _body_text(parts: list[Part], payloads: dict[str, bytes]) -> str:
 
 def _attachment(part: Part) -> tuple[str, str, int]:
     name = decode_header_value(part.filename)[:255] if part.filename else ""
-    if part.content_type == "message/rfc822":  # named after its subject, as for a Maildir
-        name = f"{_forwarded_subject(part.enclosed_subject)[:200]}.eml"
+    if part.content_type == "message/rfc822":
+        name = enclosed_file_name(_enclosed_subject(part.enclosed_subject))
     return (name, part.content_type, part.size)
 
 

@@ -643,19 +643,34 @@ def _walk_alternative(children: list, walk: _Walk, depth: int) -> None:
         walk.texts.extend(chosen.texts)
 
 
+def enclosed_subject(value: object) -> str:
+    """The Subject header of an enclosed (message/rfc822) message, "message" when it has none."""
+    return decode_header_value(value) or "message"
+
+
+def forwarded_heading(subject: str) -> str:
+    """The line above an inline forwarded message's text; the IMAP path writes the same."""
+    return f"---------- Forwarded message: {subject} ----------"
+
+
+def enclosed_file_name(subject: str) -> str:
+    """The attachment name of an enclosed message: its subject, as a mail client saves it."""
+    return f"{subject[:200]}.eml"
+
+
 def _walk_enclosed(
     part: EmailMessage, children: list, walk: _Walk, depth: int, disposition: str
 ) -> None:
     for inner in children:
         if not isinstance(inner, EmailMessage):
             continue
-        subject = decode_header_value(_safe(lambda i=inner: i.get("Subject"), "")) or "message"
+        subject = enclosed_subject(_safe(lambda i=inner: i.get("Subject"), ""))
         if disposition == "attachment":
             size = len(_safe(lambda i=inner: i.as_bytes(), b"") or b"")
-            walk.attachments.append((f"{subject[:200]}.eml", "message/rfc822", size))
+            walk.attachments.append((enclosed_file_name(subject), "message/rfc822", size))
             continue
         # An inline forwarded message: its text belongs to what the reader sees.
-        walk.texts.append(f"---------- Forwarded message: {subject} ----------")
+        walk.texts.append(forwarded_heading(subject))
         _walk(inner, walk, depth + 1)
 
 
