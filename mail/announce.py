@@ -406,26 +406,39 @@ def _journal_done(db: Database, plan: AnnouncementPlan, announcement: Announceme
                                              for target, msg in items], plan.template.name)
 
 
-def _split_found(delivery: _Delivery, items: list[Item], run: _Run) -> tuple[list[Item],
-                                                                               list[Item]]:
-    """(already delivered by a crashed run, still to deliver); stops the run when Drafts
-    cannot be searched (nothing else will work either)."""
+def _still_to_deliver(db: Database, plan: AnnouncementPlan, announcement: Announcement,
+                      delivery: _Delivery, items: list[Item], run: _Run) -> list[Item]:
+    """The items still to deliver; those a crashed run did deliver are journaled 'done' and
+    counted as confirmed. Stops the run when Drafts cannot be searched (nothing else will
+    work either)."""
     found, todo = [], []
     for item in items:
         try:
             (found if delivery.already_there(item[0]) else todo).append(item)
         except MailError as exc:
             run.stopped = exc.message
-            return found, []
-    return found, todo
+            todo = []
+            break
+    _journal_done(db, plan, announcement, found)
+    run.confirmed += len(found)
+    return todo
+
+
+def _failed(db: Database, announcement: Announcement, target: Target, reason: str,
+            run: _Run) -> None:
+    """Certainly not delivered: journaled 'failed' (retried next run) and listed."""
+    mark_failed(db, announcement.id, target.contact.id, reason)
+    run.failed.append(Problem(target.who, reason))
+
+
+def _uncertain(message_id: str, why: str = "") -> str:
+    return f"sent as <{message_id}>, not confirmed" + (f": {why}" if why else "")
 
 
 def _draft_batch(db: Database, plan: AnnouncementPlan, announcement: Announcement,
                  delivery: _Delivery, items: list[Item], run: _Run) -> None:
     """Journal a batch 'started' (durably), store it, journal what was stored 'done'."""
-    found, ready = _split_found(delivery, items, run)
-    _journal_done(db, plan, announcement, found)
-    run.confirmed += len(found)
+    ready = _still_to_deliver(db, plan, announcement, delivery, items, run)
     if not ready:
         return
     mark_started_many(db, announcement.id, "drafts", [
@@ -437,8 +450,7 @@ def _draft_batch(db: Database, plan: AnnouncementPlan, announcement: Announcemen
         stored, run.stopped = stop.stored, stop.message
         target = ready[stored][0]
         if stop.refused:
-            mark_failed(db, announcement.id, target.contact.id, stop.message)
-            run.failed.append(Problem(target.who, stop.message))
+            _failed(db, announcement, target, stop.message, run)
         else:  # left 'started': the next run looks it up before storing it again
             run.failed.append(Problem(target.who, f"{stop.message} (whether it was stored "
                                                   "is checked first)"))
@@ -450,32 +462,26 @@ def _send_one(db: Database, plan: AnnouncementPlan, announcement: Announcement,
               delivery: _Delivery, item: Item, run: _Run) -> None:
     """Wait for the rate, journal 'started' (durably), send, journal 'done' (or 'failed')."""
     target, msg = item
-    contact = target.contact
-    found, todo = _split_found(delivery, [item], run)
-    _journal_done(db, plan, announcement, found)
-    run.confirmed += len(found)
-    if not todo:
+    if not _still_to_deliver(db, plan, announcement, delivery, [item], run):
         return
     # Wait out the rate before journaling: a kill during the wait leaves nothing uncertain.
     delivery.pacer.wait()
+    contact = target.contact
     mark_started(db, announcement.id, contact.id, contact.email, "send", msg.message_id)
     try:
         delivery.send(msg)
     except PartlyRefused as exc:
         run.warnings.append(f"{target.who}: {exc.message}")  # it went out: never resend
     except MessageRefused as exc:
-        mark_failed(db, announcement.id, contact.id, exc.message)
-        run.failed.append(Problem(target.who, exc.message))
+        _failed(db, announcement, target, exc.message, run)
         return
     except MaybeSent as exc:  # left 'started': listed as uncertain, resent only when asked
-        run.uncertain.append(Problem(target.who, f"sent as <{msg.message_id}>, not confirmed: "
-                                                 f"{exc.message}"))
+        run.uncertain.append(Problem(target.who, _uncertain(msg.message_id, exc.message)))
         run.stopped = exc.message
         return
     except SendError as exc:
         # Nothing went out and the session is gone: this contact failed, the rest waits.
-        mark_failed(db, announcement.id, contact.id, exc.message)
-        run.failed.append(Problem(target.who, exc.message))
+        _failed(db, announcement, target, exc.message, run)
         run.stopped = exc.message
         return
     _journal_done(db, plan, announcement, [item])
@@ -535,9 +541,8 @@ def run_announcement(
         already=plan.already, opted_out=plan.audience.opted_out,
         no_email=plan.audience.no_email, confirmed=run.confirmed, skipped=tuple(run.skipped),
         failed=tuple(run.failed),
-        uncertain=(*run.uncertain, *(Problem(t.who, f"sent as <{t.entry.message_id}>, not "
-                                             "confirmed" if t.entry else "not confirmed")
-                                     for t in plan.uncertain)),
+        uncertain=(*run.uncertain, *(Problem(t.who, _uncertain(t.entry.message_id))
+                                     for t in plan.uncertain if t.entry is not None)),
         warnings=tuple(run.warnings), stopped=run.stopped,
         first=run.first.email() if run.first is not None else None,
         earlier_note=plan.earlier_note())
