@@ -35,6 +35,7 @@ from typing import TypeVar
 from sqlite_utils import Database
 
 from rapport.store.contact import REAL_MAIL, StaleAccount, as_of_day, last_contacts, stale_accounts
+from rapport.store.deals import Deal, list_deals, weighted_value
 from rapport.store.pipeline import Pipeline
 from rapport.store.report_period import Period
 from rapport.store.timeutil import parse_utc_text, to_utc_text, utc_now
@@ -217,24 +218,18 @@ def _money(amount: float | None) -> float:
     return round(float(amount or 0.0), 2) + 0.0
 
 
-def _weighted_deals(db: Database, pipeline: Pipeline) -> list[tuple[str, str | None, float, float]]:
-    """(stage, expected close, value, weighted value) of every deal, by Pipeline.win_probability."""
-    rows = db.execute("SELECT stage, expected_close, value, probability FROM deals").fetchall()
-    return [
-        (stage, close, value, value * pipeline.win_probability(stage, probability) / 100.0)
-        for stage, close, value, probability in rows
-    ]
+def pipeline_by_stage(deals: list[Deal], pipeline: Pipeline) -> tuple[StageFigures, ...]:
+    """Count, value and weighted value per stage of `deals` (every deal; unknown stages last).
 
-
-def pipeline_by_stage(db: Database, pipeline: Pipeline) -> tuple[StageFigures, ...]:
-    """Count, value and weighted value per stage, covering every deal (unknown stages last)."""
+    Weighted as the pipeline pane weighs (store/deals.weighted_value), so the two agree."""
     totals: dict[str, list[float]] = {}
-    for stage_name, _, value, weighted in _weighted_deals(db, pipeline):
-        stage = pipeline.get(stage_name)
+    for deal in deals:
+        stage = pipeline.get(deal.stage)
         # A stage removed from config while deals used it is refused at open; still, never drop deals.
-        key = stage.name if stage else stage_name
+        key = stage.name if stage else deal.stage
         count, value_sum, weighted_sum = totals.get(key, [0, 0.0, 0.0])
-        totals[key] = [count + 1, value_sum + value, weighted_sum + weighted]
+        totals[key] = [count + 1, value_sum + deal.value,
+                       weighted_sum + weighted_value(deal, pipeline)]
     known = [(s.name, s.kind) for s in pipeline.stages]
     unknown = sorted((name, "open") for name in totals if pipeline.get(name) is None)
     return tuple(
@@ -305,16 +300,16 @@ def _kind(pipeline: Pipeline, stage: str | None) -> str:
     return known.kind if known else "open"
 
 
-def forecast_by_month(db: Database, pipeline: Pipeline) -> tuple[ForecastMonth, ...]:
-    """Open deals grouped by the month of their expected close; undated ones last."""
+def forecast_by_month(deals: list[Deal], pipeline: Pipeline) -> tuple[ForecastMonth, ...]:
+    """The open ones of `deals` grouped by the month of their expected close; undated ones last."""
     months: dict[str | None, list[float]] = {}
-    for stage_name, close, value, weighted in _weighted_deals(db, pipeline):
-        stage = pipeline.get(stage_name)
-        if stage is not None and stage.kind != "open":
+    for deal in deals:
+        if _kind(pipeline, deal.stage) != "open":
             continue
-        month = close[:7] if close else None
+        month = deal.expected_close.isoformat()[:7] if deal.expected_close else None
         count, value_sum, weighted_sum = months.get(month, [0, 0.0, 0.0])
-        months[month] = [count + 1, value_sum + value, weighted_sum + weighted]
+        months[month] = [count + 1, value_sum + deal.value,
+                         weighted_sum + weighted_value(deal, pipeline)]
     order = sorted(months, key=lambda m: (m is None, m or ""))
     return tuple(
         ForecastMonth(month or NO_DATE, int(n), _money(value), _money(weighted))
@@ -584,11 +579,6 @@ def _first_line(text: str) -> str:
     return (text or "").strip().splitlines()[0][:120] if (text or "").strip() else ""
 
 
-def _currencies(db: Database) -> tuple[str, ...]:
-    rows = db.execute("SELECT DISTINCT currency FROM deals ORDER BY currency").fetchall()
-    return tuple(r[0] for r in rows)
-
-
 def build_report(
     db: Database,
     pipeline: Pipeline,
@@ -633,6 +623,7 @@ def _build(
     now_text: str,
 ) -> Report:
     contacts = last_contacts(db, as_of)
+    deals = list_deals(db)  # the book as it is now: pipeline, forecast, currencies
     won, lost = closed_in_period(db, pipeline, period)
     objections = open_objections(db, as_of)
     complaints = open_complaints(db, as_of)
@@ -640,12 +631,12 @@ def _build(
         period=period,
         as_of_utc=as_of,
         generated_utc=now_text,
-        currencies=_currencies(db),
+        currencies=tuple(sorted({d.currency for d in deals})),
         stale_after_days=stale_after_days,
-        stages=pipeline_by_stage(db, pipeline),
+        stages=pipeline_by_stage(deals, pipeline),
         won=won,
         lost=lost,
-        forecast=forecast_by_month(db, pipeline),
+        forecast=forecast_by_month(deals, pipeline),
         activity=activity_per_account(db, period),
         first_response=first_response(db, period),
         open_objections=objections,
