@@ -5,6 +5,7 @@ The engine calls `report(event)`; the TUI wraps them in Textual messages, the CL
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -101,3 +102,14 @@ class SyncSummary:
 
 
 Event = FolderStarted | FolderProgress | FolderDone | FolderFailed | MessageSkipped | MailboxFailed
+Report = Callable[[Event], None]
+ShouldStop = Callable[[], bool]  # asked between batches: True ends the sync there
+
+
+def no_report(_event: Event) -> None:
+    """The default `report`: the caller did not ask for progress."""
+
+
+def never() -> bool:
+    """The default `should_stop`: sync to the end."""
+    return False

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,14 +28,17 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from rapport.mail.events import (
-    Event,
     FolderDone,
     FolderProgress,
     FolderStarted,
     FolderSummary,
     MailboxFailed,
     MessageSkipped,
+    Report,
+    ShouldStop,
     SyncSummary,
+    never,
+    no_report,
 )
 from rapport.mail.parse import parse_message
 from rapport.store import messages as store
@@ -58,10 +61,6 @@ _ROLE_NAMES = {
     "entwürfe": "drafts",
     "brouillons": "drafts",
 }
-
-Report = Callable[[Event], None]
-ShouldStop = Callable[[], bool]
-
 
 @dataclass(frozen=True)
 class MaildirFile:
@@ -296,14 +295,6 @@ def _sync_folder(
     return FolderSummary(name, added, flags_changed, removed, skipped), folder.id, stamp
 
 
-def _no_report(event: Event) -> None:
-    """Default reporter: the caller did not ask for progress."""
-
-
-def _never() -> bool:
-    return False
-
-
 def sync_maildir(
     db: Database,
     *,
@@ -311,14 +302,14 @@ def sync_maildir(
     path: Path,
     my_addresses: frozenset[str],
     report: Report | None = None,
-    should_stop: ShouldStop = _never,
+    should_stop: ShouldStop = never,
 ) -> SyncSummary:
     """Bring the store in line with the Maildir at `path` (new, removed and re-flagged mail).
 
     `should_stop()` is asked between folders and between batches; once it is true the sync ends
     there, with every saved batch whole and the unfinished folders left to the next run.
     """
-    report = report or _no_report
+    report = report or no_report
     root = Path(path).expanduser()
     if not root.is_dir():
         message = f"maildir {mailbox!r}: {root} is not a directory"

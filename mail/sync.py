@@ -36,7 +36,6 @@ from sqlite_utils import Database
 from rapport.mail.config import MailboxConfig, mailbox_configs, maildir_configs
 from rapport.mail.errors import ConnectionLost, MailError, Scope
 from rapport.mail.events import (
-    Event,
     FolderDone,
     FolderFailed,
     FolderProgress,
@@ -44,7 +43,11 @@ from rapport.mail.events import (
     FolderSummary,
     MailboxFailed,
     MessageSkipped,
+    Report,
+    ShouldStop,
     SyncSummary,
+    never,
+    no_report,
 )
 from rapport.mail.fetchparse import FetchFailed, parse_uid_set, raw_uid_fetch, uid_ranges
 from rapport.mail.imap import close, connect, find_special_folders, list_folder_names
@@ -56,17 +59,6 @@ from rapport.store.session import OpenWorkspace
 # Messages per committed batch: the unit of progress, cancel and transaction.
 BATCH_SIZE = int(os.environ.get("RAPPORT_SYNC_BATCH", "500") or 500)
 FLAG_NAMES = (b"\\Seen", b"\\Answered", b"\\Flagged", b"\\Draft")
-
-Report = Callable[[Event], None]
-ShouldStop = Callable[[], bool]
-
-
-def _no_report(_event: Event) -> None:
-    return None
-
-
-def _never() -> bool:
-    return False
 
 
 @dataclass(frozen=True)
@@ -293,7 +285,7 @@ _NETWORK_ERRORS = (OSError, imaplib.IMAP4.abort, IMAPClientAbortError)
 
 
 def sync_mailbox(db: Database, cfg: MailboxConfig, *, my_addresses: frozenset[str],
-                 report: Report = _no_report, should_stop: ShouldStop = _never,
+                 report: Report = no_report, should_stop: ShouldStop = never,
                  client: IMAPClient | None = None) -> SyncSummary:
     """Sync every folder of one mailbox; failures become events and `SyncSummary.error`."""
     own_client = client is None
@@ -416,7 +408,7 @@ def select_mailboxes(configs: list[MailboxConfig], names: Iterable[str] | None,
 
 
 def sync_all(opened: OpenWorkspace, names: Iterable[str] | None = None, *,
-             report: Report = _no_report, should_stop: ShouldStop = _never) -> list[SyncSummary]:
+             report: Report = no_report, should_stop: ShouldStop = never) -> list[SyncSummary]:
     """Sync each `[[mailbox]]`, then each `[[maildir]]`; one failing never stops the others."""
     wanted = [n for n in (names or []) if n]
     maildirs = maildir_configs(opened.config)
@@ -445,8 +437,8 @@ def sync_all(opened: OpenWorkspace, names: Iterable[str] | None = None, *,
 
 
 def sync_on_this_thread(opened: OpenWorkspace, names: Iterable[str] | None = None, *,
-                        report: Report = _no_report,
-                        should_stop: ShouldStop = _never) -> list[SyncSummary]:
+                        report: Report = no_report,
+                        should_stop: ShouldStop = never) -> list[SyncSummary]:
     """`sync_all` for a worker thread (the TUI's): on its own database connection, closed after.
 
     sqlite-utils connections stay on the thread that opened them (STYLE.md guideline 7).
