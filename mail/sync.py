@@ -33,7 +33,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 from sqlite_utils import Database
 
-from rapport.mail.config import MailboxConfig, mailbox_configs, maildir_configs
+from rapport.mail.config import MailboxConfig, MaildirConfig, mailbox_configs, maildir_configs
 from rapport.mail.errors import ConnectionLost, MailError, Scope
 from rapport.mail.events import (
     FolderDone,
@@ -52,6 +52,7 @@ from rapport.mail.events import (
 from rapport.mail.fetchparse import FetchFailed, parse_uid_set, raw_uid_fetch, uid_ranges
 from rapport.mail.imap import close, connect, find_special_folders, list_folder_names
 from rapport.store import messages as store
+from rapport.store.config import Config
 from rapport.store.errors import InputError
 from rapport.store.matching import remember_my_addresses
 from rapport.store.session import OpenWorkspace
@@ -407,15 +408,23 @@ def select_mailboxes(configs: list[MailboxConfig], names: Iterable[str] | None,
     return [by_name[n.casefold()] for n in wanted if n.casefold() in by_name]
 
 
-def sync_all(opened: OpenWorkspace, names: Iterable[str] | None = None, *,
-             report: Report = no_report, should_stop: ShouldStop = never) -> list[SyncSummary]:
-    """Sync each `[[mailbox]]`, then each `[[maildir]]`; one failing never stops the others."""
+def select_sources(config: Config, names: Iterable[str] | None
+                   ) -> tuple[list[MailboxConfig], list[MaildirConfig]]:
+    """The `[[mailbox]]` and `[[maildir]]` entries `names` pick (case-insensitive), all of them
+    when `names` is empty; InputError for a name that is neither."""
     wanted = [n for n in (names or []) if n]
-    maildirs = maildir_configs(opened.config)
-    configs = select_mailboxes(mailbox_configs(opened.config), wanted, [m.name for m in maildirs])
+    maildirs = maildir_configs(config)
+    mailboxes = select_mailboxes(mailbox_configs(config), wanted, [m.name for m in maildirs])
     if wanted:
         chosen = {n.casefold() for n in wanted}
         maildirs = [m for m in maildirs if m.name.casefold() in chosen]
+    return mailboxes, maildirs
+
+
+def sync_all(opened: OpenWorkspace, names: Iterable[str] | None = None, *,
+             report: Report = no_report, should_stop: ShouldStop = never) -> list[SyncSummary]:
+    """Sync each `[[mailbox]]`, then each `[[maildir]]`; one failing never stops the others."""
+    configs, maildirs = select_sources(opened.config, names)
     mine = opened.config.me.all_addresses
     # [me] is read afresh at every sync: apply a changed address list to the mail already stored.
     remember_my_addresses(opened.db, mine)
@@ -458,6 +467,7 @@ __all__ = [
     "SyncSummary",
     "enable_extensions",
     "plan_folders",
+    "select_sources",
     "sync_all",
     "sync_mailbox",
     "sync_on_this_thread",

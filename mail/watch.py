@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterable
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from rapport.mail.config import MailboxConfig, MaildirConfig, mailbox_configs, maildir_configs
+from rapport.mail.config import MailboxConfig, MaildirConfig
 from rapport.mail.errors import ConnectionLost, CredentialsUnavailable, MailError
 from rapport.mail.events import Event, MailboxFailed
 from rapport.mail.imap import connect
-from rapport.mail.sync import select_mailboxes, sync_mailbox
+from rapport.mail.sync import select_sources, sync_mailbox
 from rapport.store.matching import remember_my_addresses
 from rapport.store.session import OpenWorkspace
 
@@ -96,7 +96,6 @@ def watch_mailbox(opened: OpenWorkspace, cfg: MailboxConfig, *, interval: float,
     mine = opened.config.me.all_addresses
     backoff = 1.0
     try:
-        remember_my_addresses(db, mine)
         while not should_stop():
             client = None
             try:
@@ -161,7 +160,6 @@ def watch_maildirs(opened: OpenWorkspace, sources: list[MaildirConfig], *, inter
     db = opened.reopen_db()
     mine = opened.config.me.all_addresses
     try:
-        remember_my_addresses(db, mine)
         while not should_stop():
             for source in sources:
                 sync_maildir(db, mailbox=source.name, path=source.path, my_addresses=mine,
@@ -175,12 +173,10 @@ def watch(opened: OpenWorkspace, names: Iterable[str] | None = None, *,
           report: Callable[[Event], None], stop: threading.Event,
           interval: float | None = None) -> list[WatchThread]:
     """Start one watcher thread per mailbox (one for all Maildirs); set `stop` to end them."""
-    configs = select_mailboxes(mailbox_configs(opened.config), names,
-                               [m.name for m in maildir_configs(opened.config)])
+    configs, maildirs = select_sources(opened.config, names)
     seconds = interval if interval is not None else opened.config.sync_interval_minutes * 60
-    wanted = {n.casefold() for n in (names or []) if n}
-    maildirs = [m for m in maildir_configs(opened.config)
-                if not wanted or m.name.casefold() in wanted]
+    # [me] applied to the mail already stored, once for all watchers (as sync_all does).
+    remember_my_addresses(opened.db, opened.config.me.all_addresses)
     threads: list[WatchThread] = []
     if maildirs:
         threads.append(WatchThread("rapport-watch-maildirs", lambda: watch_maildirs(
