@@ -549,34 +549,36 @@ def _key_account_md_all(report: Report) -> list[str]:
 
 def _key_account_md(k: KeyAccount) -> list[str]:
     lines = [f"### {_cell(k.account)}", "", key_account_summary(k), ""]
-    if k.open_deals:
-        lines += ["Open deals:", ""]
-        lines += _table(
-            ["Deal", "Stage", "Value", "Next action", "Due"],
-            [
-                [d.title, d.stage, money(d.value), d.next_action or "none", due_text(d)]
-                for d in k.open_deals
-            ],
-        )
-    if k.open_objections:
-        lines += ["Open objections:", ""]
-        lines += _table(
-            ["Raised", "Objection", "Age (days)"],
-            [[day_of(o.date_utc), o.subject, o.age_days] for o in k.open_objections],
-        )
-    if k.open_complaints:
-        lines += ["Open complaints:", ""]
-        lines += _table(
-            ["Raised", "Complaint", "Age (days)"],
-            [[day_of(o.date_utc), o.subject, o.age_days] for o in k.open_complaints],
-        )
-    if k.overdue_deals:
-        lines += ["Overdue actions:", ""]
-        lines += _table(
-            ["Deal", "Next action", "Due"],
-            [[d.title, d.next_action, d.next_action_due] for d in k.overdue_deals],
-        )
+    for title, headers, rows in key_account_lists(k):
+        lines += [f"{title}:", "", *_table(headers, rows)]
     return lines
+
+
+# A titled table: (title, column headers, rows of cells).
+TitledRows = tuple[str, list[str], list[list[Any]]]
+
+
+def key_account_lists(k: KeyAccount, *, age_header: str = "Age (days)") -> list[TitledRows]:
+    """What is open on a key account, the lists it has: open deals, objections, complaints and
+    overdue actions (md and the TUI's detail; the TUI's narrow modal names the age "Days")."""
+    lists: list[TitledRows] = []
+    if k.open_deals:
+        lists.append((
+            "Open deals", ["Deal", "Stage", "Value", "Next action", "Due"],
+            [[d.title, d.stage, money(d.value), d.next_action or "none", due_text(d)]
+             for d in k.open_deals],
+        ))
+    for title, noun, items in (("Open objections", "Objection", k.open_objections),
+                               ("Open complaints", "Complaint", k.open_complaints)):
+        if items:
+            lists.append((title, ["Raised", noun, age_header],
+                          [[day_of(o.date_utc), o.subject, o.age_days] for o in items]))
+    if k.overdue_deals:
+        lists.append((
+            "Overdue actions", ["Deal", "Next action", "Due"],
+            [[d.title, d.next_action, d.next_action_due] for d in k.overdue_deals],
+        ))
+    return lists
 
 
 def renderer(fmt: str) -> Callable[[Report], str]:

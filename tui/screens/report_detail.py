@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from rapport.store.reports import ClosedDeal, KeyAccount, OpenObjection
-from rapport.tui.report_formats import day_of, due_text, key_account_summary, money
+from rapport.tui.report_formats import day_of, key_account_lists, key_account_summary, money
 from rapport.tui.safe import clean
 
 
@@ -39,23 +39,8 @@ def _table(title: str, headers: list[str], rows: list[list[object]]) -> Table:
 
 def key_account_detail(k: KeyAccount) -> RenderableType:
     parts: list[RenderableType] = [_text(key_account_summary(k))]
-    if k.open_deals:
-        parts.append(_table(
-            "Open deals", ["Deal", "Stage", "Value", "Next action", "Due"],
-            [[d.title, d.stage, money(d.value), d.next_action or "none", due_text(d)]
-             for d in k.open_deals]))
-    if k.open_objections:
-        parts.append(_table(
-            "Open objections", ["Raised", "Objection", "Days"],
-            [[day_of(o.date_utc), o.subject, o.age_days] for o in k.open_objections]))
-    if k.open_complaints:
-        parts.append(_table(
-            "Open complaints", ["Raised", "Complaint", "Days"],
-            [[day_of(o.date_utc), o.subject, o.age_days] for o in k.open_complaints]))
-    if k.overdue_deals:
-        parts.append(_table(
-            "Overdue actions", ["Deal", "Next action", "Due"],
-            [[d.title, d.next_action, d.next_action_due] for d in k.overdue_deals]))
+    parts += [_table(title, headers, rows)
+              for title, headers, rows in key_account_lists(k, age_header="Days")]
     # A blank line between the summary and each table, so the tables do not run together.
     spaced = [item for part in parts for item in (part, Text(""))]
     return Group(*spaced[:-1])
