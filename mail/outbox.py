@@ -7,12 +7,8 @@ Either way the account's timeline gets a 'draft' (or 'sent') activity with the M
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import functools
 import imaplib
-import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -36,8 +32,12 @@ from rapport.mail.imap import (
 from rapport.mail.smtp import SmtpSettings, send_email
 from rapport.store.activities import add_activity
 from rapport.store.config import Config
-from rapport.store.errors import WorkspaceError
-from rapport.store.workspace import FILE_MODE, Workspace, make_private_dir
+from rapport.store.workspace import (
+    Workspace,
+    make_private_dir,
+    sweep_temp_files,
+    write_private_files,
+)
 
 
 @dataclass(frozen=True)
@@ -60,109 +60,23 @@ def outbox_path(workspace: Workspace, message_id: str) -> Path:
 
 def save_eml(workspace: Workspace, msg: EmailMessage) -> Saved:
     """Write the draft as outbox/<Message-ID>.eml (0600, folder 0700)."""
-    return save_raw(workspace, message_id_of(msg), msg.as_bytes())
-
-
-def save_raw(workspace: Workspace, message_id: str, raw: bytes) -> Saved:
-    """Write composed bytes as outbox/<Message-ID>.eml (0600, folder 0700)."""
-    return save_raw_many(workspace, [(message_id, raw)])[0]
+    return save_raw_many(workspace, [(message_id_of(msg), msg.as_bytes())])[0]
 
 
 def save_raw_many(workspace: Workspace, messages: Sequence[tuple[str, bytes]]) -> list[Saved]:
-    """Write (Message-ID, bytes) messages as outbox/<Message-ID>.eml files, durably, as a batch.
-
-    Each file is written under a temporary name, then all the data is synced at once, then each
-    is renamed into place and the folder synced once: a name in outbox/ always holds a whole
-    message that is on disk, so a journal row committed after this never lacks its file. One
-    sync per batch, not one per file: an fsync per file is what made 10,000 drafts take 8 s.
-    """
-    folder = make_private_dir(workspace.outbox_dir)
-    pending: list[tuple[Path, Path]] = []
-    fds: list[int] = []
-    try:
-        for message_id, raw in messages:
-            path = outbox_path(workspace, message_id)
-            tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
-            pending.append((tmp, path))
-            fds.append(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE))
-            os.fchmod(fds[-1], FILE_MODE)  # the umask may have narrowed or widened it
-            _write_all(fds[-1], raw)
-        _sync_files(fds)
-        for tmp, path in pending:
-            os.replace(tmp, path)
-        _sync_folder(folder)
-    except OSError as exc:
-        raise WorkspaceError(f"cannot write to {folder}: {exc.strerror or exc}") from exc
-    finally:
-        for fd in fds:
-            os.close(fd)
-        for tmp, _ in pending:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)  # only what was not renamed is still there
+    """Write (Message-ID, bytes) messages as outbox/<Message-ID>.eml files, durably, as a batch
+    (store/workspace.write_private_files): a journal row committed after this never lacks its
+    file."""
+    make_private_dir(workspace.outbox_dir)
+    paths = [outbox_path(workspace, message_id) for message_id, _ in messages]
+    write_private_files([(path, raw) for path, (_, raw) in zip(paths, messages, strict=True)])
     return [Saved("file", str(path), message_id)
-            for (_, path), (message_id, _) in zip(pending, messages, strict=True)]
-
-
-TMP_MARK = ".tmp"
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-@functools.cache
-def _syncfs() -> Callable[[int], int] | None:
-    """Linux's syncfs(2): one call puts every written file of the filesystem on disk, where a
-    batch of fsync calls costs one journal commit each. None where libc has no syncfs."""
-    try:
-        function = ctypes.CDLL(None, use_errno=True).syncfs
-    except (AttributeError, OSError):
-        return None
-    function.argtypes, function.restype = [ctypes.c_int], ctypes.c_int
-    return function
-
-
-def _sync_files(fds: Sequence[int]) -> None:
-    syncfs = _syncfs() if len(fds) > 1 else None
-    if syncfs is None:
-        for fd in fds:
-            os.fsync(fd)
-    elif syncfs(fds[0]) != 0:
-        error = ctypes.get_errno()
-        raise OSError(error, os.strerror(error))
-
-
-def _sync_folder(folder: Path) -> None:
-    """fsync the folder, so the renames into it survive a power cut too."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+            for path, (message_id, _) in zip(paths, messages, strict=True)]
 
 
 def sweep_outbox(workspace: Workspace) -> None:
     """Remove temporary files a killed run left in outbox/ (their process is gone)."""
-    folder = workspace.outbox_dir
-    if not folder.is_dir():
-        return
-    for path in folder.glob(f".*.eml{TMP_MARK}*"):
-        pid = path.name.rpartition(TMP_MARK)[2]
-        if pid.isdigit() and not _alive(int(pid)):
-            with contextlib.suppress(OSError):
-                path.unlink()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    sweep_temp_files(workspace.outbox_dir, "*.eml")
 
 
 class ImapFolder:

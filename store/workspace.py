@@ -7,8 +7,11 @@ whatever the umask says.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import os
 import stat
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,20 +108,105 @@ def write_private_file(path: Path, data: str | bytes, *, overwrite: bool = True)
         return False
     if not path.parent.is_dir():
         make_private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+    write_private_files([(path, data.encode("utf-8") if isinstance(data, str) else data)])
+    return True
+
+
+# A file being written is `.<name>.tmp<pid>` beside its final name (see sweep_temp_files).
+TMP_MARK = ".tmp"
+
+
+def write_private_files(files: Sequence[tuple[Path, bytes]]) -> None:
+    """Write each (path, bytes) atomically with mode 0600 and durably, as one batch; their
+    folders must exist.
+
+    Each file is written under a temporary name, then all the data is synced at once, then
+    each is renamed into place and its folder synced: a name always holds a whole file that
+    is on disk. One sync per batch, not one per file: an fsync per file is what made 10,000
+    outbox drafts take 8 s.
+    """
+    pending: list[tuple[Path, Path]] = []
+    fds: list[int] = []
+    current = files[0][0] if files else Path()
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), FILE_MODE)
-            handle.write(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        for current, raw in files:
+            tmp = current.with_name(f".{current.name}{TMP_MARK}{os.getpid()}")
+            pending.append((tmp, current))
+            fds.append(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE))
+            os.fchmod(fds[-1], FILE_MODE)  # the umask may have narrowed or widened it
+            _write_all(fds[-1], raw)
+        _sync_files(fds)
+        for tmp, current in pending:
+            os.replace(tmp, current)
+        for folder in dict.fromkeys(path.parent for _, path in pending):
+            current = folder
+            _sync_folder(folder)
     except OSError as exc:
-        with contextlib.suppress(OSError):  # nothing to clean up when tmp was never created
-            tmp.unlink(missing_ok=True)
-        raise WorkspaceError(f"cannot write {path}: {exc.strerror}") from exc
+        raise WorkspaceError(f"cannot write {current}: {exc.strerror or exc}") from exc
+    finally:
+        for fd in fds:
+            os.close(fd)
+        for tmp, _ in pending:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)  # only what was not renamed is still there
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+@functools.cache
+def _syncfs() -> Callable[[int], int] | None:
+    """Linux's syncfs(2): one call puts every written file of the filesystem on disk, where a
+    batch of fsync calls costs one journal commit each. None where libc has no syncfs."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).syncfs
+    except (AttributeError, OSError):
+        return None
+    function.argtypes, function.restype = [ctypes.c_int], ctypes.c_int
+    return function
+
+
+def _sync_files(fds: Sequence[int]) -> None:
+    syncfs = _syncfs() if len(fds) > 1 else None
+    if syncfs is None:
+        for fd in fds:
+            os.fsync(fd)
+    elif syncfs(fds[0]) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
+
+
+def _sync_folder(folder: Path) -> None:
+    """fsync the folder, so the renames into it survive a power cut too."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sweep_temp_files(folder: Path, pattern: str = "*") -> None:
+    """Remove the temporary files (of final names matching `pattern`) that a killed writer
+    left in `folder`; a live process's are left alone."""
+    if not folder.is_dir():
+        return
+    for path in folder.glob(f".{pattern}{TMP_MARK}*"):
+        pid = path.name.rpartition(TMP_MARK)[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
     return True
 
 
