@@ -12,7 +12,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,28 +44,36 @@ def _wait_for(condition, seconds: float = 15) -> bool:  # noqa: ANN001
     return False
 
 
+@contextmanager
+def _watching(opened: OpenWorkspace, cfg: object, events: list[object], *, interval: float,
+              sleep: object = time.sleep) -> Iterator[threading.Thread]:
+    """watch_mailbox on a thread for the block; then stopped, joined and `opened` closed."""
+    stop = threading.Event()
+    thread = threading.Thread(target=watch_mailbox, args=(opened, cfg),
+                              kwargs={"interval": interval, "report": events.append,
+                                      "should_stop": stop.is_set, "sleep": sleep})
+    thread.start()
+    try:
+        yield thread
+    finally:
+        stop.set()
+        thread.join(10)
+        opened.close()
+
+
 def test_watch_syncs_new_mail_as_idle_reports_it(tmp_path: Path, imap_user: DovecotUser) -> None:
     home = tmp_path / "ws"
     write_config(home, [imap_user.mailbox_config(folders=["INBOX"])])
     imap_user.append([make_message(1)])
     opened = open_workspace(home)
-    stop = threading.Event()
     events: list[object] = []
     # The poll interval is far longer than the test: only IDLE can bring message 2 in time.
     cfg = parse_mailbox(imap_user.mailbox_config(folders=["INBOX"]), 1)
-    thread = threading.Thread(target=watch_mailbox, args=(opened, cfg),
-                              kwargs={"interval": 600, "report": events.append,
-                                      "should_stop": stop.is_set})
-    thread.start()
-    try:
+    with _watching(opened, cfg, events, interval=600) as thread:
         assert _wait_for(lambda: len(stored(home)) == 1)
         time.sleep(0.3)  # let it enter IDLE
         imap_user.append([make_message(2)])
         assert _wait_for(lambda: len(stored(home)) == 2)
-    finally:
-        stop.set()
-        thread.join(10)
-        opened.close()
     assert not thread.is_alive()
     assert not [e for e in events if isinstance(e, MailboxFailed)]
 
@@ -100,32 +109,13 @@ def test_watch_reports_failures_and_backs_off(tmp_path: Path, imap_user: Dovecot
     assert _pauses_after_failures(timeline) == [1.0, 2.0, 4.0, 0.0]
 
 
-def _start_watcher(opened: object, cfg: object, events: list[object], *, interval: float,
-                   sleep: object = time.sleep) -> tuple[threading.Thread, threading.Event]:
-    stop = threading.Event()
-    thread = threading.Thread(target=watch_mailbox, args=(opened, cfg),
-                              kwargs={"interval": interval, "report": events.append,
-                                      "should_stop": stop.is_set, "sleep": sleep})
-    thread.start()
-    return thread, stop
-
-
-def _cut_in_idle_then_deliver(home: Path, user: DovecotUser, proxy: TcpProxy, opened: OpenWorkspace,
-                              watcher: tuple[threading.Thread, threading.Event]) -> None:
+def _cut_in_idle_then_deliver(home: Path, user: DovecotUser, proxy: TcpProxy) -> None:
     """Once message 1 is stored and the watcher waits in IDLE, cut its connection and deliver
-    message 2, which only a reconnect brings in; then stop the watcher (whatever happened)."""
-    thread, stop = watcher
-    try:
-        assert _wait_for(lambda: len(stored(home)) == 1 and proxy.saw(b" IDLE\r\n"))
-        proxy.cut()  # the watcher's connection dies while it waits in IDLE
-        user.append([make_message(2)])
-        assert _wait_for(lambda: len(stored(home)) == 2)
-    finally:
-        stop.set()
-        thread.join(10)
-        opened.close()
-        proxy.close()
-    assert not thread.is_alive()
+    message 2, which only a reconnect brings in."""
+    assert _wait_for(lambda: len(stored(home)) == 1 and proxy.saw(b" IDLE\r\n"))
+    proxy.cut()  # the watcher's connection dies while it waits in IDLE
+    user.append([make_message(2)])
+    assert _wait_for(lambda: len(stored(home)) == 2)
 
 
 def test_watch_notices_a_dropped_idle_connection_and_reconnects(
@@ -139,9 +129,10 @@ def test_watch_notices_a_dropped_idle_connection_and_reconnects(
     opened = open_workspace(home)
     events: list[object] = []
     # The interval is far longer than the test: only noticing the cut brings message 2 in.
-    thread, stop = _start_watcher(opened, parse_mailbox(table, 1), events, interval=600,
-                                  sleep=lambda seconds: None)
-    _cut_in_idle_then_deliver(home, imap_user, proxy, opened, (thread, stop))
+    with closing(proxy), _watching(opened, parse_mailbox(table, 1), events, interval=600,
+                                   sleep=lambda seconds: None) as thread:
+        _cut_in_idle_then_deliver(home, imap_user, proxy)
+    assert not thread.is_alive()
     assert proxy.accepted == 2
     assert [e.message for e in events if isinstance(e, MailboxFailed)] == [
         "mailbox 'test': connection lost: the server closed the connection during IDLE"
@@ -158,19 +149,13 @@ def test_a_keepalive_line_in_idle_does_not_wake_a_resync(
     imap_user.append([make_message(1)])
     opened = open_workspace(home)
     events: list[object] = []
-    thread, stop = _start_watcher(opened, parse_mailbox(table, 1), events, interval=600)
-    try:
+    with closing(proxy), _watching(opened, parse_mailbox(table, 1), events, interval=600):
         assert _wait_for(lambda: len(stored(home)) == 1 and proxy.saw(b" IDLE\r\n"))
         # What Dovecot sends every 2 minutes in IDLE; a resync would answer it within a second.
         proxy.tell_clients(b"* OK Still here\r\n")
         time.sleep(1.5)
         imap_user.append([make_message(2)])  # a real change still wakes the watcher
         assert _wait_for(lambda: len(stored(home)) == 2)
-    finally:
-        stop.set()
-        thread.join(10)
-        opened.close()
-        proxy.close()
     assert [e.added for e in events if isinstance(e, FolderDone)] == [1, 1]
 
 
@@ -191,9 +176,10 @@ def test_watch_reconnects_after_network_errors_with_doubling_backoff(
         if sum(isinstance(e, MailboxFailed) for e in timeline) >= 3:
             proxy.refuse(False)
 
-    thread, stop = _start_watcher(opened, parse_mailbox(table, 1), timeline, interval=600,
-                                  sleep=sleep)
-    _cut_in_idle_then_deliver(home, imap_user, proxy, opened, (thread, stop))
+    with closing(proxy), _watching(opened, parse_mailbox(table, 1), timeline, interval=600,
+                                   sleep=sleep) as thread:
+        _cut_in_idle_then_deliver(home, imap_user, proxy)
+    assert not thread.is_alive()
     failures = [e for e in timeline if isinstance(e, MailboxFailed)]
     assert len(failures) == 4 and all(f.mailbox == "test" for f in failures)
     # 1, 2, 4 s while unreachable; back to 1 s for the drop after a successful sync.
@@ -211,8 +197,7 @@ def test_watch_polls_a_server_without_idle(tmp_path: Path,
     user.append([make_message(1)])
     opened = open_workspace(home)
     events: list[object] = []
-    thread, stop = _start_watcher(opened, parse_mailbox(table, 1), events, interval=0.5)
-    try:
+    with _watching(opened, parse_mailbox(table, 1), events, interval=0.5) as thread:
         assert _wait_for(lambda: len(stored(home)) == 1)
         user.append([make_message(2)])
         assert _wait_for(lambda: len(stored(home)) == 2)
@@ -221,10 +206,6 @@ def test_watch_polls_a_server_without_idle(tmp_path: Path,
         assert _wait_for(lambda: sum(isinstance(e, FolderDone) for e in events) >= polls + 2)
         user.append([make_message(3)])
         assert _wait_for(lambda: len(stored(home)) == 3)
-    finally:
-        stop.set()
-        thread.join(10)
-        opened.close()
     assert not thread.is_alive()
     assert not [e for e in events if isinstance(e, MailboxFailed)]
     assert any(isinstance(e, FolderDone) and e.unchanged for e in events)
