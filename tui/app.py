@@ -146,11 +146,15 @@ class RapportApp(App[None]):
             self._refresh_screens()
 
     def _refresh_screens(self) -> None:
-        # Screens pull fresh rows themselves; cursors stay on the row they were on.
-        for screen in self.screen_stack:
+        # Screens pull fresh rows themselves; cursors stay on the row they were on. Only the screens
+        # in view re-read now (the top one, and those a modal is drawn over): a hidden one re-reads
+        # when it comes back to the front (ReloadOnResume), not at every synced folder as well.
+        for screen in reversed(self.screen_stack):
             mail_changed = getattr(screen, "mail_changed", None)
             if mail_changed is not None:
                 mail_changed()
+            if not screen.is_modal:
+                break
 
     def account_picker(self, question: str, *, exclude: Iterable[int] = ()) -> AccountPicker:
         return AccountPicker(question, self.actions.search_accounts, exclude=frozenset(exclude))
