@@ -138,6 +138,32 @@ _TEMPLATE = """<!DOCTYPE html>
 
 {% macro empty(rows) %}{% if not rows %}<p class="none">None.</p>{% endif %}{% endmacro %}
 
+{#- Open objections or complaints: the report's list (with the account), a key account's. #}
+{%- macro open_items(id, noun, items) -%}
+{{ empty(items) }}
+{% if items %}
+<table id="{{ id }}">
+<tr><th>Account</th><th>Raised</th><th>{{ noun }}</th><th class="num">Age (days)</th></tr>
+{%- for o in items %}
+<tr><td>{{ o.account }}</td><td>{{ day_of(o.date_utc) }}</td><td>{{ o.subject }}</td>
+<td class="num">{{ o.age_days }}</td></tr>
+{%- endfor %}
+</table>
+{% endif %}
+{%- endmacro %}
+
+{%- macro key_open_items(class, noun, items) -%}
+{%- if items %}
+<table class="{{ class }}">
+<caption>Open {{ noun.lower() }}s</caption>
+<tr><th>Raised</th><th>{{ noun }}</th><th class="num">Age (days)</th></tr>
+{%- for o in items %}
+<tr><td>{{ day_of(o.date_utc) }}</td><td>{{ o.subject }}</td><td class="num">{{ o.age_days }}</td></tr>
+{%- endfor %}
+</table>
+{%- endif %}
+{%- endmacro %}
+
 <h2 id="pipeline">Pipeline by stage</h2>
 {{ chart("chart-stages", stage_bars, stage_h) }}
 <table id="stages">
@@ -192,28 +218,10 @@ _TEMPLATE = """<!DOCTYPE html>
 ({{ waits_text(r.first_response) }}).</p>
 
 <h2 id="objections">Open objections</h2>
-{{ empty(r.open_objections) }}
-{% if r.open_objections %}
-<table id="objections-table">
-<tr><th>Account</th><th>Raised</th><th>Objection</th><th class="num">Age (days)</th></tr>
-{%- for o in r.open_objections %}
-<tr><td>{{ o.account }}</td><td>{{ day_of(o.date_utc) }}</td><td>{{ o.subject }}</td>
-<td class="num">{{ o.age_days }}</td></tr>
-{%- endfor %}
-</table>
-{% endif %}
+{{ open_items("objections-table", "Objection", r.open_objections) }}
 
 <h2 id="complaints">Open complaints</h2>
-{{ empty(r.open_complaints) }}
-{% if r.open_complaints %}
-<table id="complaints-table">
-<tr><th>Account</th><th>Raised</th><th>Complaint</th><th class="num">Age (days)</th></tr>
-{%- for o in r.open_complaints %}
-<tr><td>{{ o.account }}</td><td>{{ day_of(o.date_utc) }}</td><td>{{ o.subject }}</td>
-<td class="num">{{ o.age_days }}</td></tr>
-{%- endfor %}
-</table>
-{% endif %}
+{{ open_items("complaints-table", "Complaint", r.open_complaints) }}
 
 <h2 id="stale">{{ stale_title }}</h2>
 {{ empty(r.stale_accounts) }}
@@ -251,24 +259,8 @@ _TEMPLATE = """<!DOCTYPE html>
 {%- endfor %}
 </table>
 {%- endif %}
-{%- if k.open_objections %}
-<table class="key-objections">
-<caption>Open objections</caption>
-<tr><th>Raised</th><th>Objection</th><th class="num">Age (days)</th></tr>
-{%- for o in k.open_objections %}
-<tr><td>{{ day_of(o.date_utc) }}</td><td>{{ o.subject }}</td><td class="num">{{ o.age_days }}</td></tr>
-{%- endfor %}
-</table>
-{%- endif %}
-{%- if k.open_complaints %}
-<table class="key-complaints">
-<caption>Open complaints</caption>
-<tr><th>Raised</th><th>Complaint</th><th class="num">Age (days)</th></tr>
-{%- for o in k.open_complaints %}
-<tr><td>{{ day_of(o.date_utc) }}</td><td>{{ o.subject }}</td><td class="num">{{ o.age_days }}</td></tr>
-{%- endfor %}
-</table>
-{%- endif %}
+{{- key_open_items("key-objections", "Objection", k.open_objections) }}
+{{- key_open_items("key-complaints", "Complaint", k.open_complaints) }}
 {%- if k.overdue_deals %}
 <table class="key-overdue">
 <caption>Overdue actions</caption>
