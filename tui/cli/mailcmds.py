@@ -264,14 +264,8 @@ def cmd_from_sender(args: argparse.Namespace) -> int:
     return 0
 
 
-def _csv_cell(value: object) -> object:
-    # Mail is hostile: a subject starting with "=" must not become a spreadsheet formula.
-    from rapport.store.exporter import formula_safe
-
-    return formula_safe(value)
-
-
 def cmd_export_messages(args: argparse.Namespace) -> int:
+    from rapport.store.exporter import formula_safe
     from rapport.store.search import MESSAGE_COLUMNS, message_rows
 
     opened = open_ws(args)
@@ -290,5 +284,6 @@ def cmd_export_messages(args: argparse.Namespace) -> int:
             writer.writerow(MESSAGE_COLUMNS)
             for row in rows:
                 cells = dict(row, accounts="; ".join(row["accounts"]))
-                writer.writerow([_csv_cell(cells[c]) for c in MESSAGE_COLUMNS])
+                # Mail is hostile: a subject starting with "=" must not become a formula.
+                writer.writerow([formula_safe(cells[c]) for c in MESSAGE_COLUMNS])
     return 0
