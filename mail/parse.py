@@ -29,7 +29,7 @@ from typing import TypeVar
 from dateutil import parser as dateparser
 
 from rapport.store.messages import EPOCH_UTC, NewMessage
-from rapport.store.text import ESCAPE_SEQUENCE, clean_line, clean_text  # noqa: F401 (re-exported)
+from rapport.store.text import clean_line, clean_text
 from rapport.store.timeutil import to_utc_text
 
 AddressList = tuple[tuple[str, str], ...]
