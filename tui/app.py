@@ -108,16 +108,10 @@ class RapportApp(App[None]):
         self.push_screen(ReaderScreen(get_message(self.opened.db, message_id)))
 
     def start_reply(self, account_id: int | None, message_id: int | None) -> None:
-        try:
-            from rapport.tui.screens import draft_flow  # helper D's drafting screen
-        except ImportError:
-            notify(self, "drafting not available yet", severity="warning")
-            return
-        starter = getattr(draft_flow, "start_reply", None)
-        if starter is None:
-            notify(self, "drafting not available yet", severity="warning")
-            return
-        starter(self, account_id=account_id, message_id=message_id)
+        # Imported on first use, as the other sub-screens are: start-up loads none of the drafting code.
+        from rapport.tui.screens.draft_flow import start_reply
+
+        start_reply(self, account_id=account_id, message_id=message_id)
 
     def action_announce(self) -> None:
         from rapport.tui.screens.announce import start_announce
@@ -257,7 +251,3 @@ class RapportApp(App[None]):
             if reason not in self._notified_failures:
                 notify(self, reason, title="sync failed", severity="error", timeout=30)
         self._notified_failures = set(failures)
-
-    def list_sources(self) -> Iterable[str]:
-        raw = self.opened.config.raw
-        return [str(item.get("name", "")) for key in ("mailbox", "maildir") for item in raw.get(key, [])]
