@@ -19,9 +19,9 @@ import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -154,8 +154,11 @@ class SmtpSender:
         return self
 
     def send(self, msg: EmailMessage) -> None:
-        """Send `msg` to its To/Cc (smtplib reads the envelope from the headers)."""
-        self._send(lambda client: client.send_message(msg))
+        """Send `msg` from its From to its To/Cc, through send_raw (one path, one set of errors)."""
+        sender = getaddresses([str(msg["From"] or "")])[0][1]
+        recipients = tuple(addr for _, addr in getaddresses(
+            [str(value) for name in ("To", "Cc") for value in msg.get_all(name, [])]) if addr)
+        self.send_raw(sender, recipients, msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
 
     def send_raw(self, sender: str, recipients: tuple[str, ...], raw: bytes) -> None:
         """Send composed bytes as they are (compose.Composed), step by step as smtplib's
@@ -211,20 +214,6 @@ class SmtpSender:
         except (smtplib.SMTPException, OSError) as exc:
             raise SendError(text) from exc
         raise MessageRefused(text)
-
-    def _send(self, deliver: Callable[[smtplib.SMTP], dict]) -> None:
-        assert self._client is not None, "use SmtpSender as a context manager"
-        try:
-            refused = deliver(self._client)
-        except smtplib.SMTPRecipientsRefused as exc:
-            raise MessageRefused(
-                f"SMTP refused every recipient: {', '.join(exc.recipients)}") from exc
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-            raise MessageRefused(f"SMTP {self.settings.host}: {_describe(exc)}") from exc
-        except (smtplib.SMTPException, OSError) as exc:
-            raise SendError(f"SMTP {self.settings.host}: {_describe(exc)}") from exc
-        if refused:
-            raise PartlyRefused(f"SMTP refused recipient(s): {', '.join(sorted(refused))}")
 
     def _close(self) -> None:
         if self._client is not None:
