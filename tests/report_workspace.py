@@ -135,26 +135,27 @@ def _activities(db: Database, ids: dict[str, int]) -> None:
     ]
     for account, kind, when, subject in acts:
         add_activity(db, ids[account], kind, subject=subject, date_utc=when)
-    resolved = [
+    _resolved(db, ids, "objection", [
         ("borealis", "2026-02-15T12:00:00Z", "Contract terms", "2026-03-18T12:00:00Z"),
         ("cobalt", "2026-03-20T12:00:00Z", "Delivery late", "2026-04-05T12:00:00Z"),
-    ]
-    for account, when, subject, resolved_at in resolved:
-        objection = add_activity(db, ids[account], "objection", subject=subject, date_utc=when)
-        resolve_objection(db, objection.id)
-        backdate(db, "activities", objection.id, "resolved_utc", resolved_at)
+    ])
     # Complaints (post-contract support issues), each before its account's last contact so the
     # contact figures stay those of the calls, meetings and mail above.
     add_activity(db, ids["borealis"], "complaint", subject="Pallets damaged",
                  date_utc="2026-03-19T09:00:00Z")
-    complaints = [
+    _resolved(db, ids, "complaint", [
         ("acme", "2026-03-09T09:00:00Z", "Invoice sent twice", "2026-04-02T09:00:00Z"),
         ("cobalt", "2026-03-01T08:00:00Z", "Login broken", "2026-03-15T08:00:00Z"),
-    ]
-    for account, when, subject, resolved_at in complaints:
-        complaint = add_activity(db, ids[account], "complaint", subject=subject, date_utc=when)
-        resolve_objection(db, complaint.id)
-        backdate(db, "activities", complaint.id, "resolved_utc", resolved_at)
+    ])
+
+
+def _resolved(db: Database, ids: dict[str, int], kind: str,
+              rows: list[tuple[str, str, str, str]]) -> None:
+    """Objections or complaints (account, raised, subject, resolved), each resolved then."""
+    for account, when, subject, resolved_at in rows:
+        activity = add_activity(db, ids[account], kind, subject=subject, date_utc=when)
+        resolve_objection(db, activity.id)
+        backdate(db, "activities", activity.id, "resolved_utc", resolved_at)
 
 
 # (folder, Message-ID, date, from, to, References: the thread so far, oldest first)
