@@ -291,15 +291,16 @@ def render_draft(template: DraftTemplate, context: Mapping[str, Any]) -> Draft:
     )
 
 
-def check_all(directory: Path) -> dict[str, str]:
-    """name -> error line for each template that does not compile (for `rapport templates`)."""
-    problems = {}
+def load_all(directory: Path) -> list[tuple[str, DraftTemplate | DraftTemplateError]]:
+    """Every template in `directory` by name, a broken one as its error: a listing (`rapport
+    templates`, the TUI's picker) shows it with the reason instead of stopping at it."""
+    found: list[tuple[str, DraftTemplate | DraftTemplateError]] = []
     for name in template_names(directory):
         try:
-            load_template(directory, name)
+            found.append((name, load_template(directory, name)))
         except DraftTemplateError as exc:
-            problems[name] = exc.message
-    return problems
+            found.append((name, exc))
+    return found
 
 
 __all__ = [
@@ -308,6 +309,7 @@ __all__ = [
     "DraftTemplateError",
     "TemplateSandboxError",
     "list_templates",
+    "load_all",
     "load_template",
     "parse_template",
     "render_draft",

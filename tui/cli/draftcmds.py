@@ -74,20 +74,18 @@ def _register_announce(subparsers: Any, add_home_option: Any) -> None:
 
 
 def run_templates(args: argparse.Namespace) -> int:
-    from rapport.mail.drafting import DraftTemplateError, load_template, template_names
+    from rapport.mail.drafting import DraftTemplateError, load_all
     from rapport.tui.cli.common import open_ws
 
     opened = open_ws(args)
     broken = []
     try:
-        directory = opened.workspace.templates_dir
-        for name in template_names(directory):
-            try:
-                tpl = load_template(directory, name)
-                print(f"{name}\t{tpl.kind}\t{tpl.description}")
-            except DraftTemplateError as exc:
-                print(f"{name}\tbroken\t{exc.message}")
+        for name, loaded in load_all(opened.workspace.templates_dir):
+            if isinstance(loaded, DraftTemplateError):
+                print(f"{name}\tbroken\t{loaded.message}")
                 broken.append(name)
+            else:
+                print(f"{name}\t{loaded.kind}\t{loaded.description}")
     finally:
         opened.close()
     if broken:  # exit 1 too, so a script (or a hook) checking edited templates notices

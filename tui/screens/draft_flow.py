@@ -73,22 +73,18 @@ Choices = tuple[list[tuple[str, str]], list[tuple[str, str]]]
 def template_choices(app: Any, kinds: tuple[str, ...]) -> Choices:
     """(name, description) of the workspace templates of these kinds, in `kinds` order, and
     (name, error) of the broken ones (their kind may be what is broken)."""
-    from rapport.mail.drafting import DraftTemplateError, load_template, template_names
+    from rapport.mail.drafting import DraftTemplateError, load_all
     from rapport.mail.template_install import install_default_templates
 
     # Once per workspace (recorded): a built-in the user deleted is not brought back.
     install_default_templates(app.opened.workspace)
-    directory = app.opened.workspace.templates_dir
     found: list[tuple[int, str, str]] = []
     broken: list[tuple[str, str]] = []
-    for name in template_names(directory):
-        try:
-            template = load_template(directory, name)
-        except DraftTemplateError as exc:
-            broken.append((name, exc.message))
-            continue
-        if template.kind in kinds:
-            found.append((kinds.index(template.kind), name, template.description))
+    for name, loaded in load_all(app.opened.workspace.templates_dir):
+        if isinstance(loaded, DraftTemplateError):
+            broken.append((name, loaded.message))
+        elif loaded.kind in kinds:
+            found.append((kinds.index(loaded.kind), name, loaded.description))
     return [(name, description) for _, name, description in sorted(found)], broken
 
 
