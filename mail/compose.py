@@ -162,11 +162,7 @@ def reply_draft(draft: Draft, original: Any, me: Me) -> tuple[Draft, Thread]:
                          "invalid or your own addresses")
     cc = _unique([*cc, *extra_cc], {a.addr_spec.lower() for a in to})
     subject = reply_subject(draft.subject or original.subject or "")
-    view = message_view(original)
-    body = draft.body.rstrip() + "\n"
-    if me.signature.strip():
-        body += "\n" + signature_block(me.signature)
-    body += "\n" + view.quoted
+    body = new_draft(draft, me).body + "\n" + message_view(original).quoted
     thread = Thread(in_reply_to=original.message_id or "", references=_references(original))
     filled = replace(draft, to=_format(to), cc=_format(cc), subject=subject, body=body)
     return filled, thread
