@@ -72,8 +72,8 @@ class Actions:
         messages.set_flags(self.db, message_id, seen=seen)
 
     def message_accounts(self, message_id: int) -> list[tuple[int, str]]:
-        """(id, name) of the accounts the message belongs to."""
-        return [(link[0], link[1]) for link in messages.get_message(self.db, message_id).accounts]
+        """(id, name) of the accounts the message belongs to (its links only, not the whole message)."""
+        return [(link[0], link[1]) for link in messages.message_accounts(self.db, [message_id]).get(message_id, [])]
 
     def account_ids(self, message_id: int) -> list[int]:
         return [account_id for account_id, _name in self.message_accounts(message_id)]
