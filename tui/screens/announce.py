@@ -25,6 +25,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, ProgressBar, Static
 
 from rapport.mail.announce import (
+    ANNOUNCE_KINDS,
     AnnouncementPlan,
     AnnounceResult,
     MessageRenderer,
@@ -44,7 +45,7 @@ DEFAULT_RATE = 30.0  # per minute, as the CLI's --rate default
 
 def start_announce(app: Any) -> None:
     """Ask template, segment and promotion (in a worker: each answer awaits a modal)."""
-    choices, broken = template_choices(app, ("announcement", "new"))
+    choices, broken = template_choices(app, ANNOUNCE_KINDS)
     if not choices:
         notify(app, no_templates_text("announcement", broken), severity="warning")
         return
