@@ -270,17 +270,17 @@ def _thread_lines(db: Database, account_id: int, entry: TimelineEntry, first: in
     """Lines `first`..`end` (relative to the entry) of a thread entry."""
     if entry.size == 1:
         return [_message_item(row) for row in _thread_messages(db, account_id, entry.key, 0, 1)]
+    rows = _thread_messages(db, account_id, entry.key, max(first - 1, 0), end - max(first, 1))
     lines: list[TimelineItem] = []
     if first == 0:
         # Titled by its first message's subject; the thread line opens (and `r` answers) the newest.
-        oldest = _thread_messages(db, account_id, entry.key, 0, 1)
+        # From the thread line on, `rows` starts at the oldest message: it is read only when not shown.
+        oldest = rows[:1] or _thread_messages(db, account_id, entry.key, 0, 1)
         newest = _thread_messages(db, account_id, entry.key, 0, 1, newest_first=True)
         if not oldest or not newest:
             return []  # unlinked since the index was read: the next reload drops the entry
         lines.append(TimelineItem(entry.date_utc, "thread", f"{oldest[0][4]}  ({entry.count} messages)",
                                   message_id=newest[0][5], thread_id=entry.key, count=entry.count))
-    skip = max(first - 1, 0)
-    rows = _thread_messages(db, account_id, entry.key, skip, end - max(first, 1))
     return lines + [_message_item(row, depth=1) for row in rows]
 
 
