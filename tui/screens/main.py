@@ -80,9 +80,6 @@ class MainScreen(ReloadOnResume, Screen[None]):
                     pipeline.cursor = index
                     break
 
-    def reload_inbox(self, keep: bool = True) -> None:
-        self.inbox.reload(keep=keep)
-
     def mail_changed(self) -> None:
         """New mail or a re-link: both panes re-read, cursors stay on their rows."""
         self.inbox.reload(keep=True)
@@ -110,9 +107,6 @@ class MainScreen(ReloadOnResume, Screen[None]):
         text.append(clean("  [" + ", ".join(parts) + "]") if parts else "")
         self.query_one("#status", Static).update(text)
 
-    def change_filter(self, **changes: object) -> None:
-        self.inbox.change_filter(**changes)
-
     def action_search(self) -> None:
         box = self.query_one("#search", Input)
         box.display = True
@@ -122,14 +116,14 @@ class MainScreen(ReloadOnResume, Screen[None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.query_one("#search").display = False
-        self.change_filter(text=event.value.strip())
+        self.inbox.change_filter(text=event.value.strip())
         self.inbox.focus()
 
     def action_clear_search(self) -> None:
         box = self.query_one("#search", Input)
         box.display = False
         if self.filter.text:
-            self.change_filter(text="")
+            self.inbox.change_filter(text="")
         self.inbox.focus()
 
     def on_row_list_selected(self, event: RowList.Selected) -> None:
