@@ -54,6 +54,7 @@ class AccountScreen(ReloadOnResume, Screen[None]):
     def __init__(self, account_id: int) -> None:
         super().__init__()
         self.account_id = account_id
+        self._people: list[contacts.Contact] = []  # read by reload(); a resize only lays them out again
 
     @property
     def rapport(self) -> RapportApp:
@@ -83,13 +84,13 @@ class AccountScreen(ReloadOnResume, Screen[None]):
             header.append_text(line((f"{deal.stage}: ", "bold"), f"{deal.title}  {deal.value:,.0f} {deal.currency}",
                                     ("  next: ", "dim"), f"{deal.next_action}{due}"))
         self.query_one("#account-header", Static).update(header)
+        self._people = contacts.list_contacts(db, self.account_id)
         self._show_contacts()
         self.timeline.reload()
 
     def _show_contacts(self) -> None:
-        people = contacts.list_contacts(self.rapport.opened.db, self.account_id)
         box = self.query_one("#account-contacts", Static)
-        box.update(contacts_line(people, (box.size.width or self.app.size.width) - 2))
+        box.update(contacts_line(self._people, (box.size.width or self.app.size.width) - 2))
 
     def on_resize(self) -> None:
         self._show_contacts()
