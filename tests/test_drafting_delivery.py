@@ -48,7 +48,7 @@ def _run(opened, **args):  # noqa: ANN001, ANN003, ANN202
 
 
 def _crashed_after_delivery(opened, email: str, mode: str) -> str:  # noqa: ANN001
-    """The journal a crash between the delivery and mark_done leaves: 'started'."""
+    """The journal a crash between the delivery and mark_done_many leaves: 'started'."""
     announcement = get_or_create_announcement(opened.db, "promotion", PROMO.name)
     [contact] = [c for c in list_contacts(opened.db) if c.email == email]
     message_id = f"crashed-{contact.id}@rapport.example"

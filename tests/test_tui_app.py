@@ -845,7 +845,7 @@ def _new_mail(home: Path, name: str, subject: str, sender: str = "Ines Vidal <in
 
 async def _sync(app: RapportApp, pilot: Any) -> None:
     await pilot.press("S")
-    for _ in range(200):  # the worker thread posts its messages back to the app
+    for _ in range(600):  # the worker thread posts its messages back to the app (up to 30 s)
         await pilot.pause(0.05)
         if not app.sync_status.startswith("sync") or app.sync_status.startswith(("synced", "sync failed")):
             break
@@ -1293,11 +1293,12 @@ def test_read_flags_set_in_the_tui_reach_the_imap_server(tmp_path: Path, imap_us
     async def run() -> None:
         app = RapportApp(str(home), today=TODAY, sync_on_start=True, sync_interval=0)
         async with app.run_test(size=(120, 36)) as pilot:
-            for _ in range(200):
+            for _ in range(600):  # up to 30 s: a first IMAP sync on a loaded CI machine
                 await pilot.pause(0.05)
                 if app.sync_status.startswith(("synced", "sync failed")):
                     break
-            assert app.sync_status.startswith("synced"), app.sync_status
+            assert app.sync_status.startswith("synced"), (
+                app.sync_status, [n.message for n in app._notifications])  # the reason, if it failed
             inbox = app.screen.query_one("#inbox")
             assert inbox.row_count == 3
             await pilot.press("tab")
