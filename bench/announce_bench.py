@@ -23,12 +23,12 @@ from pathlib import Path
 
 from jinja2 import Environment, StrictUndefined
 
-from rapport.mail.compose import build_email, compose, new_draft
-from rapport.mail.draft_context import ContactView, Promotion, build_context
-from rapport.mail.draft_filters import FILTERS
-from rapport.mail.drafting import parse_template, render_draft
-from rapport.mail.template_install import builtin_templates
-from rapport.store.accounts import Account
+from rapport.mail.draft.context import ContactView, Promotion, build_context
+from rapport.mail.draft.filters import FILTERS
+from rapport.mail.draft.install import builtin_templates
+from rapport.mail.draft.render import parse_template, render_draft
+from rapport.mail.send.compose import build_email, compose, new_draft
+from rapport.store.book.accounts import Account
 from rapport.store.config import Me
 
 N = 10_000
@@ -63,10 +63,10 @@ def _time(fn: Callable[[], object], runs: int = 3) -> float:
 
 def _workspace(root: Path) -> Path:
     """A real workspace: 997 accounts with a won deal, 10,000 contacts, the built-in templates."""
-    from rapport.mail.template_install import install_default_templates
-    from rapport.store.accounts import create_account, relinking_once
-    from rapport.store.contacts import create_contact
-    from rapport.store.deals import create_deal
+    from rapport.mail.draft.install import install_default_templates
+    from rapport.store.book.accounts import create_account, relinking_once
+    from rapport.store.book.contacts import create_contact
+    from rapport.store.book.deals import create_deal
     from rapport.store.session import open_workspace
 
     home = root / "ws"
@@ -94,8 +94,8 @@ def _workspace(root: Path) -> Path:
 
 def _run_loop(home: Path, mode: str) -> tuple[float, int]:
     """Seconds for one run_announcement over every contact, and how many it handled."""
-    from rapport.mail.announce import run_announcement
-    from rapport.mail.drafting import load_template
+    from rapport.mail.draft.render import load_template
+    from rapport.mail.send.announce import run_announcement
     from rapport.store.session import open_workspace
 
     opened = open_workspace(home)

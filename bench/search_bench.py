@@ -82,9 +82,9 @@ def main() -> int:
               "this benchmark measures against", file=sys.stderr)
         return 2
 
-    from rapport.mail.maildir import sync_maildir
-    from rapport.store.search import search_messages
+    from rapport.mail.sync.maildir import sync_maildir
     from rapport.store.session import open_workspace
+    from rapport.store.views.search import search_messages
 
     with tempfile.TemporaryDirectory(prefix="rapport-search-bench-") as tmp_text:
         tmp = Path(tmp_text)

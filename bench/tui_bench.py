@@ -201,7 +201,7 @@ def cold_figures() -> tuple[float, float]:
 
 
 async def rapport_figures() -> tuple[float, float, float, float, int]:
-    from rapport.tui.app import RapportApp
+    from rapport.tui.app.application import RapportApp
 
     started = time.perf_counter()
     app = RapportApp(str(OUT), today=TODAY, sync_on_start=False, sync_interval=0)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rapport.store.book.stages import DEFAULT_STAGES, Pipeline, Stage
 from rapport.store.errors import ConfigError
-from rapport.store.pipeline import DEFAULT_STAGES, Pipeline, Stage
 
 DEFAULT_STALE_AFTER_DAYS = 30
 DEFAULT_SYNC_INTERVAL_MINUTES = 5

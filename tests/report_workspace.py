@@ -15,11 +15,11 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from rapport.store.accounts import create_account
-from rapport.store.activities import add_activity, resolve_objection
-from rapport.store.deals import create_deal, move_deal
-from rapport.store.pipeline import Pipeline
-from rapport.store.report_period import Period
+from rapport.store.book.accounts import create_account
+from rapport.store.book.activities import add_activity, resolve_objection
+from rapport.store.book.deals import create_deal, move_deal
+from rapport.store.book.stages import Pipeline
+from rapport.store.reports.period import Period
 from rapport.store.session import open_workspace
 
 MARCH = Period(date(2026, 3, 1), date(2026, 3, 31))
@@ -184,7 +184,7 @@ MARCH_MAIL: list[Mail] = [
 
 def save_mails(db: Database, mails: list[Mail]) -> None:
     """Store `mails` folder by folder through `save_batch`, as a sync would."""
-    from rapport.store.messages import NewMessage, get_or_create_folder, save_batch
+    from rapport.store.mailstore.messages import NewMessage, get_or_create_folder, save_batch
 
     template = NewMessage(
         uid=0,

@@ -169,7 +169,7 @@ def fail_to_decode(monkeypatch: pytest.MonkeyPatch, subjects: set[str]) -> None:
     (tests/test_sync_corpus.py) and the decoder catches what hostile mail throws. So a decoder
     bug is played at the step where one would fail; the server, the fetch and the store are real.
     """
-    from rapport.mail import fetch
+    from rapport.mail.sync import fetch
 
     build = fetch._build
 

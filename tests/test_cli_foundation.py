@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rapport.store import accounts, deals
+from rapport.store.book import accounts, deals
 from rapport.store.session import open_workspace
 
 

@@ -13,7 +13,7 @@ from rapport.store.session import open_workspace
 WRITER = textwrap.dedent(
     """
     import sys
-    from rapport.store import accounts, activities
+    from rapport.store.book import accounts, activities
     from rapport.store.session import open_workspace
 
     opened = open_workspace(sys.argv[1])
@@ -102,7 +102,7 @@ def test_a_second_connection_in_one_process_keeps_the_first_ones_locks(home: Pat
     checkpoint and delete the WAL, and the first connection's later writes would go to an
     unlinked file that nobody else ever reads.
     """
-    from rapport.store import accounts
+    from rapport.store.book import accounts
 
     ui = open_workspace(home)
     accounts.create_account(ui.db, "Before", domains=["before.example"])

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from rapport.store.dates import parse_due_date
+from rapport.store.book.dates import parse_due_date
 from rapport.store.errors import InputError
 
 TODAY = date(2026, 11, 18)  # a Wednesday

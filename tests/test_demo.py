@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from rapport.mail.demo import MARKER, build_demo
-from rapport.mail.demo_maildir import ANSWERED_AFTER_DAYS
-from rapport.store import activities, deals, queries
+from rapport.store.book import activities, deals
 from rapport.store.errors import WorkspaceError
-from rapport.store.exporter import export
+from rapport.store.io.export import export
 from rapport.store.session import OpenWorkspace
+from rapport.store.views import queries
 from rapport.tui.cli.main import main
+from rapport.tui.demo.build import MARKER, build_demo
+from rapport.tui.demo.maildir import ANSWERED_AFTER_DAYS
 
 TODAY = date(2026, 11, 20)
 SIZE = {"accounts": 12, "contacts": 30, "deals": 20, "messages": 400}
@@ -101,7 +102,7 @@ def test_demo_maildir_looks_like_real_mail(demo: OpenWorkspace) -> None:
 
 
 def test_demo_mail_is_ingested(demo: OpenWorkspace) -> None:
-    pytest.importorskip("rapport.mail.maildir", reason="the Maildir ingest (mail issue) is absent")
+    pytest.importorskip("rapport.mail.sync.maildir", reason="the Maildir ingest (mail issue) is absent")
     db = demo.db
     assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 400
     folders = {(r[0], r[1]) for r in db.execute("SELECT mailbox, name FROM folders")}

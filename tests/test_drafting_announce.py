@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from rapport.mail.announce import parse_segment, run_announcement
-from rapport.mail.draft_context import Promotion
-from rapport.mail.drafting import load_template
-from rapport.mail.template_install import install_default_templates
-from rapport.store.accounts import create_account
-from rapport.store.activities import list_activities
-from rapport.store.contacts import create_contact, list_contacts
-from rapport.store.deals import create_deal
+from rapport.mail.draft.context import Promotion
+from rapport.mail.draft.install import install_default_templates
+from rapport.mail.draft.render import load_template
+from rapport.mail.send.announce import parse_segment, run_announcement
+from rapport.store.book.accounts import create_account
+from rapport.store.book.activities import list_activities
+from rapport.store.book.contacts import create_contact, list_contacts
+from rapport.store.book.deals import create_deal
 from rapport.store.errors import InputError
 from rapport.store.session import open_workspace
 
@@ -55,7 +55,7 @@ def test_segment_parsing() -> None:
 @pytest.mark.dovecot
 def test_drafts_land_once_per_contact_and_rerun_adds_none(
         home: Path, imap_user, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    from rapport.mail import announce
+    from rapport.mail.send import announce
 
     monkeypatch.setattr(announce, "DRAFT_BATCH", 2)  # a Ctrl-C between two batches of drafts
     box = imap_user.mailbox_config("work")
@@ -95,7 +95,7 @@ def test_drafts_land_once_per_contact_and_rerun_adds_none(
 
 
 def test_send_through_smtp_with_limit(home: Path, smtp_server) -> None:  # noqa: ANN001
-    from rapport.mail.smtp import SmtpSettings
+    from rapport.mail.send.smtp import SmtpSettings
 
     opened, _ = _build(home)
     template = load_template(opened.workspace.templates_dir, "promotion")
@@ -134,7 +134,7 @@ def test_announce_cli_dry_run_and_errors(home: Path, capsys: pytest.CaptureFixtu
 
 def test_same_announcement_whatever_the_segment_text(home: Path, smtp_server) -> None:  # noqa: ANN001
     """Spelling, order or widening of the segment never reaches a contact a second time."""
-    from rapport.mail.smtp import SmtpSettings
+    from rapport.mail.send.smtp import SmtpSettings
 
     opened, _ = _build(home)
     template = load_template(opened.workspace.templates_dir, "promotion")
@@ -177,7 +177,7 @@ def test_old_segment_keyed_journals_merge_on_upgrade(tmp_path: Path) -> None:
                    " 'send', 'm@x', NULL)", [ann, contact, status])
     db.conn.commit()
     db.close()
-    from rapport.store.announcements import find_announcement, journal
+    from rapport.store.mailstore.announcements import find_announcement, journal
 
     db = open_database(path)
     found = find_announcement(db, "promotion", "winter OFFER")

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from rapport.mail.parse import parse_message
-from rapport.store.accounts import create_account
-from rapport.store.activities import list_activities
-from rapport.store.contacts import create_contact
-from rapport.store.messages import get_or_create_folder, save_batch
+from rapport.mail.message.parse import parse_message
+from rapport.store.book.accounts import create_account
+from rapport.store.book.activities import list_activities
+from rapport.store.book.contacts import create_contact
+from rapport.store.mailstore.messages import get_or_create_folder, save_batch
 from rapport.store.session import open_workspace
 from rapport.tui.cli.main import main
 
@@ -149,7 +149,7 @@ def test_templates_listing_reports_broken_ones(home: Path, capsys: pytest.Captur
 
 def _with_deals(home: Path, extra_toml: str = "") -> None:
     """_workspace plus two open deals for Acme (the later one most recently active)."""
-    from rapport.store.deals import create_deal
+    from rapport.store.book.deals import create_deal
 
     account_id = _workspace(home, extra_toml)
     opened = open_workspace(home)
@@ -174,8 +174,8 @@ def _command_for(name: str, kind: str) -> list[str]:
 
 def test_every_builtin_template_renders_through_its_command(
         home: Path, capsys: pytest.CaptureFixture) -> None:
-    from rapport.mail.drafting import parse_template
-    from rapport.mail.template_install import builtin_templates
+    from rapport.mail.draft.install import builtin_templates
+    from rapport.mail.draft.render import parse_template
 
     _with_deals(home)
     for name, text in builtin_templates().items():
@@ -194,8 +194,8 @@ def test_every_builtin_template_renders_through_its_command(
 
 def test_reply_sees_the_pinned_deal_and_renders_without_any(
         home: Path, capsys: pytest.CaptureFixture) -> None:
-    from rapport.store.matching import pin_thread
-    from rapport.store.messages import find_message
+    from rapport.store.mailstore.matching import pin_thread
+    from rapport.store.mailstore.messages import find_message
 
     _with_deals(home)
     opened = open_workspace(home)

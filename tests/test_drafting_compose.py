@@ -8,7 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from rapport.mail.compose import (
+from rapport.mail.draft.render import Draft
+from rapport.mail.message.parse import parse_message
+from rapport.mail.send.compose import (
     build_email,
     draft_from_text,
     draft_to_text,
@@ -17,8 +19,6 @@ from rapport.mail.compose import (
     reply_draft,
     reply_subject,
 )
-from rapport.mail.drafting import Draft
-from rapport.mail.parse import parse_message
 from rapport.store.config import Me
 from rapport.store.errors import InputError
 
@@ -224,7 +224,7 @@ def _reference_email(draft: Draft, me: Me, thread, message_id: str):  # noqa: AN
     before it wrote bytes itself): compose()'s output must read back the same."""
     from email.message import EmailMessage
 
-    from rapport.mail.compose import _sender
+    from rapport.mail.send.compose import _sender
 
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = _sender(me)
@@ -258,7 +258,7 @@ LONG = "Ünïcode " * 30
 def test_composed_bytes_read_back_as_the_email_package_builds_them(changes: dict) -> None:
     from datetime import UTC, datetime
 
-    from rapport.mail.compose import Thread, compose
+    from rapport.mail.send.compose import Thread, compose
 
     draft = replace(Draft("t", "new", "Offer", "Alice <alice@acme.example>", "", "Hi\n"),
                     **changes)

@@ -20,11 +20,11 @@ import pytest
 from smtp_fixture import SmtpServer, _Handler
 from test_drafting_announce import PROMO, _build
 
-from rapport.mail.announce import Pacer, run_announcement
-from rapport.mail.drafting import load_template
-from rapport.mail.smtp import SmtpSettings
-from rapport.store.announcements import get_or_create_announcement, journal, mark_started
-from rapport.store.contacts import list_contacts
+from rapport.mail.draft.render import load_template
+from rapport.mail.send.announce import Pacer, run_announcement
+from rapport.mail.send.smtp import SmtpSettings
+from rapport.store.book.contacts import list_contacts
+from rapport.store.mailstore.announcements import get_or_create_announcement, journal, mark_started
 
 pytest_plugins = ["smtp_fixture"]
 
@@ -84,7 +84,7 @@ def test_unreachable_server_stops_the_run_and_nothing_counts_as_done(home: Path)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     opened, _ = _build(home)
-    from rapport.mail.smtp import SendError
+    from rapport.mail.send.smtp import SendError
 
     with pytest.raises(SendError, match="refused"):
         _run(opened, mode="send", smtp=SmtpSettings("127.0.0.1", port, "plain", timeout=3))
@@ -124,8 +124,8 @@ def _login_count(imap_user) -> int:  # noqa: ANN001
 
 @pytest.mark.dovecot
 def test_uncertain_drafts_are_looked_up_in_drafts_over_one_login(home: Path, imap_user) -> None:  # noqa: ANN001
-    from rapport.mail.compose import build_email
-    from rapport.mail.drafting import Draft
+    from rapport.mail.draft.render import Draft
+    from rapport.mail.send.compose import build_email
 
     opened, _ = _build(home, _imap_toml(imap_user))
     there = _crashed_after_delivery(opened, "ann0@acme.example", "drafts")
@@ -237,7 +237,7 @@ def _done_rows(home: Path) -> int:
 
 
 def _many_contacts(home: Path, toml: str, count: int) -> list[str]:
-    from rapport.store.contacts import create_contact
+    from rapport.store.book.contacts import create_contact
 
     opened, won = _build(home, toml)
     for i in range(count):
@@ -353,7 +353,7 @@ def _drafts_messages(imap_user) -> dict[str, tuple[bytes, ...]]:  # noqa: ANN001
 @pytest.mark.dovecot
 def test_multiappend_stores_a_batch_at_once_and_a_refused_batch_stores_nothing(
         home: Path, imap_user) -> None:  # noqa: ANN001
-    from rapport.mail.outbox import ImapFolder, pick_mailbox
+    from rapport.mail.send.outbox import ImapFolder, pick_mailbox
 
     opened, _ = _build(home, _imap_toml(imap_user))
     box = pick_mailbox(opened.config)
@@ -401,7 +401,7 @@ def dovecot_no_multiappend() -> Iterator[object]:
 @pytest.mark.dovecot
 def test_drafts_fall_back_to_one_append_each_without_multiappend(
         home: Path, dovecot_no_multiappend) -> None:  # noqa: ANN001
-    from rapport.mail.outbox import ImapFolder, pick_mailbox
+    from rapport.mail.send.outbox import ImapFolder, pick_mailbox
 
     imap_user = dovecot_no_multiappend.add_user()
     opened, _ = _build(home, _imap_toml(imap_user))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from jinja2.exceptions import SecurityError
 
-from rapport.mail.draft_context import (
+from rapport.mail.draft.context import (
     MessageView,
     Promotion,
     build_context,
@@ -17,8 +17,9 @@ from rapport.mail.draft_context import (
     load_promotion,
     message_view,
 )
-from rapport.mail.draft_filters import first_name, money
-from rapport.mail.drafting import (
+from rapport.mail.draft.filters import first_name, money
+from rapport.mail.draft.install import builtin_templates, install_default_templates
+from rapport.mail.draft.render import (
     DraftTemplateError,
     TemplateSandboxError,
     list_templates,
@@ -26,13 +27,12 @@ from rapport.mail.drafting import (
     parse_template,
     render_draft,
 )
-from rapport.mail.template_install import builtin_templates, install_default_templates
-from rapport.store.accounts import create_account
+from rapport.store.book.accounts import create_account
+from rapport.store.book.contacts import create_contact
+from rapport.store.book.deals import create_deal
+from rapport.store.book.stages import Pipeline
 from rapport.store.config import Me
-from rapport.store.contacts import create_contact
-from rapport.store.deals import create_deal
 from rapport.store.errors import InputError, NotFoundError
-from rapport.store.pipeline import Pipeline
 from rapport.store.workspace import Workspace
 
 ME = Me(name="Sam Seller", email="sam@rapport.example", signature="Sam Seller\nRapport GmbH")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from smtp_fixture import SMTP_PASSWORD, SMTP_USER, SmtpServer, start_smtp
 
-from rapport.mail.compose import build_email, new_draft
-from rapport.mail.drafting import Draft
-from rapport.mail.smtp import SendError, SmtpSettings, send_email, smtp_settings
+from rapport.mail.draft.render import Draft
+from rapport.mail.send.compose import build_email, new_draft
+from rapport.mail.send.smtp import SendError, SmtpSettings, send_email, smtp_settings
 from rapport.store.config import Me
 from rapport.store.errors import ConfigError
 

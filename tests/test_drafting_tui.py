@@ -14,13 +14,13 @@ import pytest
 from test_drafting_cli import _check_reply, _workspace
 from textual.notifications import Notify
 
-from rapport.store.activities import list_activities
-from rapport.store.contacts import create_contact
-from rapport.store.deals import create_deal
+from rapport.store.book.activities import list_activities
+from rapport.store.book.contacts import create_contact
+from rapport.store.book.deals import create_deal
 from rapport.store.session import open_workspace
-from rapport.tui.app import RapportApp
-from rapport.tui.screens.announce import AnnouncePreviewScreen, AnnounceRunScreen
-from rapport.tui.screens.draft_flow import TemplatePicker
+from rapport.tui.app.application import RapportApp
+from rapport.tui.app.screens.announce import AnnouncePreviewScreen, AnnounceRunScreen
+from rapport.tui.app.screens.draft_flow import TemplatePicker
 
 Body = Callable[[RapportApp, Any], Awaitable[None]]
 
@@ -147,7 +147,7 @@ def test_a_compose_failure_is_a_notification_not_a_dead_app(
 
 def test_template_and_editor_failures_are_notifications_and_broken_templates_are_shown(
         home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from rapport.mail.template_install import install_default_templates
+    from rapport.mail.draft.install import install_default_templates
 
     _workspace(home)
     opened = open_workspace(home)
@@ -189,7 +189,7 @@ def test_template_and_editor_failures_are_notifications_and_broken_templates_are
 def _announce_workspace(home: Path) -> Path:
     _workspace(home)
     opened = open_workspace(home)
-    from rapport.store.accounts import find_account
+    from rapport.store.book.accounts import find_account
 
     acme = find_account(opened.db, "Acme")
     assert acme is not None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rapport.store import accounts, activities, contacts, deals
+from rapport.store.book import accounts, activities, contacts, deals
 from rapport.store.errors import InputError
 from rapport.store.session import open_workspace
 from rapport.tui.cli.main import main

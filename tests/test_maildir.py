@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from rapport.mail.events import FolderDone
-from rapport.mail.maildir import sync_maildir
-from rapport.store import accounts
-from rapport.store import messages as store
+from rapport.mail.sync.events import FolderDone
+from rapport.mail.sync.maildir import sync_maildir
+from rapport.store.book import accounts
+from rapport.store.mailstore import messages as store
 from rapport.store.session import OpenWorkspace
 
 ME = frozenset({"me@vendor.example"})

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rapport.store import accounts, contacts, deals, matching
-from rapport.store import messages as store
-from rapport.store.messages import NewMessage
+from rapport.store.book import accounts, contacts, deals
+from rapport.store.mailstore import matching
+from rapport.store.mailstore import messages as store
+from rapport.store.mailstore.messages import NewMessage
 from rapport.store.session import OpenWorkspace
 
 ME = frozenset({"me@vendor.example"})
@@ -312,7 +313,8 @@ def test_matching_runs_without_loading_the_mail_layer_or_textual(tmp_path) -> No
 
     script = f"""
 import sys
-from rapport.store import accounts, matching, messages
+from rapport.store.book import accounts
+from rapport.store.mailstore import matching, messages
 from rapport.store.session import open_workspace
 ws = open_workspace({str(tmp_path / "ws")!r})
 accounts.create_account(ws.db, "Acme", domains=("acme.example",))
@@ -363,7 +365,7 @@ def _enron_expectation(raw: bytes) -> tuple[str, set[str]]:
 def test_enron_mail_links_by_domain_subdomain_and_contact_never_own_or_freemail(
     corpus_dir, ws: OpenWorkspace, tmp_path
 ) -> None:
-    from rapport.mail.maildir import sync_maildir
+    from rapport.mail.sync.maildir import sync_maildir
 
     db = ws.db
     accounts.create_account(db, "Enron", domains=("enron.com",))
@@ -406,7 +408,8 @@ def test_enron_mail_links_by_domain_subdomain_and_contact_never_own_or_freemail(
 
 def test_timeline_shows_each_draft_and_sent_mail_once(book) -> None:
     """A draft Rapport saved comes back by sync from Drafts, a sent one from Sent: one line each."""
-    from rapport.store import activities, queries
+    from rapport.store.book import activities
+    from rapport.store.views import queries
 
     db, acme, _, inbox = book
     drafts = store.get_or_create_folder(db, "work", "Drafts", "drafts")

@@ -57,8 +57,8 @@ def test_wheel_holds_every_module_and_data_file(tmp_path: Path) -> None:
         entry_points = archive.read("rapport-0.1.0.dist-info/entry_points.txt").decode()
     wanted = {PACKAGES[name.split("/", 1)[0]] + "/" + name.split("/", 1)[1] for name in files}
     assert sorted(wanted - names) == []
-    assert {"rapport/store/freemail.txt", "rapport/tui/app.tcss",
-            "rapport/mail/templates/acknowledge.j2"} <= names
+    assert {"rapport/store/freemail.txt", "rapport/tui/app/app.tcss",
+            "rapport/mail/draft/templates/acknowledge.j2"} <= names
     assert "rapport = rapport.tui.cli.main:main" in entry_points
     assert metadata["License-Expression"] == "MIT"
     assert metadata["Requires-Python"] == ">=3.11"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rapport.mail.parse import (
+from rapport.mail.message.parse import (
     clean_line,
     decode_body_part,
     html_to_text,

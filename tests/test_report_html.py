@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 from report_workspace import MARCH, NOW, STALE_AFTER_DAYS, build_report_workspace, set_raw
 
-from rapport.store.accounts import create_account
-from rapport.store.activities import add_activity
-from rapport.store.pipeline import Pipeline
-from rapport.store.reports import Report, build_report
+from rapport.store.book.accounts import create_account
+from rapport.store.book.activities import add_activity
+from rapport.store.book.stages import Pipeline
+from rapport.store.reports.figures import Report, build_report
 from rapport.store.session import open_workspace
-from rapport.tui.report_html import render_html
+from rapport.tui.render.report_html import render_html
 
 CHROMIUM_FLAGS = [
     "--headless",

@@ -30,14 +30,12 @@ from report_workspace import (
     set_raw,
 )
 
-from rapport.store.accounts import create_account
-from rapport.store.activities import add_activity
-from rapport.store.deals import create_deal, move_deal
+from rapport.store.book.accounts import create_account
+from rapport.store.book.activities import add_activity
+from rapport.store.book.deals import create_deal, move_deal
+from rapport.store.book.stages import Pipeline
 from rapport.store.errors import InputError
-from rapport.store.pipeline import Pipeline
-from rapport.store.queries import pipeline_rows, today_items
-from rapport.store.report_period import Period, parse_period
-from rapport.store.reports import (
+from rapport.store.reports.figures import (
     AccountActivity,
     ClosedDeal,
     ForecastMonth,
@@ -47,8 +45,10 @@ from rapport.store.reports import (
     build_report,
     deals_as_of,
 )
+from rapport.store.reports.period import Period, parse_period
 from rapport.store.session import open_workspace
-from rapport.tui.report_formats import csv_rows, render_csv, render_json, render_md
+from rapport.store.views.queries import pipeline_rows, today_items
+from rapport.tui.render.report_formats import csv_rows, render_csv, render_json, render_md
 
 RAPPORT = [sys.executable, "-m", "rapport.tui.cli.main"]
 
@@ -912,6 +912,6 @@ def test_mixed_currencies_are_flagged(report: Report) -> None:
 def test_cli_format_choices_are_the_renderers() -> None:
     # The CLI writes the list out (so parsing other commands skips the report code): keep in step.
     from rapport.tui.cli import reportcmds
-    from rapport.tui.report_formats import FORMATS
+    from rapport.tui.render.report_formats import FORMATS
 
     assert reportcmds.FORMATS == FORMATS

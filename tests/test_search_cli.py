@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rapport.mail.maildir import sync_maildir
-from rapport.store import accounts, deals
+from rapport.mail.sync.maildir import sync_maildir
+from rapport.store.book import accounts, deals
 from rapport.store.session import open_workspace
 from rapport.tui.cli.main import main
 
@@ -187,7 +187,7 @@ def test_account_from_sender(mail_home: Path, capsys) -> None:
 def test_search_activities_finds_notes_calls_meetings_and_objections(
     mail_home: Path, capsys
 ) -> None:
-    from rapport.store import activities
+    from rapport.store.book import activities
 
     opened = open_workspace(mail_home)
     acme = accounts.find_account(opened.db, "Acme")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rapport.mail.fetchparse import fetch_items, parse_bodystructure, parse_uid_set, uid_ranges
+from rapport.mail.sync.response import fetch_items, parse_bodystructure, parse_uid_set, uid_ranges
 
 # As imaplib hands them over: (line up to a literal, literal) tuples, then the line's rest.
 RESPONSES = [

@@ -14,7 +14,7 @@ from dovecot_server import (
 )
 from sync_helpers import run_sync, stored, write_config
 
-from rapport.mail.imap import find_special_folders
+from rapport.mail.sync.imap import find_special_folders
 
 
 def test_special_use_flags_win_over_names() -> None:

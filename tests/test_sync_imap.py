@@ -21,10 +21,10 @@ from sync_helpers import (
 )
 
 from rapport.mail.config import parse_mailbox
-from rapport.mail.events import FolderDone, MessageSkipped
-from rapport.mail.imap import close, connect
-from rapport.mail.sync import Capabilities, sync_mailbox
-from rapport.store.messages import set_flags
+from rapport.mail.sync.engine import Capabilities, sync_mailbox
+from rapport.mail.sync.events import FolderDone, MessageSkipped
+from rapport.mail.sync.imap import close, connect
+from rapport.store.mailstore.messages import set_flags
 from rapport.store.session import open_workspace
 
 pytestmark = pytest.mark.dovecot
@@ -153,7 +153,7 @@ def test_attachments_are_listed_but_never_downloaded(
 def test_forwarded_messages_keep_their_text_as_the_maildir_path_does(
     home: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from rapport.mail.parse import parse_message
+    from rapport.mail.message.parse import parse_message
     from rapport.tui.cli.main import main
 
     imap_user.append(FORWARDS)

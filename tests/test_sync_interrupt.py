@@ -18,8 +18,8 @@ from dovecot_server import DovecotUser, make_message
 from sync_helpers import UNREADABLE, fail_to_decode, run_sync, server_state, stored, write_config
 
 from rapport.mail.config import parse_mailbox
-from rapport.mail.events import FolderDone
-from rapport.mail.sync import sync_mailbox
+from rapport.mail.sync.engine import sync_mailbox
+from rapport.mail.sync.events import FolderDone
 from rapport.store.session import open_workspace
 
 pytestmark = pytest.mark.dovecot

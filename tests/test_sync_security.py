@@ -13,7 +13,7 @@ from dovecot_server import DovecotUser, make_message
 from sync_helpers import run_sync, stored, write_config
 
 from rapport.mail.config import parse_mailbox, resolve_password
-from rapport.mail.imap import close, connect
+from rapport.mail.sync.imap import close, connect
 from rapport.store.errors import ConfigError
 
 pytestmark = pytest.mark.dovecot
@@ -256,7 +256,7 @@ def test_keyring_without_a_backend_or_an_entry_fails_that_mailbox_only(
 
 
 def test_ca_file_is_trusted_in_addition_to_the_system_store(imap_user: DovecotUser) -> None:
-    from rapport.mail.imap import ssl_context
+    from rapport.mail.sync.imap import ssl_context
 
     system = ssl_context().get_ca_certs()
     with_company_ca = ssl_context(str(imap_user.server.ca_file)).get_ca_certs()

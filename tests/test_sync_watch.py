@@ -26,11 +26,11 @@ from dovecot_server import (
 from sync_helpers import TcpProxy, stored, write_config
 
 from rapport.mail.config import parse_mailbox
-from rapport.mail.events import FolderDone, FolderProgress, FolderStarted, MailboxFailed
-from rapport.mail.imap import append_draft, append_message
-from rapport.mail.progress import ProgressPrinter
-from rapport.mail.watch import watch_mailbox
+from rapport.mail.sync.events import FolderDone, FolderProgress, FolderStarted, MailboxFailed
+from rapport.mail.sync.imap import append_draft, append_message
+from rapport.mail.sync.watch import watch_mailbox
 from rapport.store.session import OpenWorkspace, open_workspace
+from rapport.tui.render.progress import ProgressPrinter
 
 pytestmark = pytest.mark.dovecot
 
@@ -336,7 +336,7 @@ def test_progress_draws_bars_on_a_tty_and_lines_otherwise() -> None:
 
 def test_a_worker_thread_syncs_on_its_own_connection(tmp_path: Path,
                                                      imap_user: DovecotUser) -> None:
-    from rapport.mail.sync import sync_on_this_thread
+    from rapport.mail.sync.engine import sync_on_this_thread
 
     home = tmp_path / "ws"
     write_config(home, [imap_user.mailbox_config(folders=["INBOX"])])

@@ -10,17 +10,18 @@ from typing import Any
 import pytest
 from textual.notifications import Notify
 
-from rapport.store import accounts, activities, contacts, deals, queries
-from rapport.store.messages import get_message
+from rapport.store.book import accounts, activities, contacts, deals
+from rapport.store.mailstore.messages import get_message
 from rapport.store.session import open_workspace
-from rapport.tui.app import RapportApp
-from rapport.tui.screens.account import AccountScreen
-from rapport.tui.screens.main import MainScreen
-from rapport.tui.screens.pick import PickScreen
-from rapport.tui.screens.prompt import PromptScreen
-from rapport.tui.screens.reader import ReaderScreen, render_message
-from rapport.tui.screens.today import TodayScreen
-from rapport.tui.widgets.inbox_list import render_inbox_row
+from rapport.store.views import queries
+from rapport.tui.app.application import RapportApp
+from rapport.tui.app.screens.account import AccountScreen
+from rapport.tui.app.screens.main import MainScreen
+from rapport.tui.app.screens.pick import PickScreen
+from rapport.tui.app.screens.prompt import PromptScreen
+from rapport.tui.app.screens.reader import ReaderScreen, render_message
+from rapport.tui.app.screens.today import TodayScreen
+from rapport.tui.app.widgets.inbox_list import render_inbox_row
 from tests.tui_workspace import TODAY, build_template, copy_home
 
 HOSTILE = "[bold]Evil[/bold] [@click=app.quit]x\x1b]0;pwned\x07"
@@ -685,7 +686,7 @@ def test_cursor_row_stays_visible_at_80x24(home: Path) -> None:
         # The bottom bar: whole keys only, none under the sync state or the palette key.
         from textual.widgets._footer import FooterKey
 
-        from rapport.tui.widgets.status_bar import SyncStatus
+        from rapport.tui.app.widgets.status_bar import SyncStatus
 
         status = app.screen.query_one(SyncStatus).region
         keys = [k for k in app.screen.query(FooterKey) if not k.has_class("-command-palette")]
@@ -783,7 +784,7 @@ def test_account_timeline_is_threaded(home: Path) -> None:
 def _binding_actions(*classes: type) -> set[tuple[type, str]]:
     from textual.binding import Binding
 
-    from rapport.tui.palette import NAVIGATION
+    from rapport.tui.app.palette import NAVIGATION
 
     return {(cls, b.action) for cls in classes for c in cls.__mro__ if "BINDINGS" in c.__dict__
             and c.__module__.startswith("rapport.") for b in Binding.make_bindings(c.__dict__["BINDINGS"])
@@ -791,10 +792,10 @@ def _binding_actions(*classes: type) -> set[tuple[type, str]]:
 
 
 def test_palette_lists_every_binding_of_every_screen(home: Path) -> None:
-    from rapport.tui.palette import palette_commands
-    from rapport.tui.screens import account, main
-    from rapport.tui.widgets import inbox_list, pipeline_list
-    from rapport.tui.widgets import timeline as timeline_widget
+    from rapport.tui.app.palette import palette_commands
+    from rapport.tui.app.screens import account, main
+    from rapport.tui.app.widgets import inbox_list, pipeline_list
+    from rapport.tui.app.widgets import timeline as timeline_widget
 
     def covered(app: RapportApp, classes: tuple[type, ...]) -> None:
         commands = palette_commands(app.screen)
@@ -853,7 +854,7 @@ async def _sync(app: RapportApp, pilot: Any) -> None:
 
 
 def _status(app: RapportApp) -> str:
-    from rapport.tui.widgets.status_bar import SyncStatus
+    from rapport.tui.app.widgets.status_bar import SyncStatus
 
     return str(app.screen.query_one(SyncStatus).render())
 
@@ -862,7 +863,7 @@ def test_new_mail_keeps_the_cursor_and_sync_state_shows_everywhere(home: Path) -
     seen: list = []
 
     async def body(app: RapportApp, pilot: Any) -> None:
-        from rapport.tui.messages import FolderSynced, SyncFinished, SyncProgress, SyncStarted
+        from rapport.tui.app.messages import FolderSynced, SyncFinished, SyncProgress, SyncStarted
 
         inbox = app.screen.query_one("#inbox")
         await pilot.press("tab", "j", "j", "j")
@@ -923,7 +924,7 @@ def test_sync_interval_comes_from_config(home: Path) -> None:
 
 
 def test_sync_progress_messages_coalesce() -> None:
-    from rapport.tui.messages import FolderSynced, SyncProgress
+    from rapport.tui.app.messages import FolderSynced, SyncProgress
 
     assert SyncProgress("m", "INBOX", 2, 9).can_replace(SyncProgress("m", "INBOX", 1, 9))
     assert not FolderSynced("m", "INBOX").can_replace(FolderSynced("m", "INBOX"))
@@ -1034,7 +1035,7 @@ def test_overdue_rotting_unread_readable_in_every_theme(home: Path, mode: str,
     from rich.color import ColorType
     from textual.filter import Monochrome
 
-    from rapport.tui.widgets.when import short_day
+    from rapport.tui.app.widgets.when import short_day
 
     if mode == "NO_COLOR":
         monkeypatch.setenv("NO_COLOR", "1")
@@ -1082,7 +1083,7 @@ def test_overdue_rotting_unread_readable_in_every_theme(home: Path, mode: str,
 
 
 def test_contacts_line_fits_and_counts_the_rest() -> None:
-    from rapport.tui.screens.account import contacts_line
+    from rapport.tui.app.screens.account import contacts_line
 
     people = [contacts.Contact(i, 1, f"Person Number {i}", (f"person{i}@example.com",), "Buyer", "", False)
               for i in range(12)]
@@ -1103,8 +1104,8 @@ def test_quit_or_cancel_during_a_long_maildir_ingest_stops_between_batches(
 
     from textual.worker import get_current_worker
 
-    from rapport.mail import maildir
-    from rapport.mail.sync import sync_all
+    from rapport.mail.sync import maildir
+    from rapport.mail.sync.engine import sync_all
 
     batch, new_mail = 20, 200
     for n in range(new_mail):
@@ -1192,7 +1193,7 @@ def test_a_key_account_timeline_is_paged_over_the_store(home: Path) -> None:
                  "Hello.\r\n").encode())
     opened = open_workspace(home)
     try:
-        from rapport.mail.sync import sync_all
+        from rapport.mail.sync.engine import sync_all
 
         sync_all(opened)
         full = queries.account_timeline(opened.db, big.id)
@@ -1227,7 +1228,7 @@ def test_dates_read_like_a_mail_client() -> None:
     from datetime import date
 
     from rapport.store.timeutil import parse_utc_text
-    from rapport.tui.widgets.when import long_moment, short_day, short_moment
+    from rapport.tui.app.widgets.when import long_moment, short_day, short_moment
 
     local = parse_utc_text("2026-11-18T09:30:00Z").astimezone()
     assert short_moment("2026-11-18T09:30:00Z", local.date()) == local.strftime("%H:%M")
@@ -1243,7 +1244,7 @@ def test_dates_read_like_a_mail_client() -> None:
 
 def test_every_list_shows_short_dates(home: Path) -> None:
     """The inbox, the pipeline, the timeline and Today list dates as 09:30 / 18 Nov / 2025-11-18."""
-    from rapport.tui.widgets.when import short_day, short_moment
+    from rapport.tui.app.widgets.when import short_day, short_moment
 
     _new_mail(home, "today-1", "Arrived this morning")  # 08:00 UTC on TODAY
 

@@ -22,15 +22,15 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static, TabbedContent
 
-from rapport.store.accounts import create_account
-from rapport.store.activities import add_activity
-from rapport.store.deals import create_deal
-from rapport.store.pipeline import Pipeline
+from rapport.store.book.accounts import create_account
+from rapport.store.book.activities import add_activity
+from rapport.store.book.deals import create_deal
+from rapport.store.book.stages import Pipeline
 from rapport.store.session import OpenWorkspace, open_workspace
-from rapport.tui.screens.report_detail import ReportDetailScreen
-from rapport.tui.screens.reports import SECTIONS, ReportsScreen
-from rapport.tui.widgets.bar_chart import BarChart, short_labels
-from rapport.tui.widgets.fit_table import FitTable
+from rapport.tui.app.screens.report_detail import ReportDetailScreen
+from rapport.tui.app.screens.reports import SECTIONS, ReportsScreen
+from rapport.tui.app.widgets.bar_chart import BarChart, short_labels
+from rapport.tui.app.widgets.fit_table import FitTable
 
 SIZE = (80, 24)
 # Book text is hostile: an OSC title sequence, a bell, CSI colour and Rich markup.
@@ -256,9 +256,9 @@ async def _drive_reports(app: ReportsHost) -> None:
 
 def test_main_app_opens_reports_with_r(book: Path) -> None:
     try:
-        from rapport.tui.app import RapportApp
+        from rapport.tui.app.application import RapportApp
     except ImportError:
-        pytest.skip("rapport.tui.app (the main App, TUI issue) is not there yet")
+        pytest.skip("rapport.tui.app.application (the main App, TUI issue) is not there yet")
 
     async def drive() -> None:
         app = RapportApp(home=str(book))

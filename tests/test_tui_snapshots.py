@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rapport.tui.app import RapportApp
+from rapport.tui.app.application import RapportApp
 from tests.tui_workspace import TODAY, build_template, copy_home
 
 

@@ -13,9 +13,9 @@ import pytest
 from sqlite_utils import Database
 
 from rapport.mail.config import MAILBOX_KEYS, MAILDIR_KEYS, mailbox_configs, maildir_configs
-from rapport.mail.smtp import SMTP_KEYS, smtp_settings
-from rapport.store import accounts, deals
+from rapport.mail.send.smtp import SMTP_KEYS, smtp_settings
 from rapport.store import config as store_config
+from rapport.store.book import accounts, deals
 from rapport.store.db import open_database
 from rapport.store.errors import ConfigError, WorkspaceError
 from rapport.store.migrations import migrations, schema_version

@@ -11,7 +11,7 @@ TODAY = date(2026, 11, 18)
 
 def build_template(root: Path) -> Path:
     """Build the demo once (accounts, deals, Maildir written then synced by sync_maildir)."""
-    from rapport.mail.demo import build_demo
+    from rapport.tui.demo.build import build_demo
 
     home = root / "demo"
     build_demo(home, accounts=30, contacts=90, deals=40, messages=400, today=TODAY).close()

@@ -59,7 +59,7 @@ def _plural(n: int, word: str) -> str:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from rapport.store.errors import InputError
-    from rapport.store.importer import ImportRejected, import_file
+    from rapport.store.io.importer import ImportRejected, import_file
 
     opened = open_ws(args)
     try:
@@ -87,7 +87,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from rapport.store.exporter import export
+    from rapport.store.io.export import export
 
     opened = open_ws(args)
     try:
@@ -99,7 +99,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from rapport.store.status import status_text, workspace_status
+    from rapport.store.views.status import status_text, workspace_status
 
     opened = open_ws(args)
     try:
@@ -114,7 +114,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from rapport.mail.demo import build_demo, default_demo_home
+    from rapport.tui.demo.build import build_demo, default_demo_home
 
     home = Path(args.home).expanduser() if getattr(args, "home", None) else default_demo_home()
     opened = build_demo(home, progress=lambda text: print(text, file=sys.stderr))
@@ -123,6 +123,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(summary)
     if args.no_tui:
         return 0
-    from rapport.tui.launch import run_tui
+    from rapport.tui.app.launch import run_tui
 
     return run_tui(str(home))

@@ -15,7 +15,7 @@ from rapport.store.session import OpenWorkspace, open_workspace
 def open_ws(args: argparse.Namespace) -> OpenWorkspace:
     """The workspace named by `--home` (or $RAPPORT_HOME / XDG), created privately if new."""
     opened = open_workspace(getattr(args, "home", None))
-    from rapport.mail.template_install import install_default_templates
+    from rapport.mail.draft.install import install_default_templates
 
     install_default_templates(opened.workspace)  # built-in templates, user-editable copies
     return opened

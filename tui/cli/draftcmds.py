@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +70,7 @@ def _register_announce(subparsers: Any, add_home_option: Any) -> None:
 
 
 def run_templates(args: argparse.Namespace) -> int:
-    from rapport.mail.drafting import DraftTemplateError, load_all
+    from rapport.mail.draft.render import DraftTemplateError, load_all
     from rapport.tui.cli.common import open_ws
 
     opened = open_ws(args)
@@ -94,41 +90,13 @@ def run_templates(args: argparse.Namespace) -> int:
     return 0
 
 
-def edit_text(text: str, run: Callable[[list[str]], int] | None = None) -> str:
-    """Run $VISUAL or $EDITOR (no shell) on a private temp file holding `text`; the edited text.
-
-    `run` runs the command and returns its exit status (the TUI's hands the terminal over
-    first). Every failure is an InputError naming the editor: the draft is not saved."""
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    run = run or (lambda command: subprocess.run(command, check=False).returncode)
-    fd, name = tempfile.mkstemp(prefix="rapport-draft-", suffix=".eml.txt")  # 0600
-    path = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        try:
-            status = run([*editor.split(), str(path)])
-        except OSError as exc:
-            raise InputError(f"cannot run editor {editor!r}: {exc.strerror}") from exc
-        if status != 0:
-            raise InputError(f"editor {editor!r} exited with {status}; draft not saved")
-        try:
-            return path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"the edited draft is not UTF-8 text (byte {exc.object[exc.start]:#x}"
-                             f" at offset {exc.start}); save it as UTF-8; draft not saved") from exc
-        except OSError as exc:
-            raise InputError(f"cannot read the edited draft: {exc.strerror}") from exc
-    finally:
-        path.unlink(missing_ok=True)
-
-
 def _deliver_single(opened: Any, args: argparse.Namespace, draft: Any, *, thread: Any,
                     account_id: int | None, contact_id: int | None, deal_id: int | None) -> None:
     """--edit in $EDITOR, then send (--send) or save as a draft; print where it went."""
-    from rapport.mail.compose import build_email, draft_from_text, draft_to_text
-    from rapport.mail.outbox import save_draft, send_and_record
-    from rapport.mail.smtp import smtp_settings
+    from rapport.mail.draft.editor import edit_text
+    from rapport.mail.send.compose import build_email, draft_from_text, draft_to_text
+    from rapport.mail.send.outbox import save_draft, send_and_record
+    from rapport.mail.send.smtp import smtp_settings
 
     db, config = opened.db, opened.config
     if args.edit:
@@ -148,8 +116,8 @@ def _deliver_single(opened: Any, args: argparse.Namespace, draft: Any, *, thread
 
 
 def run_reply(args: argparse.Namespace) -> int:
-    from rapport.mail.reply import prepare_reply
-    from rapport.store.messages import find_message
+    from rapport.mail.draft.reply import prepare_reply
+    from rapport.store.mailstore.messages import find_message
     from rapport.tui.cli.common import open_ws
 
     opened = open_ws(args)
@@ -166,7 +134,7 @@ def run_reply(args: argparse.Namespace) -> int:
 
 
 def run_new(args: argparse.Namespace) -> int:
-    from rapport.mail.reply import prepare_new
+    from rapport.mail.draft.reply import prepare_new
     from rapport.tui.cli.common import open_ws
 
     opened = open_ws(args)
@@ -194,7 +162,7 @@ def _rate(text: str) -> float:
 
 def _promotion(args: argparse.Namespace) -> Any:
     """The file's promotion with the command's options over it; None when neither is given."""
-    from rapport.mail.draft_context import make_promotion, read_promotion_table
+    from rapport.mail.draft.context import make_promotion, read_promotion_table
 
     data: dict[str, Any] = read_promotion_table(Path(args.promotion)) if args.promotion else {}
     for key, value in (("name", args.promo_name), ("products", args.product),
@@ -209,7 +177,7 @@ def _promotion(args: argparse.Namespace) -> Any:
 def preview_text(msg: Any) -> str:
     """The message as a reader sees it: decoded headers and text, never raw QP or RFC 2047;
     control characters and escape sequences removed (names come from imported files)."""
-    from rapport.mail.parse import clean_text
+    from rapport.mail.message.parse import clean_text
 
     lines = [f"{name}: {msg[name]}" for name in ("From", "To", "Cc", "Subject") if msg[name]]
     part = msg.get_body(("plain",))
@@ -230,9 +198,9 @@ def _print_problems(result: Any) -> None:
 
 
 def run_announce(args: argparse.Namespace) -> int:
-    from rapport.mail.announce import run_announcement, summary_line
-    from rapport.mail.drafting import load_template
-    from rapport.mail.smtp import smtp_settings
+    from rapport.mail.draft.render import load_template
+    from rapport.mail.send.announce import run_announcement, summary_line
+    from rapport.mail.send.smtp import smtp_settings
     from rapport.tui.cli.common import open_ws
 
     if args.limit is not None and args.limit < 1:

@@ -85,7 +85,7 @@ def _register_from_sender(subparsers: Any, add_home_option: Any) -> None:
 
 
 def _account_id(db: Any, text: str) -> int:
-    from rapport.store.accounts import find_account
+    from rapport.store.book.accounts import find_account
 
     account = find_account(db, text)
     if account is None:
@@ -99,8 +99,8 @@ def _describe(message: Any) -> str:
 
 
 def cmd_why(args: argparse.Namespace) -> int:
-    from rapport.store.matching import deal_for_message, explain
-    from rapport.store.messages import find_message
+    from rapport.store.mailstore.matching import deal_for_message, explain
+    from rapport.store.mailstore.messages import find_message
 
     opened = open_ws(args)
     try:
@@ -127,8 +127,8 @@ def cmd_unassign(args: argparse.Namespace) -> int:
 
 
 def _assignment(args: argparse.Namespace, mode: str) -> int:
-    from rapport.store import matching
-    from rapport.store.messages import find_message
+    from rapport.store.mailstore import matching
+    from rapport.store.mailstore.messages import find_message
 
     opened = open_ws(args)
     try:
@@ -148,7 +148,7 @@ def _assignment(args: argparse.Namespace, mode: str) -> int:
 
 
 def cmd_override(args: argparse.Namespace) -> int:
-    from rapport.store.matching import set_override
+    from rapport.store.mailstore.matching import set_override
 
     opened = open_ws(args)
     try:
@@ -164,8 +164,8 @@ def cmd_override(args: argparse.Namespace) -> int:
 
 
 def cmd_pin(args: argparse.Namespace) -> int:
-    from rapport.store.matching import pin_thread, unpin_thread
-    from rapport.store.messages import find_message
+    from rapport.store.mailstore.matching import pin_thread, unpin_thread
+    from rapport.store.mailstore.messages import find_message
 
     if args.deal is None and not args.clear:
         raise InputError("give a DEAL_ID to pin to, or --clear to unpin")
@@ -202,7 +202,7 @@ def _print_json(rows: list[dict[str, Any]]) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from rapport.store.search import search_messages
+    from rapport.store.views.search import search_messages
 
     if args.activities:
         return _search_activities(args)
@@ -231,7 +231,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def _search_activities(args: argparse.Namespace) -> int:
-    from rapport.store.search import search_activities
+    from rapport.store.views.search import search_activities
 
     hits = _search(args, search_activities)
     if args.json:
@@ -246,8 +246,8 @@ def _search_activities(args: argparse.Namespace) -> int:
 
 
 def cmd_from_sender(args: argparse.Namespace) -> int:
-    from rapport.store.matching import account_from_sender, linked_message_ids
-    from rapport.store.messages import find_message
+    from rapport.store.mailstore.matching import account_from_sender, linked_message_ids
+    from rapport.store.mailstore.messages import find_message
 
     opened = open_ws(args)
     try:
@@ -265,8 +265,8 @@ def cmd_from_sender(args: argparse.Namespace) -> int:
 
 
 def cmd_export_messages(args: argparse.Namespace) -> int:
-    from rapport.store.exporter import formula_safe
-    from rapport.store.search import MESSAGE_COLUMNS, message_rows
+    from rapport.store.io.export import formula_safe
+    from rapport.store.views.search import MESSAGE_COLUMNS, message_rows
 
     opened = open_ws(args)
     try:

@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.home = None
     try:
         if args.command is None:
-            from rapport.tui.launch import run_tui
+            from rapport.tui.app.launch import run_tui
 
             return run_tui(args.home)
         return int(args.handler(args) or 0)

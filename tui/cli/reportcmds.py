@@ -32,11 +32,11 @@ def register(subparsers: Any, exporters: dict[str, Any]) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from rapport.store.report_period import parse_period
-    from rapport.store.reports import build_report
+    from rapport.store.reports.figures import build_report
+    from rapport.store.reports.period import parse_period
     from rapport.store.timeutil import utc_now
     from rapport.tui.cli.common import open_ws, output_stream
-    from rapport.tui.report_formats import renderer
+    from rapport.tui.render.report_formats import renderer
 
     now = utc_now()
     # Parse before opening anything: a bad date must not create a workspace.

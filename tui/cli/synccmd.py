@@ -41,9 +41,9 @@ def register(subparsers: Any, exporters: dict[str, Any]) -> None:
 
 def run_sync(args: argparse.Namespace) -> int:
     from rapport.mail.config import mailbox_configs, maildir_configs
-    from rapport.mail.progress import ProgressPrinter
-    from rapport.mail.sync import sync_all
+    from rapport.mail.sync.engine import sync_all
     from rapport.tui.cli.common import open_ws
+    from rapport.tui.render.progress import ProgressPrinter
 
     opened = open_ws(args)
     try:
@@ -66,7 +66,7 @@ def run_sync(args: argparse.Namespace) -> int:
 
 
 def _watch(opened: Any, args: argparse.Namespace, printer: Any) -> int:
-    from rapport.mail.watch import watch
+    from rapport.mail.sync.watch import watch
 
     stop = threading.Event()
     threads = watch(opened, args.mailbox, report=printer, stop=stop, interval=args.interval)

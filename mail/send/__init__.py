@@ -1,0 +1,1 @@
+"""Provides sending: MIME composition, SMTP, the outbox and announcements."""

@@ -1,0 +1,1 @@
+"""Provides the account book: accounts, contacts, deals, activities and pipeline stages."""

@@ -1,0 +1,1 @@
+"""Provides import and export of the book: CSV, JSON and vCard readers, the importer, the exporter."""

@@ -1,0 +1,1 @@
+"""Provides the read views: inbox, pipeline, Today, timeline, last contact, search and status."""

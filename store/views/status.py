@@ -1,0 +1,84 @@
+"""Provides `rapport status`: what the workspace holds, as a dict scripts can rely on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from rapport.store.book.stages import Pipeline
+from rapport.store.migrations import schema_version
+
+
+def _count(db: Database, table: str) -> int:
+    return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def workspace_status(db: Database, pipeline: Pipeline, db_path: Path) -> dict[str, Any]:
+    """Totals, deals per stage (every configured stage, in order), messages per folder.
+
+    Keys `accounts`, `contacts`, `deals`, `messages` (ints), `deals_by_stage` (stage -> count)
+    and `folders` (mailbox, folder, messages, last_sync) are a promise to scripts.
+    """
+    by_stage = {name: 0 for name in pipeline.names}
+    for stage, count in db.execute("SELECT stage, count(*) FROM deals GROUP BY stage"):
+        configured = pipeline.get(stage)
+        key = configured.name if configured else stage
+        by_stage[key] = by_stage.get(key, 0) + int(count)
+    folders = [
+        {"mailbox": mailbox, "folder": name, "messages": int(count), "last_sync": last_sync}
+        for mailbox, name, count, last_sync in db.execute(
+            "SELECT f.mailbox, f.name, count(m.id), f.last_sync_utc FROM folders f"
+            " LEFT JOIN messages m ON m.folder_id = f.id GROUP BY f.id ORDER BY f.mailbox, f.name"
+        )
+    ]
+    syncs = [f["last_sync"] for f in folders if f["last_sync"]]
+    size = sum(
+        p.stat().st_size
+        for p in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm"))
+        if p.exists()
+    )
+    return {
+        "accounts": _count(db, "accounts"),
+        "contacts": _count(db, "contacts"),
+        "deals": _count(db, "deals"),
+        "messages": _count(db, "messages"),
+        "deals_by_stage": by_stage,
+        "folders": folders,
+        "last_sync": max(syncs) if syncs else None,
+        "database": str(db_path),
+        "database_bytes": size,
+        "schema_version": schema_version(db),
+    }
+
+
+def _size_text(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def status_text(status: dict[str, Any]) -> str:
+    """The human form: aligned lines, one fact each."""
+    lines = [
+        f"Accounts  {status['accounts']}",
+        f"Contacts  {status['contacts']}",
+        f"Deals     {status['deals']}",
+    ]
+    width = max((len(s) for s in status["deals_by_stage"]), default=0)
+    lines += [f"  {stage:<{width}}  {n}" for stage, n in status["deals_by_stage"].items()]
+    lines.append(f"Messages  {status['messages']}")
+    if status["folders"]:
+        width = max(len(f"{f['mailbox']}/{f['folder']}") for f in status["folders"])
+        for f in status["folders"]:
+            where = f"{f['mailbox']}/{f['folder']}"
+            lines.append(f"  {where:<{width}}  {f['messages']:>7}  last sync {f['last_sync'] or 'never'}")
+    else:
+        lines.append("  no mail synced yet (add a [[mailbox]] or [[maildir]] to config.toml)")
+    lines.append(f"Last sync {status['last_sync'] or 'never'}")
+    lines.append(f"Database  {status['database']} ({_size_text(status['database_bytes'])})")
+    return "\n".join(lines)

@@ -1,0 +1,159 @@
+"""Provides `Actions`: the TUI's calls into the store (parsing what was typed, then one store call)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+
+from rapport.store.book import accounts, activities, contacts, deals
+from rapport.store.book.dates import parse_due_date
+from rapport.store.db import Database
+from rapport.store.errors import InputError
+from rapport.store.mailstore import matching, messages
+from rapport.store.session import OpenWorkspace
+from rapport.store.views import queries
+
+_KEEP = object()  # a blank field of the deal edit: leave that value as it is
+
+
+@dataclass
+class Actions:
+    """Everything the screens change goes through here; `today` is injected (tests fix it)."""
+
+    opened: OpenWorkspace
+    today: date
+
+    @property
+    def db(self) -> Database:
+        return self.opened.db
+
+    def using(self, db: Database) -> Actions:
+        """The same actions on another connection (a worker thread's own)."""
+        return replace(self, opened=replace(self.opened, db=db))
+
+    # -- pipeline ---------------------------------------------------------
+    def pipeline_rows(self) -> list[queries.PipelineRow]:
+        return queries.pipeline_rows(self.db, self.opened.config.pipeline, self.today)
+
+    def move_deal(self, deal_id: int, stage: str) -> deals.Deal:
+        return deals.move_deal(self.db, deal_id, stage, pipeline=self.opened.config.pipeline)
+
+    def check_due(self, text: str) -> date | None:
+        return parse_due_date(text, self.today) if text.strip() else None
+
+    def set_next_action(self, deal_id: int, text: str, due_text: str) -> deals.Deal:
+        return deals.set_next_action(self.db, deal_id, text.strip(), self.check_due(due_text))
+
+    def _parse_deal_edit(self, text: str) -> tuple[object, float | None, date | None]:
+        parts = [part.strip() for part in text.split(";")]
+        if len(parts) != 3:
+            raise InputError("expected: value; probability; expected close (blank allowed)")
+        try:
+            value: object = deals.check_value(float(parts[0].replace(",", ""))) if parts[0] else _KEEP
+            probability = float(parts[1].rstrip("%")) if parts[1] else None
+        except ValueError:
+            raise InputError(f"not a number: {parts[0]!r} / {parts[1]!r}") from None
+        probability = deals.check_probability(probability)
+        close = parse_due_date(parts[2], self.today) if parts[2] else None
+        return value, probability, close
+
+    def check_deal_edit(self, text: str) -> None:
+        self._parse_deal_edit(text)
+
+    def edit_deal(self, deal_id: int, text: str) -> deals.Deal:
+        """`value; probability; close`: a blank value keeps it, blank probability is the stage default."""
+        value, probability, close = self._parse_deal_edit(text)
+        if value is _KEEP:
+            return deals.update_deal(self.db, deal_id, probability=probability, expected_close=close)
+        return deals.update_deal(self.db, deal_id, value=value, probability=probability,  # type: ignore[arg-type]
+                                 expected_close=close)
+
+    # -- inbox ------------------------------------------------------------
+    def set_seen(self, message_id: int, seen: bool) -> None:
+        messages.set_flags(self.db, message_id, seen=seen)
+
+    def message_accounts(self, message_id: int) -> list[tuple[int, str]]:
+        """(id, name) of the accounts the message belongs to (its links only, not the whole message)."""
+        return [(link[0], link[1]) for link in messages.message_accounts(self.db, [message_id]).get(message_id, [])]
+
+    def account_ids(self, message_id: int) -> list[int]:
+        return [account_id for account_id, _name in self.message_accounts(message_id)]
+
+    def account_name(self, account_id: int) -> str:
+        return accounts.get_account(self.db, account_id).name
+
+    def search_accounts(self, text: str, limit: int = 8) -> list[accounts.Account]:
+        return accounts.search_accounts(self.db, text, limit=limit) if text.strip() else []
+
+    def assign(self, message_ids: list[int], account_id: int) -> str:
+        for message_id in message_ids:
+            matching.assign_message(self.db, message_id, account_id)
+        return f"{_count(message_ids)} assigned to {self.account_name(account_id)}"
+
+    def unassign(self, message_ids: list[int], account_id: int) -> str:
+        for message_id in message_ids:
+            matching.unassign_message(self.db, message_id, account_id)
+        return f"{_count(message_ids)} unassigned from {self.account_name(account_id)}"
+
+    def move(self, message_ids: list[int], account_id: int) -> str:
+        """Assign to `account_id` and unassign from every other account the messages had."""
+        for message_id in message_ids:
+            for old in self.account_ids(message_id):
+                if old != account_id:
+                    matching.unassign_message(self.db, message_id, old)
+            matching.assign_message(self.db, message_id, account_id)
+        return f"{_count(message_ids)} moved to {self.account_name(account_id)}"
+
+    def sender_domain(self, from_addr: str) -> tuple[str, bool]:
+        """The sender's domain and whether it is freemail (gmail.com cannot identify an account)."""
+        domain = matching.domain_of(from_addr)
+        return domain, domain in matching.freemail_domains()
+
+    def sender_owner(self, from_addr: str) -> str | None:
+        """The account the sender already belongs to (as a contact, or by domain), if any."""
+        contact = contacts.find_contact_by_email(self.db, from_addr)
+        if contact is not None and contact.account_id is not None:
+            return accounts.get_account(self.db, contact.account_id).name
+        if "@" not in from_addr:
+            return None
+        owner = accounts.find_account(self.db, "@" + matching.domain_of(from_addr))
+        return owner.name if owner is not None else None
+
+    def create_account_for(self, message_id: int, name: str) -> str:
+        account, contact = matching.account_from_sender(self.db, message_id, name=name.strip())
+        linked = len(matching.linked_message_ids(self.db, account.id))
+        return (f"created account {account.name} ({', '.join(account.domains)}) with contact {contact.name}; "
+                f"{linked} message{'s' if linked != 1 else ''} linked")
+
+    # -- account ----------------------------------------------------------
+    def open_deals(self, account_id: int) -> list[deals.Deal]:
+        """The account's deals that can take a pin or an activity (not won or lost)."""
+        pipeline = self.opened.config.pipeline
+        return [deal for deal in deals.list_deals(self.db, account_id=account_id)
+                if (stage := pipeline.get(deal.stage)) is None or stage.kind == "open"]
+
+    def activity_deals(self, account_id: int, kind: str) -> list[deals.Deal]:
+        """The deals a new activity can be for: the open ones; for a complaint the won ones too
+        (support after the sale), never the lost ones."""
+        if kind != "complaint":
+            return self.open_deals(account_id)
+        pipeline = self.opened.config.pipeline
+        return [deal for deal in deals.list_deals(self.db, account_id=account_id)
+                if (stage := pipeline.get(deal.stage)) is None or stage.kind != "lost"]
+
+    def add_activity(self, account_id: int, kind: str, body: str, deal_id: int | None) -> None:
+        activities.add_activity(self.db, account_id, kind, body=body, deal_id=deal_id)
+
+    def resolve(self, activity_id: int) -> None:
+        activities.resolve_objection(self.db, activity_id)
+
+    def pin(self, thread_id: str, deal_id: int) -> str:
+        matching.pin_thread(self.db, thread_id, deal_id, pipeline=self.opened.config.pipeline)
+        return f"thread pinned to {deals.get_deal(self.db, deal_id).title}"
+
+    def why(self, message_id: int) -> list[str]:
+        return [reason.text for reason in matching.explain(self.db, message_id)]
+
+
+def _count(message_ids: list[int]) -> str:
+    return "message" if len(message_ids) == 1 else f"{len(message_ids)} messages"

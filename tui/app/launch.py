@@ -1,0 +1,13 @@
+"""Provides `run_tui`: opens the workspace and runs the Textual app (imported only here)."""
+
+from __future__ import annotations
+
+
+def run_tui(home: str | None) -> int:
+    from rapport.mail.draft.install import install_default_templates
+    from rapport.tui.app.application import RapportApp
+
+    app = RapportApp(home=home)  # opens the workspace (config, database) once, for the whole session
+    install_default_templates(app.opened.workspace)
+    app.run()
+    return 0

@@ -1,0 +1,109 @@
+"""Provides `AccountScreen`: header, contacts and the timeline of one account."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Static
+
+from rapport.store.book import accounts, contacts, deals
+from rapport.tui.app.screens.resume import ReloadOnResume
+from rapport.tui.app.widgets.rowlist import RowList, line
+from rapport.tui.app.widgets.status_bar import StatusBar
+from rapport.tui.app.widgets.timeline import Timeline
+from rapport.tui.app.widgets.when import short_day
+
+if TYPE_CHECKING:
+    from rapport.tui.app.application import RapportApp
+
+# The contacts line gets this many terminal lines; whoever does not fit is counted, not cut off.
+_CONTACT_LINES = 2
+
+
+def contacts_line(people: list[contacts.Contact], width: int) -> Text:
+    """'Contacts (n): Name <email> (role); …' fitted to `_CONTACT_LINES` lines of `width`, '+k more' if not."""
+    room = max(width, 20) * _CONTACT_LINES
+    head = f"Contacts ({len(people)}): "
+    shown: list[str] = []
+    for index, c in enumerate(people):
+        entry = f"{c.name} <{c.emails[0] if c.emails else ''}>" + (f" ({c.role})" if c.role else "")
+        rest = len(people) - index - 1
+        tail = f"; +{rest} more" if rest else ""
+        if len(head) + len("; ".join([*shown, entry])) + len(tail) > room:
+            shown.append(f"+{len(people) - index} more")
+            break
+        shown.append(entry)
+    text = Text(head, style="bold")
+    text.append_text(line("; ".join(shown) or "none"))
+    return text
+
+
+class AccountScreen(ReloadOnResume, Screen[None]):
+    """One account."""
+
+    CSS_PATH = "account.tcss"
+    BINDING_GROUP_TITLE = "Account"
+    # q goes back, as in the reader (neomutt's way); q quits on the main screen.
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "app.pop_screen", "Back", id="account.back")]
+
+    def __init__(self, account_id: int) -> None:
+        super().__init__()
+        self.account_id = account_id
+        self._people: list[contacts.Contact] = []  # read by reload(); a resize only lays them out again
+
+    @property
+    def rapport(self) -> RapportApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def timeline(self) -> Timeline:
+        return self.query_one("#timeline", Timeline)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="account-header")
+        yield Static(id="account-contacts")
+        yield Timeline(self.account_id, id="timeline")
+        yield StatusBar()
+
+    def on_mount(self) -> None:
+        self.reload()
+        self.timeline.focus()
+
+    def reload(self) -> None:
+        db = self.rapport.opened.db
+        account = accounts.get_account(db, self.account_id)
+        header = line((account.name, "bold"), (f"  [{account.tier}]  ", "dim"), ", ".join(account.domains))
+        for deal in deals.list_deals(db, account_id=self.account_id):
+            due = f" (due {short_day(deal.next_action_due, self.rapport.today)})" if deal.next_action_due else ""
+            header.append("\n")
+            header.append_text(line((f"{deal.stage}: ", "bold"), f"{deal.title}  {deal.value:,.0f} {deal.currency}",
+                                    ("  next: ", "dim"), f"{deal.next_action}{due}"))
+        self.query_one("#account-header", Static).update(header)
+        self._people = contacts.list_contacts(db, self.account_id)
+        self._show_contacts()
+        self.timeline.reload()
+
+    def _show_contacts(self) -> None:
+        box = self.query_one("#account-contacts", Static)
+        box.update(contacts_line(self._people, (box.size.width or self.app.size.width) - 2))
+
+    def on_resize(self) -> None:
+        self._show_contacts()
+
+    def mail_changed(self) -> None:
+        self.reload()
+
+    @on(Timeline.Changed)
+    def _timeline_changed(self, event: Timeline.Changed) -> None:
+        event.stop()
+        self.reload()
+
+    def on_row_list_selected(self, event: RowList.Selected) -> None:
+        item = event.row
+        if item.message_id is not None:
+            self.rapport.open_message(item.message_id)

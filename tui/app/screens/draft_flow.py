@@ -1,0 +1,173 @@
+"""Provides the TUI reply flow: `r` picks a template, $EDITOR edits, a worker saves the draft.
+
+`start_reply(app, account_id=, message_id=)` is what the App calls from the timeline, the inbox
+and the reader. Rendering and composing are the mail layer's functions and run on the UI thread
+(they read the database; the editor needs the terminal, handed over with `app.suspend()`). The
+IMAP APPEND (or the outbox write) runs in a thread worker with its own database connection; its
+result comes back as a StoreChanged message, so the app notifies and every screen refreshes.
+Any failure is one notification, never a traceback.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from email.message import EmailMessage
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult, SuspendNotSupported
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from rapport.store.errors import RapportError
+from rapport.tui.app.messages import StoreChanged
+from rapport.tui.app.safe import notify, safe_text
+
+
+class TemplatePicker(ModalScreen[str | None]):
+    """Choose a template by name (enter), or cancel (escape). Broken templates are listed
+    after the others with their error, greyed out: an edit that broke one never makes it
+    vanish without a word."""
+
+    DEFAULT_CSS = """
+    TemplatePicker { align: center middle; }
+    TemplatePicker > Vertical { width: 70; max-width: 100%; height: auto; max-height: 20;
+        border: round $accent; background: $surface; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="draft.cancel")]
+
+    def __init__(self, choices: list[tuple[str, str]], title: str = "Reply with template:",
+                 broken: list[tuple[str, str]] | None = None) -> None:
+        super().__init__()
+        self._choices = choices
+        self._broken = broken or []
+        self._title = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(safe_text(self._title))
+            # safe_text, never markup: descriptions come from user-edited files.
+            options = [Option(safe_text(f"{name}  {desc}"), id=name)
+                       for name, desc in self._choices]
+            options += [Option(safe_text(f"{name}  broken: {error}", "dim"), disabled=True)
+                        for name, error in self._broken]
+            yield OptionList(*options, id="template-list")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+Choices = tuple[list[tuple[str, str]], list[tuple[str, str]]]
+
+
+def template_choices(app: Any, kinds: tuple[str, ...]) -> Choices:
+    """(name, description) of the workspace templates of these kinds, in `kinds` order, and
+    (name, error) of the broken ones (their kind may be what is broken)."""
+    from rapport.mail.draft.install import install_default_templates
+    from rapport.mail.draft.render import DraftTemplateError, load_all
+
+    # Once per workspace (recorded): a built-in the user deleted is not brought back.
+    install_default_templates(app.opened.workspace)
+    found: list[tuple[int, str, str]] = []
+    broken: list[tuple[str, str]] = []
+    for name, loaded in load_all(app.opened.workspace.templates_dir):
+        if isinstance(loaded, DraftTemplateError):
+            broken.append((name, loaded.message))
+        elif loaded.kind in kinds:
+            found.append((kinds.index(loaded.kind), name, loaded.description))
+    return [(name, description) for _, name, description in sorted(found)], broken
+
+
+def edit_in_editor(app: Any, text: str) -> str:
+    """Suspend the app, run $EDITOR on a private temp file, resume; the edited text. A failing
+    editor is an InputError (the caller notifies it), as in the CLI."""
+    from rapport.mail.draft.editor import edit_text
+
+    def run(command: list[str]) -> int:
+        try:
+            with app.suspend():
+                return subprocess.run(command, check=False).returncode
+        except SuspendNotSupported:
+            # Headless (tests, pipes): there is no terminal to hand over, run the editor as is.
+            return subprocess.run(command, check=False, stdin=subprocess.DEVNULL).returncode
+
+    return edit_text(text, run)
+
+
+def _compose_reply(app: Any, account_id: int | None, message_id: int,
+                   template: str) -> tuple[EmailMessage, dict[str, int | None]] | None:
+    """Render, edit and compose on the UI thread; None (after a notification) when it failed."""
+    from rapport.mail.draft.reply import prepare_reply
+    from rapport.mail.send.compose import build_email, draft_from_text, draft_to_text
+    from rapport.store.mailstore.messages import get_message
+
+    opened = app.opened
+    try:
+        message = get_message(opened.db, message_id)
+        prepared = prepare_reply(opened.db, opened.config, opened.workspace.templates_dir,
+                                 message, template, account_id=account_id)
+        edited = edit_in_editor(app, draft_to_text(prepared.draft))
+        draft = draft_from_text(edited, prepared.draft)
+        msg = build_email(draft, opened.config.me, thread=prepared.thread)
+    except RapportError as exc:
+        notify(app, exc.message, title="Draft", severity="error")
+        return None
+    return msg, {"account_id": prepared.account_id, "contact_id": prepared.contact_id,
+                 "deal_id": prepared.deal_id}
+
+
+def _save_in_thread(app: Any, msg: EmailMessage, who: dict[str, int | None]) -> None:
+    """The worker: APPEND to Drafts (or write outbox/) on this thread's own connection."""
+    from rapport.mail.send.outbox import save_draft
+
+    db = app.opened.reopen_db()  # SQLite connections stay on their thread
+    try:
+        saved = save_draft(db, app.opened.workspace, app.opened.config, msg, **who)
+    except (RapportError, OSError) as exc:
+        text = exc.message if isinstance(exc, RapportError) else str(exc)
+        app.post_message(StoreChanged(f"draft not saved: {text}", failed=True))
+        return
+    finally:
+        db.close()
+    where = f"Drafts of {saved.location}" if saved.where == "imap" else "outbox/"
+    app.post_message(StoreChanged(f"draft saved to {where}"))
+
+
+def _finish_reply(app: Any, account_id: int | None, message_id: int, template: str | None) -> None:
+    if not template:
+        return
+    composed = _compose_reply(app, account_id, message_id, template)
+    if composed is None:
+        return
+    msg, who = composed
+    notify(app, "saving the draft…", title="Draft")
+    app.run_worker(lambda: _save_in_thread(app, msg, who), thread=True, group="draft-save",
+                   exit_on_error=False, description="save a reply draft")
+
+
+def start_reply(app: Any, *, account_id: int | None = None, message_id: int | None) -> None:
+    """Pick a reply template, render the reply, edit it in $EDITOR, save it in a worker."""
+    if message_id is None:
+        notify(app, "select a message to reply to", severity="warning")
+        return
+    choices, broken = template_choices(app, ("reply",))
+    if not choices:
+        notify(app, no_templates_text("reply", broken), severity="warning")
+        return
+    app.push_screen(TemplatePicker(choices, broken=broken),
+                    lambda name: _finish_reply(app, account_id, message_id, name))
+
+
+def no_templates_text(kind: str, broken: list[tuple[str, str]]) -> str:
+    text = f"no {kind} templates in templates/"
+    return f"{text} ({len(broken)} broken: see rapport templates)" if broken else text

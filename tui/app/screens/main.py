@@ -1,0 +1,137 @@
+"""Provides `MainScreen`: the pipeline (left) beside the inbox (right); stacked on narrow terminals."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container
+from textual.screen import Screen
+from textual.widgets import Input, Static
+
+from rapport.store.views import queries
+from rapport.tui.app.safe import clean
+from rapport.tui.app.screens.resume import ReloadOnResume
+from rapport.tui.app.widgets.inbox_list import InboxList
+from rapport.tui.app.widgets.pipeline_list import PipelineList
+from rapport.tui.app.widgets.rowlist import RowList
+from rapport.tui.app.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from rapport.tui.app.application import RapportApp
+
+
+class MainScreen(ReloadOnResume, Screen[None]):
+    """Pipeline and inbox side by side."""
+
+    CSS_PATH = "main.tcss"
+    BINDING_GROUP_TITLE = "Main"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "search", "Search", id="main.search"),
+        Binding("escape", "clear_search", "Clear", show=False, id="main.clear"),
+    ]
+
+    @property
+    def rapport(self) -> RapportApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def pipeline(self) -> PipelineList:
+        return self.query_one("#pipeline", PipelineList)
+
+    @property
+    def inbox(self) -> InboxList:
+        return self.query_one("#inbox", InboxList)
+
+    @property
+    def filter(self) -> queries.InboxFilter:
+        """The inbox's filter (owned by the inbox pane)."""
+        return self.inbox.filter
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="status")
+        with Container(id="panes"):
+            yield PipelineList(id="pipeline")
+            yield InboxList(id="inbox")
+        yield Input(placeholder="search mail (enter to apply, escape to clear)", id="search")
+        yield StatusBar()
+
+    def on_mount(self) -> None:
+        self.query_one("#search").display = False
+        self.refresh_pipeline()
+        self.inbox.reload()
+        self.pipeline.border_title = "Pipeline"
+        self.inbox.border_title = "Inbox"
+        self.pipeline.focus()
+
+    def refresh_pipeline(self, deal_id: int | None = None) -> None:
+        """Re-read the pipeline; the cursor goes to `deal_id` if given, else stays on its deal."""
+        pipeline = self.pipeline
+        if deal_id is None and pipeline.current_row is not None and pipeline.current_row.deal is not None:
+            deal_id = pipeline.current_row.deal.id
+        rows = self.rapport.actions.pipeline_rows()
+        pipeline.set_rows(rows)
+        if deal_id is not None:
+            for index, row in enumerate(rows):
+                if row.deal is not None and row.deal.id == deal_id:
+                    pipeline.cursor = index
+                    break
+
+    def mail_changed(self) -> None:
+        """New mail or a re-link: both panes re-read, cursors stay on their rows."""
+        self.inbox.reload(keep=True)
+        self.refresh_pipeline()
+
+    @on(PipelineList.DealChanged)
+    def _deal_changed(self, event: PipelineList.DealChanged) -> None:
+        event.stop()
+        self.refresh_pipeline(event.deal_id)
+
+    @on(InboxList.Reloaded)
+    def update_status(self) -> None:
+        parts = []
+        flt = self.filter
+        if flt.unassigned:
+            parts.append("unassigned")
+        if flt.unread:
+            parts.append("unread")
+        if flt.account_id is not None:
+            parts.append(f"account {self.rapport.actions.account_name(flt.account_id)}")
+        if flt.text:
+            parts.append(f"search {flt.text!r}")
+        count = self.inbox.row_count
+        text = Text(f" Inbox: {count:,} message{'' if count == 1 else 's'}", style="bold")
+        text.append(clean("  [" + ", ".join(parts) + "]") if parts else "")
+        self.query_one("#status", Static).update(text)
+
+    def action_search(self) -> None:
+        box = self.query_one("#search", Input)
+        box.display = True
+        box.value = self.filter.text
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one("#search").display = False
+        self.inbox.change_filter(text=event.value.strip())
+        self.inbox.focus()
+
+    def action_clear_search(self) -> None:
+        box = self.query_one("#search", Input)
+        box.display = False
+        if self.filter.text:
+            self.inbox.change_filter(text="")
+        self.inbox.focus()
+
+    def on_row_list_selected(self, event: RowList.Selected) -> None:
+        if isinstance(event.row, queries.PipelineRow):
+            if event.row.deal is not None:
+                self.rapport.open_account(event.row.deal.account_id)
+        elif isinstance(event.row, queries.InboxRow):
+            self.rapport.open_message(event.row.id)
+            if not event.row.seen:
+                self.rapport.actions.set_seen(event.row.id, True)
+                self.inbox.reload()

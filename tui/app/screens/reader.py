@@ -1,0 +1,114 @@
+"""Provides `ReaderScreen`: one message, quoted history folded, attachments listed, headers on `h`."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Static
+
+from rapport.mail.message.parse import quote_runs
+from rapport.store.mailstore.messages import Message
+from rapport.tui.app.safe import clean
+from rapport.tui.app.widgets.status_bar import StatusBar
+from rapport.tui.app.widgets.when import long_moment
+
+
+def fold_quotes(body: str, unfold: bool) -> Text:
+    """The body with quoted history folded into one line per block (unless `unfold`).
+
+    Blocks come from the mail layer's quote detection (rapport.mail.message.parse.quote_runs): '>' lines,
+    Outlook 'From:/Sent:' and '-----Original Message-----' history, 'On … wrote:', forwards.
+    A message that is only a forward shows it: there is nothing else to read.
+    """
+    out = Text()
+    runs = quote_runs(clean(body, keep_newlines=True))
+    own_text = False
+    for kind, lines in runs:
+        if kind == "text":
+            own_text = own_text or any(text.strip() for text in lines)
+            out.append("".join(text + "\n" for text in lines))
+        elif unfold or (kind == "history" and not own_text):
+            out.append("".join(text + "\n" for text in lines), style="dim")
+        else:
+            plural = "" if len(lines) == 1 else "s"
+            what = f"quoted line{plural}" if kind == "quote" else f"line{plural} of earlier mail"
+            out.append(f"[… {len(lines)} {what} folded — z to unfold]\n", style="dim italic")
+    return out
+
+
+def render_message(message: Message, *, headers: bool, unfold: bool) -> Text:
+    out = Text()
+    out.append(clean(message.subject) + "\n", style="bold")
+    out.append(clean(f"{message.from_name} <{message.from_addr}>   {long_moment(message.date_utc)}") + "\n",
+               style="dim")
+    if headers:
+        for label, value in (("To", message.to_addrs), ("Cc", message.cc_addrs), ("Reply-To", message.reply_to),
+                             ("Message-ID", message.message_id), ("Folder", f"{message.mailbox}/{message.folder}"),
+                             ("Accounts", ", ".join(link[1] for link in message.accounts) or "unassigned")):
+            if value:
+                out.append(f"{label}: ", style="bold")
+                out.append(clean(value) + "\n")
+    if message.attachments:
+        out.append("Attachments: ", style="bold")
+        out.append(clean(", ".join(f"{name} ({kind}, {size:,} bytes)" for name, kind, size in message.attachments)))
+        out.append("\n")
+    out.append("\n")
+    out.append_text(fold_quotes(message.body_text, unfold))
+    return out
+
+
+class ReaderScreen(Screen[None]):
+    """Read one message."""
+
+    CSS_PATH = "reader.tcss"
+    BINDING_GROUP_TITLE = "Reader"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("h", "toggle_headers", "Headers", id="reader.headers"),
+        Binding("z", "toggle_quotes", "Quotes", id="reader.quotes"),
+        Binding("r", "reply", "Reply", id="reader.reply"),
+        Binding("escape,q", "app.pop_screen", "Back", id="reader.back"),
+        Binding("j", "scroll('down')", "Down", show=False, id="reader.down"),
+        Binding("k", "scroll('up')", "Up", show=False, id="reader.up"),
+    ]
+
+    def __init__(self, message: Message) -> None:
+        super().__init__()
+        self.message = message
+        self.headers = False
+        self.unfold = False
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="reader"):
+            yield Static(id="reader-body")
+        yield StatusBar()
+
+    def on_mount(self) -> None:
+        self._show()
+        self.query_one("#reader").focus()
+
+    def _show(self) -> None:
+        self.query_one("#reader-body", Static).update(
+            render_message(self.message, headers=self.headers, unfold=self.unfold))
+
+    def action_toggle_headers(self) -> None:
+        self.headers = not self.headers
+        self._show()
+
+    def action_toggle_quotes(self) -> None:
+        self.unfold = not self.unfold
+        self._show()
+
+    def action_reply(self) -> None:
+        accounts = self.message.accounts
+        self.app.start_reply(accounts[0][0] if accounts else None,  # type: ignore[attr-defined]
+                             self.message.id)
+
+    def action_scroll(self, direction: str) -> None:
+        scroller = self.query_one("#reader", VerticalScroll)
+        (scroller.scroll_down if direction == "down" else scroller.scroll_up)(animate=False)

@@ -1,0 +1,76 @@
+"""Provides `TodayScreen`: due next actions, open complaints, stale accounts and unanswered client mail — all of them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Static
+
+from rapport.store.views import queries
+from rapport.tui.app.screens.resume import ReloadOnResume
+from rapport.tui.app.widgets.rowlist import RowList, line, role
+from rapport.tui.app.widgets.status_bar import StatusBar
+from rapport.tui.app.widgets.when import WIDTH, short_day
+
+if TYPE_CHECKING:
+    from rapport.tui.app.application import RapportApp
+
+_LABEL = {"due": ("due", role("overdue")), "complaint": ("complaint", role("alert")),
+          "stale": ("stale", role("rotting")), "unanswered": ("unanswered", role("incoming"))}
+
+
+def render_today_row(item: queries.TodayItem, width: int, today: date | None = None) -> Text:
+    label, style = _LABEL[item.section]
+    when = short_day(item.day, today or date.today())
+    return line((f"{label:<11}", style), (f"{when:<{WIDTH}} ", role("muted")),
+                (f"{item.account_name[:24]:<25}", role("strong")), item.text)
+
+
+def today_title(day: str, items: list[queries.TodayItem]) -> Text:
+    """' Today 2026-11-18 — 3 due · 1 complaint · 12 stale · 454 unanswered' (every section's count)."""
+    counts = Counter(item.section for item in items)
+    parts = " · ".join(f"{counts[section]:,} {section}" + ("s" if section == "complaint" and counts[section] != 1
+                                                          else "") for section in _LABEL)
+    return Text(f" Today {day} — {parts}", style="bold")
+
+
+class TodayScreen(ReloadOnResume, Screen[None]):
+    """What needs doing today; enter opens the line's account."""
+
+    CSS_PATH = "today.tcss"
+    BINDING_GROUP_TITLE = "Today"
+    # q goes back, as in the reader (neomutt's way); q quits on the main screen.
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "app.pop_screen", "Back", id="today.back")]
+
+    @property
+    def rapport(self) -> RapportApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(" Today", style="bold"), id="today-title")
+        yield RowList(lambda item, width: render_today_row(item, width, self.rapport.today), id="today")
+        yield StatusBar()
+
+    def on_mount(self) -> None:
+        self.reload()
+        self.query_one("#today", RowList).focus()
+
+    def reload(self) -> None:
+        app = self.rapport
+        items = queries.today_items(app.opened.db, app.today, app.opened.config.stale_after_days)
+        today_list = self.query_one("#today", RowList)
+        today_list.set_source(len(items), lambda offset, limit: items[offset:offset + limit],
+                              keep_row_key=lambda item: (item.section, item.account_id, item.text, item.day))
+        self.query_one("#today-title", Static).update(today_title(app.today.isoformat(), items))
+
+    def mail_changed(self) -> None:
+        self.reload()
+
+    def on_row_list_selected(self, event: RowList.Selected) -> None:
+        self.rapport.open_account(event.row.account_id)

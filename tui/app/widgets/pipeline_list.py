@@ -1,0 +1,134 @@
+"""Provides `PipelineList`: the pipeline pane (stage headers and their deals) and its deal keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.binding import Binding, BindingType
+from textual.message import Message
+
+from rapport.store.book.deals import Deal
+from rapport.store.views import queries
+from rapport.tui.app.safe import notify
+from rapport.tui.app.widgets.rowlist import RowList, line, role
+from rapport.tui.app.widgets.when import WIDTH, short_day
+
+if TYPE_CHECKING:
+    from rapport.tui.app.application import RapportApp
+
+
+_STAGE = Binding.Group("Stage", compact=True)
+
+
+def _money(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def render_pipeline_row(row: queries.PipelineRow, width: int, today: date | None = None) -> Text:
+    """A stage header, or a deal: marks (! overdue, ~ rotting), account, value, due date, next action."""
+    stage = row.stage
+    if row.deal is None:
+        return line((f"{stage.name}  ", role("heading")), (f"{stage.count} deals  {_money(stage.total)}"
+                                                         f"  weighted {_money(stage.weighted)}", role("muted")))
+    deal = row.deal
+    due = short_day(deal.next_action_due, today or date.today())
+    marks = ("!" if row.overdue else " ") + ("~" if row.rotting else " ")
+    return line(
+        (marks, role("overdue") if row.overdue else role("rotting")),
+        (f"{deal.account_name[:22]:<22} ", ""),
+        (f"{_money(deal.value):>9} ", ""),
+        (f"{due:<{WIDTH}} ", role("overdue") if row.overdue else role("muted")),
+        deal.next_action,
+    )
+
+
+class PipelineList(RowList):
+    """The pipeline pane; deal actions live here."""
+
+    BINDING_GROUP_TITLE = "Deal"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # One footer entry '<> Stage' (the footer is narrow at 80 columns); ? lists both in full.
+        Binding("less_than_sign", "previous_stage", "Prev stage", group=_STAGE, id="deal.previous_stage"),
+        Binding("greater_than_sign", "next_stage", "Next stage", group=_STAGE, id="deal.next_stage"),
+        Binding("e", "edit", "Edit", tooltip="value, probability, expected close", id="deal.edit"),
+        Binding("d", "next_action", "Next action", id="deal.next_action"),
+    ]
+
+    @dataclass
+    class DealChanged(Message):
+        """A deal was moved or edited: the screen re-reads the pipeline, keeping the cursor on it."""
+
+        pipeline_list: PipelineList
+        deal_id: int
+
+        @property
+        def control(self) -> PipelineList:
+            return self.pipeline_list
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 (Textual's name)
+        super().__init__(lambda row, width: render_pipeline_row(row, width, self.rapport.today), id=id)
+
+    @property
+    def rapport(self) -> RapportApp:
+        return self.app  # type: ignore[return-value]
+
+    def _deal(self) -> Deal | None:
+        row = self.current_row
+        return row.deal if row is not None else None
+
+    def _move_stage(self, forward: bool) -> None:
+        deal = self._deal()
+        if deal is None:
+            self.app.bell()
+            return
+        pipeline = self.rapport.opened.config.pipeline
+        target = (pipeline.next_stage if forward else pipeline.previous_stage)(deal.stage)
+        if target is None:
+            notify(self, "no stage that way", severity="warning")
+            return
+        self.rapport.actions.move_deal(deal.id, target.name)
+        notify(self, f"{deal.account_name}: {deal.stage} → {target.name}")
+        self.post_message(self.DealChanged(self, deal.id))
+
+    def action_next_stage(self) -> None:
+        self._move_stage(True)
+
+    def action_previous_stage(self) -> None:
+        self._move_stage(False)
+
+    @work(exclusive=True, group="deal-edit")
+    async def action_edit(self) -> None:
+        deal = self._deal()
+        if deal is None:
+            return
+        answer = await self.app.push_screen_wait(self.rapport.prompt(
+            "value (blank keeps it); probability % (blank = stage default); expected close (blank = none)",
+            value=f"{deal.value:g}; {'' if deal.probability is None else f'{deal.probability:g}'}; "
+                  f"{deal.expected_close.isoformat() if deal.expected_close else ''}",
+            check=self.rapport.actions.check_deal_edit,
+        ))
+        if answer is not None:
+            self.rapport.actions.edit_deal(deal.id, answer)
+            self.post_message(self.DealChanged(self, deal.id))
+
+    @work(exclusive=True, group="deal-edit")
+    async def action_next_action(self) -> None:
+        deal = self._deal()
+        if deal is None:
+            return
+        text = await self.app.push_screen_wait(self.rapport.prompt("Next action", value=deal.next_action))
+        if text is None:
+            return
+        due = await self.app.push_screen_wait(self.rapport.prompt(
+            "Due (2026-12-03, 3 dec, +3d, +2w, fri, next fri, tomorrow; blank = none)",
+            value=deal.next_action_due.isoformat() if deal.next_action_due else "",
+            check=self.rapport.actions.check_due,
+        ))
+        if due is None:
+            return
+        self.rapport.actions.set_next_action(deal.id, text, due)
+        self.post_message(self.DealChanged(self, deal.id))

@@ -1,0 +1,1 @@
+"""Provides the demo workspace: a deterministic book, pipeline, timeline and Maildir."""
