@@ -8,8 +8,9 @@ VENV_OK := $(VENV)/.venv-ok
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 # System packages the tests drive for real: an IMAP server, tmux for the end-to-end test,
-# Chromium to render the HTML report.
-APT_PACKAGES := dovecot-imapd tmux chromium
+# Chromium to render the HTML report, Postfix to produce real bounces (a private instance the
+# tests start on 127.0.0.1; the system one is left unconfigured, so it never starts).
+APT_PACKAGES := dovecot-imapd tmux chromium postfix
 PYTEST_ARGS ?=
 # bench/ joins the lint once it exists (ruff fails on a missing path).
 LINT_PATHS := store mail tui tests $(wildcard bench)
@@ -60,6 +61,10 @@ system-packages:
 	command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
 	command -v tmux >/dev/null 2>&1 || missing="$$missing tmux"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	[ -x /usr/lib/postfix/sbin/master ] || missing="$$missing postfix"; \
+	if [ "$$(id -u)" = 0 ] && command -v debconf-set-selections >/dev/null 2>&1; then \
+	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
+	fi; \
 	if [ -n "$$missing" ]; then \
 	  $(call apt_install,$$missing,tests needing$$missing will be skipped); \
 	fi

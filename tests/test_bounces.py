@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from postfix_server import DEAD_DOMAIN, DOWN_DOMAIN, MANAGER, PostfixServer, postfix  # noqa: F401
 
-from rapport.mail.bounces import FailedRecipient, looks_like_bounce, read_bounce
+from rapport.mail.message.bounces import FailedRecipient, looks_like_bounce, read_bounce
 
 BOUNCES = Path("edge-cases/flanker/messages/bounce")
 

@@ -12,7 +12,7 @@ from rapport.store.text import clean_line, clean_text
 from rapport.store.timeutil import parse_utc_text, utc_now_text
 
 KINDS = ("note", "call", "meeting", "objection", "complaint", "stage_change", "draft", "sent",
-         "announcement")
+         "announcement", "bounce", "opt_out")
 # Open until resolved: a sales objection, or a client's complaint (a post-contract support issue).
 RESOLVABLE = ("objection", "complaint")
 

@@ -31,6 +31,9 @@ class Contact:
     role: str
     phone: str
     opted_out: bool
+    # When the primary address bounced (UTC), or None; why (status and the server's words).
+    bounced_utc: str | None = None
+    bounce_reason: str = ""
 
     @property
     def email(self) -> str:
@@ -66,15 +69,17 @@ def _fetch(db: Database, where: str, params: list[object]) -> list[Contact]:
         return []
     ids = [row[0] for row in rows]
     emails: dict[int, list[str]] = {}
+    bounced: dict[int, tuple[str | None, str]] = {}
     # Chunked: SQLite limits bound parameters, and a whole book can be listed at once.
     for start in range(0, len(ids), 900):
         chunk = ids[start : start + 900]
-        for contact_id, email in db.execute(
-            "SELECT contact_id, email FROM contact_emails"
+        for contact_id, email, bounced_utc, reason in db.execute(
+            "SELECT contact_id, email, bounced_utc, bounce_reason FROM contact_emails"
             f" WHERE contact_id IN ({','.join('?' * len(chunk))}) ORDER BY position, email",
             chunk,
         ):
             emails.setdefault(contact_id, []).append(email)
+            bounced.setdefault(contact_id, (bounced_utc, reason))  # the primary's
     return [
         Contact(
             id=row[0],
@@ -84,6 +89,8 @@ def _fetch(db: Database, where: str, params: list[object]) -> list[Contact]:
             role=row[3],
             phone=row[4],
             opted_out=bool(row[5]),
+            bounced_utc=bounced.get(row[0], (None, ""))[0],
+            bounce_reason=bounced.get(row[0], (None, ""))[1],
         )
         for row in rows
     ]
@@ -124,10 +131,14 @@ def _set_emails(db: Database, contact_id: int, emails: tuple[str, ...]) -> None:
         ).fetchone()
         if row and row[0] != contact_id:
             raise InputError(f"{email} already belongs to another contact (id {row[0]})")
-    db.execute("DELETE FROM contact_emails WHERE contact_id = ?", [contact_id])
+    # Kept addresses keep their row (and so their bounce mark); only the order changes.
+    db.execute(
+        "DELETE FROM contact_emails WHERE contact_id = ?"
+        f" AND email NOT IN ({','.join('?' * len(emails))})", [contact_id, *emails])
     for position, email in enumerate(emails):
         db.execute(
-            "INSERT INTO contact_emails (email, contact_id, position) VALUES (?, ?, ?)",
+            "INSERT INTO contact_emails (email, contact_id, position) VALUES (?, ?, ?)"
+            " ON CONFLICT (email) DO UPDATE SET position = excluded.position",
             [email, contact_id, position],
         )
 

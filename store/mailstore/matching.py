@@ -4,6 +4,8 @@ Rules, strongest first, per (message, account):
   1. `assigned`  — a manual assignment (keyed by Message-ID, so it survives a refetch);
      a manual un-assignment removes the pair whatever else says.
   2. `pin`       — the message's thread is pinned to one of the account's deals.
+     `bounce`    — (as strong) a bounce reporting a failed address of one of the account's
+     contacts: it comes from a mailer daemon, so no address of its own would link it.
   3. `override`  — an address has an "always" override for the account.
   4. `contact`   — a From/To/Cc address is a contact of the account.
   5. `domain`    — otherwise (the address is no account's contact) its domain, or a parent
@@ -28,7 +30,7 @@ from sqlite_utils import Database
 from rapport.store.errors import InputError, NotFoundError
 from rapport.store.timeutil import utc_now_text
 
-RULES = ("assigned", "pin", "override", "contact", "domain")
+RULES = ("assigned", "pin", "bounce", "override", "contact", "domain")
 _MATCH_ROLES = ("from", "to", "cc")
 _CHUNK = 500
 
@@ -204,6 +206,14 @@ def _insert_links(db: Database, scope: str) -> int:
         FROM messages m JOIN thread_pins p ON p.thread_id = m.thread_id
         JOIN deals d ON d.id = p.deal_id
         WHERE {scope} AND {_NOT_UNASSIGNED.format(acct="d.account_id")}"""
+    )
+    db.execute(
+        f"""INSERT OR IGNORE INTO message_accounts (message_id, account_id, rule, detail)
+        SELECT m.id, c.account_id, 'bounce', b.address
+        FROM messages m JOIN bounces b ON b.report_id = m.message_id
+        JOIN contact_emails ce ON ce.email = b.address JOIN contacts c ON c.id = ce.contact_id
+        WHERE c.account_id IS NOT NULL AND {scope}
+          AND {_NOT_UNASSIGNED.format(acct="c.account_id")}"""
     )
     db.execute(
         f"""INSERT OR IGNORE INTO message_accounts (message_id, account_id, rule, detail)
@@ -394,6 +404,7 @@ _RULE_TEXT = {
     "override": "address {detail} has an 'always' override for {account}",
     "contact": "{detail} is a contact of {account}",
     "domain": "domain {detail} belongs to {account}",
+    "bounce": "a bounce for {detail}, a contact of {account}",
 }
 
 

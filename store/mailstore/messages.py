@@ -16,6 +16,7 @@ from sqlite_utils import Database
 
 from rapport.store.errors import InputError, NotFoundError
 from rapport.store.mailstore import matching
+from rapport.store.mailstore.bounces import BounceNotice, UnsubscribeRules, note_batch
 from rapport.store.timeutil import utc_now_text
 
 Flags = tuple[bool, bool, bool, bool]  # seen, answered, flagged, draft
@@ -63,6 +64,8 @@ class NewMessage:
     answered: bool = False
     flagged: bool = False
     draft: bool = False
+    # The failed recipients when this is a bounce (read by the mail layer), else ().
+    bounces: tuple[BounceNotice, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -281,9 +284,11 @@ def save_batch(
     highestmodseq: int | None,
     my_addresses: frozenset[str],
     skipped: Sequence[tuple[int, str]] = (),
+    unsubscribe: UnsubscribeRules | None = None,
 ) -> int:
     """Store `messages` (upsert by folder and UID), the `skipped` (uid, reason) pairs of the
-    batch and the folder state, atomically.
+    batch and the folder state, atomically, with what the batch says about addresses (bounces,
+    a bounced address writing again, unsubscribe requests by `unsubscribe`'s rules).
 
     Returns the number of messages written. Links only these messages to accounts.
     """
@@ -312,6 +317,8 @@ def save_batch(
             addresses,
         )
         moved = _adopt_orphans(db, list(batch_roots))
+        # Before relinking: a bounce joins its contact's account through the bounces rows.
+        note_batch(db, messages, mine=mine, rules=unsubscribe)
         matching.relink_messages(db, ids + moved)
         db.conn.executemany(
             "INSERT OR REPLACE INTO skipped_messages (folder_id, uid, reason) VALUES (?, ?, ?)",

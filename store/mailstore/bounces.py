@@ -1,0 +1,265 @@
+"""Provides the addresses announcements must not reach: bounces and unsubscribe requests.
+
+A permanent bounce (5.x.x) marks the address `bounced` at once; temporary ones (4.x.x) mark it
+at the third within 30 days. The mark sits on the address (contact_emails), so a contact's
+other addresses are untouched and `rapport contact EMAIL clear-bounce` names what it clears.
+Mail from the address after the mark (they wrote to us: it works) clears it. An unsubscribe
+request sets the contact's opt-out and waits in Today until acknowledged; one from an address
+not in the book waits there for review.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from sqlite_utils import Database
+
+from rapport.store.book.activities import insert_activity
+from rapport.store.errors import NotFoundError
+from rapport.store.text import clean_line
+from rapport.store.timeutil import parse_utc_text, to_utc_text, utc_now_text
+
+TEMPORARY_LIMIT = 3
+TEMPORARY_WINDOW = timedelta(days=30)
+# English (the language of the built-in templates) plus the reply languages seen in the mail
+# Rapport parses; whole lines only, so "Stop by our booth" is no request.
+DEFAULT_UNSUBSCRIBE_WORDS = (
+    "unsubscribe", "unsubscribe me", "please unsubscribe me", "stop", "remove", "remove me",
+    "opt out", "opt me out", "no more emails", "abmelden", "abbestellen", "désabonner",
+    "désinscrire", "se désabonner", "darse de baja", "baja", "afmelden", "uitschrijven",
+    "avregistrera", "cancella iscrizione",
+)
+
+
+@dataclass(frozen=True)
+class BounceNotice:
+    """One failed recipient of a bounce, as the mail layer read it."""
+
+    address: str
+    permanent: bool
+    status: str = ""
+    diagnostic: str = ""
+
+
+@dataclass(frozen=True)
+class UnsubscribeRules:
+    """How unsubscribe requests are recognised ([announce] in config.toml)."""
+
+    address: str = ""                 # mail to it is a request ('' : none besides replies)
+    address_needs_word: bool = True   # our own address: only with an unsubscribe subject
+    words: tuple[str, ...] = DEFAULT_UNSUBSCRIBE_WORDS
+
+
+@dataclass(frozen=True)
+class OptOutRequest:
+    """An unsubscribe request waiting in Today (contact_id None: the sender is not in the book)."""
+
+    id: int
+    address: str
+    contact_id: int | None
+    contact_name: str
+    account_id: int | None
+    account_name: str
+    subject: str
+    date_utc: str
+
+
+_REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|vs|antw|r|rif|tr|fw|fwd|wg)\s*(\[\d+\])?\s*:\s*)+",
+                           re.IGNORECASE)
+
+
+def _words_of(text: str) -> str:
+    """`  Re: UNSUBSCRIBE!` -> `unsubscribe`: prefixes, punctuation and case dropped."""
+    text = _REPLY_PREFIX.sub("", text)
+    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
+
+
+def is_unsubscribe_text(subject: str, body: str, words: Sequence[str]) -> bool:
+    """The subject, or the first line of the body that is not empty, is an unsubscribe word."""
+    wanted = {_words_of(w) for w in words if _words_of(w)}
+    first = next((line for line in body.splitlines() if line.strip()), "")
+    return _words_of(subject) in wanted or _words_of(first) in wanted
+
+
+# -- bounces ---------------------------------------------------------------------------------
+
+def _temporary_count(db: Database, address: str, date_utc: str) -> int:
+    since = to_utc_text(parse_utc_text(date_utc) - TEMPORARY_WINDOW)
+    row = db.execute(
+        "SELECT count(*) FROM bounces b JOIN contact_emails ce ON ce.email = b.address"
+        " WHERE b.address = ? AND b.permanent = 0 AND b.date_utc > ? AND b.date_utc <= ?"
+        " AND b.date_utc > coalesce(ce.bounce_cleared_utc, '')", [address, since, date_utc],
+    ).fetchone()
+    return int(row[0])
+
+
+def _mark(db: Database, address: str, date_utc: str, reason: str, report_id: str) -> bool:
+    """Mark the address bounced (once) and note it on its account's timeline."""
+    cursor = db.execute(
+        "UPDATE contact_emails SET bounced_utc = ?, bounce_reason = ?"
+        " WHERE email = ? AND bounced_utc IS NULL", [date_utc, reason, address])
+    if not cursor.rowcount:
+        return False
+    row = db.execute("SELECT c.id, c.account_id FROM contact_emails ce JOIN contacts c"
+                     " ON c.id = ce.contact_id WHERE ce.email = ?", [address]).fetchone()
+    if row and row[1] is not None:
+        insert_activity(db, row[1], "bounce", subject=f"Bounced: {address}", body=reason,
+                        contact_id=row[0], date_utc=date_utc, message_id=report_id)
+    return True
+
+
+def record_bounces(db: Database, report_id: str, date_utc: str,
+                   notices: Iterable[BounceNotice]) -> list[str]:
+    """Store a bounce's failed recipients (once per report and address, whatever the resyncs)
+    and mark those it settles; returns the addresses newly marked. Call inside the batch's
+    transaction, before relinking its messages: the bounce then joins the contact's account."""
+    marked = []
+    for notice in notices:
+        address = notice.address.strip().lower()
+        reason = clean_line(" ".join(p for p in (notice.status, notice.diagnostic) if p))[:500]
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO bounces (address, report_id, permanent, status, diagnostic,"
+            " date_utc) VALUES (?, ?, ?, ?, ?, ?)",
+            [address, report_id, int(notice.permanent), clean_line(notice.status)[:20],
+             clean_line(notice.diagnostic)[:500], date_utc])
+        if not cursor.rowcount:
+            continue  # the same report seen again (another folder, a refetch)
+        if notice.permanent or _temporary_count(db, address, date_utc) >= TEMPORARY_LIMIT:
+            if not notice.permanent:
+                reason = f"{TEMPORARY_LIMIT} temporary failures in 30 days, last: {reason}"
+            if _mark(db, address, date_utc, reason, report_id):
+                marked.append(address)
+    return marked
+
+
+def clear_bounces_from(db: Database, senders: Iterable[tuple[str, str]]) -> list[str]:
+    """(address, date_utc) of incoming mail: a bounced address that wrote after its mark works
+    again. Returns the addresses cleared."""
+    cleared = []
+    for address, date_utc in senders:
+        cursor = db.execute(
+            "UPDATE contact_emails SET bounced_utc = NULL, bounce_reason = '',"
+            " bounce_cleared_utc = ? WHERE email = ? AND bounced_utc IS NOT NULL"
+            " AND bounced_utc < ?", [date_utc, address.lower(), date_utc])
+        if cursor.rowcount:
+            cleared.append(address.lower())
+    return cleared
+
+
+def clear_bounce(db: Database, email: str) -> bool:
+    """Clear an address's bounce mark by hand; False when it had none. NotFoundError when the
+    address is no contact's."""
+    with db.atomic():
+        row = db.execute("SELECT bounced_utc FROM contact_emails WHERE email = ?",
+                         [email.strip().lower()]).fetchone()
+        if row is None:
+            raise NotFoundError(f"no contact has the address {email.strip()!r}")
+        db.execute("UPDATE contact_emails SET bounced_utc = NULL, bounce_reason = '',"
+                   " bounce_cleared_utc = ? WHERE email = ?", [utc_now_text(), email.strip().lower()])
+    return row[0] is not None
+
+
+# -- unsubscribe requests --------------------------------------------------------------------
+
+def announcement_message_ids(db: Database, ids: Iterable[str]) -> set[str]:
+    """Those of `ids` that are Message-IDs of announcements we drafted or sent."""
+    wanted = sorted({i for i in ids if i})
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        found.update(r[0] for r in db.execute(
+            "SELECT message_id FROM announcement_recipients WHERE message_id IN"
+            f" ({','.join('?' * len(chunk))})", chunk))
+    return found
+
+
+def record_optout_request(db: Database, address: str, message_id: str, subject: str,
+                          date_utc: str) -> bool:
+    """An unsubscribe request from `address`: the contact opts out and the request waits in
+    Today. Once per request message; returns False when it was recorded before."""
+    address = address.strip().lower()
+    row = db.execute("SELECT c.id, c.account_id FROM contact_emails ce JOIN contacts c"
+                     " ON c.id = ce.contact_id WHERE ce.email = ?", [address]).fetchone()
+    contact_id, account_id = (row[0], row[1]) if row else (None, None)
+    cursor = db.execute(
+        "INSERT OR IGNORE INTO optout_requests (address, contact_id, message_id, subject,"
+        " date_utc) VALUES (?, ?, ?, ?, ?)",
+        [address, contact_id, message_id, clean_line(subject)[:300], date_utc])
+    if not cursor.rowcount:
+        return False
+    if contact_id is not None:
+        db.execute("UPDATE contacts SET opted_out = 1, updated_utc = ? WHERE id = ?",
+                   [utc_now_text(), contact_id])
+        if account_id is not None:
+            insert_activity(db, account_id, "opt_out", subject=f"Opted out: {address}",
+                            body=f"Unsubscribe request: {clean_line(subject)}",
+                            contact_id=contact_id, date_utc=date_utc, message_id=message_id)
+    return True
+
+
+def pending_optouts(db: Database) -> list[OptOutRequest]:
+    """Unsubscribe requests not yet acknowledged, oldest first."""
+    rows = db.execute(
+        "SELECT r.id, r.address, r.contact_id, coalesce(c.name, ''), c.account_id,"
+        " coalesce(a.name, ''), r.subject, r.date_utc FROM optout_requests r"
+        " LEFT JOIN contacts c ON c.id = r.contact_id LEFT JOIN accounts a ON a.id = c.account_id"
+        " WHERE r.acknowledged_utc IS NULL ORDER BY r.date_utc, r.id").fetchall()
+    return [OptOutRequest(*row) for row in rows]
+
+
+def acknowledge_optout(db: Database, request_id: int) -> None:
+    with db.atomic():
+        cursor = db.execute("UPDATE optout_requests SET acknowledged_utc = ? WHERE id = ?"
+                            " AND acknowledged_utc IS NULL", [utc_now_text(), request_id])
+        if not cursor.rowcount and not db.execute(
+                "SELECT 1 FROM optout_requests WHERE id = ?", [request_id]).fetchone():
+            raise NotFoundError(f"no unsubscribe request {request_id}")
+
+
+# -- a sync batch ----------------------------------------------------------------------------
+
+class IncomingMail(Protocol):
+    """What `note_batch` reads of a stored message (store.messages.NewMessage has it)."""
+
+    message_id: str
+    date_utc: str
+    from_addr: str
+    to: tuple[tuple[str, str], ...]
+    cc: tuple[tuple[str, str], ...]
+    in_reply_to: str
+    refs: tuple[str, ...]
+    subject: str
+    body_text: str
+    draft: bool
+    bounces: tuple[BounceNotice, ...]
+
+
+def _is_request(msg: IncomingMail, rules: UnsubscribeRules, replies_to_us: set[str]) -> bool:
+    to_addresses = {addr.lower() for _name, addr in (*msg.to, *msg.cc)}
+    wrote_to_address = bool(rules.address) and rules.address.lower() in to_addresses
+    if wrote_to_address and not rules.address_needs_word:
+        return True
+    if not (wrote_to_address or ({msg.in_reply_to, *msg.refs} & replies_to_us)):
+        return False
+    return is_unsubscribe_text(msg.subject, msg.body_text, rules.words)
+
+
+def note_batch(db: Database, messages: Sequence[IncomingMail], *, mine: frozenset[str],
+               rules: UnsubscribeRules | None) -> None:
+    """Bounces, cleared marks and unsubscribe requests of a sync batch, in its transaction."""
+    answered = announcement_message_ids(
+        db, [i for m in messages for i in (m.in_reply_to, *m.refs)]) if rules else set()
+    for msg in messages:
+        if msg.bounces:
+            record_bounces(db, msg.message_id, msg.date_utc, msg.bounces)
+            continue
+        sender = msg.from_addr.lower()
+        if not sender or sender in mine or msg.draft:
+            continue
+        clear_bounces_from(db, [(sender, msg.date_utc)])
+        if rules is not None and _is_request(msg, rules, answered):
+            record_optout_request(db, sender, msg.message_id, msg.subject, msg.date_utc)
