@@ -1,7 +1,7 @@
 """Provides config.toml: reading it (one-line errors) and the default written into new workspaces.
 
-The store reads `[me]`, `[pipeline]` and `stale_after_days`; `[[mailbox]]`, `[[maildir]]` and
-`[smtp]` are kept raw in `Config.raw` for the mail layer to interpret.
+The store reads `[me]`, `[pipeline]` and `stale_after_days`; `[[mailbox]]`, `[[maildir]]`,
+`[smtp]` and `[announce]` are kept raw in `Config.raw` for the mail layer to interpret.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ stages = [
 # Every key the loader knows, per table: a typo (`stale_after_day`) is refused, not ignored.
 # [[mailbox]], [[maildir]] and [smtp] are the mail layer's to check (with refuse_unknown_keys).
 TOP_LEVEL_KEYS = ("stale_after_days", "sync_interval_minutes", "me", "pipeline", "mailbox",
-                  "maildir", "smtp")
+                  "maildir", "smtp", "announce")
 ME_KEYS = ("name", "email", "addresses", "signature")
 PIPELINE_KEYS = ("stages", "stale_after_days")
 STAGE_KEYS = ("name", "probability", "rotting_days", "kind")

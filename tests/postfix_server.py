@@ -29,6 +29,7 @@ POSTFIX = shutil.which("postfix") or (
     "/usr/sbin/postfix" if Path("/usr/sbin/postfix").exists() else None)
 MASTER = Path("/usr/lib/postfix/sbin/master")
 MANAGER = "manager@rapport.test"
+LIVE = "carl@ok.test"              # delivered: a partner whose address works
 DEAD_DOMAIN = "partner.test"       # local(8): unknown users bounce at once (5.1.1)
 DOWN_DOMAIN = "down.test"          # smtp(8) to a closed loopback port: deferred, a delay DSN follows
 
@@ -105,9 +106,9 @@ mynetworks = 127.0.0.0/8
 local_recipient_maps =
 alias_maps =
 alias_database =
-virtual_mailbox_domains = rapport.test
+virtual_mailbox_domains = rapport.test, ok.test
 virtual_mailbox_base = {self.root}/vmail
-virtual_mailbox_maps = inline:{{ {MANAGER}=manager/ }}
+virtual_mailbox_maps = inline:{{ {MANAGER}=manager/, {LIVE}=carl/ }}
 virtual_uid_maps = static:{nobody.pw_uid}
 virtual_gid_maps = static:{nobody.pw_gid}
 # A loopback port nobody listens on: delivery is deferred (4.4.1), as for a host that is down.
@@ -179,12 +180,30 @@ biff = no
         with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as smtp:
             smtp.sendmail(sender, [recipient], raw)
 
-    def bounce_for(self, raw: bytes, recipient: str, timeout: float = 60) -> bytes:
-        """Send `raw` to `recipient` and return the DSN Postfix mails back to MANAGER.
+    def delivered_to_live(self) -> list[bytes]:
+        """The messages LIVE received so far (its Maildir's new/), oldest first."""
+        new = self.root / "vmail" / "carl" / "new"
+        paths = sorted(new.iterdir(), key=lambda p: p.stat().st_mtime_ns) if new.exists() else []
+        return [p.read_bytes() for p in paths]
 
-        The DSN is recognised by the recipient named in it, so each test uses its own address.
-        """
+    def wait_for_live(self, count: int, timeout: float = 60) -> list[bytes]:
+        """LIVE's messages once it holds at least `count` (delivery follows the 250 shortly)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.delivered_to_live()
+            if len(found) >= count:
+                return found
+            time.sleep(0.2)
+        raise AssertionError(f"{LIVE} got fewer than {count} messages: {self.log()[-3000:]}")
+
+    def bounce_for(self, raw: bytes, recipient: str, timeout: float = 60) -> bytes:
+        """Send `raw` to `recipient` and return the DSN Postfix mails back to MANAGER."""
         self.send(raw, recipient)
+        return self.wait_for_bounce(recipient, timeout)
+
+    def wait_for_bounce(self, recipient: str, timeout: float = 60) -> bytes:
+        """The DSN naming `recipient` that Postfix mailed back to MANAGER (taken out of its
+        Maildir, so each call waits for a new one)."""
         deadline = time.monotonic() + timeout
         needle = recipient.encode()
         while time.monotonic() < deadline:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from postfix_server import DEAD_DOMAIN, DOWN_DOMAIN, MANAGER, PostfixServer, postfix  # noqa: F401
 
-from rapport.mail.message.bounces import FailedRecipient, looks_like_bounce, read_bounce
+from rapport.mail.message.bounces import looks_like_bounce, read_bounce
+from rapport.store.mailstore.bounces import BounceNotice
 
 BOUNCES = Path("edge-cases/flanker/messages/bounce")
 
@@ -64,9 +65,9 @@ def test_corpus_non_bounces_name_nobody(corpus_dir: Path, name: str) -> None:
 
 
 def test_looks_like_bounce_is_only_a_prefilter() -> None:
-    assert looks_like_bounce("MAILER-DAEMON@mx.example", "text/plain")
-    assert looks_like_bounce("anyone@example.com", "multipart/report")
-    assert not looks_like_bounce("anna@partner.test", "multipart/mixed")
+    assert looks_like_bounce("MAILER-DAEMON@mx.example", ["text/plain"])
+    assert looks_like_bounce("anyone@example.com", ["text/plain", "message/delivery-status"])
+    assert not looks_like_bounce("anna@partner.test", ["multipart/mixed", "image/png"])
 
 
 @pytest.mark.slow
@@ -76,9 +77,9 @@ def test_postfix_unknown_user_dsn_is_permanent(postfix: PostfixServer) -> None: 
     # What Postfix really sent: an RFC 3464 report, to the envelope sender.
     assert msg.get_content_type() == "multipart/report"
     assert msg.get_param("report-type") == "delivery-status"
-    assert looks_like_bounce(str(msg["From"]).split("<")[-1].rstrip(">"), msg.get_content_type())
+    assert looks_like_bounce(str(msg["From"]).split("<")[-1].rstrip(">"), [msg.get_content_type()])
     assert read_bounce(raw) == [
-        FailedRecipient(f"anna@{DEAD_DOMAIN}", True, "5.1.1", 'unknown user: "anna"')]
+        BounceNotice(f"anna@{DEAD_DOMAIN}", True, "5.1.1", 'unknown user: "anna"')]
 
 
 @pytest.mark.slow

@@ -161,9 +161,11 @@ def build_context(
     deal: Any = None,
     message: Any = None,
     promotion: Promotion | None = None,
+    unsubscribe: str = "",
 ) -> dict[str, Any]:
-    """The template variables; absent ones stay undefined so templates fail clearly."""
-    context: dict[str, Any] = {"me": me_view(me), "today": today}
+    """The template variables; absent ones stay undefined so templates fail clearly, except
+    `unsubscribe` (the footer line of announcements), empty in one-to-one mail."""
+    context: dict[str, Any] = {"me": me_view(me), "today": today, "unsubscribe": unsubscribe}
     if account is not None:
         context["account"] = account
     if contact is not None:

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import email
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import replace
 from email.message import Message
 
 from flufl.bounce import all_failures
+
+from rapport.store.mailstore.bounces import BounceNotice
+from rapport.store.mailstore.messages import NewMessage
 
 # A bounce longer than this is cut before reading: the report is near the top.
 MAX_BOUNCE_BYTES = 1024 * 1024
@@ -27,21 +31,13 @@ _ADDRESS_RE = re.compile(r"<?([^\s<>;]+@[^\s<>;]+)>?")
 BOUNCE_SENDERS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon",
                             "mdaemon", "bounce", "bounces", "mail.delivery.system"})
 
-
-@dataclass(frozen=True)
-class FailedRecipient:
-    """One address a bounce reports: permanent (5.x.x) or temporary (4.x.x), and why."""
-
-    address: str        # lower-case
-    permanent: bool
-    status: str         # '5.1.1', or '' when the bounce gives none
-    diagnostic: str     # the server's words, one line, or ''
+REPORT_TYPES = frozenset({"multipart/report", "message/delivery-status"})
 
 
-def looks_like_bounce(from_addr: str, content_type: str) -> bool:
-    """Worth a whole-message fetch: a multipart/report, or mail from a mailer daemon."""
+def looks_like_bounce(from_addr: str, content_types: Iterable[str]) -> bool:
+    """Worth a whole-message read: it holds a delivery report, or a mailer daemon sent it."""
     local = from_addr.partition("@")[0].lower()
-    return content_type.lower() == "multipart/report" or local in BOUNCE_SENDERS
+    return local in BOUNCE_SENDERS or any(t.lower() in REPORT_TYPES for t in content_types)
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -86,7 +82,7 @@ def _text_hint(msg: Message) -> tuple[str, str]:
     return "", _one_line(str(msg.get("Subject", "")))
 
 
-def read_bounce(raw: bytes) -> list[FailedRecipient]:
+def read_bounce(raw: bytes) -> list[BounceNotice]:
     """The failed recipients of `raw`, or [] when it is not a bounce flufl.bounce recognises."""
     msg = email.message_from_bytes(raw[:MAX_BOUNCE_BYTES])
     try:
@@ -95,7 +91,7 @@ def read_bounce(raw: bytes) -> list[FailedRecipient]:
         return []
     fields = _dsn_fields(msg)
     hint = _text_hint(msg)
-    result: dict[str, FailedRecipient] = {}
+    result: dict[str, BounceNotice] = {}
     for addresses, is_permanent in ((temporary, False), (permanent, True)):
         for value in addresses:
             address = (value.decode("utf-8", "replace") if isinstance(value, bytes)
@@ -108,5 +104,13 @@ def read_bounce(raw: bytes) -> list[FailedRecipient]:
                 is_permanent = status.startswith("5")
             if status.startswith("2"):
                 continue  # a success report (NOTIFY=SUCCESS) is no failure
-            result[address] = FailedRecipient(address, is_permanent, status, diagnostic)
+            result[address] = BounceNotice(address, is_permanent, status, diagnostic)
     return sorted(result.values(), key=lambda r: r.address)
+
+
+def with_bounces(msg: NewMessage, raw: bytes) -> NewMessage:
+    """`msg` carrying the failed recipients `raw` reports, when it is a bounce."""
+    if not looks_like_bounce(msg.from_addr, [kind for _name, kind, _size in msg.attachments]):
+        return msg
+    notices = read_bounce(raw)
+    return replace(msg, bounces=tuple(notices)) if notices else msg

@@ -56,6 +56,7 @@ from rapport.mail.send.smtp import (
     SmtpSender,
     SmtpSettings,
 )
+from rapport.mail.send.unsubscribe import announce_settings
 from rapport.store.book.accounts import Account
 from rapport.store.book.contacts import Contact
 from rapport.store.config import Config
@@ -148,6 +149,7 @@ class AnnounceResult:
     opted_out: int
     no_email: int
     confirmed: int = 0
+    bounced: int = 0
     skipped: tuple[Problem, ...] = ()
     failed: tuple[Problem, ...] = ()
     uncertain: tuple[Problem, ...] = ()
@@ -250,6 +252,8 @@ class MessageRenderer:
         self.db, self.config, self.plan = db, config, plan
         self.today = today or date.today()
         self._deals: dict[int, object] = {}
+        # Read once per run: a bad [announce] stops the run before any message (ConfigError).
+        self.unsubscribe = announce_settings(config)
 
     def render(self, target: Target) -> Composed:
         """The composed message for `target`; InputError when its data makes no valid message.
@@ -259,10 +263,12 @@ class MessageRenderer:
             self._deals[account.id] = account_deal(self.db, self.config.pipeline, account.id)
         context = build_context(self.config.me, today=self.today, account=account,
                                 contact=target.contact, deal=self._deals[account.id],
-                                promotion=self.plan.promotion)
+                                promotion=self.plan.promotion,
+                                unsubscribe=self.unsubscribe.footer())
         draft = new_draft(render_draft(self.plan.template, context), self.config.me)
         message_id = target.entry.message_id if target.entry is not None else None
-        return compose(draft, self.config.me, message_id=message_id)
+        return compose(draft, self.config.me, message_id=message_id,
+                       list_headers=self.unsubscribe.headers())
 
 
 class Pacer:
@@ -538,7 +544,7 @@ def run_announcement(
                            progress=progress)
     return AnnounceResult(
         mode=mode, eligible=plan.eligible, planned=len(plan.todo), delivered=run.delivered,
-        already=plan.already, opted_out=plan.audience.opted_out,
+        already=plan.already, opted_out=plan.audience.opted_out, bounced=plan.audience.bounced,
         no_email=plan.audience.no_email, confirmed=run.confirmed, skipped=tuple(run.skipped),
         failed=tuple(run.failed),
         uncertain=(*run.uncertain, *(Problem(t.who, _uncertain(t.entry.message_id))
@@ -580,6 +586,11 @@ def _deliver_all(db: Database, workspace: Workspace, config: Config, plan: Annou
     return run
 
 
+def skipped_bounced(count: int) -> str:
+    """'2 bounced, ' before the opted-out count, or '' when no address bounced."""
+    return f"{count} bounced, " if count else ""
+
+
 def summary_line(result: AnnounceResult) -> str:
     """'drafted 3 of 5 eligible contacts; already done 2; ...' for the CLI and the TUI."""
     if result.mode == "dry-run":
@@ -588,8 +599,8 @@ def summary_line(result: AnnounceResult) -> str:
         verb = {"drafts": "drafted", "send": "sent"}[result.mode]
         count = result.delivered
     text = (f"{verb} {count} of {result.eligible} eligible contacts; already done "
-            f"{result.already}; skipped {result.opted_out} opted out, {result.no_email} without "
-            f"email")
+            f"{result.already}; skipped {skipped_bounced(result.bounced)}{result.opted_out} "
+            f"opted out, {result.no_email} without email")
     extra = [f"{len(result.skipped)} with bad data" if result.skipped else "",
              f"{result.confirmed} found already in Drafts" if result.confirmed else "",
              f"{len(result.failed)} failed" if result.failed else "",

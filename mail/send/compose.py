@@ -12,7 +12,7 @@ text/plain UTF-8 with a transfer encoding the policy picks.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from email import message_from_bytes, policy, quoprimime
@@ -244,14 +244,19 @@ def compose(
     thread: Thread | None = None,
     message_id: str | None = None,
     date: datetime | None = None,
+    list_headers: Sequence[tuple[str, str]] = (),
 ) -> Composed:
     """The RFC 5322 bytes for `draft` (already filled by reply_draft/new_draft).
+
+    `list_headers` (an announcement's List-Unsubscribe...) are ASCII link lists, folded only
+    after their commas: the email package might otherwise RFC 2047-encode a long URL.
 
     Every failure is an InputError with one line: our checks come first, and whatever the
     `email` package still refuses is caught rather than shown as a traceback.
     """
     try:
-        return _compose(draft, me, thread=thread, message_id=message_id, date=date)
+        return _compose(draft, me, thread=thread, message_id=message_id, date=date,
+                        list_headers=list_headers)
     except (ValueError, TypeError, IndexError, HeaderParseError, MessageError) as exc:
         raise InputError(f"template {draft.template!r}: cannot compose the message: "
                          f"{one_line(str(exc))}") from exc
@@ -282,8 +287,14 @@ def _threading_headers(thread: Thread | None) -> list[str]:
     return headers
 
 
+def _list_header(name: str, value: str) -> str:
+    if not value.isascii() or any(not c.isprintable() for c in value):
+        raise InputError(f"{name}: {value!r} is not a plain ASCII header value")
+    return f"{name}: " + ",\r\n ".join(value.split(", ")) + "\r\n"
+
+
 def _compose(draft: Draft, me: Me, *, thread: Thread | None, message_id: str | None,
-             date: datetime | None) -> Composed:
+             date: datetime | None, list_headers: Sequence[tuple[str, str]] = ()) -> Composed:
     sender = _sender(me)
     to = parse_addresses(draft.to, "To")
     if not to:
@@ -301,6 +312,7 @@ def _compose(draft: Draft, me: Me, *, thread: Thread | None, message_id: str | N
         _header("Date", format_datetime(date or datetime.now().astimezone())),
         _header("Message-ID", f"<{mid}>"),
         *_threading_headers(thread),
+        *(_list_header(name, value) for name, value in list_headers),
         "User-Agent: Rapport\r\n",
         'Content-Type: text/plain; charset="utf-8"\r\n',
         f"Content-Transfer-Encoding: {cte}\r\n",

@@ -35,6 +35,7 @@ from sqlite_utils import Database
 
 from rapport.mail.config import MailboxConfig, MaildirConfig, mailbox_configs, maildir_configs
 from rapport.mail.errors import ConnectionLost, MailError, Scope
+from rapport.mail.send.unsubscribe import unsubscribe_rules
 from rapport.mail.sync.events import (
     FolderDone,
     FolderFailed,
@@ -54,6 +55,7 @@ from rapport.mail.sync.response import FetchFailed, parse_uid_set, raw_uid_fetch
 from rapport.store.config import Config
 from rapport.store.errors import InputError
 from rapport.store.mailstore import messages as store
+from rapport.store.mailstore.bounces import UnsubscribeRules
 from rapport.store.mailstore.matching import remember_my_addresses
 from rapport.store.session import OpenWorkspace
 
@@ -111,8 +113,10 @@ class FolderSync:
     """One folder's sync against a selected connection (see the module docstring)."""
 
     def __init__(self, client: IMAPClient, db: Database, cfg: MailboxConfig, caps: Capabilities,
-                 *, my_addresses: frozenset[str], report: Report, should_stop: ShouldStop) -> None:
+                 *, my_addresses: frozenset[str], report: Report, should_stop: ShouldStop,
+                 unsubscribe: UnsubscribeRules | None = None) -> None:
         self.client = client
+        self.unsubscribe = unsubscribe
         self.db = db
         self.cfg = cfg
         self.caps = caps
@@ -232,7 +236,7 @@ class FolderSync:
         total = len(uids)
         self.report(FolderStarted(self.cfg.name, state.name, total))
         # Imported here: parsing (email, dateutil, inscriptis) costs a no-change sync ~25 ms.
-        from rapport.mail.sync.fetch import build_messages, fetch_raw
+        from rapport.mail.sync.fetch import build_messages, fetch_raw, read_bounces
 
         done = 0
         # Sequential on purpose. Measured and dropped: fetching batch n+1 on a thread while
@@ -243,8 +247,9 @@ class FolderSync:
                 return None
             batch = uids[start:start + BATCH_SIZE]
             skipped: list[tuple[int, str]] = []
-            messages = build_messages(fetch_raw(self.client, batch),
-                                      self._skip(state.name, skipped))
+            raw = fetch_raw(self.client, batch)
+            messages = read_bounces(self.client, build_messages(raw, self._skip(state.name, skipped)),
+                                    raw)
             final = start + BATCH_SIZE >= total
             store.save_batch(
                 self.db, state.id, messages,
@@ -253,6 +258,7 @@ class FolderSync:
                 highestmodseq=None,
                 my_addresses=self.mine,
                 skipped=skipped,
+                unsubscribe=self.unsubscribe,
             )
             done += len(batch)
             self.report(FolderProgress(self.cfg.name, state.name, done, total))
@@ -287,7 +293,8 @@ _NETWORK_ERRORS = (OSError, imaplib.IMAP4.abort, IMAPClientAbortError)
 
 def sync_mailbox(db: Database, cfg: MailboxConfig, *, my_addresses: frozenset[str],
                  report: Report = no_report, should_stop: ShouldStop = never,
-                 client: IMAPClient | None = None) -> SyncSummary:
+                 client: IMAPClient | None = None,
+                 unsubscribe: UnsubscribeRules | None = None) -> SyncSummary:
     """Sync every folder of one mailbox; failures become events and `SyncSummary.error`."""
     own_client = client is None
     try:
@@ -309,7 +316,7 @@ def sync_mailbox(db: Database, cfg: MailboxConfig, *, my_addresses: frozenset[st
     error = ""
     try:
         engine = FolderSync(client, db, cfg, caps, my_addresses=my_addresses, report=report,
-                            should_stop=should_stop)
+                            should_stop=should_stop, unsubscribe=unsubscribe)
         gone = drop_vanished_folders(db, cfg, {name for _flags, name in listed}, report)
         folders.extend(gone)
         for name, role, problem in plan:
@@ -428,12 +435,13 @@ def sync_all(opened: OpenWorkspace, names: Iterable[str] | None = None, *,
     mine = opened.config.me.all_addresses
     # [me] is read afresh at every sync: apply a changed address list to the mail already stored.
     remember_my_addresses(opened.db, mine)
+    rules = unsubscribe_rules(opened.config)
     summaries = []
     for cfg in configs:
         if should_stop():
             break
         summaries.append(sync_mailbox(opened.db, cfg, my_addresses=mine, report=report,
-                                      should_stop=should_stop))
+                                      should_stop=should_stop, unsubscribe=rules))
     if maildirs and not should_stop():
         from rapport.mail.sync.maildir import sync_maildir  # parse-heavy: only when used
 
@@ -441,7 +449,8 @@ def sync_all(opened: OpenWorkspace, names: Iterable[str] | None = None, *,
             if should_stop():
                 break
             summaries.append(sync_maildir(opened.db, mailbox=source.name, path=source.path,
-                                          my_addresses=mine, report=report, should_stop=should_stop))
+                                          my_addresses=mine, report=report, should_stop=should_stop,
+                                          unsubscribe=rules))
     return summaries
 
 

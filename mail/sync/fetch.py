@@ -200,6 +200,26 @@ def build_messages(raw: RawBatch, skip: Skip) -> list[NewMessage]:
     return messages
 
 
+def read_bounces(client: IMAPClient, messages: list[NewMessage], raw: RawBatch) -> list[NewMessage]:
+    """`messages`, the bounces among them carrying their failed recipients: those that hold a
+    delivery report or come from a mailer daemon are fetched whole (capped) for flufl.bounce."""
+    from rapport.mail.message.bounces import MAX_BOUNCE_BYTES, looks_like_bounce, with_bounces
+
+    wanted = [m.uid for m in messages
+              if looks_like_bounce(m.from_addr, [kind for _n, kind, _s in m.attachments])]
+    if not wanted:
+        return messages
+    whole = {uid: raw.whole[uid] for uid in wanted if raw.whole.get(uid)}
+    missing = [uid for uid in wanted if uid not in whole]
+    if missing:
+        for uid, values in raw_uid_fetch(client, missing,
+                                         f"(BODY.PEEK[]<0.{MAX_BOUNCE_BYTES}>)").items():
+            content = values.get(b"BODY[]<0>")
+            if isinstance(content, bytes):
+                whole[uid] = content
+    return [with_bounces(m, whole[m.uid]) if whole.get(m.uid) else m for m in messages]
+
+
 def fetch_new(client: IMAPClient, uids: Sequence[int], skip: Skip) -> list[NewMessage]:
     """NewMessages for `uids`, fetched and decoded in one go (no pipelining)."""
     return build_messages(fetch_raw(client, uids), skip)

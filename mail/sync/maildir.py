@@ -27,6 +27,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from rapport.mail.message.bounces import with_bounces
 from rapport.mail.message.parse import parse_message
 from rapport.mail.sync.events import (
     FolderDone,
@@ -42,6 +43,7 @@ from rapport.mail.sync.events import (
     no_report,
 )
 from rapport.store.mailstore import messages as store
+from rapport.store.mailstore.bounces import UnsubscribeRules
 from rapport.store.timeutil import to_utc_text
 
 BATCH_SIZE = 500
@@ -228,6 +230,7 @@ def _sync_folder(
     report: Report,
     known: dict[str, store.FolderState],
     should_stop: ShouldStop,
+    unsubscribe: UnsubscribeRules | None = None,
 ) -> tuple[FolderSummary, int, int | None]:
     """Sync one folder; returns its summary, its id and the stamp to record.
 
@@ -272,11 +275,10 @@ def _sync_folder(
                 skipped += 1
                 continue
             flags = [_FLAG_LETTERS[c] for c in item.flags if c in _FLAG_LETTERS]
-            batch.append(
+            batch.append(with_bounces(
                 parse_message(
                     raw, uid=item.uid, flags=flags, fallback_date_utc=_mtime_utc(item.path)
-                )
-            )
+                ), raw))
         if batch:
             added += store.save_batch(
                 db,
@@ -286,6 +288,7 @@ def _sync_folder(
                 uidvalidity=None,
                 highestmodseq=None,
                 my_addresses=my_addresses,
+                unsubscribe=unsubscribe,
             )
         report(
             FolderProgress(mailbox, name, min(start + BATCH_SIZE, len(new_files)), len(new_files))
@@ -303,6 +306,7 @@ def sync_maildir(
     my_addresses: frozenset[str],
     report: Report | None = None,
     should_stop: ShouldStop = never,
+    unsubscribe: UnsubscribeRules | None = None,
 ) -> SyncSummary:
     """Bring the store in line with the Maildir at `path` (new, removed and re-flagged mail).
 
@@ -326,7 +330,8 @@ def sync_maildir(
         if should_stop():
             break
         results.append(
-            _sync_folder(db, mailbox, name, directory, my_addresses, report, known, should_stop)
+            _sync_folder(db, mailbox, name, directory, my_addresses, report, known, should_stop,
+                         unsubscribe)
         )
     # One write for every folder's sync time and stamp, so a no-change run commits once.
     # A folder stopped half-way keeps its old stamp and sync time: it is not in line yet.

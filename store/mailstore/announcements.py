@@ -51,9 +51,12 @@ class Segment:
 
 @dataclass(frozen=True)
 class Audience:
+    """The contacts a segment reaches, and those it leaves out (counted for the dry run)."""
+
     eligible: tuple[tuple[Account, Contact], ...]
     opted_out: int
     no_email: int
+    bounced: int = 0  # the address announcements use bounced (see store/mailstore/bounces.py)
 
 
 def identity_text(name: str) -> str:
@@ -214,11 +217,12 @@ def _account_stages(db: Database) -> dict[int, set[str]]:
 
 
 def select_audience(db: Database, segment: Segment) -> Audience:
-    """Contacts of the accounts matching `segment`; opted-out and address-less ones counted apart."""
+    """Contacts of the accounts matching `segment`; opted-out, bounced and address-less ones
+    counted apart (never mailed)."""
     stages = _account_stages(db) if segment.stages else {}
     wanted_stages = {s.casefold() for s in segment.stages}
     eligible: list[tuple[Account, Contact]] = []
-    opted_out = no_email = 0
+    opted_out = no_email = bounced = 0
     for account in list_accounts(db):
         if segment.tiers and account.tier not in segment.tiers:
             continue
@@ -235,6 +239,8 @@ def select_audience(db: Database, segment: Segment) -> Audience:
                 opted_out += 1
             elif not contact.emails:
                 no_email += 1
+            elif contact.bounced_utc is not None:
+                bounced += 1
             else:
                 eligible.append((account, contact))
-    return Audience(tuple(eligible), opted_out, no_email)
+    return Audience(tuple(eligible), opted_out, no_email, bounced)

@@ -104,7 +104,9 @@ async def _setup(app: Any, choices: list[tuple[str, str]],
 
 
 def counts_text(plan: AnnouncementPlan) -> str:
-    parts = [f"{plan.eligible} eligible", f"{plan.audience.opted_out} opted out",
+    parts = [f"{plan.eligible} eligible", *([f"{plan.audience.bounced} bounced"]
+                                            if plan.audience.bounced else []),
+             f"{plan.audience.opted_out} opted out",
              f"{plan.audience.no_email} without email", f"{plan.already} already reached"]
     if plan.uncertain:
         parts.append(f"{len(plan.uncertain)} uncertain (not resent)")
