@@ -20,7 +20,9 @@ ACCOUNT_COLUMNS = (
     "name", "domain", "tier", "owner", "tags", "notes", "deal", "stage", "value", "currency",
     "probability", "expected_close", "next_action", "next_action_due",
 )
-CONTACT_COLUMNS = ("account", "name", "email", "role", "phone", "opt_out")
+# bounced: the day the address announcements use bounced, or empty (import ignores it: marks
+# come from mail, and go with `rapport contact EMAIL clear-bounce`).
+CONTACT_COLUMNS = ("account", "name", "email", "role", "phone", "opt_out", "bounced")
 # A contact's account cell when it has none. An empty cell means "find it from the email's
 # domain" on import, so an unlinked contact at a known domain would come back linked.
 NO_ACCOUNT = "-"
@@ -74,6 +76,7 @@ def contact_rows(db: Database) -> list[dict[str, Any]]:
             "role": c.role,
             "phone": c.phone,
             "opt_out": c.opted_out,
+            "bounced": (c.bounced_utc or "")[:10],
         }
         for c in list_contacts(db)
     ]

@@ -150,6 +150,13 @@ def clear_bounces_from(db: Database, senders: Iterable[tuple[str, str]]) -> list
     return cleared
 
 
+def address_bounce(db: Database, email: str) -> tuple[str | None, str]:
+    """(bounced_utc, reason) of one address; (None, '') when it delivers or is unknown."""
+    row = db.execute("SELECT bounced_utc, bounce_reason FROM contact_emails WHERE email = ?",
+                     [email.strip().lower()]).fetchone()
+    return (row[0], row[1]) if row and row[0] else (None, "")
+
+
 def clear_bounce(db: Database, email: str) -> bool:
     """Clear an address's bounce mark by hand; False when it had none. NotFoundError when the
     address is no contact's."""
