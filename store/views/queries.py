@@ -10,6 +10,7 @@ from sqlite_utils import Database
 
 from rapport.store.book.deals import Deal, is_rotting, list_deals, weighted_value
 from rapport.store.book.stages import Pipeline
+from rapport.store.mailstore.bounces import pending_optouts
 from rapport.store.views.last_contact import day_end_utc, stale_accounts
 
 
@@ -119,21 +120,29 @@ def inbox_page(db: Database, offset: int, limit: int, flt: InboxFilter = InboxFi
 class TodayItem:
     """A line of the Today view; every line opens its account."""
 
-    section: str  # 'due' | 'complaint' | 'stale' | 'unanswered'
-    account_id: int
+    section: str  # 'opt-out' | 'due' | 'complaint' | 'stale' | 'unanswered'
+    account_id: int  # 0: an unsubscribe request from an address not in the book (review)
     account_name: str
     text: str
     day: str
+    request_id: int | None = None  # opt-out lines: what acknowledging them clears
 
 
 def today_items(db: Database, today: date, stale_after_days: int) -> list[TodayItem]:
-    """Overdue and due-today next actions, open complaints, stale accounts, unanswered client mail
-    older than a day.
+    """Unsubscribe requests not yet acknowledged, overdue and due-today next actions, open
+    complaints, stale accounts, unanswered client mail older than a day.
 
     Every item, none dropped; complaints and unanswered mail longest-waiting first (what needs an
     answer most).
     """
     items: list[TodayItem] = []
+    # Unsubscribe requests first: acted on already (the opt-out is set), to be acknowledged.
+    for r in pending_optouts(db):
+        who = r.contact_name or r.address
+        text = (f"{who} <{r.address}> opted out: {r.subject}" if r.contact_id is not None
+                else f"{r.address} (not in the book) asked to unsubscribe: {r.subject}")
+        items.append(TodayItem("opt-out", r.account_id or 0, r.account_name or "(review)", text,
+                               r.date_utc[:10], r.id))
     for r in db.execute(
         """SELECT d.account_id, a.name, d.title, d.next_action, d.next_action_due FROM deals d
            JOIN accounts a ON a.id = d.account_id

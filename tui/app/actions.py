@@ -9,7 +9,7 @@ from rapport.store.book import accounts, activities, contacts, deals
 from rapport.store.book.dates import parse_due_date
 from rapport.store.db import Database
 from rapport.store.errors import InputError
-from rapport.store.mailstore import matching, messages
+from rapport.store.mailstore import bounces, matching, messages
 from rapport.store.session import OpenWorkspace
 from rapport.store.views import queries
 
@@ -153,6 +153,16 @@ class Actions:
 
     def why(self, message_id: int) -> list[str]:
         return [reason.text for reason in matching.explain(self.db, message_id)]
+
+
+    # -- reachability (issue 17) --------------------------------------------
+    def acknowledge_optout(self, request_id: int) -> None:
+        bounces.acknowledge_optout(self.db, request_id)
+
+    def clear_bounce(self, email: str) -> str:
+        """Clear an address's bounce mark by hand; the status line to show."""
+        had = bounces.clear_bounce(self.db, email)
+        return f"{email}: bounce cleared" if had else f"{email}: had no bounce mark"
 
 
 def _count(message_ids: list[int]) -> str:

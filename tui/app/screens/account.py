@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Static
 
 from rapport.store.book import accounts, contacts, deals
+from rapport.tui.app.safe import notify
+from rapport.tui.app.screens.pick import PickScreen
 from rapport.tui.app.screens.resume import ReloadOnResume
 from rapport.tui.app.widgets.rowlist import RowList, line
 from rapport.tui.app.widgets.status_bar import StatusBar
@@ -25,6 +27,12 @@ if TYPE_CHECKING:
 _CONTACT_LINES = 2
 
 
+def reach_mark(contact: contacts.Contact) -> str:
+    """' ✗bounced' / ' ✗opted out' beside a contact announcements skip, else ''."""
+    marks = [m for m, on in (("bounced", contact.bounced_utc), ("opted out", contact.opted_out)) if on]
+    return " ✗" + ", ".join(marks) if marks else ""
+
+
 def contacts_line(people: list[contacts.Contact], width: int) -> Text:
     """'Contacts (n): Name <email> (role); …' fitted to `_CONTACT_LINES` lines of `width`, '+k more' if not."""
     room = max(width, 20) * _CONTACT_LINES
@@ -32,6 +40,7 @@ def contacts_line(people: list[contacts.Contact], width: int) -> Text:
     shown: list[str] = []
     for index, c in enumerate(people):
         entry = f"{c.name} <{c.emails[0] if c.emails else ''}>" + (f" ({c.role})" if c.role else "")
+        entry += reach_mark(c)
         rest = len(people) - index - 1
         tail = f"; +{rest} more" if rest else ""
         if len(head) + len("; ".join([*shown, entry])) + len(tail) > room:
@@ -49,7 +58,10 @@ class AccountScreen(ReloadOnResume, Screen[None]):
     CSS_PATH = "account.tcss"
     BINDING_GROUP_TITLE = "Account"
     # q goes back, as in the reader (neomutt's way); q quits on the main screen.
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "app.pop_screen", "Back", id="account.back")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "app.pop_screen", "Back", id="account.back"),
+        Binding("B", "clear_bounce", "Clear a bounce", show=False, id="account.clear_bounce"),
+    ]
 
     def __init__(self, account_id: int) -> None:
         super().__init__()
@@ -102,6 +114,22 @@ class AccountScreen(ReloadOnResume, Screen[None]):
     def _timeline_changed(self, event: Timeline.Changed) -> None:
         event.stop()
         self.reload()
+
+    @work(exclusive=True, group="account-edit")
+    async def action_clear_bounce(self) -> None:
+        """The address delivers again: the only bounced contact's, or the one picked."""
+        bounced = [c for c in self._people if c.bounced_utc]
+        if not bounced:
+            notify(self, "no contact of this account has bounced", severity="warning")
+            return
+        chosen: str | None = bounced[0].email
+        if len(bounced) > 1:
+            chosen = await self.app.push_screen_wait(PickScreen(
+                "Clear whose bounce?", [(f"{c.name} <{c.email}> — {c.bounce_reason}", c.email)
+                                        for c in bounced]))
+        if chosen:
+            notify(self, self.rapport.actions.clear_bounce(chosen))
+            self.reload()
 
     def on_row_list_selected(self, event: RowList.Selected) -> None:
         item = event.row

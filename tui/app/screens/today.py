@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from rapport.store.views import queries
+from rapport.tui.app.safe import notify
 from rapport.tui.app.screens.resume import ReloadOnResume
 from rapport.tui.app.widgets.rowlist import RowList, line, role
 from rapport.tui.app.widgets.status_bar import StatusBar
@@ -21,8 +22,11 @@ from rapport.tui.app.widgets.when import WIDTH, short_day
 if TYPE_CHECKING:
     from rapport.tui.app.application import RapportApp
 
-_LABEL = {"due": ("due", role("overdue")), "complaint": ("complaint", role("alert")),
-          "stale": ("stale", role("rotting")), "unanswered": ("unanswered", role("incoming"))}
+_LABEL = {"opt-out": ("opt-out", role("alert")), "due": ("due", role("overdue")),
+          "complaint": ("complaint", role("alert")), "stale": ("stale", role("rotting")),
+          "unanswered": ("unanswered", role("incoming"))}
+# Shown in the title only when there are some: most days there are none.
+_WHEN_ANY = ("opt-out",)
 
 
 def render_today_row(item: queries.TodayItem, width: int, today: date | None = None) -> Text:
@@ -35,8 +39,9 @@ def render_today_row(item: queries.TodayItem, width: int, today: date | None = N
 def today_title(day: str, items: list[queries.TodayItem]) -> Text:
     """' Today 2026-11-18 — 3 due · 1 complaint · 12 stale · 454 unanswered' (every section's count)."""
     counts = Counter(item.section for item in items)
-    parts = " · ".join(f"{counts[section]:,} {section}" + ("s" if section == "complaint" and counts[section] != 1
-                                                          else "") for section in _LABEL)
+    parts = " · ".join(f"{counts[section]:,} {section}" + ("s" if section in ("complaint", "opt-out")
+                                                          and counts[section] != 1 else "")
+                       for section in _LABEL if counts[section] or section not in _WHEN_ANY)
     return Text(f" Today {day} — {parts}", style="bold")
 
 
@@ -46,7 +51,10 @@ class TodayScreen(ReloadOnResume, Screen[None]):
     CSS_PATH = "today.tcss"
     BINDING_GROUP_TITLE = "Today"
     # q goes back, as in the reader (neomutt's way); q quits on the main screen.
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "app.pop_screen", "Back", id="today.back")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "app.pop_screen", "Back", id="today.back"),
+        Binding("a", "acknowledge", "Acknowledge opt-out", show=False, id="today.acknowledge"),
+    ]
 
     @property
     def rapport(self) -> RapportApp:
@@ -73,4 +81,17 @@ class TodayScreen(ReloadOnResume, Screen[None]):
         self.reload()
 
     def on_row_list_selected(self, event: RowList.Selected) -> None:
-        self.rapport.open_account(event.row.account_id)
+        if event.row.account_id:
+            self.rapport.open_account(event.row.account_id)
+        else:
+            notify(self, "the sender is not in the book: add the contact, or acknowledge with a",
+                   severity="warning")
+
+    def action_acknowledge(self) -> None:
+        """An unsubscribe request seen: it leaves Today (the opt-out itself stays)."""
+        item = self.query_one("#today", RowList).current_row
+        if item is None or item.request_id is None:
+            notify(self, "the cursor is not on an opt-out", severity="warning")
+            return
+        self.rapport.actions.acknowledge_optout(item.request_id)
+        self.reload()

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rapport.tui.app.application import RapportApp
 
 _KIND_ROLE = {"mail-in": "incoming", "mail-out": "outgoing", "mail-draft": "muted", "objection": "alert", "complaint": "alert",
+              "bounce": "alert", "opt_out": "alert",
               "stage_change": "stage", "thread": "heading"}
 _LOG = Binding.Group("Log")
 ACCOUNT_ONLY = 0  # the deal picker's "no deal" choice (deal ids start at 1)
