@@ -14,6 +14,7 @@ from sqlite_utils import Database
 
 from rapport.mail.config import MAILBOX_KEYS, MAILDIR_KEYS, mailbox_configs, maildir_configs
 from rapport.mail.send.smtp import SMTP_KEYS, smtp_settings
+from rapport.mail.send.unsubscribe import ANNOUNCE_KEYS, announce_settings
 from rapport.store import config as store_config
 from rapport.store.book import accounts, deals
 from rapport.store.db import open_database
@@ -276,12 +277,14 @@ def test_readme_config_reference_is_what_the_loader_reads() -> None:
     assert [box.name for box in mailbox_configs(config)] == ["work"]
     assert [box.name for box in maildir_configs(config)] == ["archive"]
     assert smtp_settings(config.raw).host == "smtp.example.com"
+    assert announce_settings(config).url == ""  # every [announce] key is commented out
     assert config.pipeline == store_config.Pipeline()  # the default stages, as documented
     # Keys written as `key = ` (commented out or not, stage keys inside their inline tables).
     documented = set(re.findall(r"(?:^[#\s]*|\{ |, )([a-z_0-9]+) = ", example, flags=re.MULTILINE))
     accepted = {*store_config.TOP_LEVEL_KEYS, *store_config.ME_KEYS, *store_config.PIPELINE_KEYS,
-                *store_config.STAGE_KEYS, *MAILBOX_KEYS, *MAILDIR_KEYS, *SMTP_KEYS}
-    tables = {"me", "pipeline", "mailbox", "maildir", "smtp"}
+                *store_config.STAGE_KEYS, *MAILBOX_KEYS, *MAILDIR_KEYS, *SMTP_KEYS,
+                *ANNOUNCE_KEYS}
+    tables = {"me", "pipeline", "mailbox", "maildir", "smtp", "announce"}
     assert sorted(accepted - tables - documented) == []
     assert sorted(documented - accepted) == []
 
