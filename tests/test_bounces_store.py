@@ -141,7 +141,11 @@ def test_an_unsubscribe_word_in_other_mail_is_no_request(book: OpenWorkspace) ->
     _save(book, _mail(1, "2026-11-05", "carl@acme.example", "stop", "stop"), rules=None)
     _save(book, _mail(2, "2026-11-05", "carl@acme.example", "Re: other", "Stop",
                       to="sales@rapport.example"), rules=RULES)
+    # To our own address (the default one), only the subject our mailto: link sets counts.
+    _save(book, _mail(3, "2026-11-05", "carl@acme.example", "Re: other", "Stop"), rules=RULES)
     assert not _contact(book, "carl@acme.example").opted_out
+    _save(book, _mail(4, "2026-11-06", "carl@acme.example", "unsubscribe", ""), rules=RULES)
+    assert _contact(book, "carl@acme.example").opted_out
 
 
 def test_mail_to_the_unsubscribe_address_opts_out_and_waits_until_acknowledged(

@@ -246,13 +246,14 @@ class IncomingMail(Protocol):
 
 
 def _is_request(msg: IncomingMail, rules: UnsubscribeRules, replies_to_us: set[str]) -> bool:
+    """Mail to the unsubscribe address (to your own one: with the subject our mailto: link
+    sets), or a reply to an announcement saying so in its subject or first line."""
+    if {msg.in_reply_to, *msg.refs} & replies_to_us:
+        return is_unsubscribe_text(msg.subject, msg.body_text, rules.words)
     to_addresses = {addr.lower() for _name, addr in (*msg.to, *msg.cc)}
-    wrote_to_address = bool(rules.address) and rules.address.lower() in to_addresses
-    if wrote_to_address and not rules.address_needs_word:
-        return True
-    if not (wrote_to_address or ({msg.in_reply_to, *msg.refs} & replies_to_us)):
+    if not rules.address or rules.address.lower() not in to_addresses:
         return False
-    return is_unsubscribe_text(msg.subject, msg.body_text, rules.words)
+    return not rules.address_needs_word or is_unsubscribe_text(msg.subject, "", rules.words)
 
 
 def note_batch(db: Database, messages: Sequence[IncomingMail], *, mine: frozenset[str],
@@ -260,13 +261,18 @@ def note_batch(db: Database, messages: Sequence[IncomingMail], *, mine: frozense
     """Bounces, cleared marks and unsubscribe requests of a sync batch, in its transaction."""
     answered = announcement_message_ids(
         db, [i for m in messages for i in (m.in_reply_to, *m.refs)]) if rules else set()
+    # Usually none or a few: the batch's senders are checked against these, not one UPDATE each.
+    bounced = {r[0] for r in db.execute(
+        "SELECT email FROM contact_emails WHERE bounced_utc IS NOT NULL")}
     for msg in messages:
         if msg.bounces:
             record_bounces(db, msg.message_id, msg.date_utc, msg.bounces)
+            bounced.update(n.address.lower() for n in msg.bounces)
             continue
         sender = msg.from_addr.lower()
         if not sender or sender in mine or msg.draft:
             continue
-        clear_bounces_from(db, [(sender, msg.date_utc)])
+        if sender in bounced:
+            clear_bounces_from(db, [(sender, msg.date_utc)])
         if rules is not None and _is_request(msg, rules, answered):
             record_optout_request(db, sender, msg.message_id, msg.subject, msg.date_utc)
