@@ -88,3 +88,32 @@ def test_postfix_delay_dsn_is_temporary(postfix: PostfixServer) -> None:  # noqa
     [failed] = read_bounce(raw)
     assert (failed.address, failed.permanent, failed.status) == (f"bob@{DOWN_DOMAIN}", False, "4.4.1")
     assert "Connection refused" in failed.diagnostic
+
+
+@pytest.mark.corpus
+def test_corpus_bounces_in_a_maildir_mark_their_contacts(
+        corpus_dir: Path, ws, tmp_path: Path) -> None:  # noqa: ANN001
+    """The Maildir ingest reads bounces too: the corpus's DSNs and Gmail bounce, synced from
+    files, mark the contacts they name (permanent ones at once; the 4.x.x one not yet)."""
+    from rapport.mail.sync.maildir import sync_maildir
+    from rapport.store.book.accounts import create_account
+    from rapport.store.book.contacts import create_contact, find_contact_by_email
+
+    account = create_account(ws.db, "Bounce Partners")
+    names = {"mailbox-full.eml": "user@aol.com", "office365.eml": "noname@example.com",
+             "gmail-invalid-address.eml": "awfawfawfawfawfaw@someserverhere.com",
+             "delayed.eml": "foo@example.com"}
+    for address in names.values():
+        create_contact(ws.db, account_id=account.id, name=address, emails=[address])
+    root = tmp_path / "maildir"
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True)
+    for n, name in enumerate(names):
+        (root / "cur" / f"{n}.bounce:2,S").write_bytes((corpus_dir / BOUNCES / name).read_bytes())
+    summary = sync_maildir(ws.db, mailbox="bounces", path=root, my_addresses=frozenset())
+    assert summary.ok, summary
+    marked = {address: find_contact_by_email(ws.db, address).bounced_utc is not None  # type: ignore[union-attr]
+              for address in names.values()}
+    assert marked == {"user@aol.com": True, "noname@example.com": True,
+                      "awfawfawfawfawfaw@someserverhere.com": True, "foo@example.com": False}
+    assert ws.db.execute("SELECT count(*) FROM bounces").fetchone()[0] == 4
