@@ -1,17 +1,17 @@
-"""Provides migration m009: bounced addresses and unsubscribe requests (issue 17)."""
+"""Provides migration m013: bounced addresses and unsubscribe requests (issue 17)."""
 
 from __future__ import annotations
 
 from sqlite_utils import Database
 
-from rapport.store.migrations.registry import migrations, set_version
+from rapport.store.migrations.registry import migrations, schema_version, set_version
 
 _KINDS = ("'note', 'call', 'meeting', 'objection', 'complaint', 'stage_change', 'draft', 'sent',"
           " 'announcement', 'bounce', 'opt_out'")
 
 
 @migrations()
-def m009_bounces_and_optouts(db: Database) -> None:
+def m013_bounces_and_optouts(db: Database) -> None:
     """Announcements skip dead addresses and people who asked to stop.
 
     - contact_emails: `bounced_utc` (NULL: delivers) and `bounce_reason` (status + the server's
@@ -74,4 +74,4 @@ def m009_bounces_and_optouts(db: Database) -> None:
     db.execute("ALTER TABLE activities_new RENAME TO activities")
     for sql in kept:
         db.execute(sql)
-    set_version(db, 9)
+    set_version(db, max(13, schema_version(db)))
