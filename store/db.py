@@ -44,7 +44,7 @@ class RapportDatabase(Database):
     """
 
     @contextlib.contextmanager
-    def atomic(self) -> Iterator[Database]:  # type: ignore[override]
+    def atomic(self) -> Iterator[Database]:
         if self.conn.in_transaction:
             with super().atomic() as db:  # a SAVEPOINT inside the open transaction
                 yield db

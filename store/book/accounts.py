@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -132,7 +133,7 @@ def _domains_by_account(db: Database, ids: list[int] | None) -> dict[int, list[s
     return found
 
 
-def _build(rows: list[tuple], domains: dict[int, list[str]]) -> list[Account]:
+def _build(rows: list[tuple[Any, ...]], domains: dict[int, list[str]]) -> list[Account]:
     return [
         Account(
             id=row[0],
