@@ -197,7 +197,7 @@ def maildir_configs(config: Config) -> list[MaildirConfig]:
     return result
 
 
-def parse_timeout(table: dict, where: str) -> float:
+def parse_timeout(table: dict[str, Any], where: str) -> float:
     """`timeout` of a [[mailbox]] or [smtp] table: seconds from 1 to 3600 (default 30)."""
     try:
         timeout = float(table.get("timeout", 30))

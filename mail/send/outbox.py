@@ -151,6 +151,7 @@ class ImapFolder:
         if len(raws) < 2 or b"MULTIAPPEND" not in client.capabilities():
             return False
         entries = [{"msg": raw, "flags": tuple(flags)} for raw in raws]
+        status: str  # imapclient is untyped; the answer is (status, text)
         try:
             with self._command("append to") as client:
                 # imapclient returns a NO or BAD answer here instead of raising it.
