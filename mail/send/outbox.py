@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TypedDict
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
@@ -194,6 +195,15 @@ def pick_mailbox(config: Config, name: str | None = None) -> MailboxConfig | Non
             if box.name == name:
                 return box
     return boxes[0] if boxes else None
+
+
+class TimelineLinks(TypedDict):
+    """Where a saved or sent message is noted: the `account_id`, `contact_id` and `deal_id`
+    keywords of save_draft and send_and_record (no timeline note without an account)."""
+
+    account_id: int | None
+    contact_id: int | None
+    deal_id: int | None
 
 
 def save_draft(db: Database, workspace: Workspace, config: Config, msg: EmailMessage, *,

@@ -198,7 +198,7 @@ def _sender(name: str, addr: str) -> str:
     return addr or name
 
 
-def message_rows(db: Database, *, account_id: int | None = None) -> list[dict[str, object]]:
+def message_rows(db: Database, *, account_id: int | None = None) -> list[dict[str, Any]]:
     """Every message (or one account's) for export: accounts as names, deal as the pinned id."""
     where, params = "", []
     if account_id is not None:

@@ -48,7 +48,7 @@ class RapportApp(App[None]):
     sync_status: reactive[str] = reactive("sync idle")
     """What the background sync is doing, in a few words; every screen's StatusBar shows it."""
     COMMANDS = App.COMMANDS | {RapportCommands}
-    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (110, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Help", id="app.help"),
