@@ -236,11 +236,10 @@ def resolve_password(cfg: MailboxConfig | SmtpConfig) -> str:
     if cfg.password_command:
         return run_secret_command(cfg.password_command, what)
     if cfg.keyring:
-        try:
-            import keyring
-            from keyring.errors import KeyringError
-        except ImportError as exc:  # pragma: no cover - keyring is a dependency
-            raise ConfigError(f"mailbox {cfg.name!r}: keyring is not installed") from exc
+        # Imported here: loading keyring discovers its backends, which only these mailboxes need.
+        import keyring
+        from keyring.errors import KeyringError
+
         try:
             secret = keyring.get_password(KEYRING_SERVICE, cfg.username)
         except KeyringError as exc:

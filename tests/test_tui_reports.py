@@ -27,6 +27,7 @@ from rapport.store.book.activities import add_activity
 from rapport.store.book.deals import create_deal
 from rapport.store.book.stages import Pipeline
 from rapport.store.session import OpenWorkspace, open_workspace
+from rapport.tui.app.application import RapportApp
 from rapport.tui.app.screens.report_detail import ReportDetailScreen
 from rapport.tui.app.screens.reports import SECTIONS, ReportsScreen
 from rapport.tui.app.widgets.bar_chart import BarChart, short_labels
@@ -255,11 +256,6 @@ async def _drive_reports(app: ReportsHost) -> None:
 
 
 def test_main_app_opens_reports_with_r(book: Path) -> None:
-    try:
-        from rapport.tui.app.application import RapportApp
-    except ImportError:
-        pytest.skip("rapport.tui.app.application (the main App, TUI issue) is not there yet")
-
     async def drive() -> None:
         app = RapportApp(home=str(book))
         async with app.run_test(size=SIZE) as pilot:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -13,6 +12,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from rapport.store.errors import InputError, NotFoundError
+from rapport.store.mailstore.matching import relink_all
 from rapport.store.text import clean_line, clean_text
 from rapport.store.timeutil import utc_now_text
 
@@ -60,21 +60,11 @@ def relinking_once(db: Database) -> Iterator[None]:
 
 
 def relink_mail(db: Database) -> None:
-    """Recompute which accounts each stored message belongs to (after a contact/domain change).
-
-    The matching module belongs to the mail-matching work; while it is absent there is no mail
-    to re-link, so its absence is not an error.
-    """
+    """Recompute which accounts each stored message belongs to (after a contact/domain change)."""
     if id(db) in _deferred:
         _deferred[id(db)] = True
         return
-    try:
-        matching = importlib.import_module("rapport.store.mailstore.matching")
-    except ModuleNotFoundError as exc:
-        if exc.name != "rapport.store.mailstore.matching":
-            raise
-        return
-    matching.relink_all(db)
+    relink_all(db)
 
 
 def normalize_domain(text: str) -> str:
