@@ -20,7 +20,7 @@ from imapclient.exceptions import IMAPClientError
 from sqlite_utils import Database
 
 from rapport.mail.config import MailboxConfig, mailbox_configs
-from rapport.mail.errors import ConnectionLost, MailError, Scope
+from rapport.mail.errors import ConnectionLost, MailError
 from rapport.mail.send.compose import message_id_of
 from rapport.mail.send.smtp import SmtpSettings, send_email
 from rapport.mail.sync.imap import (
@@ -112,7 +112,7 @@ class ImapFolder:
         folder = find_special_folders(client).get(role, "")
         if not folder:
             raise MailError(f"no {role} folder on the server (no SPECIAL-USE flag and no folder "
-                            "with a usual name)", scope=Scope.FOLDER, mailbox=self.cfg.name)
+                            "with a usual name)", mailbox=self.cfg.name)
         return folder
 
     def _drop(self) -> None:
@@ -132,7 +132,7 @@ class ImapFolder:
             yield client
         except (imaplib.IMAP4.error, IMAPClientError) as exc:
             raise MailError(f"cannot {doing} {self.folder}: {_server_text(exc)}",
-                            scope=Scope.FOLDER, mailbox=self.cfg.name, folder=self.folder) from exc
+                            mailbox=self.cfg.name, folder=self.folder) from exc
         except OSError as exc:
             self._drop()
             raise ConnectionLost(describe_network_error(exc, self.cfg),
