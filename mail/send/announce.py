@@ -36,7 +36,7 @@ from email.message import EmailMessage
 
 from sqlite_utils import Database
 
-from rapport.mail.config import MailboxConfig
+from rapport.mail.config import MailboxConfig, SmtpSettings
 from rapport.mail.draft.context import Promotion, account_deal, build_context, display_address
 from rapport.mail.draft.render import DraftTemplate, render_draft
 from rapport.mail.errors import ConnectionLost, MailError
@@ -54,7 +54,6 @@ from rapport.mail.send.smtp import (
     PartlyRefused,
     SendError,
     SmtpSender,
-    SmtpSettings,
 )
 from rapport.mail.send.unsubscribe import announce_settings
 from rapport.store.book.accounts import Account

@@ -19,10 +19,10 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 from sqlite_utils import Database
 
-from rapport.mail.config import MailboxConfig, mailbox_configs
+from rapport.mail.config import MailboxConfig, SmtpSettings, mailbox_configs
 from rapport.mail.errors import ConnectionLost, MailError
 from rapport.mail.send.compose import message_id_of
-from rapport.mail.send.smtp import SmtpSettings, send_email
+from rapport.mail.send.smtp import send_email
 from rapport.mail.sync.imap import (
     SPECIAL_USE,
     append_message,

@@ -93,10 +93,10 @@ def run_templates(args: argparse.Namespace) -> int:
 def _deliver_single(opened: Any, args: argparse.Namespace, draft: Any, *, thread: Any,
                     account_id: int | None, contact_id: int | None, deal_id: int | None) -> None:
     """--edit in $EDITOR, then send (--send) or save as a draft; print where it went."""
+    from rapport.mail.config import smtp_settings
     from rapport.mail.draft.editor import edit_text
     from rapport.mail.send.compose import build_email, draft_from_text, draft_to_text
     from rapport.mail.send.outbox import TimelineLinks, save_draft, send_and_record
-    from rapport.mail.send.smtp import smtp_settings
 
     db, config = opened.db, opened.config
     if args.edit:
@@ -198,9 +198,9 @@ def _print_problems(result: Any) -> None:
 
 
 def run_announce(args: argparse.Namespace) -> int:
+    from rapport.mail.config import smtp_settings
     from rapport.mail.draft.render import load_template
     from rapport.mail.send.announce import run_announcement, summary_line
-    from rapport.mail.send.smtp import smtp_settings
     from rapport.tui.cli.common import open_ws
 
     if args.limit is not None and args.limit < 1:
