@@ -416,7 +416,8 @@ def _still_to_deliver(db: Database, plan: AnnouncementPlan, announcement: Announ
     """The items still to deliver; those a crashed run did deliver are journaled 'done' and
     counted as confirmed. Stops the run when Drafts cannot be searched (nothing else will
     work either)."""
-    found, todo = [], []
+    found: list[Item] = []
+    todo: list[Item] = []
     for item in items:
         try:
             (found if delivery.already_there(item[0]) else todo).append(item)

@@ -82,7 +82,7 @@ def enable_extensions(client: IMAPClient) -> Capabilities:
     elif condstore:
         client.enable("CONDSTORE")
     caps = Capabilities(condstore=condstore, qresync=qresync)
-    client._rapport_capabilities = caps  # type: ignore[attr-defined]
+    client._rapport_capabilities = caps  # kept on the connection: ENABLE holds as long as it does
     return caps
 
 
