@@ -69,12 +69,12 @@ system-packages:
 	  $(call apt_install,$$missing,tests needing$$missing will be skipped); \
 	fi
 
-test: $(TEST_STAMP) system-packages
+test: $(TEST_STAMP) system-packages typecheck
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-lint: $(TEST_STAMP)
+lint: $(TEST_STAMP) typecheck
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/lint-imports
 
