@@ -1,4 +1,5 @@
-"""The size rule of the code layout: no module over 400 lines, no class over 200 (tests exempt).
+"""Rules of the code layout over store/, mail/ and tui/ (tests exempt): no module over 400
+lines, no class over 200, and no `# type: ignore` without its error code and a reason.
 
 A unit past those sizes holds more than one concept; splitting it by concept inside its folder is
 part of the change that makes it grow.
@@ -80,3 +81,36 @@ def test_the_rule_counts_lines_as_written(tmp_path: Path, source: str, expected:
     path = tmp_path / "module.py"
     path.write_text(source, encoding="utf-8")
     assert len(oversized(path)) == expected
+
+
+def _ignores_without_reason(path: Path) -> list[str]:
+    """`# type: ignore` lines with no error code, or with no reason: a comment after the ignore
+    on its line, or a comment line among the two lines above (a decorator may sit between)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    found = []
+    for number, line in enumerate(lines):
+        if "type: ignore" not in line:
+            continue
+        after = line.split("type: ignore", 1)[1]
+        coded = after.startswith("[") and "]" in after
+        said = "#" in after or any(lines[i].lstrip().startswith("#")
+                                   for i in range(max(0, number - 2), number))
+        if not (coded and said):
+            found.append(f"{_name(path)}:{number + 1}: {line.strip()}")
+    return found
+
+
+def test_every_type_ignore_names_its_error_and_why() -> None:
+    assert [bad for path in _modules() for bad in _ignores_without_reason(path)] == []
+
+
+@pytest.mark.parametrize(("source", "bad"), [
+    ("x = f()  # type: ignore\n", 1),
+    ("x = f()  # type: ignore[arg-type]\n", 1),
+    ("x = f()  # type: ignore[arg-type]  # f is untyped\n", 0),
+    ("# f is untyped\nx = f()  # type: ignore[arg-type]\n", 0),
+])
+def test_the_ignore_rule_wants_a_code_and_a_reason(tmp_path: Path, source: str, bad: int) -> None:
+    path = tmp_path / "module.py"
+    path.write_text(source, encoding="utf-8")
+    assert len(_ignores_without_reason(path)) == bad
