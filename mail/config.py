@@ -26,6 +26,9 @@ COMMAND_TIMEOUT = 60
 MAILBOX_KEYS = ("name", "host", "port", "security", "username", "password_command", "keyring",
                 "auth", "oauth2_token_command", "ca_file", "tls_verify", "folders", "timeout")
 MAILDIR_KEYS = ("name", "path")
+SMTP_PORTS = {"tls": 465, "starttls": 587, "plain": 25}
+SMTP_KEYS = ("host", "port", "security", "username", "password_command", "keyring", "ca_file",
+             "timeout")
 
 
 @dataclass(frozen=True)
@@ -56,18 +59,18 @@ class MaildirConfig:
 
 
 @dataclass(frozen=True)
-class SmtpConfig:
-    """Where drafts are sent; secrets resolve like a mailbox's."""
+class SmtpSettings:
+    """The `[smtp]` server: where drafts and announcements are sent; secrets resolve like a
+    mailbox's. `port` has no default here: smtp_settings picks it from `security`."""
 
     host: str
-    port: int = 587
-    security: str = "starttls"
+    port: int
+    security: str = "tls"
     username: str = ""
     password_command: tuple[str, ...] = ()
     keyring: bool = False
     ca_file: str = ""
-    tls_verify: bool = True
-    name: str = "smtp"
+    timeout: float = 30.0
 
 
 def _command(value: Any, where: str, key: str) -> tuple[str, ...]:
@@ -197,7 +200,39 @@ def maildir_configs(config: Config) -> list[MaildirConfig]:
     return result
 
 
-def parse_timeout(table: dict, where: str) -> float:
+def smtp_settings(raw_config: dict[str, Any]) -> SmtpSettings | None:
+    """`[smtp]` of config.toml (Config.raw), or None when there is none."""
+    table = raw_config.get("smtp")
+    if table is None:
+        return None
+    if not isinstance(table, dict) or not isinstance(table.get("host"), str) or not table["host"]:
+        raise ConfigError("[smtp] needs a host")
+    refuse_unknown_keys(table, SMTP_KEYS, "in [smtp]")
+    security = table.get("security", "tls")
+    if security not in SMTP_PORTS:
+        raise ConfigError("[smtp] security must be tls, starttls or plain")
+    if security == "plain" and table["host"] not in LOCAL_HOSTS:
+        raise ConfigError("[smtp] security = \"plain\" is only allowed to localhost")
+    command = table.get("password_command", ())
+    if isinstance(command, str):
+        raise ConfigError("[smtp] password_command must be a list like [\"pass\", \"show\", \"smtp\"]")
+    try:
+        port = int(table.get("port", SMTP_PORTS[security]))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("[smtp] port must be a number") from exc
+    return SmtpSettings(
+        host=table["host"],
+        port=port,
+        security=security,
+        username=str(table.get("username", "")),
+        password_command=tuple(str(part) for part in command),
+        keyring=bool(table.get("keyring", False)),
+        ca_file=str(table.get("ca_file", "")),
+        timeout=parse_timeout(table, "[smtp]"),
+    )
+
+
+def parse_timeout(table: dict[str, Any], where: str) -> float:
     """`timeout` of a [[mailbox]] or [smtp] table: seconds from 1 to 3600 (default 30)."""
     try:
         timeout = float(table.get("timeout", 30))
@@ -230,28 +265,27 @@ def run_secret_command(argv: tuple[str, ...], what: str) -> str:
     return lines[0]
 
 
-def resolve_password(cfg: MailboxConfig | SmtpConfig) -> str:
+def resolve_password(cfg: MailboxConfig | SmtpSettings) -> str:
     """The password from password_command, else from the keyring (service "rapport", username)."""
-    what = f"mailbox {cfg.name!r} password_command"
+    where = f"mailbox {cfg.name!r}" if isinstance(cfg, MailboxConfig) else "[smtp]"
     if cfg.password_command:
-        return run_secret_command(cfg.password_command, what)
+        return run_secret_command(cfg.password_command, f"{where} password_command")
     if cfg.keyring:
-        try:
-            import keyring
-            from keyring.errors import KeyringError
-        except ImportError as exc:  # pragma: no cover - keyring is a dependency
-            raise ConfigError(f"mailbox {cfg.name!r}: keyring is not installed") from exc
+        # Imported here: loading keyring discovers its backends, which only these mailboxes need.
+        import keyring
+        from keyring.errors import KeyringError
+
         try:
             secret = keyring.get_password(KEYRING_SERVICE, cfg.username)
         except KeyringError as exc:
-            raise ConfigError(f"mailbox {cfg.name!r}: keyring unavailable: {exc}") from exc
+            raise ConfigError(f"{where}: keyring unavailable: {exc}") from exc
         if not secret:
             raise ConfigError(
-                f"mailbox {cfg.name!r}: no password in the keyring; "
+                f"{where}: no password in the keyring; "
                 f"run: keyring set {KEYRING_SERVICE} {cfg.username}"
             )
         return secret
-    raise ConfigError(f"mailbox {cfg.name!r}: no password_command and keyring is off")
+    raise ConfigError(f"{where}: no password_command and keyring is off")
 
 
 def resolve_oauth2_token(cfg: MailboxConfig) -> str:

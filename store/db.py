@@ -13,7 +13,9 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlite_utils import Database
+# Re-exported (`as`): the app's screens name the type from here, as they may not import
+# sqlite_utils (the "app writes no SQL" contract).
+from sqlite_utils import Database as Database
 
 from rapport.store.errors import WorkspaceError
 from rapport.store.migrations import apply_migrations, migrations
@@ -44,7 +46,7 @@ class RapportDatabase(Database):
     """
 
     @contextlib.contextmanager
-    def atomic(self) -> Iterator[Database]:  # type: ignore[override]
+    def atomic(self) -> Iterator[Database]:
         if self.conn.in_transaction:
             with super().atomic() as db:  # a SAVEPOINT inside the open transaction
                 yield db

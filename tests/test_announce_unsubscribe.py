@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from rapport.mail.config import SmtpSettings
 from rapport.mail.draft.context import Promotion
 from rapport.mail.draft.install import install_default_templates
 from rapport.mail.draft.render import load_template
 from rapport.mail.send.announce import run_announcement
-from rapport.mail.send.smtp import SmtpSettings
 from rapport.store.book.accounts import create_account
 from rapport.store.book.contacts import create_contact, find_contact_by_email
 from rapport.store.errors import ConfigError

@@ -14,12 +14,11 @@ import pytest
 from dovecot_server import DovecotUser
 from postfix_server import DEAD_DOMAIN, LIVE, MANAGER, PostfixServer, postfix  # noqa: F401
 
-from rapport.mail.config import parse_mailbox
+from rapport.mail.config import SmtpSettings, parse_mailbox
 from rapport.mail.draft.context import Promotion
 from rapport.mail.draft.install import install_default_templates
 from rapport.mail.draft.render import load_template
 from rapport.mail.send.announce import run_announcement, summary_line
-from rapport.mail.send.smtp import SmtpSettings
 from rapport.mail.send.unsubscribe import unsubscribe_rules
 from rapport.mail.sync.engine import sync_mailbox
 from rapport.store.book.accounts import create_account

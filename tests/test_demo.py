@@ -102,7 +102,6 @@ def test_demo_maildir_looks_like_real_mail(demo: OpenWorkspace) -> None:
 
 
 def test_demo_mail_is_ingested(demo: OpenWorkspace) -> None:
-    pytest.importorskip("rapport.mail.sync.maildir", reason="the Maildir ingest (mail issue) is absent")
     db = demo.db
     assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 400
     folders = {(r[0], r[1]) for r in db.execute("SELECT mailbox, name FROM folders")}

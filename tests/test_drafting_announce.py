@@ -95,7 +95,7 @@ def test_drafts_land_once_per_contact_and_rerun_adds_none(
 
 
 def test_send_through_smtp_with_limit(home: Path, smtp_server) -> None:  # noqa: ANN001
-    from rapport.mail.send.smtp import SmtpSettings
+    from rapport.mail.config import SmtpSettings
 
     opened, _ = _build(home)
     template = load_template(opened.workspace.templates_dir, "promotion")
@@ -134,7 +134,7 @@ def test_announce_cli_dry_run_and_errors(home: Path, capsys: pytest.CaptureFixtu
 
 def test_same_announcement_whatever_the_segment_text(home: Path, smtp_server) -> None:  # noqa: ANN001
     """Spelling, order or widening of the segment never reaches a contact a second time."""
-    from rapport.mail.send.smtp import SmtpSettings
+    from rapport.mail.config import SmtpSettings
 
     opened, _ = _build(home)
     template = load_template(opened.workspace.templates_dir, "promotion")

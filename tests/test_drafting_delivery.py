@@ -20,9 +20,9 @@ import pytest
 from smtp_fixture import SmtpServer, _Handler
 from test_drafting_announce import PROMO, _build
 
+from rapport.mail.config import SmtpSettings
 from rapport.mail.draft.render import load_template
 from rapport.mail.send.announce import Pacer, run_announcement
-from rapport.mail.send.smtp import SmtpSettings
 from rapport.store.book.contacts import list_contacts
 from rapport.store.mailstore.announcements import get_or_create_announcement, journal, mark_started
 

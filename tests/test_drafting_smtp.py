@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from smtp_fixture import SMTP_PASSWORD, SMTP_USER, SmtpServer, start_smtp
 
+from rapport.mail.config import SmtpSettings, resolve_password, smtp_settings
 from rapport.mail.draft.render import Draft
 from rapport.mail.send.compose import build_email, new_draft
-from rapport.mail.send.smtp import SendError, SmtpSettings, send_email, smtp_settings
+from rapport.mail.send.smtp import SendError, send_email
 from rapport.store.config import Me
 from rapport.store.errors import ConfigError
 
@@ -63,6 +64,17 @@ def test_settings_refuse_plain_to_remote_and_bad_values() -> None:
     with pytest.raises(ConfigError, match="password_command must be a list"):
         smtp_settings({"smtp": {"host": "x", "password_command": "pass show x"}})
     assert smtp_settings({"smtp": {"host": "x", "security": "starttls"}}).port == 587
+    assert smtp_settings({"smtp": {"host": "x"}}) == SmtpSettings("x", 465, "tls")
+
+
+def test_smtp_secrets_resolve_like_a_mailbox_and_name_smtp() -> None:
+    """The [smtp] table's password comes by the mailbox's path, and its errors say [smtp]."""
+    with pytest.raises(ConfigError, match=r"^\[smtp\]: no password_command and keyring is off$"):
+        resolve_password(SmtpSettings("x", 465, username="me"))
+    failing = smtp_settings({"smtp": {"host": "x", "password_command": ["false"]}})
+    with pytest.raises(ConfigError, match=r"^\[smtp\] password_command: false exited"):
+        resolve_password(failing)
+    assert resolve_password(SmtpSettings("x", 465, password_command=("echo", "s3cret"))) == "s3cret"
 
 
 @pytest.fixture(scope="module")

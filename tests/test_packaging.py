@@ -58,7 +58,8 @@ def test_wheel_holds_every_module_and_data_file(tmp_path: Path) -> None:
     wanted = {PACKAGES[name.split("/", 1)[0]] + "/" + name.split("/", 1)[1] for name in files}
     assert sorted(wanted - names) == []
     assert {"rapport/store/freemail.txt", "rapport/tui/app/app.tcss",
-            "rapport/mail/draft/templates/acknowledge.j2"} <= names
+            "rapport/mail/draft/templates/acknowledge.j2", "rapport/store/py.typed",
+            "rapport/mail/py.typed", "rapport/tui/py.typed"} <= names
     assert "rapport = rapport.tui.cli.main:main" in entry_points
     assert metadata["License-Expression"] == "MIT"
     assert metadata["Requires-Python"] == ">=3.11"

@@ -9,6 +9,7 @@ import pytest
 from rapport.store.book import accounts, activities, contacts, deals
 from rapport.store.book.stages import Pipeline
 from rapport.store.errors import InputError, NotFoundError
+from rapport.store.mailstore import messages
 from rapport.store.session import OpenWorkspace
 
 PIPE = Pipeline()
@@ -129,7 +130,6 @@ def test_activities_objections_and_deal_activity(ws: OpenWorkspace) -> None:
 
 
 def test_book_changes_relink_existing_mail(ws: OpenWorkspace) -> None:
-    messages = pytest.importorskip("rapport.store.mailstore.messages", reason="mail store absent")
     db = ws.db
     folder = messages.get_or_create_folder(db, "work", "INBOX", "inbox")
     mail = [

@@ -19,6 +19,7 @@ from report_workspace import CREATED, NOW, backdate, build_report_workspace, set
 from rich.console import Console
 from rich.text import Text
 from textual.app import App
+from textual.containers import VerticalScroll
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static, TabbedContent
 
@@ -27,6 +28,7 @@ from rapport.store.book.activities import add_activity
 from rapport.store.book.deals import create_deal
 from rapport.store.book.stages import Pipeline
 from rapport.store.session import OpenWorkspace, open_workspace
+from rapport.tui.app.application import RapportApp
 from rapport.tui.app.screens.report_detail import ReportDetailScreen
 from rapport.tui.app.screens.reports import SECTIONS, ReportsScreen
 from rapport.tui.app.widgets.bar_chart import BarChart, short_labels
@@ -254,12 +256,55 @@ async def _drive_reports(app: ReportsHost) -> None:
         assert not isinstance(app.screen, ReportsScreen)
 
 
-def test_main_app_opens_reports_with_r(book: Path) -> None:
-    try:
-        from rapport.tui.app.application import RapportApp
-    except ImportError:
-        pytest.skip("rapport.tui.app.application (the main App, TUI issue) is not there yet")
+def test_enter_opens_the_line_of_each_table_that_cuts_it(opened: OpenWorkspace) -> None:
+    asyncio.run(_drive_details(ReportsHost(opened)))
 
+
+async def _open_line(app: ReportsHost, pilot: Pilot[None], section: str, table_id: str,
+                     row: int) -> str:
+    """Show `section`, put the cursor on `row` of `table_id` and press enter: the detail's title
+    and text, or "" when nothing opened."""
+    screen = app.screen
+    assert isinstance(screen, ReportsScreen)
+    screen.query_one("#sections", TabbedContent).active = section
+    await _settled(app, pilot)
+    table = screen.query_one(f"#{table_id}", FitTable)
+    table.focus()
+    table.move_cursor(row=row)
+    await pilot.press("enter")
+    await _settled(app, pilot)
+    if not isinstance(app.screen, ReportDetailScreen):
+        assert app.screen is screen
+        return ""
+    box = app.screen.query_one("#detail", VerticalScroll)
+    console = Console(width=SIZE[0], file=io.StringIO(), record=True)
+    console.print(app.screen.query_one("#detail-body", Static).content)
+    shown = f"{box.border_title}\n{console.export_text()}"
+    await pilot.press("escape")
+    await _settled(app, pilot)
+    assert app.screen is screen
+    return shown
+
+
+async def _drive_details(app: ReportsHost) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await _settled(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, ReportsScreen)
+        # April's won deal is first on Won/Lost; the lost ones follow.
+        won = await _open_line(app, pilot, "closed-section", "closed-table", 0)
+        assert won.startswith("Borealis\n") and "Borealis big deal" in won
+        lost = await _open_line(app, pilot, "closed-section", "closed-table", 1)
+        assert lost.startswith("Echo\n") and "Echo migration" in lost
+        complaint = await _open_line(app, pilot, "attention-section", "complaints-table", 1)
+        assert complaint.startswith("Borealis\n") and "Pallets damaged" in complaint
+        objection = await _open_line(app, pilot, "attention-section", "objections-table", 0)
+        assert "Price too high" in objection and "Pallets damaged" not in objection
+        # The stage table cuts nothing: enter there opens nothing.
+        assert await _open_line(app, pilot, "pipeline-section", "stages-table", 0) == ""
+
+
+def test_main_app_opens_reports_with_r(book: Path) -> None:
     async def drive() -> None:
         app = RapportApp(home=str(book))
         async with app.run_test(size=SIZE) as pilot:

@@ -12,8 +12,14 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from rapport.mail.config import MAILBOX_KEYS, MAILDIR_KEYS, mailbox_configs, maildir_configs
-from rapport.mail.send.smtp import SMTP_KEYS, smtp_settings
+from rapport.mail.config import (
+    MAILBOX_KEYS,
+    MAILDIR_KEYS,
+    SMTP_KEYS,
+    mailbox_configs,
+    maildir_configs,
+    smtp_settings,
+)
 from rapport.mail.send.unsubscribe import ANNOUNCE_KEYS, announce_settings
 from rapport.store import config as store_config
 from rapport.store.book import accounts, deals

@@ -97,6 +97,7 @@ def prepare_new(db: Database, config: Config, templates_dir: Path, template_name
     """Render a `kind = "new"` template for the contact at address `to`."""
     template = load_kind(templates_dir, template_name, "new", "rapport draft new")
     contact, account_id = _recipient(db, to)
+    deal: Deal | None
     if deal_id is not None:
         try:
             deal = get_deal(db, deal_id)

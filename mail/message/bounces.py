@@ -52,7 +52,7 @@ def _dsn_fields(msg: Message) -> dict[str, tuple[str, str]]:
             continue
         payload = part.get_payload()
         # The stdlib parses each field group into a sub-message; the first is per-message.
-        groups = payload if isinstance(payload, list) else []
+        groups = [g for g in payload if isinstance(g, Message)] if isinstance(payload, list) else []
         for group in groups[1:]:
             recipient = str(group.get("Final-Recipient", "") or group.get("Original-Recipient", ""))
             match = _ADDRESS_RE.search(recipient.partition(";")[2] or recipient)

@@ -36,7 +36,7 @@ from email.message import EmailMessage
 
 from sqlite_utils import Database
 
-from rapport.mail.config import MailboxConfig
+from rapport.mail.config import MailboxConfig, SmtpSettings
 from rapport.mail.draft.context import Promotion, account_deal, build_context, display_address
 from rapport.mail.draft.render import DraftTemplate, render_draft
 from rapport.mail.errors import ConnectionLost, MailError
@@ -54,7 +54,6 @@ from rapport.mail.send.smtp import (
     PartlyRefused,
     SendError,
     SmtpSender,
-    SmtpSettings,
 )
 from rapport.mail.send.unsubscribe import announce_settings
 from rapport.store.book.accounts import Account
@@ -417,7 +416,8 @@ def _still_to_deliver(db: Database, plan: AnnouncementPlan, announcement: Announ
     """The items still to deliver; those a crashed run did deliver are journaled 'done' and
     counted as confirmed. Stops the run when Drafts cannot be searched (nothing else will
     work either)."""
-    found, todo = [], []
+    found: list[Item] = []
+    todo: list[Item] = []
     for item in items:
         try:
             (found if delivery.already_there(item[0]) else todo).append(item)

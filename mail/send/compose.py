@@ -210,7 +210,7 @@ class Composed:
 
     def email(self) -> EmailMessage:
         """The message as an EmailMessage (headers parsed only when read)."""
-        return message_from_bytes(self.raw, policy=policy.SMTP)  # type: ignore[return-value]
+        return message_from_bytes(self.raw, policy=policy.SMTP)
 
 
 _POLICY = policy.SMTP
@@ -223,7 +223,7 @@ def _header(name: str, value: str) -> str:
     line = f"{name}: {value}"
     if len(line) <= _MAX_LINE and value.isascii() and "=?" not in value:
         return line + "\r\n"
-    return _POLICY.header_factory(name, value).fold(policy=_POLICY)
+    return str(_POLICY.header_factory(name, value).fold(policy=_POLICY))
 
 
 def _body(text: str) -> tuple[str, str]:

@@ -13,15 +13,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TypedDict
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 from sqlite_utils import Database
 
-from rapport.mail.config import MailboxConfig, mailbox_configs
-from rapport.mail.errors import ConnectionLost, MailError, Scope
+from rapport.mail.config import MailboxConfig, SmtpSettings, mailbox_configs
+from rapport.mail.errors import ConnectionLost, MailError
 from rapport.mail.send.compose import message_id_of
-from rapport.mail.send.smtp import SmtpSettings, send_email
+from rapport.mail.send.smtp import send_email
 from rapport.mail.sync.imap import (
     SPECIAL_USE,
     append_message,
@@ -111,7 +112,7 @@ class ImapFolder:
         folder = find_special_folders(client).get(role, "")
         if not folder:
             raise MailError(f"no {role} folder on the server (no SPECIAL-USE flag and no folder "
-                            "with a usual name)", scope=Scope.FOLDER, mailbox=self.cfg.name)
+                            "with a usual name)", mailbox=self.cfg.name)
         return folder
 
     def _drop(self) -> None:
@@ -131,7 +132,7 @@ class ImapFolder:
             yield client
         except (imaplib.IMAP4.error, IMAPClientError) as exc:
             raise MailError(f"cannot {doing} {self.folder}: {_server_text(exc)}",
-                            scope=Scope.FOLDER, mailbox=self.cfg.name, folder=self.folder) from exc
+                            mailbox=self.cfg.name, folder=self.folder) from exc
         except OSError as exc:
             self._drop()
             raise ConnectionLost(describe_network_error(exc, self.cfg),
@@ -151,6 +152,7 @@ class ImapFolder:
         if len(raws) < 2 or b"MULTIAPPEND" not in client.capabilities():
             return False
         entries = [{"msg": raw, "flags": tuple(flags)} for raw in raws]
+        status: str  # imapclient is untyped; the answer is (status, text)
         try:
             with self._command("append to") as client:
                 # imapclient returns a NO or BAD answer here instead of raising it.
@@ -193,6 +195,15 @@ def pick_mailbox(config: Config, name: str | None = None) -> MailboxConfig | Non
             if box.name == name:
                 return box
     return boxes[0] if boxes else None
+
+
+class TimelineLinks(TypedDict):
+    """Where a saved or sent message is noted: the `account_id`, `contact_id` and `deal_id`
+    keywords of save_draft and send_and_record (no timeline note without an account)."""
+
+    account_id: int | None
+    contact_id: int | None
+    deal_id: int | None
 
 
 def save_draft(db: Database, workspace: Workspace, config: Config, msg: EmailMessage, *,

@@ -19,20 +19,13 @@ import re
 import smtplib
 import socket
 import ssl
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
-from rapport.mail.config import SmtpConfig, parse_timeout, resolve_password
-from rapport.store.config import refuse_unknown_keys
+from rapport.mail.config import SmtpSettings, resolve_password
 from rapport.store.errors import ConfigError, RapportError
-
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
-DEFAULT_PORTS = {"tls": 465, "starttls": 587, "plain": 25}
-SMTP_KEYS = ("host", "port", "security", "username", "password_command", "keyring", "ca_file",
-             "timeout")
 
 
 class SendError(RapportError):
@@ -51,59 +44,6 @@ class PartlyRefused(SendError):
 class MaybeSent(SendError):
     """The connection broke while the message itself was being transferred or confirmed: it
     may have gone out, so it must not be sent again without asking."""
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int
-    security: str = "tls"
-    username: str = ""
-    password_command: tuple[str, ...] = ()
-    keyring: bool = False
-    ca_file: str = ""
-    timeout: float = 30.0
-
-
-def smtp_settings(raw_config: dict[str, Any]) -> SmtpSettings | None:
-    """`[smtp]` of config.toml (Config.raw), or None when there is none."""
-    table = raw_config.get("smtp")
-    if table is None:
-        return None
-    if not isinstance(table, dict) or not isinstance(table.get("host"), str) or not table["host"]:
-        raise ConfigError("[smtp] needs a host")
-    refuse_unknown_keys(table, SMTP_KEYS, "in [smtp]")
-    security = table.get("security", "tls")
-    if security not in DEFAULT_PORTS:
-        raise ConfigError("[smtp] security must be tls, starttls or plain")
-    if security == "plain" and table["host"] not in LOCAL_HOSTS:
-        raise ConfigError("[smtp] security = \"plain\" is only allowed to localhost")
-    command = table.get("password_command", ())
-    if isinstance(command, str):
-        raise ConfigError("[smtp] password_command must be a list like [\"pass\", \"show\", \"smtp\"]")
-    try:
-        port = int(table.get("port", DEFAULT_PORTS[security]))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError("[smtp] port must be a number") from exc
-    return SmtpSettings(
-        host=table["host"],
-        port=port,
-        security=security,
-        username=str(table.get("username", "")),
-        password_command=tuple(str(part) for part in command),
-        keyring=bool(table.get("keyring", False)),
-        ca_file=str(table.get("ca_file", "")),
-        timeout=parse_timeout(table, "[smtp]"),
-    )
-
-
-def resolve_smtp_password(settings: SmtpSettings) -> str:
-    """The password from password_command (first line) or the keyring, as for a mailbox."""
-    # One resolution path for IMAP and SMTP secrets: mail/config.py's resolve_password.
-    return resolve_password(SmtpConfig(
-        host=settings.host, port=settings.port, security=settings.security,
-        username=settings.username, password_command=settings.password_command,
-        keyring=settings.keyring, ca_file=settings.ca_file, name="smtp"))
 
 
 def _tls_context(settings: SmtpSettings) -> ssl.SSLContext:
@@ -138,7 +78,7 @@ class SmtpSender:
         try:
             self._client = _connect(self.settings)
             if self.settings.username:
-                self._client.login(self.settings.username, resolve_smtp_password(self.settings))
+                self._client.login(self.settings.username, resolve_password(self.settings))
         except RapportError:
             self._close()
             raise

@@ -34,7 +34,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 from sqlite_utils import Database
 
 from rapport.mail.config import MailboxConfig, MaildirConfig, mailbox_configs, maildir_configs
-from rapport.mail.errors import ConnectionLost, MailError, Scope
+from rapport.mail.errors import ConnectionLost, MailError
 from rapport.mail.send.unsubscribe import unsubscribe_rules
 from rapport.mail.sync.events import (
     FolderDone,
@@ -82,7 +82,7 @@ def enable_extensions(client: IMAPClient) -> Capabilities:
     elif condstore:
         client.enable("CONDSTORE")
     caps = Capabilities(condstore=condstore, qresync=qresync)
-    client._rapport_capabilities = caps  # type: ignore[attr-defined]
+    client._rapport_capabilities = caps  # kept on the connection: ENABLE holds as long as it does
     return caps
 
 
@@ -325,7 +325,7 @@ def sync_mailbox(db: Database, cfg: MailboxConfig, *, my_addresses: frozenset[st
             if problem and name in {g.folder for g in gone}:
                 continue  # already reported as vanished
             if problem:
-                failure = MailError(problem, scope=Scope.FOLDER, mailbox=cfg.name, folder=name)
+                failure = MailError(problem, mailbox=cfg.name, folder=name)
                 report(FolderFailed(cfg.name, name, failure.message))
                 folders.append(FolderSummary(name, error=failure.message))
                 continue
@@ -335,8 +335,7 @@ def sync_mailbox(db: Database, cfg: MailboxConfig, *, my_addresses: frozenset[st
             except (FetchFailed, IMAPClientError, imaplib.IMAP4.error) as exc:
                 if isinstance(exc, (imaplib.IMAP4.abort, IMAPClientAbortError)):
                     raise
-                failure = MailError(f"server refused: {_text(exc)}", scope=Scope.FOLDER,
-                                    mailbox=cfg.name, folder=name)
+                failure = MailError(f"server refused: {_text(exc)}", mailbox=cfg.name, folder=name)
                 report(FolderFailed(cfg.name, name, failure.message))
                 folders.append(FolderSummary(name, error=failure.message))
     except _NETWORK_ERRORS as exc:
@@ -382,7 +381,7 @@ def drop_vanished_folders(db: Database, cfg: MailboxConfig, on_server: set[str],
         failure = MailError(
             f"folder vanished from the server; its {count} stored message"
             f"{'s' if count != 1 else ''} were removed from Rapport",
-            scope=Scope.FOLDER, mailbox=cfg.name, folder=state.name,
+            mailbox=cfg.name, folder=state.name,
         )
         report(FolderFailed(cfg.name, state.name, failure.message))
         summaries.append(FolderSummary(state.name, removed=count, error=failure.message))

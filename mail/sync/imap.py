@@ -15,7 +15,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from rapport.mail.config import MailboxConfig, resolve_oauth2_token, resolve_password
-from rapport.mail.errors import ConnectionLost, CredentialsUnavailable, MailError, Scope
+from rapport.mail.errors import ConnectionLost, CredentialsUnavailable, MailError
 from rapport.store.errors import ConfigError
 
 # Names tried, in order, when the server has no SPECIAL-USE flags (RFC 6154) for a role.
@@ -131,7 +131,7 @@ def _open_checked(cfg: MailboxConfig) -> IMAPClient:
 
 
 def connect(cfg: MailboxConfig) -> IMAPClient:
-    """A logged-in IMAPClient with UTC-unaltered times; MailError (scope MAILBOX) on failure.
+    """A logged-in IMAPClient with UTC-unaltered times; MailError on failure.
 
     The secret is resolved first, so a failing password_command or keyring costs no connection
     and fails as CredentialsUnavailable, a MailError like any other.
@@ -226,12 +226,12 @@ def append_message(cfg: MailboxConfig, folder_role_or_name: str, raw: bytes,
             if not folder:
                 raise MailError(
                     f"no {folder_role_or_name} folder on the server (no SPECIAL-USE flag and "
-                    "no folder with a usual name)", scope=Scope.FOLDER, mailbox=cfg.name)
+                    "no folder with a usual name)", mailbox=cfg.name)
         try:
             client.append(folder, raw, flags=tuple(flags))
         except (imaplib.IMAP4.error, IMAPClientError) as exc:
-            raise MailError(f"cannot append: {_server_text(exc)}", scope=Scope.FOLDER,
-                            mailbox=cfg.name, folder=folder) from exc
+            raise MailError(f"cannot append: {_server_text(exc)}", mailbox=cfg.name,
+                            folder=folder) from exc
         except OSError as exc:
             raise ConnectionLost(describe_network_error(exc, cfg), mailbox=cfg.name) from exc
     finally:

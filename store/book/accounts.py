@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlite_utils import Database
 
 from rapport.store.errors import InputError, NotFoundError
+from rapport.store.mailstore.matching import relink_all
 from rapport.store.text import clean_line, clean_text
 from rapport.store.timeutil import utc_now_text
 
@@ -59,21 +60,11 @@ def relinking_once(db: Database) -> Iterator[None]:
 
 
 def relink_mail(db: Database) -> None:
-    """Recompute which accounts each stored message belongs to (after a contact/domain change).
-
-    The matching module belongs to the mail-matching work; while it is absent there is no mail
-    to re-link, so its absence is not an error.
-    """
+    """Recompute which accounts each stored message belongs to (after a contact/domain change)."""
     if id(db) in _deferred:
         _deferred[id(db)] = True
         return
-    try:
-        matching = importlib.import_module("rapport.store.mailstore.matching")
-    except ModuleNotFoundError as exc:
-        if exc.name != "rapport.store.mailstore.matching":
-            raise
-        return
-    matching.relink_all(db)
+    relink_all(db)
 
 
 def normalize_domain(text: str) -> str:
@@ -132,7 +123,7 @@ def _domains_by_account(db: Database, ids: list[int] | None) -> dict[int, list[s
     return found
 
 
-def _build(rows: list[tuple], domains: dict[int, list[str]]) -> list[Account]:
+def _build(rows: list[tuple[Any, ...]], domains: dict[int, list[str]]) -> list[Account]:
     return [
         Account(
             id=row[0],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -42,7 +43,7 @@ _COLUMNS = (
 )
 
 
-def _row(row: tuple) -> Activity:
+def _row(row: tuple[Any, ...]) -> Activity:
     values = list(row)
     values[8] = None if values[8] is None else bool(values[8])
     return Activity(*values)

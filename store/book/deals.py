@@ -64,7 +64,7 @@ _SELECT = (
 )
 
 
-def _row(row: tuple) -> Deal:
+def _row(row: tuple[Any, ...]) -> Deal:
     values = list(row)
     values[8] = parse_date_text(values[8])
     values[10] = parse_date_text(values[10])
@@ -82,7 +82,8 @@ def list_deals(
     db: Database, *, account_id: int | None = None, stage: str | None = None
 ) -> list[Deal]:
     """Deals, optionally of one account and/or one stage, by account name then title."""
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[object] = []
     if account_id is not None:
         clauses.append("d.account_id = ?")
         params.append(account_id)

@@ -61,8 +61,11 @@ def account_rows(db: Database) -> list[dict[str, Any]]:
             "tags": list(account.tags),
             "notes": account.notes,
         }
-        for deal in by_account.get(account.id) or [None]:
-            rows.append({**base, "deal": deal.title if deal else None, **_deal_cells(deal)})
+        # An account without deals still gets its row, with empty deal cells.
+        deals: list[Deal | None] = [*by_account.get(account.id, [])] or [None]
+        for maybe_deal in deals:
+            title = maybe_deal.title if maybe_deal else None
+            rows.append({**base, "deal": title, **_deal_cells(maybe_deal)})
     return rows
 
 

@@ -9,10 +9,12 @@ duplicates: accounts are keyed by domain, else name; contacts by email; deals by
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from dateutil import parser as dateparser
 from sqlite_utils import Database
@@ -24,6 +26,8 @@ from rapport.store.book.stages import Pipeline
 from rapport.store.errors import InputError, NotFoundError, RapportError
 from rapport.store.io.export import NO_ACCOUNT
 from rapport.store.io.readers import Row, read_rows
+
+_T = TypeVar("_T")
 
 DEAL_COLUMNS = (
     "stage", "value", "currency", "probability", "expected_close", "next_action",
@@ -161,7 +165,8 @@ def parse_flag(text: str, column: str) -> bool:
     raise InputError(f"bad {column} {text!r} (use yes or no)")
 
 
-def _collect(reasons: list[str], func: Callable[[], object]) -> object:
+def _collect(reasons: list[str], func: Callable[[], _T]) -> _T | None:
+    """func()'s value, or None with its refusal added to `reasons` (a row names all its faults)."""
     try:
         return func()
     except RapportError as exc:
@@ -204,15 +209,15 @@ def parse_deal_cells(row: Row, title: str, pipeline: Pipeline, reasons: list[str
         else:
             cells.stage = found.name
     if row.get("value"):
-        cells.value = _collect(  # type: ignore[assignment]
+        cells.value = _collect(
             reasons, lambda: parse_amount(row["value"], european=european))
     if row.get("currency"):
-        cells.currency = _collect(reasons, lambda: dls.check_currency(row["currency"]))  # type: ignore[assignment]
+        cells.currency = _collect(reasons, lambda: dls.check_currency(row["currency"]))
     if row.get("probability"):
         text = row["probability"].rstrip("% ")
-        cells.probability = _collect(reasons, lambda: dls.check_probability(text))  # type: ignore[assignment]
+        cells.probability = _collect(reasons, lambda: dls.check_probability(text))
     for column in ("expected_close", "next_action_due"):
-        setattr(cells, column, _collect(reasons, lambda c=column: parse_date_cell(row.get(c, ""), c)))
+        setattr(cells, column, _collect(reasons, partial(parse_date_cell, row.get(column, ""), column)))
     cells.next_action = " ".join(row.get("next_action", "").split())
     return cells
 
@@ -251,6 +256,7 @@ def apply_deal(db: Database, account_id: int, cells: DealCells, pipeline: Pipeli
     if "expected_close" in cells.present:
         changes["expected_close"] = cells.expected_close
     if changes:
+        # Only the columns the file has change; each value has its keyword's type.
         dls.update_deal(db, deal_id, **changes)  # type: ignore[arg-type]
     if {"next_action", "next_action_due"} & cells.present:
         current = dls.get_deal(db, deal_id)
@@ -274,7 +280,7 @@ class _Seen:
         else:
             self.lines[key] = line
 
-    def check_any(self, keys: list[object], what: str, line: int, reasons: list[str]) -> None:
+    def check_any(self, keys: Sequence[object], what: str, line: int, reasons: list[str]) -> None:
         """Like `check`, when a row has several keys (an account: its name and each domain)."""
         for key in keys:
             if key in self.lines:
@@ -293,7 +299,7 @@ def _account_row(db: Database, row: Row, line: int, pipeline: Pipeline, seen: _S
     domains: list[str] = []
     for part in re.split(r"[;\s]+", row.get("domain", row.get("domains", ""))):
         if part:
-            domain = _collect(reasons, lambda p=part: acc.normalize_domain(p))
+            domain = _collect(reasons, partial(acc.normalize_domain, part))
             if domain and domain not in domains:
                 domains.append(str(domain))
     tier = row.get("tier", "") or "standard"
@@ -355,7 +361,7 @@ def _contact_row(db: Database, row: Row, line: int, seen: _Seen) -> bool:
     emails: list[str] = []
     for part in re.split(r"[;,\s]+", row.get("email", row.get("emails", ""))):
         if part:
-            email = _collect(reasons, lambda p=part: con.normalize_email(p))
+            email = _collect(reasons, partial(con.normalize_email, part))
             if email and email not in emails:
                 emails.append(str(email))
                 seen.check(("email", email), f"email {email}", line, reasons)
@@ -366,7 +372,7 @@ def _contact_row(db: Database, row: Row, line: int, seen: _Seen) -> bool:
     no_account = account_text == NO_ACCOUNT  # said outright: never guessed from the email
     account_id: int | None = None
     if account_text and not no_account:
-        account_id = _collect(reasons, lambda: _resolve_account(db, account_text))  # type: ignore[assignment]
+        account_id = _collect(reasons, lambda: _resolve_account(db, account_text))
     opted_out = None
     if "opt_out" in row or "opted_out" in row:
         cell = row.get("opt_out", row.get("opted_out", ""))
@@ -397,6 +403,7 @@ def _contact_row(db: Database, row: Row, line: int, seen: _Seen) -> bool:
     if opted_out is not None:
         fields["opted_out"] = opted_out
     if contact_id is None:
+        # `fields` holds role, phone and opted_out as the row has them (str, str, bool).
         con.create_contact(db, account_id=account_id, name=name, emails=emails, **fields)  # type: ignore[arg-type]
         return True
     current = con.get_contact(db, contact_id)
@@ -405,7 +412,7 @@ def _contact_row(db: Database, row: Row, line: int, seen: _Seen) -> bool:
     if account_text or current.account_id is None:  # '-' unlinks, '' keeps a link
         fields["account_id"] = account_id
     merged = list(current.emails) + [e for e in emails if e not in current.emails]
-    con.update_contact(db, contact_id, emails=merged, **fields)  # type: ignore[arg-type]
+    con.update_contact(db, contact_id, emails=merged, **fields)  # type: ignore[arg-type]  # as above
     return False
 
 
@@ -423,9 +430,9 @@ def _deal_row(db: Database, row: Row, line: int, pipeline: Pipeline, seen: _Seen
         reasons.append("missing title")
     cells = parse_deal_cells(row, title, pipeline, reasons, european=european)
     seen.check((account_id, title.casefold()), f"deal {title!r}", line, reasons)
-    if reasons:
+    if reasons or account_id is None:  # without reasons, the account was found
         raise _Problems(reasons)
-    return apply_deal(db, int(account_id), cells, pipeline)  # type: ignore[arg-type]
+    return apply_deal(db, account_id, cells, pipeline)
 
 
 REQUIRED = {"accounts": ("name",), "contacts": (), "deals": ("account", "title")}

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
@@ -22,6 +22,9 @@ from rapport.store.book.activities import insert_activity
 from rapport.store.errors import NotFoundError
 from rapport.store.text import clean_line
 from rapport.store.timeutil import parse_utc_text, to_utc_text, utc_now_text
+
+if TYPE_CHECKING:  # messages.py imports this module to note its batches
+    from rapport.store.mailstore.messages import NewMessage
 
 TEMPORARY_LIMIT = 3
 TEMPORARY_WINDOW = timedelta(days=30)
@@ -229,23 +232,7 @@ def acknowledge_optout(db: Database, request_id: int) -> None:
 
 # -- a sync batch ----------------------------------------------------------------------------
 
-class IncomingMail(Protocol):
-    """What `note_batch` reads of a stored message (store.messages.NewMessage has it)."""
-
-    message_id: str
-    date_utc: str
-    from_addr: str
-    to: tuple[tuple[str, str], ...]
-    cc: tuple[tuple[str, str], ...]
-    in_reply_to: str
-    refs: tuple[str, ...]
-    subject: str
-    body_text: str
-    draft: bool
-    bounces: tuple[BounceNotice, ...]
-
-
-def _is_request(msg: IncomingMail, rules: UnsubscribeRules, replies_to_us: set[str]) -> bool:
+def _is_request(msg: NewMessage, rules: UnsubscribeRules, replies_to_us: set[str]) -> bool:
     """Mail to the unsubscribe address (to your own one: with the subject our mailto: link
     sets), or a reply to an announcement saying so in its subject or first line."""
     if {msg.in_reply_to, *msg.refs} & replies_to_us:
@@ -256,7 +243,7 @@ def _is_request(msg: IncomingMail, rules: UnsubscribeRules, replies_to_us: set[s
     return not rules.address_needs_word or is_unsubscribe_text(msg.subject, "", rules.words)
 
 
-def note_batch(db: Database, messages: Sequence[IncomingMail], *, mine: frozenset[str],
+def note_batch(db: Database, messages: Sequence[NewMessage], *, mine: frozenset[str],
                rules: UnsubscribeRules | None) -> None:
     """Bounces, cleared marks and unsubscribe requests of a sync batch, in its transaction."""
     answered = announcement_message_ids(

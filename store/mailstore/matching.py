@@ -23,12 +23,16 @@ import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
 from rapport.store.errors import InputError, NotFoundError
 from rapport.store.timeutil import utc_now_text
+
+if TYPE_CHECKING:  # book/accounts.py imports this module to re-link mail
+    from rapport.store.book.accounts import Account
+    from rapport.store.book.contacts import Contact
 
 RULES = ("assigned", "pin", "bounce", "override", "contact", "domain")
 _MATCH_ROLES = ("from", "to", "cc")
@@ -192,7 +196,7 @@ _NOT_UNASSIGNED = """
 
 def _insert_links(db: Database, scope: str) -> int:
     """Write message_accounts for messages in `scope` (an SQL condition on m.id)."""
-    before = db.execute("SELECT total_changes()").fetchone()[0]
+    before: int = db.execute("SELECT total_changes()").fetchone()[0]
     db.execute(
         f"""INSERT OR IGNORE INTO message_accounts (message_id, account_id, rule, detail)
         SELECT m.id, a.account_id, 'assigned', 'manual'
@@ -224,7 +228,8 @@ def _insert_links(db: Database, scope: str) -> int:
           AND {_NOT_UNASSIGNED.format(acct="l.account_id")}
         ORDER BY l.prio, CASE ma.role WHEN 'from' THEN 0 WHEN 'to' THEN 1 ELSE 2 END"""
     )
-    return db.execute("SELECT total_changes()").fetchone()[0] - before
+    after: int = db.execute("SELECT total_changes()").fetchone()[0]
+    return after - before
 
 
 def relink_all(db: Database) -> int:
@@ -286,7 +291,7 @@ def _require_account(db: Database, account_id: int) -> str:
     row = db.execute("SELECT name FROM accounts WHERE id = ?", [account_id]).fetchone()
     if row is None:
         raise NotFoundError(f"no account with id {account_id}")
-    return row[0]
+    return str(row[0])
 
 
 def _message_id_text(db: Database, message_id: int) -> tuple[str, str]:
@@ -530,7 +535,8 @@ def _account_name_for(domain: str) -> str:
     return base[:1].upper() + base[1:]
 
 
-def account_from_sender(db: Database, message_id: int, *, name: str | None = None):  # noqa: ANN201
+def account_from_sender(db: Database, message_id: int, *,
+                        name: str | None = None) -> tuple[Account, Contact]:
     """Create an account for the message's correspondent (sender, or first recipient of mail
     sent by the user): named after the domain (or the person, for freemail), owning that
     domain unless it is freemail, with the address as its first contact. Re-links mail.

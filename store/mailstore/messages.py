@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
@@ -21,6 +22,9 @@ from rapport.store.timeutil import utc_now_text
 
 Flags = tuple[bool, bool, bool, bool]  # seen, answered, flagged, draft
 AddressList = tuple[tuple[str, str], ...]  # (name, address)
+# (account_id, account name, rule, detail) — rule: contact|domain|override|assigned|pin
+AccountLink = tuple[int, str, str, str]
+_Item = TypeVar("_Item")
 
 EPOCH_UTC = "1970-01-01T00:00:00Z"
 # SQLite allows 32k bound variables; stay far below for IN (...) lists.
@@ -99,16 +103,15 @@ class Message:
     flags_dirty: bool
     direction: str
     modseq: int | None
-    # (account_id, account name, rule, detail) — rule: contact|domain|override|assigned|pin
-    accounts: tuple[tuple[int, str, str, str], ...]
+    accounts: tuple[AccountLink, ...]
 
 
-def _chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
+def _chunks(items: Sequence[_Item], size: int = _CHUNK) -> Iterable[Sequence[_Item]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _folder_from_row(row: dict) -> FolderState:
+def _folder_from_row(row: dict[str, Any]) -> FolderState:
     return FolderState(
         id=row["id"],
         mailbox=row["mailbox"],
@@ -234,7 +237,8 @@ RETURNING id
 """
 
 
-def _message_row(folder_id: int, msg: NewMessage, thread_id: str, mine: frozenset[str]) -> dict:
+def _message_row(folder_id: int, msg: NewMessage, thread_id: str,
+                 mine: frozenset[str]) -> dict[str, Any]:
     return {
         "folder_id": folder_id,
         "uid": msg.uid,
@@ -479,9 +483,9 @@ FROM messages m JOIN folders f ON f.id = m.folder_id
 """
 
 
-def message_accounts(db: Database, message_ids: Sequence[int]) -> dict[int, list[tuple]]:
+def message_accounts(db: Database, message_ids: Sequence[int]) -> dict[int, list[AccountLink]]:
     """(account_id, name, rule, detail) per message id, accounts sorted by name."""
-    found: dict[int, list[tuple]] = {}
+    found: dict[int, list[AccountLink]] = {}
     for chunk in _chunks(list(message_ids)):
         rows = db.execute(
             "SELECT ma.message_id, a.id, a.name, ma.rule, ma.detail FROM message_accounts ma "
@@ -494,7 +498,7 @@ def message_accounts(db: Database, message_ids: Sequence[int]) -> dict[int, list
     return found
 
 
-def _message_from_row(row: dict, accounts: list[tuple]) -> Message:
+def _message_from_row(row: dict[str, Any], accounts: list[AccountLink]) -> Message:
     try:
         attachments = tuple(
             (str(a.get("name", "")), str(a.get("type", "")), int(a.get("size", 0)))
@@ -536,7 +540,7 @@ def _message_from_row(row: dict, accounts: list[tuple]) -> Message:
 
 def get_messages(db: Database, message_ids: Sequence[int]) -> list[Message]:
     """Several messages by numeric id, in the order asked (missing ids are skipped)."""
-    rows: dict[int, dict] = {}
+    rows: dict[int, dict[str, Any]] = {}
     for chunk in _chunks(list(message_ids)):
         sql = _SELECT + f"WHERE m.id IN ({','.join('?' * len(chunk))})"
         rows.update({r["id"]: r for r in db.query(sql, list(chunk))})

@@ -180,12 +180,12 @@ def m001_initial(db: Database) -> None:
         );
         """
     )
-    db["messages"].enable_fts(
+    db.table("messages").enable_fts(
         ["subject", "body_text", "from_name", "from_addr", "to_addrs", "cc_addrs"],
         create_triggers=True,
         tokenize="unicode61 remove_diacritics 2",
     )
-    db["activities"].enable_fts(
+    db.table("activities").enable_fts(
         ["subject", "body"], create_triggers=True, tokenize="unicode61 remove_diacritics 2"
     )
     set_version(db, 1)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlite_utils import Database
 
 from rapport.store.migrations.registry import migrations, set_version
 
 
-def _old_announcement_rows(db: Database) -> tuple[list, list, list]:
+def _old_announcement_rows(db: Database) -> tuple[list[Any], list[Any], list[Any]]:
     return (db.execute("SELECT id, key, template, segment, created_utc FROM announcements"
                        " ORDER BY id").fetchall(),
             db.execute("SELECT announcement_id, contact_id, email, status, mode, message_id,"

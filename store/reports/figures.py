@@ -30,7 +30,7 @@ import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
@@ -284,7 +284,7 @@ def closed_in_period(
 
 
 def _last_entry(
-    pipeline: Pipeline, period: Period, kind: str, created: str, current: str, changes: list[tuple]
+    pipeline: Pipeline, period: Period, kind: str, created: str, current: str, changes: list[tuple[Any, ...]]
 ) -> tuple[str, str] | None:
     """(stage, moment) of the deal's last entry into a `kind` stage from another kind within
     the period, or None. `changes` are its stage-change rows, oldest first (one all-NULL row

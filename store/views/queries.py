@@ -5,6 +5,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -79,9 +80,9 @@ class InboxRow:
     accounts: str  # account names, comma-separated; "" when unassigned
 
 
-def _where(flt: InboxFilter) -> tuple[str, list]:
+def _where(flt: InboxFilter) -> tuple[str, list[object]]:
     clauses = ["m.direction = 'in'", "m.draft = 0"]
-    params: list = []
+    params: list[object] = []
     if flt.unassigned:
         clauses.append("NOT EXISTS (SELECT 1 FROM message_accounts ma WHERE ma.message_id = m.id)")
     if flt.unread:
@@ -99,7 +100,7 @@ def _where(flt: InboxFilter) -> tuple[str, list]:
 
 def inbox_count(db: Database, flt: InboxFilter = InboxFilter()) -> int:
     where, params = _where(flt)
-    return db.execute(f"SELECT count(*) FROM messages m WHERE {where}", params).fetchone()[0]
+    return int(db.execute(f"SELECT count(*) FROM messages m WHERE {where}", params).fetchone()[0])
 
 
 def inbox_page(db: Database, offset: int, limit: int, flt: InboxFilter = InboxFilter()) -> list[InboxRow]:
@@ -251,7 +252,7 @@ def timeline_index(db: Database, account_id: int) -> TimelineIndex:
     return TimelineIndex(account_id, tuple(entries), tuple(starts), line)
 
 
-def _message_item(row: tuple, depth: int = 0) -> TimelineItem:
+def _message_item(row: tuple[Any, ...], depth: int = 0) -> TimelineItem:
     date_utc, direction, from_name, from_addr, subject, message_id, thread_id, draft = row
     kind = "mail-draft" if draft else "mail-out" if direction == "out" else "mail-in"
     return TimelineItem(date_utc, kind,
@@ -260,7 +261,7 @@ def _message_item(row: tuple, depth: int = 0) -> TimelineItem:
 
 
 def _thread_messages(db: Database, account_id: int, thread_id: str, offset: int, limit: int, *,
-                     newest_first: bool = False) -> list[tuple]:
+                     newest_first: bool = False) -> list[tuple[Any, ...]]:
     """The thread's messages on this account, oldest first, `offset`..`offset+limit`.
 
     CROSS JOIN keeps SQLite on the thread index (it would otherwise walk all the account's mail).

@@ -15,7 +15,7 @@ import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
@@ -102,7 +102,7 @@ def _forgiving(text: str, columns: dict[str, str], run: Callable[[str], list[_Hi
         return run(fts_query(text, raw=False, columns=columns))
 
 
-def _fts_rows(db: Database, sql: str, params: list[object], text: str, limit: int) -> list[tuple]:
+def _fts_rows(db: Database, sql: str, params: list[object], text: str, limit: int) -> list[tuple[Any, ...]]:
     """Run an FTS query ending in `LIMIT ?`; SQLite's complaint about the query is bad input."""
     try:
         return db.execute(sql, [*params, max(1, int(limit))]).fetchall()
@@ -198,7 +198,7 @@ def _sender(name: str, addr: str) -> str:
     return addr or name
 
 
-def message_rows(db: Database, *, account_id: int | None = None) -> list[dict[str, object]]:
+def message_rows(db: Database, *, account_id: int | None = None) -> list[dict[str, Any]]:
     """Every message (or one account's) for export: accounts as names, deal as the pinned id."""
     where, params = "", []
     if account_id is not None:

@@ -13,8 +13,6 @@ from rapport.store.mailstore import bounces, matching, messages
 from rapport.store.session import OpenWorkspace
 from rapport.store.views import queries
 
-_KEEP = object()  # a blank field of the deal edit: leave that value as it is
-
 
 @dataclass
 class Actions:
@@ -44,12 +42,13 @@ class Actions:
     def set_next_action(self, deal_id: int, text: str, due_text: str) -> deals.Deal:
         return deals.set_next_action(self.db, deal_id, text.strip(), self.check_due(due_text))
 
-    def _parse_deal_edit(self, text: str) -> tuple[object, float | None, date | None]:
+    def _parse_deal_edit(self, text: str) -> tuple[float | None, float | None, date | None]:
+        """(value, probability, expected close); a blank value is None: keep the deal's."""
         parts = [part.strip() for part in text.split(";")]
         if len(parts) != 3:
             raise InputError("expected: value; probability; expected close (blank allowed)")
         try:
-            value: object = deals.check_value(float(parts[0].replace(",", ""))) if parts[0] else _KEEP
+            value = deals.check_value(float(parts[0].replace(",", ""))) if parts[0] else None
             probability = float(parts[1].rstrip("%")) if parts[1] else None
         except ValueError:
             raise InputError(f"not a number: {parts[0]!r} / {parts[1]!r}") from None
@@ -63,9 +62,9 @@ class Actions:
     def edit_deal(self, deal_id: int, text: str) -> deals.Deal:
         """`value; probability; close`: a blank value keeps it, blank probability is the stage default."""
         value, probability, close = self._parse_deal_edit(text)
-        if value is _KEEP:
+        if value is None:
             return deals.update_deal(self.db, deal_id, probability=probability, expected_close=close)
-        return deals.update_deal(self.db, deal_id, value=value, probability=probability,  # type: ignore[arg-type]
+        return deals.update_deal(self.db, deal_id, value=value, probability=probability,
                                  expected_close=close)
 
     # -- inbox ------------------------------------------------------------

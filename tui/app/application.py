@@ -1,34 +1,26 @@
-"""Provides `RapportApp`: the Textual app — a small router between screens, plus the sync worker."""
+"""Provides `RapportApp`: the Textual app — a small router between screens, its keys and store
+changes off the UI thread; the background sync is its base class's (background_sync.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import date
 from typing import ClassVar
 
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.reactive import reactive
 from textual.widgets import Static
-from textual.worker import Worker, WorkerState, get_current_worker
 
 from rapport.store.errors import RapportError
 from rapport.store.session import OpenWorkspace, open_workspace
 from rapport.tui.app.actions import Actions
-from rapport.tui.app.messages import (
-    FolderSynced,
-    StoreChanged,
-    SyncFailed,
-    SyncFinished,
-    SyncProgress,
-    SyncStarted,
-)
+from rapport.tui.app.background_sync import SYNC_GROUP, BackgroundSyncApp
+from rapport.tui.app.messages import StoreChanged
 from rapport.tui.app.palette import RapportCommands
 from rapport.tui.app.safe import notify
 from rapport.tui.app.screens.account_picker import AccountPicker
 from rapport.tui.app.screens.prompt import Check, PromptScreen
-from rapport.tui.app.sync_bridge import reporter
 
 # Palette entries for app actions without a key; every bound key is in the palette already
 # (tui/app/palette.py derives commands from the bindings): (label, action string, help).
@@ -37,7 +29,7 @@ PALETTE: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class RapportApp(App[None]):
+class RapportApp(BackgroundSyncApp):
     """Rapport's terminal workspace."""
 
     CSS_PATH = "app.tcss"
@@ -45,10 +37,8 @@ class RapportApp(App[None]):
     BINDING_GROUP_TITLE = "Rapport"
     PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = PALETTE
 
-    sync_status: reactive[str] = reactive("sync idle")
-    """What the background sync is doing, in a few words; every screen's StatusBar shows it."""
     COMMANDS = App.COMMANDS | {RapportCommands}
-    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (110, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Help", id="app.help"),
@@ -72,8 +62,6 @@ class RapportApp(App[None]):
         self.sync_interval = (self.opened.config.sync_interval_minutes * 60.0 if sync_interval is None
                               else sync_interval)
         self._sync_on_start = sync_on_start
-        self._sync_failures: list[str] = []
-        self._notified_failures: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield Static("")
@@ -82,14 +70,10 @@ class RapportApp(App[None]):
         from rapport.tui.app.screens.main import MainScreen
 
         self.push_screen(MainScreen())
-        if self._has_sources():
-            if self._sync_on_start:
-                self.action_sync()
-            if self.sync_interval > 0:
-                self.set_interval(self.sync_interval, self._timed_sync)
+        self.start_syncing(now=self._sync_on_start, every=self.sync_interval)
 
     def on_unmount(self) -> None:
-        self.workers.cancel_group(self, "imap-sync")  # the thread stops at its next batch boundary
+        self.workers.cancel_group(self, SYNC_GROUP)  # the thread stops at its next batch boundary
         self.opened.close()
 
     # -- routing ----------------------------------------------------------
@@ -139,17 +123,6 @@ class RapportApp(App[None]):
         if not message.failed:
             self._refresh_screens()
 
-    def _refresh_screens(self) -> None:
-        # Screens pull fresh rows themselves; cursors stay on the row they were on. Only the screens
-        # in view re-read now (the top one, and those a modal is drawn over): a hidden one re-reads
-        # when it comes back to the front (ReloadOnResume), not at every synced folder as well.
-        for screen in reversed(self.screen_stack):
-            mail_changed = getattr(screen, "mail_changed", None)
-            if mail_changed is not None:
-                mail_changed()
-            if not screen.is_modal:
-                break
-
     def account_picker(self, question: str, *, exclude: Iterable[int] = ()) -> AccountPicker:
         return AccountPicker(question, self.actions.search_accounts, exclude=frozenset(exclude))
 
@@ -174,80 +147,3 @@ class RapportApp(App[None]):
         account_id = await self.push_screen_wait(self.account_picker("Go to account (fuzzy name)"))
         if account_id is not None:
             self.open_account(account_id)
-
-    # -- sync -------------------------------------------------------------
-    def _has_sources(self) -> bool:
-        raw = self.opened.config.raw
-        return bool(raw.get("mailbox") or raw.get("maildir"))
-
-    def _sync_running(self) -> bool:
-        return any(w.group == "imap-sync" and w.is_running for w in self.workers)
-
-    def action_sync(self) -> None:
-        if not self._has_sources():
-            notify(self, "no [[mailbox]] or [[maildir]] in config.toml", severity="warning")
-            return
-        if self._sync_running():
-            return  # the running sync picks the new mail up; two would race for the same folders
-        self._sync_failures = []
-        self.sync_status = "syncing…"
-        self._sync_worker()
-
-    def _timed_sync(self) -> None:
-        if not self._sync_running():
-            self.action_sync()
-
-    @work(thread=True, exclusive=True, group="imap-sync", exit_on_error=False)
-    def _sync_worker(self) -> None:
-        # imapclient and the parser are imported only when a sync runs.
-        from rapport.mail.sync.engine import sync_on_this_thread
-
-        worker = get_current_worker()
-        self.post_message(SyncStarted())
-        try:
-            # Its own database connection (SQLite connections stay on their thread); stops between batches.
-            sync_on_this_thread(self.opened, report=reporter(self.post_message),
-                                should_stop=lambda: worker.is_cancelled)
-        except RapportError as exc:
-            self.post_message(SyncFailed(str(exc)))
-        self.post_message(SyncFinished(cancelled=worker.is_cancelled))
-
-    def action_cancel_sync(self) -> None:
-        if self._sync_running():
-            self.sync_status = "sync stopping…"
-        self.workers.cancel_group(self, "imap-sync")
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        # A crash in the sync thread ends in the status bar and one notification, never a traceback.
-        if event.worker.group == "imap-sync" and event.state == WorkerState.ERROR:
-            self.post_message(SyncFailed(f"sync crashed: {event.worker.error}"))
-            self.post_message(SyncFinished())
-
-    def on_sync_started(self, _message: SyncStarted) -> None:
-        self.sync_status = "syncing…"
-
-    def on_sync_progress(self, message: SyncProgress) -> None:
-        done = f" {message.done}/{message.total}" if message.total else ""
-        self.sync_status = f"syncing {message.folder}{done}"
-
-    def on_folder_synced(self, message: FolderSynced) -> None:
-        if message.changed:
-            self._refresh_screens()
-
-    def on_sync_failed(self, message: SyncFailed) -> None:
-        self._sync_failures.append(message.reason)
-
-    def on_sync_finished(self, message: SyncFinished) -> None:
-        stamp = datetime.now().strftime("%H:%M")  # local time: it is read by a person
-        failures = list(dict.fromkeys(self._sync_failures))
-        if message.cancelled:
-            self.sync_status = f"sync stopped {stamp}"
-        elif failures:
-            self.sync_status = f"sync failed {stamp}" + (f" ({len(failures)})" if len(failures) > 1 else "")
-        else:
-            self.sync_status = f"synced {stamp}"
-        # Each failure's full reason once (the status bar has no room for it), not at every interval.
-        for reason in failures:
-            if reason not in self._notified_failures:
-                notify(self, reason, title="sync failed", severity="error", timeout=30)
-        self._notified_failures = set(failures)

@@ -6,18 +6,20 @@ without a second list), plus the app's `PALETTE` entries for actions that have n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.screen import Screen
+from textual.widget import Widget
 
 from rapport.tui.app.safe import clean
 
 if TYPE_CHECKING:
+    from textual.app import App
     from textual.dom import DOMNode
-    from textual.screen import Screen
 
 # Cursor movement is what the keys are for; as palette commands they would only be noise.
 NAVIGATION = frozenset({"cursor_down", "cursor_up", "page_down", "page_up", "first", "last",
@@ -30,7 +32,7 @@ class PaletteCommand:
 
     label: str
     help: str
-    node: DOMNode
+    node: Widget | App[Any]
     action: str
 
 
@@ -53,7 +55,7 @@ def _key_text(node: DOMNode, binding: Binding) -> str:
     return node.app.get_key_display(binding)
 
 
-def _commands_of(node: DOMNode, seen: set[tuple[int, str]]) -> Iterator[PaletteCommand]:
+def _commands_of(node: Widget | App[Any], seen: set[tuple[int, str]]) -> Iterator[PaletteCommand]:
     by_action: dict[str, list[Binding]] = {}
     for binding in _own_bindings(node):
         if binding.action not in NAVIGATION:
@@ -77,7 +79,8 @@ def palette_commands(screen: Screen[Any]) -> list[PaletteCommand]:
         panes.remove(focused)
         panes.insert(0, focused)
     commands: list[PaletteCommand] = []
-    for node in [*panes, screen, screen.app]:
+    nodes: list[Widget | App[Any]] = [*panes, screen, screen.app]
+    for node in nodes:
         commands.extend(_commands_of(node, seen))
     app_actions = {c.action for c in commands if c.node is screen.app}
     for label, action, help_text in getattr(screen.app, "PALETTE", ()):
@@ -105,12 +108,12 @@ class RapportCommands(Provider):
             if score > 0:
                 yield Hit(score, matcher.highlight(label), self._runner(command), help=clean(command.help))
 
-    def _runner(self, command: PaletteCommand):  # noqa: ANN202
+    def _runner(self, command: PaletteCommand) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
             node = command.node
             # A pane's action works on its cursor row: give it the focus, as its key would need.
-            if node is not node.app and node is not node.screen and getattr(node, "can_focus", False):
-                node.focus()  # type: ignore[attr-defined]
+            if isinstance(node, Widget) and not isinstance(node, Screen) and node.can_focus:
+                node.focus()
             await node.run_action(command.action)
 
         return run

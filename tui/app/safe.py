@@ -15,8 +15,11 @@ from rich.text import Text
 from rapport.store.text import ESCAPE_SEQUENCE
 
 if TYPE_CHECKING:  # Textual's DOM types only for annotations
-    from textual.dom import DOMNode
+    from typing import Any
+
+    from textual.app import App
     from textual.notifications import SeverityLevel
+    from textual.widget import Widget
 
 # Escape sequences first (so their payload goes too), then any C0/C1 control left.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -37,7 +40,7 @@ def safe_text(text: str, style: str = "", *, keep_newlines: bool = False) -> Tex
     return Text(clean(text, keep_newlines=keep_newlines), style=style)
 
 
-def notify(node: DOMNode, message: str, *, title: str = "", severity: SeverityLevel = "information",
+def notify(node: Widget | App[Any], message: str, *, title: str = "", severity: SeverityLevel = "information",
            timeout: float | None = None) -> None:
     """Show a notification: message and title cleaned, never rendered as markup."""
     node.notify(clean(message, keep_newlines=True), title=clean(title), severity=severity, timeout=timeout,

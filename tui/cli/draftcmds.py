@@ -93,16 +93,16 @@ def run_templates(args: argparse.Namespace) -> int:
 def _deliver_single(opened: Any, args: argparse.Namespace, draft: Any, *, thread: Any,
                     account_id: int | None, contact_id: int | None, deal_id: int | None) -> None:
     """--edit in $EDITOR, then send (--send) or save as a draft; print where it went."""
+    from rapport.mail.config import smtp_settings
     from rapport.mail.draft.editor import edit_text
     from rapport.mail.send.compose import build_email, draft_from_text, draft_to_text
-    from rapport.mail.send.outbox import save_draft, send_and_record
-    from rapport.mail.send.smtp import smtp_settings
+    from rapport.mail.send.outbox import TimelineLinks, save_draft, send_and_record
 
     db, config = opened.db, opened.config
     if args.edit:
         draft = draft_from_text(edit_text(draft_to_text(draft)), draft)
     msg = build_email(draft, config.me, thread=thread)
-    who = dict(account_id=account_id, contact_id=contact_id, deal_id=deal_id)
+    who = TimelineLinks(account_id=account_id, contact_id=contact_id, deal_id=deal_id)
     if args.send:
         settings = smtp_settings(config.raw)
         if settings is None:
@@ -177,7 +177,7 @@ def _promotion(args: argparse.Namespace) -> Any:
 def preview_text(msg: Any) -> str:
     """The message as a reader sees it: decoded headers and text, never raw QP or RFC 2047;
     control characters and escape sequences removed (names come from imported files)."""
-    from rapport.mail.message.parse import clean_text
+    from rapport.store.text import clean_text
 
     lines = [f"{name}: {msg[name]}" for name in ("From", "To", "Cc", "Subject") if msg[name]]
     part = msg.get_body(("plain",))
@@ -198,9 +198,9 @@ def _print_problems(result: Any) -> None:
 
 
 def run_announce(args: argparse.Namespace) -> int:
+    from rapport.mail.config import smtp_settings
     from rapport.mail.draft.render import load_template
     from rapport.mail.send.announce import run_announcement, summary_line
-    from rapport.mail.send.smtp import smtp_settings
     from rapport.tui.cli.common import open_ws
 
     if args.limit is not None and args.limit < 1:

@@ -10,7 +10,7 @@ import argparse
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from rapport.store.errors import RapportError
 
@@ -35,7 +35,7 @@ def add_home_option(parser: argparse.ArgumentParser) -> None:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         # Bad input is one line and exit 2, as everywhere else; the usage is one --help away.
         self.exit(2, f"rapport: {message} (see {self.prog} --help)\n")
 

@@ -9,7 +9,6 @@ seed the workspace is identical. Parametrised sizes let the TUI benchmark build 
 
 from __future__ import annotations
 
-import importlib
 import json
 import random
 import shutil
@@ -22,6 +21,7 @@ from pathlib import Path
 import platformdirs
 from sqlite_utils import Database
 
+from rapport.mail.sync.maildir import sync_maildir
 from rapport.store.book import accounts as acc
 from rapport.store.book import activities as act
 from rapport.store.book import contacts as con
@@ -302,23 +302,14 @@ def _build_book(opened: OpenWorkspace, rng: random.Random, *, n_accounts: int,
     return accounts
 
 
-def ingest_maildir(opened: OpenWorkspace, maildir: Path, progress: Progress | None) -> bool:
-    """Sync the demo Maildir through the real ingest path; False while that layer is missing."""
-    try:
-        module = importlib.import_module("rapport.mail.sync.maildir")
-    except ModuleNotFoundError as exc:
-        if exc.name != "rapport.mail.sync.maildir":
-            raise
-        if progress:
-            progress("mail ingest not available yet: the Maildir was written, not synced")
-        return False
-    summary = module.sync_maildir(opened.db, mailbox=MAILBOX, path=maildir,
+def ingest_maildir(opened: OpenWorkspace, maildir: Path) -> None:
+    """Sync the demo Maildir through the real ingest path (the one `rapport sync` takes)."""
+    summary = sync_maildir(opened.db, mailbox=MAILBOX, path=maildir,
                                   my_addresses=opened.config.me.all_addresses)
     errors = [summary.error] if summary.error else []
     errors += [f.error for f in summary.folders if f.error]
     if errors:
         raise WorkspaceError(f"demo mail could not be ingested: {errors[0]}")
-    return True
 
 
 def build_demo(
@@ -352,7 +343,7 @@ def build_demo(
                              today=today)
         write_maildir(maildir, mail, progress)
         say("ingesting the Maildir")
-        ingest_maildir(opened, maildir, progress)
+        ingest_maildir(opened, maildir)
     except BaseException:
         opened.close()
         raise

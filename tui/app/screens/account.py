@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from rapport.store.book import accounts, contacts, deals
+from rapport.tui.app.rapport_app import rapport_app
 from rapport.tui.app.safe import notify
 from rapport.tui.app.screens.pick import PickScreen
 from rapport.tui.app.screens.resume import ReloadOnResume
@@ -70,7 +71,7 @@ class AccountScreen(ReloadOnResume, Screen[None]):
 
     @property
     def rapport(self) -> RapportApp:
-        return self.app  # type: ignore[return-value]
+        return rapport_app(self)
 
     @property
     def timeline(self) -> Timeline:

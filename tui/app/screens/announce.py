@@ -70,8 +70,8 @@ def _load_promotion(text: str) -> Any:
 
 async def _setup(app: Any, choices: list[tuple[str, str]],
                  broken: list[tuple[str, str]]) -> None:
+    from rapport.mail.config import smtp_settings
     from rapport.mail.draft.render import load_template
-    from rapport.mail.send.smtp import smtp_settings
 
     name = await app.push_screen_wait(TemplatePicker(choices, "Announce with template:",
                                                      broken=broken))

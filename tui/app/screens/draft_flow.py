@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import subprocess
 from email.message import EmailMessage
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
@@ -24,6 +24,9 @@ from textual.widgets.option_list import Option
 from rapport.store.errors import RapportError
 from rapport.tui.app.messages import StoreChanged
 from rapport.tui.app.safe import notify, safe_text
+
+if TYPE_CHECKING:
+    from rapport.mail.send.outbox import TimelineLinks
 
 
 class TemplatePicker(ModalScreen[str | None]):
@@ -105,7 +108,7 @@ def edit_in_editor(app: Any, text: str) -> str:
 
 
 def _compose_reply(app: Any, account_id: int | None, message_id: int,
-                   template: str) -> tuple[EmailMessage, dict[str, int | None]] | None:
+                   template: str) -> tuple[EmailMessage, TimelineLinks] | None:
     """Render, edit and compose on the UI thread; None (after a notification) when it failed."""
     from rapport.mail.draft.reply import prepare_reply
     from rapport.mail.send.compose import build_email, draft_from_text, draft_to_text
@@ -126,7 +129,7 @@ def _compose_reply(app: Any, account_id: int | None, message_id: int,
                  "deal_id": prepared.deal_id}
 
 
-def _save_in_thread(app: Any, msg: EmailMessage, who: dict[str, int | None]) -> None:
+def _save_in_thread(app: Any, msg: EmailMessage, who: TimelineLinks) -> None:
     """The worker: APPEND to Drafts (or write outbox/) on this thread's own connection."""
     from rapport.mail.send.outbox import save_draft
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -13,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from rapport.store.views import queries
+from rapport.tui.app.rapport_app import rapport_app
 from rapport.tui.app.safe import clean
 from rapport.tui.app.screens.resume import ReloadOnResume
 from rapport.tui.app.widgets.inbox_list import InboxList
@@ -36,7 +38,7 @@ class MainScreen(ReloadOnResume, Screen[None]):
 
     @property
     def rapport(self) -> RapportApp:
-        return self.app  # type: ignore[return-value]
+        return rapport_app(self)
 
     @property
     def pipeline(self) -> PipelineList:
@@ -116,14 +118,14 @@ class MainScreen(ReloadOnResume, Screen[None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.query_one("#search").display = False
-        self.inbox.change_filter(text=event.value.strip())
+        self.inbox.filter = replace(self.inbox.filter, text=event.value.strip())
         self.inbox.focus()
 
     def action_clear_search(self) -> None:
         box = self.query_one("#search", Input)
         box.display = False
         if self.filter.text:
-            self.inbox.change_filter(text="")
+            self.inbox.filter = replace(self.inbox.filter, text="")
         self.inbox.focus()
 
     def on_row_list_selected(self, event: RowList.Selected) -> None:

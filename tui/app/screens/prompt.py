@@ -14,8 +14,9 @@ from textual.widgets import Input, Static
 from rapport.store.errors import RapportError
 from rapport.tui.app.safe import clean, safe_text
 
-# Returns None when the answer is fine, else the one-line reason (shown under the input).
-Check = Callable[[str], None]
+# Refuses an answer by raising RapportError (its message is shown under the input); what it
+# returns is not used, so a parser such as check_due serves as its own check.
+Check = Callable[[str], object]
 
 
 class PromptScreen(ModalScreen[str | None]):

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from rapport.mail.message.parse import quote_runs
 from rapport.store.mailstore.messages import Message
+from rapport.tui.app.rapport_app import rapport_app
 from rapport.tui.app.safe import clean
 from rapport.tui.app.widgets.status_bar import StatusBar
 from rapport.tui.app.widgets.when import long_moment
@@ -106,8 +107,7 @@ class ReaderScreen(Screen[None]):
 
     def action_reply(self) -> None:
         accounts = self.message.accounts
-        self.app.start_reply(accounts[0][0] if accounts else None,  # type: ignore[attr-defined]
-                             self.message.id)
+        rapport_app(self).start_reply(accounts[0][0] if accounts else None, self.message.id)
 
     def action_scroll(self, direction: str) -> None:
         scroller = self.query_one("#reader", VerticalScroll)

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from rapport.store.views import queries
+from rapport.tui.app.rapport_app import rapport_app
 from rapport.tui.app.safe import notify
 from rapport.tui.app.screens.resume import ReloadOnResume
 from rapport.tui.app.widgets.rowlist import RowList, line, role
@@ -58,7 +59,7 @@ class TodayScreen(ReloadOnResume, Screen[None]):
 
     @property
     def rapport(self) -> RapportApp:
-        return self.app  # type: ignore[return-value]
+        return rapport_app(self)
 
     def compose(self) -> ComposeResult:
         yield Static(Text(" Today", style="bold"), id="today-title")

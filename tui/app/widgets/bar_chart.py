@@ -103,7 +103,8 @@ class BarChart(PlotextPlot):
             plt.multiple_bar(
                 self.labels,
                 [[b.value for b in self.bars], [b.weighted for b in self.bars]],
-                labels=["value", "weighted"],
+                # textual-plotext's stub names this `label`; plotext itself takes `labels`.
+                labels=["value", "weighted"],  # type: ignore[call-arg]
             )
             top = max(b.value for b in self.bars)
             ticks = [top * i / 4 for i in range(5)] if top else [0.0]

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.reactive import reactive
 
 from rapport.store.views import queries
+from rapport.tui.app.rapport_app import rapport_app
 from rapport.tui.app.safe import notify
 from rapport.tui.app.screens.pick import PickScreen
 from rapport.tui.app.widgets.rowlist import RowList, line, role
@@ -70,7 +71,7 @@ class InboxList(RowList):
 
     @property
     def rapport(self) -> RapportApp:
-        return self.app  # type: ignore[return-value]
+        return rapport_app(self)
 
     # -- data -------------------------------------------------------------
     def reload(self, keep: bool = True) -> None:
@@ -85,26 +86,23 @@ class InboxList(RowList):
         self.cursor = 0
         self.reload(keep=False)
 
-    def change_filter(self, **changes: object) -> None:
-        self.filter = replace(self.filter, **changes)  # type: ignore[arg-type]
-
     # -- filters ----------------------------------------------------------
     def action_toggle_unassigned(self) -> None:
-        self.change_filter(unassigned=not self.filter.unassigned)
+        self.filter = replace(self.filter, unassigned=not self.filter.unassigned)
 
     def action_toggle_unread(self) -> None:
-        self.change_filter(unread=not self.filter.unread)
+        self.filter = replace(self.filter, unread=not self.filter.unread)
 
     def action_filter_account(self) -> None:
         if self.filter.account_id is not None:
-            self.change_filter(account_id=None)
+            self.filter = replace(self.filter, account_id=None)
             return
         row = self.current_row
         ids = self.rapport.actions.account_ids(row.id) if row else []
         if not ids:
             notify(self, "this message belongs to no account", severity="warning")
             return
-        self.change_filter(account_id=ids[0])
+        self.filter = replace(self.filter, account_id=ids[0])
 
     # -- message keys -----------------------------------------------------
     def action_reply(self) -> None:

@@ -13,6 +13,7 @@ from textual.message import Message
 
 from rapport.store.book.deals import Deal
 from rapport.store.views import queries
+from rapport.tui.app.rapport_app import rapport_app
 from rapport.tui.app.safe import notify
 from rapport.tui.app.widgets.rowlist import RowList, line, role
 from rapport.tui.app.widgets.when import WIDTH, short_day
@@ -74,7 +75,7 @@ class PipelineList(RowList):
 
     @property
     def rapport(self) -> RapportApp:
-        return self.app  # type: ignore[return-value]
+        return rapport_app(self)
 
     def _deal(self) -> Deal | None:
         row = self.current_row

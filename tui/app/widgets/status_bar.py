@@ -68,7 +68,7 @@ class FittingFooter(Footer):
         palette = [w for w in widgets if w.has_class("-command-palette")]
         units = _units([w for w in widgets if w not in palette])
         self._laid_out_width = self.size.width or self._expected_width()
-        room = self._laid_out_width - sum(_key_width(p) + 1 for p in palette)  # type: ignore[arg-type]
+        room = self._laid_out_width - sum(_unit_width([p]) + 1 for p in palette)
         room -= sum(_unit_width(unit) for unit in units if _is_help(unit))
         for unit in units:
             if not _is_help(unit):

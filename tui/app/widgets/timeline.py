@@ -14,6 +14,7 @@ from textual.message import Message
 from rapport.store.book.activities import RESOLVABLE
 from rapport.store.book.deals import Deal
 from rapport.store.views import queries
+from rapport.tui.app.rapport_app import rapport_app
 from rapport.tui.app.safe import notify
 from rapport.tui.app.screens.pick import PickScreen
 from rapport.tui.app.widgets.rowlist import RowList, line, role
@@ -85,7 +86,7 @@ class Timeline(RowList):
 
     @property
     def rapport(self) -> RapportApp:
-        return self.app  # type: ignore[return-value]
+        return rapport_app(self)
 
     def reload(self) -> None:
         """Re-read the timeline's index; lines are read a page at a time as they are shown."""

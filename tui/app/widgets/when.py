@@ -25,9 +25,10 @@ def short_day(day: date | str | None, today: date) -> str:
     """A date: 'today', '18 Nov' in this year, '2025-11-18' in any other ('' for none)."""
     if isinstance(day, str):
         try:
-            day = date.fromisoformat(day[:10])
+            parsed = date.fromisoformat(day[:10])
         except ValueError:
             return day
+        day = parsed
     if day is None:
         return ""
     if day == today:
