@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from rapport.mail.draft.render import Draft
-from rapport.mail.message.parse import parse_message
+from rapport.mail.message.decode import decode_message
 from rapport.mail.send.compose import (
     build_email,
     draft_from_text,
@@ -66,7 +66,7 @@ def test_reply_recipients_threading_and_body_parse_back() -> None:
         "> Hello Zoë,\n>\n> what is the price?\n"
     )
     # Rapport's own parser (what sync stores) reads back exactly what we meant to write.
-    parsed = parse_message(raw)
+    parsed = decode_message(raw)
     assert (parsed.message_id, parsed.in_reply_to, parsed.refs) == (
         "draft-1@rapport.example", "orig-2@acme.example",
         ("root@acme.example", "orig-1@acme.example", "orig-2@acme.example"))
@@ -213,7 +213,7 @@ def test_ingest_drops_unicode_line_separators_from_headers() -> None:
     raw = (f'From: "Bo\u2028b" <bob@x.example>\r\nTo: zoe@rapport.example\r\n'
            f"Subject: =?utf-8?b?{word}?=\r\nMessage-ID: <h2@x.example>\r\n"
            "Date: Mon, 2 Nov 2026 10:15:00 +0000\r\n\r\nbody\r\n").encode()
-    parsed = parse_message(raw)
+    parsed = decode_message(raw)
     assert len(parsed.subject.splitlines()) == 1 and "\u2028" not in parsed.subject
     assert parsed.subject.startswith("Hi") and parsed.subject.endswith("Bcc: e@evil.example!")
     assert len(parsed.from_name.splitlines()) == 1

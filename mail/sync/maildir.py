@@ -28,7 +28,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from rapport.mail.message.bounces import with_bounces
-from rapport.mail.message.parse import parse_message
+from rapport.mail.message.decode import decode_message
 from rapport.mail.sync.events import (
     FolderDone,
     FolderProgress,
@@ -44,6 +44,7 @@ from rapport.mail.sync.events import (
 )
 from rapport.store.mailstore import messages as store
 from rapport.store.mailstore.bounces import UnsubscribeRules
+from rapport.store.mailstore.messages import NewMessage
 from rapport.store.timeutil import to_utc_text
 
 BATCH_SIZE = 500
@@ -170,6 +171,17 @@ def _mtime_utc(path: Path) -> str:
         return store.EPOCH_UTC
 
 
+def message_from_bytes(item: MaildirFile, raw: bytes) -> NewMessage:
+    """The NewMessage of one file's bytes: flags from its name, its mtime for a missing Date."""
+    flags = [_FLAG_LETTERS[c] for c in item.flags if c in _FLAG_LETTERS]
+    return decode_message(raw, uid=item.uid, flags=flags, fallback_date_utc=_mtime_utc(item.path))
+
+
+def message_from_file(item: MaildirFile) -> NewMessage:
+    """The NewMessage of one file (OSError when it cannot be read)."""
+    return message_from_bytes(item, item.path.read_bytes())
+
+
 def _write_back_flags(
     db: Database, folder_id: int, on_disk: dict[int, MaildirFile]
 ) -> dict[int, MaildirFile]:
@@ -274,11 +286,7 @@ def _sync_folder(
                 report(MessageSkipped(mailbox, name, item.uid, f"{item.path.name}: {exc.strerror}"))
                 skipped += 1
                 continue
-            flags = [_FLAG_LETTERS[c] for c in item.flags if c in _FLAG_LETTERS]
-            batch.append(with_bounces(
-                parse_message(
-                    raw, uid=item.uid, flags=flags, fallback_date_utc=_mtime_utc(item.path)
-                ), raw))
+            batch.append(with_bounces(message_from_bytes(item, raw), raw))
         if batch:
             added += store.save_batch(
                 db,

@@ -177,7 +177,7 @@ def _promotion(args: argparse.Namespace) -> Any:
 def preview_text(msg: Any) -> str:
     """The message as a reader sees it: decoded headers and text, never raw QP or RFC 2047;
     control characters and escape sequences removed (names come from imported files)."""
-    from rapport.mail.message.parse import clean_text
+    from rapport.store.text import clean_text
 
     lines = [f"{name}: {msg[name]}" for name in ("From", "To", "Cc", "Subject") if msg[name]]
     part = msg.get_body(("plain",))
