@@ -21,6 +21,7 @@ from rapport.mail.send.compose import (
 )
 from rapport.store.config import Me
 from rapport.store.errors import InputError
+from rapport.store.mailstore.messages import format_addresses
 
 ME = Me(name="Zoë Müller", email="zoe@rapport.example", signature="Zoë Müller\nRapport GmbH",
         addresses=("zoe.private@alt.example",))
@@ -278,3 +279,14 @@ def test_composed_bytes_read_back_as_the_email_package_builds_them(changes: dict
     assert composed.recipients == tuple(
         a.addr_spec for h in ("To", "Cc") if ref[h] for a in ref[h].addresses)
     assert composed.email().as_bytes() == raw  # read back, written out unchanged
+
+
+def test_reply_all_keeps_recipients_whose_names_hold_brackets() -> None:
+    # Stored as the sync stores it (decoder, then the store's address formatting): the reply
+    # reads it back with the decoder's reader, not the strict grammar that loses such names.
+    incoming = decode_message(b"From: alice@acme.example\nTo: zoe@rapport.example, "
+                              b"ACME [Sales] <sales@acme.example>\nSubject: s\n\nhi\n")
+    stored = format_addresses(incoming.to)
+    assert stored == "zoe@rapport.example, ACME [Sales] <sales@acme.example>"
+    filled, _ = reply_draft(DRAFT, _original(reply_to="", to_addrs=stored, cc_addrs=""), ME)
+    assert filled.cc == '"ACME [Sales]" <sales@acme.example>'  # the name kept, now quoted

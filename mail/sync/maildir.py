@@ -11,8 +11,8 @@ re-flagged — nothing is re-read and nothing duplicated. Flags changed in Rappo
 written back by renaming the file, as a Maildir client must.
 
 Like notmuch, a rerun first compares each folder's directory mtimes (new/ and cur/) with the
-stamp stored at the last sync — kept in the folder's `highestmodseq` column, which plays the
-same role for a Maildir as HIGHESTMODSEQ does for IMAP — and skips unchanged folders unlisted.
+stamp stored at the last sync (the folder's `maildir_mtime_ns`, which plays the role
+HIGHESTMODSEQ plays for IMAP) and skips unchanged folders unlisted.
 """
 
 from __future__ import annotations
@@ -254,7 +254,7 @@ def _sync_folder(
         _write_back_flags(db, folder.id, scan_folder(directory))
     # Stat before listing: whatever lands after the stat moves the stamp past the stored one.
     stamp = folder_stamp(directory)
-    if stamp and stamp == folder.highestmodseq:
+    if stamp and stamp == folder.maildir_mtime_ns:
         report(FolderStarted(mailbox, name, 0))
         report(FolderDone(mailbox, name, unchanged=True))
         return FolderSummary(name), folder.id, stamp
@@ -346,7 +346,7 @@ def sync_maildir(
     with db.atomic():
         for _, folder_id, stamp in results:
             if stamp is not None:
-                store.mark_folder_synced(db, folder_id, highestmodseq=stamp)
+                store.mark_folder_synced(db, folder_id, maildir_mtime_ns=stamp)
     summaries = [summary for summary, _, _ in results]
     if should_stop():
         return SyncSummary(mailbox, tuple(summaries))
