@@ -76,7 +76,9 @@ def decode_body_part(
 ) -> str:
     """One text part's bytes as clean text (HTML converted); never raises."""
     # CRLF as the server sends it, LF as a Maildir file may hold it: the same text either way.
-    data = transfer_decode(payload.replace(b"\r\n", b"\n"), transfer_encoding)
+    if b"\r\n" in payload:
+        payload = payload.replace(b"\r\n", b"\n")
+    data = transfer_decode(payload, transfer_encoding)
     text = decode_bytes(data, charset)
     if content_type.strip().lower() == "text/html":
         text = html_to_text(text)
@@ -84,5 +86,5 @@ def decode_body_part(
 
 
 def join_texts(texts: list[str]) -> str:
-    """The body a reader sees: the kept text parts, a blank line apart."""
-    return clean_text("\n\n".join(t for t in texts if t.strip()))[:MAX_BODY_CHARS]
+    """The body a reader sees: the kept text parts (each cleaned already), a blank line apart."""
+    return "\n\n".join(t for t in texts if t.strip())[:MAX_BODY_CHARS]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 
 from rapport.mail.message.body import decode_body_part, join_texts
+from rapport.mail.message.charset import unescape_surrogates
 from rapport.mail.message.flags import Flags, flag_tuple
 from rapport.mail.message.headers import ParsedHeaders, parse_header_block
 from rapport.mail.message.mime import (
@@ -23,6 +24,7 @@ from rapport.mail.message.mime import (
 from rapport.mail.message.snippet import make_snippet
 from rapport.mail.message.structure import parse_structure, wire_size
 from rapport.store.mailstore.messages import EPOCH_UTC, NewMessage
+from rapport.store.text import clean_line
 
 SYNTHETIC_DOMAIN = "rapport.invalid"
 
@@ -32,7 +34,7 @@ def synthetic_message_id(headers: ParsedHeaders, body: str) -> str:
     whichever source it was read."""
     # The Date header as written, not date_utc: a missing or unreadable date falls back to a
     # time that differs by source (INTERNALDATE, a file's mtime).
-    fields = (headers.date_header, headers.from_name, headers.from_addr, repr(headers.to),
+    fields = (clean_line(unescape_surrogates(headers.date_header)), headers.from_name, headers.from_addr, repr(headers.to),
               repr(headers.cc), headers.subject, headers.in_reply_to, " ".join(headers.refs), body)
     digest = hashlib.sha256("\n".join(fields).encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return f"{digest}@{SYNTHETIC_DOMAIN}"

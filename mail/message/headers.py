@@ -49,7 +49,7 @@ class ParsedHeaders:
     cc: AddressList
     reply_to: AddressList
     subject: str
-    date_header: str = ""  # the Date header as written, for the made-up Message-ID
+    date_header: str = ""  # the raw Date header, for the made-up Message-ID
 
 
 def _ids(value: str) -> list[str]:
@@ -150,7 +150,7 @@ def headers_from(msg: EmailMessage, fallback_date_utc: str) -> ParsedHeaders:
         cc=parse_addresses(raw.get("cc", [])),
         reply_to=parse_addresses(raw.get("reply-to", [])),
         subject=decode_header_value(get("subject"))[:1000],
-        date_header=clean_line(unescape_surrogates(get("date")))[:200],
+        date_header=get("date"),
     )
 
 
