@@ -172,9 +172,11 @@ def _mtime_utc(path: Path) -> str:
 
 
 def message_from_bytes(item: MaildirFile, raw: bytes) -> NewMessage:
-    """The NewMessage of one file's bytes: flags from its name, its mtime for a missing Date."""
+    """The NewMessage of one file's bytes: flags from its name, its mtime for a missing Date,
+    the failed recipients when it is a bounce."""
     flags = [_FLAG_LETTERS[c] for c in item.flags if c in _FLAG_LETTERS]
-    return decode_message(raw, uid=item.uid, flags=flags, fallback_date_utc=_mtime_utc(item.path))
+    msg = decode_message(raw, uid=item.uid, flags=flags, fallback_date_utc=_mtime_utc(item.path))
+    return with_bounces(msg, raw)
 
 
 def message_from_file(item: MaildirFile) -> NewMessage:
@@ -286,7 +288,7 @@ def _sync_folder(
                 report(MessageSkipped(mailbox, name, item.uid, f"{item.path.name}: {exc.strerror}"))
                 skipped += 1
                 continue
-            batch.append(with_bounces(message_from_bytes(item, raw), raw))
+            batch.append(message_from_bytes(item, raw))
         if batch:
             added += store.save_batch(
                 db,
