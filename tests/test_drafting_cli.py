@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rapport.mail.message.parse import parse_message
+from rapport.mail.message.decode import decode_message
 from rapport.store.book.accounts import create_account
 from rapport.store.book.activities import list_activities
 from rapport.store.book.contacts import create_contact
@@ -40,7 +40,7 @@ def _workspace(home: Path, extra_toml: str = "") -> int:
     create_contact(opened.db, account_id=account.id, name="Alice Martin",
                    emails=["alice@acme.example"])
     folder = get_or_create_folder(opened.db, "local", "INBOX", "inbox")
-    save_batch(opened.db, folder.id, [parse_message(ORIGINAL, uid=1)], last_uid=1,
+    save_batch(opened.db, folder.id, [decode_message(ORIGINAL, uid=1)], last_uid=1,
                uidvalidity=1, highestmodseq=None, my_addresses=frozenset({"sam@rapport.example"}))
     opened.close()
     return account.id
@@ -89,7 +89,7 @@ def test_reply_lands_in_imap_drafts_with_draft_flag(home: Path, imap_user) -> No
         [data] = client.fetch(client.search("ALL"), [b"BODY.PEEK[]"]).values()
     raw = data[b"BODY[]"]
     _check_reply(raw)
-    parsed = parse_message(raw)
+    parsed = decode_message(raw)
     assert (parsed.in_reply_to, parsed.refs) == (
         "orig-7@acme.example", ("root-7@acme.example", "orig-7@acme.example"))
     assert not (home / "outbox").exists()
@@ -300,7 +300,7 @@ def test_reply_to_a_stored_message_with_line_separators_in_its_subject(
     _workspace(home)
     opened = open_workspace(home)
     folder = get_or_create_folder(opened.db, "local", "INBOX", "inbox")
-    hostile = replace(parse_message(ORIGINAL.replace(b"orig-7", b"hostile-1"), uid=2),
+    hostile = replace(decode_message(ORIGINAL.replace(b"orig-7", b"hostile-1"), uid=2),
                       subject="Hi\u2028Bcc: e@evil.example\u2029x")
     save_batch(opened.db, folder.id, [hostile], last_uid=2, uidvalidity=1, highestmodseq=None,
                my_addresses=frozenset({"sam@rapport.example"}))

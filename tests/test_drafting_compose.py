@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from rapport.mail.draft.render import Draft
-from rapport.mail.message.parse import parse_message
+from rapport.mail.message.decode import decode_message
 from rapport.mail.send.compose import (
     build_email,
     draft_from_text,
@@ -21,6 +21,7 @@ from rapport.mail.send.compose import (
 )
 from rapport.store.config import Me
 from rapport.store.errors import InputError
+from rapport.store.mailstore.messages import format_addresses
 
 ME = Me(name="Zoë Müller", email="zoe@rapport.example", signature="Zoë Müller\nRapport GmbH",
         addresses=("zoe.private@alt.example",))
@@ -66,7 +67,7 @@ def test_reply_recipients_threading_and_body_parse_back() -> None:
         "> Hello Zoë,\n>\n> what is the price?\n"
     )
     # Rapport's own parser (what sync stores) reads back exactly what we meant to write.
-    parsed = parse_message(raw)
+    parsed = decode_message(raw)
     assert (parsed.message_id, parsed.in_reply_to, parsed.refs) == (
         "draft-1@rapport.example", "orig-2@acme.example",
         ("root@acme.example", "orig-1@acme.example", "orig-2@acme.example"))
@@ -213,7 +214,7 @@ def test_ingest_drops_unicode_line_separators_from_headers() -> None:
     raw = (f'From: "Bo\u2028b" <bob@x.example>\r\nTo: zoe@rapport.example\r\n'
            f"Subject: =?utf-8?b?{word}?=\r\nMessage-ID: <h2@x.example>\r\n"
            "Date: Mon, 2 Nov 2026 10:15:00 +0000\r\n\r\nbody\r\n").encode()
-    parsed = parse_message(raw)
+    parsed = decode_message(raw)
     assert len(parsed.subject.splitlines()) == 1 and "\u2028" not in parsed.subject
     assert parsed.subject.startswith("Hi") and parsed.subject.endswith("Bcc: e@evil.example!")
     assert len(parsed.from_name.splitlines()) == 1
@@ -278,3 +279,14 @@ def test_composed_bytes_read_back_as_the_email_package_builds_them(changes: dict
     assert composed.recipients == tuple(
         a.addr_spec for h in ("To", "Cc") if ref[h] for a in ref[h].addresses)
     assert composed.email().as_bytes() == raw  # read back, written out unchanged
+
+
+def test_reply_all_keeps_recipients_whose_names_hold_brackets() -> None:
+    # Stored as the sync stores it (decoder, then the store's address formatting): the reply
+    # reads it back with the decoder's reader, not the strict grammar that loses such names.
+    incoming = decode_message(b"From: alice@acme.example\nTo: zoe@rapport.example, "
+                              b"ACME [Sales] <sales@acme.example>\nSubject: s\n\nhi\n")
+    stored = format_addresses(incoming.to)
+    assert stored == "zoe@rapport.example, ACME [Sales] <sales@acme.example>"
+    filled, _ = reply_draft(DRAFT, _original(reply_to="", to_addrs=stored, cc_addrs=""), ME)
+    assert filled.cc == '"ACME [Sales]" <sales@acme.example>'  # the name kept, now quoted

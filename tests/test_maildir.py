@@ -8,11 +8,14 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlite_utils import Database
 
 from rapport.mail.sync.events import FolderDone
 from rapport.mail.sync.maildir import sync_maildir
 from rapport.store.book import accounts
+from rapport.store.db import open_database
 from rapport.store.mailstore import messages as store
+from rapport.store.migrations import migrations, schema_version
 from rapport.store.session import OpenWorkspace
 
 ME = frozenset({"me@vendor.example"})
@@ -157,7 +160,7 @@ def test_unchanged_folders_are_skipped_by_directory_stamp(ws: OpenWorkspace, mai
     sync(ws, maildir)
     inbox = [f for f in store.list_folders(ws.db, "local") if f.name == "INBOX"][0]
     stamps = [(maildir / sub).stat().st_mtime_ns for sub in ("cur", "new")]
-    assert inbox.highestmodseq == max(stamps)
+    assert inbox.maildir_mtime_ns == max(stamps) and inbox.highestmodseq is None
 
     # A file slipped in while the directory stamp stays old is not even listed: proof of the skip.
     drop(maildir, "sneaky", "bob@acme.example")
@@ -166,3 +169,29 @@ def test_unchanged_folders_are_skipped_by_directory_stamp(ws: OpenWorkspace, mai
     # Any real change moves the stamp, and the folder is listed again.
     drop(maildir, "in9", "bob@acme.example")
     assert sync(ws, maildir).added == 2
+
+
+def test_upgrade_moves_maildir_stamps_out_of_the_imap_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = Database(path)
+    migrations.apply(old, stop_before="m009_maildir_mtimes")
+    # As a release before m009 left them: a Maildir folder (no UIDVALIDITY) with its directory
+    # stamp in highestmodseq, an IMAP folder with a real HIGHESTMODSEQ, one never synced.
+    old.execute("INSERT INTO folders (mailbox, name, highestmodseq) VALUES "
+                "('local', 'INBOX', 1733390000123456789)")
+    old.execute("INSERT INTO folders (mailbox, name, uidvalidity, highestmodseq) VALUES "
+                "('work', 'INBOX', 7, 4242)")
+    old.execute("INSERT INTO folders (mailbox, name) VALUES ('work', 'Sent')")
+    old.conn.commit()
+    old.close()
+
+    db = open_database(path)
+    try:
+        assert schema_version(db) >= 9
+        folders = {(f.mailbox, f.name): f for f in store.list_folders(db)}
+    finally:
+        db.close()
+    local, work, sent = folders["local", "INBOX"], folders["work", "INBOX"], folders["work", "Sent"]
+    assert (local.maildir_mtime_ns, local.highestmodseq) == (1733390000123456789, None)
+    assert (work.maildir_mtime_ns, work.highestmodseq) == (None, 4242)
+    assert (sent.maildir_mtime_ns, sent.highestmodseq) == (None, None)

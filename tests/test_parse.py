@@ -8,14 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from rapport.mail.message.parse import (
-    clean_line,
-    decode_body_part,
-    html_to_text,
-    make_snippet,
-    parse_header_block,
-    parse_message,
-)
+from rapport.mail.message.body import decode_body_part, html_to_text
+from rapport.mail.message.decode import decode_message
+from rapport.mail.message.headers import parse_header_block
+from rapport.mail.message.snippet import make_snippet
+from rapport.store.text import clean_line
 
 ESCAPES = ("\x1b", "\x07", "\x9b", "\r", "\x00")
 
@@ -38,7 +35,7 @@ def test_every_corpus_message_parses_into_clean_fields(corpus_dir: Path) -> None
     assert len(files) > 14_000
     with_sender = 0
     for path in files:
-        msg = parse_message(path.read_bytes(), uid=1)
+        msg = decode_message(path.read_bytes(), uid=1)
         assert msg.message_id and "<" not in msg.message_id, path
         assert len(msg.date_utc) == 20 and msg.date_utc.endswith("Z"), path
         for value in (msg.subject, msg.from_name, msg.from_addr, msg.snippet):
@@ -60,7 +57,7 @@ def test_subjects_match_stalwart_expectations(corpus_dir: Path) -> None:
         if not eml.exists() or not subjects or "Text" not in subjects[0]:
             continue
         want = clean_line(subjects[0]["Text"])
-        got = parse_message(eml.read_bytes()).subject
+        got = decode_message(eml.read_bytes()).subject
         if "\ufffd" in want:
             # stalwart gives up on raw 8-bit Latin-1 subjects; we recover them.
             assert "\ufffd" not in got and got.replace("ö", "\ufffd") == want, eml
@@ -74,7 +71,7 @@ def test_subjects_match_stalwart_expectations(corpus_dir: Path) -> None:
 def test_reply_snippets_match_talon_expectations(corpus_dir: Path) -> None:
     talon = corpus_dir / "reply-parsing" / "talon"
     for eml in sorted((talon / "standard_replies").glob("*.eml")):
-        assert parse_message(eml.read_bytes()).snippet == "Hello", eml
+        assert decode_message(eml.read_bytes()).snippet == "Hello", eml
     for html in sorted((talon / "html_replies").glob("*.html")):
         snippet = make_snippet(html_to_text(html.read_text(errors="replace")))
         assert snippet == "Hi. I am fine. Thanks, Alex", html
@@ -124,7 +121,7 @@ def test_html_only_mail_becomes_text() -> None:
             b"<script>alert(1)</script></body></html>"
         )
     )
-    msg = parse_message(raw)
+    msg = decode_message(raw)
     assert "Price list" in msg.body_text and "<" not in msg.body_text
     assert "alert" not in msg.body_text
     assert msg.snippet.startswith("Price list")
@@ -168,7 +165,7 @@ inner body
 
 
 def test_nested_multipart_prefers_plain_and_records_attachments() -> None:
-    msg = parse_message(NESTED, uid=7, flags=[b"\\Seen", "\\Flagged"])
+    msg = decode_message(NESTED, uid=7, flags=[b"\\Seen", "\\Flagged"])
     assert msg.body_text.strip() == "Plain version red\tend"  # the whole CSI sequence goes
     assert msg.attachments == (
         ("Présentation Q3.pdf", "application/pdf", 9),
@@ -190,16 +187,16 @@ def test_inline_forwarded_message_text_is_kept() -> None:
         b"From: a@b.example\nSubject: fwd\nContent-Type: message/rfc822\n\n"
         b"From: c@d.example\nSubject: Original\n\nthe original text\n"
     )
-    assert "the original text" in parse_message(raw).body_text
+    assert "the original text" in decode_message(raw).body_text
 
 
 def test_missing_message_id_and_date_get_stable_fallbacks() -> None:
     raw = b"From: a@b.example\nSubject: no id\nDate: Tue, 7 Apr 2026 27:39:33 +0000\n\nbody\n"
-    first = parse_message(raw, fallback_date_utc="2026-05-01T00:00:00Z")
-    again = parse_message(raw)
+    first = decode_message(raw, fallback_date_utc="2026-05-01T00:00:00Z")
+    again = decode_message(raw)
     assert first.message_id == again.message_id and first.message_id.endswith("@rapport.invalid")
     assert first.date_utc == "2026-05-01T00:00:00Z"
-    assert parse_message(b"Subject: x\n\nbody").date_utc == "1970-01-01T00:00:00Z"
+    assert decode_message(b"Subject: x\n\nbody").date_utc == "1970-01-01T00:00:00Z"
 
 
 def test_threading_headers() -> None:
@@ -207,13 +204,13 @@ def test_threading_headers() -> None:
         b"Message-ID: <c@x>\nIn-Reply-To: <b@x>\n"
         b"References: <root@x>\n <b@x>\nSubject: Re: Re: hi\n\nok\n"
     )
-    msg = parse_message(raw)
+    msg = decode_message(raw)
     assert (msg.message_id, msg.in_reply_to, msg.refs) == ("c@x", "b@x", ("root@x", "b@x"))
 
 
 def test_header_damage_is_repaired() -> None:
     raw = b"   \nFrom: a@b.example\nSubject : spaced\nTo: c@d.example\n\nbody\n"
-    msg = parse_message(raw)
+    msg = decode_message(raw)
     assert (msg.from_addr, msg.subject, msg.body_text.strip()) == ("a@b.example", "spaced", "body")
 
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from rapport.mail.sync.response import fetch_items, parse_bodystructure, parse_uid_set, uid_ranges
+from rapport.mail.message.mime import Plan, attachment_entry, plan
+from rapport.mail.sync.bodystructure import parse_bodystructure
+from rapport.mail.sync.response import fetch_items, parse_uid_set, uid_ranges
+
+
+def _plan(tree: object) -> Plan:
+    return plan(parse_bodystructure(tree))
 
 # As imaplib hands them over: (line up to a literal, literal) tuples, then the line's rest.
 RESPONSES = [
@@ -23,12 +29,12 @@ def test_fetch_items_keep_literals_and_quoted_escapes_apart_from_syntax() -> Non
     first = items[42]
     assert first[b"FLAGS"] == [b"\\Seen", b"$Forwarded"]
     assert first[b"BODY[HEADER.FIELDS (SUBJECT)]"] == b"Subject: (x) )\r\n"
-    structure = parse_bodystructure(first[b"BODYSTRUCTURE"])
-    assert [(p.section, p.content_type) for p in structure.texts] == [("1", "text/plain")]
+    structure = _plan(first[b"BODYSTRUCTURE"])
+    assert [(p.section, p.content_type) for p in structure.text_parts] == [("1", "text/plain")]
     [pdf] = structure.attachments
     assert (pdf.section, pdf.content_type, pdf.filename) == ("2", "application/pdf", 'q"x\\.pdf')
     assert pdf.params["name"] == 'a "b".pdf'
-    assert 5600 < pdf.size < 5800  # decoded size estimated from 7800 base64 octets
+    assert 5600 < attachment_entry(pdf)[2] < 5800  # decoded size estimated from 7800 octets
     assert items[43][b"FLAGS"] == []
 
 
@@ -44,11 +50,11 @@ def test_alternative_prefers_plain_and_falls_back_to_html() -> None:
          b"related"],
         b"alternative",
     ]
-    chosen = parse_bodystructure(plain_and_html)
-    assert [(p.section, p.content_type) for p in chosen.texts] == [("1", "text/plain")]
+    chosen = _plan(plain_and_html)
+    assert [(p.section, p.content_type) for p in chosen.text_parts] == [("1", "text/plain")]
     assert chosen.attachments == []
-    fallback = parse_bodystructure(html_only)
-    assert [(p.section, p.content_type) for p in fallback.texts] == [("1.1", "text/html")]
+    fallback = _plan(html_only)
+    assert [(p.section, p.content_type) for p in fallback.text_parts] == [("1.1", "text/html")]
     assert [(p.section, p.filename) for p in fallback.attachments] == [("1.2", "logo.png")]
 
 
@@ -56,7 +62,7 @@ def test_rfc2231_names_are_decoded() -> None:
     node = [b"application", b"pdf", [b"name*", b"utf-8''%C3%A4rger.pdf"], None, None, b"base64",
             b"100", None, [b"attachment", [b"filename*0*", b"utf-8''Pr%C3%A9", b"filename*1",
                                            b"sentation.pdf"]]]
-    [part] = parse_bodystructure(node).attachments
+    [part] = _plan(node).attachments
     assert (part.filename, part.params["name"]) == ("Présentation.pdf", "ärger.pdf")
 
 

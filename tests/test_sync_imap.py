@@ -153,7 +153,7 @@ def test_attachments_are_listed_but_never_downloaded(
 def test_forwarded_messages_keep_their_text_as_the_maildir_path_does(
     home: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from rapport.mail.message.parse import parse_message
+    from rapport.mail.message.decode import decode_message
     from rapport.tui.cli.main import main
 
     imap_user.append(FORWARDS)
@@ -162,7 +162,7 @@ def test_forwarded_messages_keep_their_text_as_the_maildir_path_does(
         rows = dict((mid, (body, json.loads(att))) for mid, body, att in conn.execute(
             "SELECT message_id, body_text, attachments FROM messages"))
     for raw in FORWARDS:
-        maildir = parse_message(raw)  # what the Maildir ingest keeps of the same message
+        maildir = decode_message(raw)  # what the Maildir ingest keeps of the same message
         body, attachments = rows[maildir.message_id]
         assert body == maildir.body_text
         assert [(a["name"], a["type"]) for a in attachments] == [

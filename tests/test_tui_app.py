@@ -1111,7 +1111,7 @@ def test_quit_or_cancel_during_a_long_maildir_ingest_stops_between_batches(
     for n in range(new_mail):
         _new_mail(home, f"bulk-{n:04d}", f"Bulk order {n}")
     monkeypatch.setattr(maildir, "BATCH_SIZE", batch)
-    real_parse, parsed = maildir.parse_message, []
+    real_parse, parsed = maildir.decode_message, []
     pause = threading.Event()  # never set: waited on in 10 ms steps
 
     def parse_then_wait_for_quit(*args: Any, **kwargs: Any) -> Any:
@@ -1124,7 +1124,7 @@ def test_quit_or_cancel_during_a_long_maildir_ingest_stops_between_batches(
                 pause.wait(0.01)
         return real_parse(*args, **kwargs)
 
-    monkeypatch.setattr(maildir, "parse_message", parse_then_wait_for_quit)
+    monkeypatch.setattr(maildir, "decode_message", parse_then_wait_for_quit)
     before = _count_messages(home)
 
     async def run() -> None:

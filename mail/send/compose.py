@@ -25,6 +25,7 @@ from typing import Any
 
 from rapport.mail.draft.context import LINE_BREAKS, message_view, one_line
 from rapport.mail.draft.render import Draft
+from rapport.mail.message.addresses import address_pairs
 from rapport.store.config import Me
 from rapport.store.errors import InputError
 
@@ -97,7 +98,7 @@ def _unique(addresses: Iterable[Address], exclude: set[str]) -> list[Address]:
     return kept
 
 
-def _lenient_pairs(pairs: Iterable[tuple[str, str]]) -> list[Address]:
+def _valid_only(pairs: Iterable[tuple[str, str]]) -> list[Address]:
     """Addresses from stored (hostile) headers: the invalid ones are dropped, not fatal."""
     found = []
     for name, addr in pairs:
@@ -109,7 +110,9 @@ def _lenient_pairs(pairs: Iterable[tuple[str, str]]) -> list[Address]:
 
 
 def _lenient(text: str) -> list[Address]:
-    return _lenient_pairs(getaddresses([text or ""]))
+    # Stored to/cc text is read back by the decoder's own reader: it keeps names such as
+    # `ACME [Sales]` that the strict grammar would turn into a domain literal.
+    return _valid_only(address_pairs([text or ""]))
 
 
 def _format(addresses: Iterable[Address]) -> str:
@@ -124,8 +127,8 @@ def _reply_recipients(original: Any, mine: set[str]) -> tuple[list[Address], lis
     """(To, Cc) of a reply: Reply-To (else From) minus me; Cc the other recipients minus me."""
     # The sender is a (name, address) pair: joining them into one string to parse again would
     # let a name like `Evil <a@evil.example>, Bob` add recipients.
-    sender = _lenient_pairs([(original.from_name or "", original.from_addr)]
-                            if original.from_addr else [])
+    sender = _valid_only([(original.from_name or "", original.from_addr)]
+                         if original.from_addr else [])
     reply_to = _lenient(getattr(original, "reply_to", "") or "")
     others = _lenient(getattr(original, "to_addrs", "")) + _lenient(getattr(original, "cc_addrs", ""))
     if sender and sender[0].addr_spec.lower() in mine:

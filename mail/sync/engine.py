@@ -35,6 +35,7 @@ from sqlite_utils import Database
 
 from rapport.mail.config import MailboxConfig, MaildirConfig, mailbox_configs, maildir_configs
 from rapport.mail.errors import ConnectionLost, MailError
+from rapport.mail.message.flags import flag_tuple
 from rapport.mail.send.unsubscribe import unsubscribe_rules
 from rapport.mail.sync.events import (
     FolderDone,
@@ -220,7 +221,7 @@ class FolderSync:
             if missing:
                 removed = store.remove_uids(self.db, state.id, missing)
             via = "scan"
-        changes = {uid: _flags(values.get(b"FLAGS")) for uid, values in items.items()
+        changes = {uid: flag_tuple(values.get(b"FLAGS")) for uid, values in items.items()
                    if b"FLAGS" in values}
         changed = store.apply_flag_changes(self.db, state.id, changes, highestmodseq=None)
         return changed, removed, via
@@ -281,11 +282,6 @@ class FolderSync:
             self.report(MessageSkipped(self.cfg.name, folder, uid, reason))
 
         return skip
-
-
-def _flags(value: object) -> tuple[bool, bool, bool, bool]:
-    names = {f.lower() for f in value} if isinstance(value, list) else set()
-    return (b"\\seen" in names, b"\\answered" in names, b"\\flagged" in names, b"\\draft" in names)
 
 
 _NETWORK_ERRORS = (OSError, imaplib.IMAP4.abort, IMAPClientAbortError)

@@ -4,7 +4,8 @@ One FETCH asks for FLAGS, INTERNALDATE, RFC822.SIZE, BODYSTRUCTURE and the heade
 literal (cheap to read, unlike ENVELOPE); then only the chosen text parts are fetched, capped,
 grouped so messages with the same part layout share one command. Attachments are never
 downloaded: BODYSTRUCTURE gives their name, type and size. A message whose structure cannot be
-read falls back to one capped whole-message fetch parsed by mail/message/parse.py.
+read falls back to one capped whole-message fetch decoded like a Maildir file. Which parts are
+text is decided by the one MIME policy (mail/message/mime.py), for IMAP and Maildir alike.
 """
 
 from __future__ import annotations
@@ -16,38 +17,24 @@ from datetime import datetime
 
 from imapclient import IMAPClient
 
-from rapport.mail.message.parse import (
-    decode_body_part,
-    decode_header_value,
-    enclosed_file_name,
-    enclosed_subject,
-    forwarded_heading,
-    make_snippet,
-    parse_header_block,
-    parse_message,
-)
-from rapport.mail.sync.response import Part, parse_bodystructure, raw_uid_fetch
+from rapport.mail.message.decode import assemble, decode_message
+from rapport.mail.message.flags import flag_tuple
+from rapport.mail.message.headers import KEPT_HEADERS, parse_header_block
+from rapport.mail.message.mime import MAX_TEXT_BYTES, MimePart, Plan, plan
+from rapport.mail.sync.bodystructure import parse_bodystructure
+from rapport.mail.sync.response import raw_uid_fetch
 from rapport.store.mailstore.messages import EPOCH_UTC, NewMessage
 from rapport.store.timeutil import to_utc_text
 
-HEADER_FIELDS = (
-    "MESSAGE-ID IN-REPLY-TO REFERENCES DATE FROM TO CC REPLY-TO SUBJECT"
-)
+HEADER_FIELDS = " ".join(KEPT_HEADERS)
 HEADER_KEY = f"BODY[HEADER.FIELDS ({HEADER_FIELDS})]".encode()
 META_ITEMS = f"(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})])"
-# A text part longer than this is cut: enough for any human-written mail, bounded memory.
-MAX_TEXT_BYTES = 256 * 1024
 # Whole-message fallback when BODYSTRUCTURE is unusable.
 MAX_FALLBACK_BYTES = 4 * 1024 * 1024
 # Text bytes asked for in one command: bounds memory whatever the batch holds.
 MAX_COMMAND_BYTES = 8 * 1024 * 1024
 
 Skip = Callable[[int, str], None]
-
-
-def _flags(value: object) -> tuple[bool, bool, bool, bool]:
-    names = {f.lower() for f in value} if isinstance(value, list) else set()
-    return (b"\\seen" in names, b"\\answered" in names, b"\\flagged" in names, b"\\draft" in names)
 
 
 def _internaldate(value: object) -> str:
@@ -68,7 +55,7 @@ def _section_key(section: str) -> bytes:
     return f"BODY[{section}]<0>".encode()
 
 
-def _fetch_texts(client: IMAPClient, wanted: dict[int, list[Part]]) -> dict[int, dict[str, bytes]]:
+def _fetch_texts(client: IMAPClient, wanted: dict[int, list[MimePart]]) -> dict[int, dict[str, bytes]]:
     """The chosen text parts, grouped by layout so each group is one capped FETCH."""
     groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for uid, parts in wanted.items():
@@ -99,36 +86,6 @@ def _fetch_text_chunk(client: IMAPClient, uids: list[int], items: str,
                 into[uid][section] = payload
 
 
-def _enclosed_subject(raw: bytes | None) -> str:
-    return enclosed_subject(raw.decode("utf-8", "replace") if raw else "")
-
-
-def _body_text(parts: list[Part], payloads: dict[str, bytes]) -> str:
-    texts = []
-    for part in parts:
-        if part.enclosed_subject is not None:
-            texts.append(forwarded_heading(_enclosed_subject(part.enclosed_subject)))
-        payload = payloads.get(part.section, b"")
-        if not payload:
-            continue
-        text = decode_body_part(
-            payload,
-            content_type=part.content_type,
-            charset=part.params.get("charset"),
-            transfer_encoding=part.encoding or None,
-        )
-        if text.strip():
-            texts.append(text)
-    return "\n\n".join(texts)
-
-
-def _attachment(part: Part) -> tuple[str, str, int]:
-    name = decode_header_value(part.filename)[:255] if part.filename else ""
-    if part.content_type == "message/rfc822":
-        name = enclosed_file_name(_enclosed_subject(part.enclosed_subject))
-    return (name, part.content_type, part.size)
-
-
 def _fallback_raw(client: IMAPClient, uid: int) -> bytes | None:
     data = raw_uid_fetch(client, [uid], f"(BODY.PEEK[]<0.{MAX_FALLBACK_BYTES}>)").get(uid, {})
     raw = data.get(b"BODY[]<0>")
@@ -136,12 +93,9 @@ def _fallback_raw(client: IMAPClient, uid: int) -> bytes | None:
 
 
 def _fallback(uid: int, meta: dict[bytes, object], raw: bytes) -> NewMessage:
-    seen, answered, flagged, draft = _flags(meta.get(b"FLAGS"))
-    flags = [name for name, on in (("\\Seen", seen), ("\\Answered", answered),
-                                    ("\\Flagged", flagged), ("\\Draft", draft)) if on]
-    msg = parse_message(raw, uid=uid, flags=flags,
-                        fallback_date_utc=_internaldate(meta.get(b"INTERNALDATE")))
-    return replace(msg, size=_int(meta.get(b"RFC822.SIZE")) or len(raw))
+    msg = decode_message(raw, uid=uid, flags=meta.get(b"FLAGS"),
+                         fallback_date_utc=_internaldate(meta.get(b"INTERNALDATE")))
+    return replace(msg, size=_int(meta.get(b"RFC822.SIZE")) or msg.size)
 
 
 @dataclass
@@ -150,7 +104,7 @@ class RawBatch:
 
     uids: list[int]
     metas: dict[int, dict[bytes, object]]
-    structures: dict[int, tuple[list[Part], list[Part]]]
+    plans: dict[int, Plan]
     payloads: dict[int, dict[str, bytes]]
     whole: dict[int, bytes | None] = field(default_factory=dict)
 
@@ -161,22 +115,21 @@ def fetch_raw(client: IMAPClient, uids: Sequence[int]) -> RawBatch:
     `build_messages` is the CPU half; `fetch_new` runs both.
     """
     metas = raw_uid_fetch(client, uids, META_ITEMS)
-    structures: dict[int, tuple[list[Part], list[Part]]] = {}
+    plans: dict[int, Plan] = {}
     whole: dict[int, bytes | None] = {}
     for uid in uids:
         meta = metas.get(uid)
         if meta is None:
             continue  # expunged between SEARCH and FETCH: nothing to store
         try:
-            structure = parse_bodystructure(meta.get(b"BODYSTRUCTURE"))
-            structures[uid] = (structure.texts, structure.attachments)
+            plans[uid] = plan(parse_bodystructure(meta.get(b"BODYSTRUCTURE")))
         except (ValueError, IndexError, TypeError, AttributeError, RecursionError):
             whole[uid] = None
-    wanted = {uid: texts for uid, (texts, _a) in structures.items() if texts}
+    wanted = {uid: p.text_parts for uid, p in plans.items() if p.text_parts}
     payloads = _fetch_texts(client, wanted) if wanted else {}
     for uid in whole:
         whole[uid] = _fallback_raw(client, uid)
-    return RawBatch(list(uids), metas, structures, dict(payloads), whole)
+    return RawBatch(list(uids), metas, plans, dict(payloads), whole)
 
 
 def build_messages(raw: RawBatch, skip: Skip) -> list[NewMessage]:
@@ -187,8 +140,8 @@ def build_messages(raw: RawBatch, skip: Skip) -> list[NewMessage]:
         if meta is None:
             continue
         try:
-            if uid in raw.structures:
-                messages.append(_build(uid, meta, raw.structures[uid], raw.payloads.get(uid, {})))
+            if uid in raw.plans:
+                messages.append(_build(uid, meta, raw.plans[uid], raw.payloads.get(uid, {})))
                 continue
             content = raw.whole.get(uid)
             if content is None:
@@ -217,7 +170,7 @@ def read_bounces(client: IMAPClient, messages: list[NewMessage], raw: RawBatch) 
             content = values.get(b"BODY[]<0>")
             if isinstance(content, bytes):
                 whole[uid] = content
-    return [with_bounces(m, whole[m.uid]) if whole.get(m.uid) else m for m in messages]
+    return [with_bounces(m, content) if (content := whole.get(m.uid)) else m for m in messages]
 
 
 def fetch_new(client: IMAPClient, uids: Sequence[int], skip: Skip) -> list[NewMessage]:
@@ -225,33 +178,10 @@ def fetch_new(client: IMAPClient, uids: Sequence[int], skip: Skip) -> list[NewMe
     return build_messages(fetch_raw(client, uids), skip)
 
 
-def _build(uid: int, meta: dict[bytes, object], structure: tuple[list[Part], list[Part]],
+def _build(uid: int, meta: dict[bytes, object], message_plan: Plan,
            payloads: dict[str, bytes]) -> NewMessage:
-    texts, attachments = structure
-    internal = _internaldate(meta.get(b"INTERNALDATE"))
     header_block = meta.get(HEADER_KEY)
     headers = parse_header_block(header_block if isinstance(header_block, bytes) else b"",
-                                 fallback_date_utc=internal)
-    body = _body_text(texts, payloads)
-    seen, answered, flagged, draft = _flags(meta.get(b"FLAGS"))
-    return NewMessage(
-        uid=uid,
-        message_id=headers.message_id,
-        in_reply_to=headers.in_reply_to,
-        refs=headers.refs,
-        date_utc=headers.date_utc,
-        from_name=headers.from_name,
-        from_addr=headers.from_addr,
-        to=headers.to,
-        cc=headers.cc,
-        reply_to=headers.reply_to,
-        subject=headers.subject,
-        snippet=make_snippet(body),
-        body_text=body,
-        attachments=tuple(_attachment(p) for p in attachments),
-        size=_int(meta.get(b"RFC822.SIZE")),
-        seen=seen,
-        answered=answered,
-        flagged=flagged,
-        draft=draft,
-    )
+                                 fallback_date_utc=_internaldate(meta.get(b"INTERNALDATE")))
+    return assemble(headers, message_plan, payloads, uid=uid, flags=flag_tuple(meta.get(b"FLAGS")),
+                    size=_int(meta.get(b"RFC822.SIZE")))

@@ -11,8 +11,8 @@ re-flagged — nothing is re-read and nothing duplicated. Flags changed in Rappo
 written back by renaming the file, as a Maildir client must.
 
 Like notmuch, a rerun first compares each folder's directory mtimes (new/ and cur/) with the
-stamp stored at the last sync — kept in the folder's `highestmodseq` column, which plays the
-same role for a Maildir as HIGHESTMODSEQ does for IMAP — and skips unchanged folders unlisted.
+stamp stored at the last sync (the folder's `maildir_mtime_ns`, which plays the role
+HIGHESTMODSEQ plays for IMAP) and skips unchanged folders unlisted.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from rapport.mail.message.bounces import with_bounces
-from rapport.mail.message.parse import parse_message
+from rapport.mail.message.decode import decode_message
 from rapport.mail.sync.events import (
     FolderDone,
     FolderProgress,
@@ -44,6 +44,7 @@ from rapport.mail.sync.events import (
 )
 from rapport.store.mailstore import messages as store
 from rapport.store.mailstore.bounces import UnsubscribeRules
+from rapport.store.mailstore.messages import NewMessage
 from rapport.store.timeutil import to_utc_text
 
 BATCH_SIZE = 500
@@ -170,6 +171,19 @@ def _mtime_utc(path: Path) -> str:
         return store.EPOCH_UTC
 
 
+def message_from_bytes(item: MaildirFile, raw: bytes) -> NewMessage:
+    """The NewMessage of one file's bytes: flags from its name, its mtime for a missing Date,
+    the failed recipients when it is a bounce."""
+    flags = [_FLAG_LETTERS[c] for c in item.flags if c in _FLAG_LETTERS]
+    msg = decode_message(raw, uid=item.uid, flags=flags, fallback_date_utc=_mtime_utc(item.path))
+    return with_bounces(msg, raw)
+
+
+def message_from_file(item: MaildirFile) -> NewMessage:
+    """The NewMessage of one file (OSError when it cannot be read)."""
+    return message_from_bytes(item, item.path.read_bytes())
+
+
 def _write_back_flags(
     db: Database, folder_id: int, on_disk: dict[int, MaildirFile]
 ) -> dict[int, MaildirFile]:
@@ -242,7 +256,7 @@ def _sync_folder(
         _write_back_flags(db, folder.id, scan_folder(directory))
     # Stat before listing: whatever lands after the stat moves the stamp past the stored one.
     stamp = folder_stamp(directory)
-    if stamp and stamp == folder.highestmodseq:
+    if stamp and stamp == folder.maildir_mtime_ns:
         report(FolderStarted(mailbox, name, 0))
         report(FolderDone(mailbox, name, unchanged=True))
         return FolderSummary(name), folder.id, stamp
@@ -274,11 +288,7 @@ def _sync_folder(
                 report(MessageSkipped(mailbox, name, item.uid, f"{item.path.name}: {exc.strerror}"))
                 skipped += 1
                 continue
-            flags = [_FLAG_LETTERS[c] for c in item.flags if c in _FLAG_LETTERS]
-            batch.append(with_bounces(
-                parse_message(
-                    raw, uid=item.uid, flags=flags, fallback_date_utc=_mtime_utc(item.path)
-                ), raw))
+            batch.append(message_from_bytes(item, raw))
         if batch:
             added += store.save_batch(
                 db,
@@ -338,7 +348,7 @@ def sync_maildir(
     with db.atomic():
         for _, folder_id, stamp in results:
             if stamp is not None:
-                store.mark_folder_synced(db, folder_id, highestmodseq=stamp)
+                store.mark_folder_synced(db, folder_id, maildir_mtime_ns=stamp)
     summaries = [summary for summary, _, _ in results]
     if should_stop():
         return SyncSummary(mailbox, tuple(summaries))

@@ -43,6 +43,7 @@ class FolderState:
     last_uid: int
     highestmodseq: int | None
     last_sync_utc: str | None
+    maildir_mtime_ns: int | None = None  # a Maildir folder's directory stamp at its last sync
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ def _folder_from_row(row: dict[str, Any]) -> FolderState:
         last_uid=row["last_uid"],
         highestmodseq=row["highestmodseq"],
         last_sync_utc=row["last_sync_utc"],
+        maildir_mtime_ns=row["maildir_mtime_ns"],
     )
 
 
@@ -158,16 +160,18 @@ def delete_folder(db: Database, folder_id: int) -> None:
         db.execute("DELETE FROM folders WHERE id = ?", [folder_id])
 
 
+def format_address(name: str, addr: str) -> str:
+    """`Name <a@b>` (the name quoted when it holds `,;<>"@`); the address alone when the name
+    adds nothing, the name alone when there is no address."""
+    if name and addr and name != addr:
+        shown = f'"{name}"' if any(c in name for c in ',;<>"@') else name
+        return f"{shown} <{addr}>"
+    return addr or name
+
+
 def format_addresses(addresses: AddressList) -> str:
     """The display form stored in to_addrs/cc_addrs: `Name <a@b>, c@d`."""
-    parts = []
-    for name, addr in addresses:
-        if name and name != addr:
-            shown = f'"{name}"' if any(c in name for c in ',;<>"@') else name
-            parts.append(f"{shown} <{addr}>")
-        elif addr:
-            parts.append(addr)
-    return ", ".join(parts)
+    return ", ".join(format_address(name, addr) for name, addr in addresses if addr)
 
 
 def _thread_root(db: Database, msg: NewMessage, batch_roots: dict[str, str]) -> str:
@@ -337,14 +341,16 @@ def save_batch(
 
 
 def mark_folder_synced(
-    db: Database, folder_id: int, *, highestmodseq: int | None = None, last_uid: int | None = None
+    db: Database, folder_id: int, *, highestmodseq: int | None = None, last_uid: int | None = None,
+    maildir_mtime_ns: int | None = None,
 ) -> None:
     """Record a sync that found nothing new (keeps `last_sync_utc` honest for the status bar)."""
     with db.atomic():
         db.execute(
             "UPDATE folders SET last_sync_utc = ?, highestmodseq = coalesce(?, highestmodseq), "
-            "last_uid = max(last_uid, coalesce(?, 0)) WHERE id = ?",
-            [utc_now_text(), highestmodseq, last_uid, folder_id],
+            "last_uid = max(last_uid, coalesce(?, 0)), "
+            "maildir_mtime_ns = coalesce(?, maildir_mtime_ns) WHERE id = ?",
+            [utc_now_text(), highestmodseq, last_uid, maildir_mtime_ns, folder_id],
         )
 
 

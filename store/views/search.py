@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from sqlite_utils import Database
 
 from rapport.store.errors import InputError
+from rapport.store.mailstore.messages import format_address
 
 _COLUMNS = {
     "from": "{from_name from_addr}",
@@ -191,13 +192,6 @@ MESSAGE_COLUMNS = (
 )
 
 
-def _sender(name: str, addr: str) -> str:
-    if name and addr and name != addr:
-        shown = f'"{name}"' if any(c in name for c in ',;<>"@') else name
-        return f"{shown} <{addr}>"
-    return addr or name
-
-
 def message_rows(db: Database, *, account_id: int | None = None) -> list[dict[str, Any]]:
     """Every message (or one account's) for export: accounts as names, deal as the pinned id."""
     where, params = "", []
@@ -226,7 +220,7 @@ def message_rows(db: Database, *, account_id: int | None = None) -> list[dict[st
             "mailbox": r[2],
             "folder": r[3],
             "date": r[4],
-            "from": _sender(r[5], r[6]),
+            "from": format_address(r[5], r[6]),
             "to": r[7],
             "cc": r[8],
             "subject": r[9],

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from rapport.mail.message.parse import quote_runs
+from rapport.mail.message.quotes import quote_runs
 from rapport.store.mailstore.messages import Message
 from rapport.tui.app.rapport_app import rapport_app
 from rapport.tui.app.safe import clean
@@ -22,7 +22,7 @@ from rapport.tui.app.widgets.when import long_moment
 def fold_quotes(body: str, unfold: bool) -> Text:
     """The body with quoted history folded into one line per block (unless `unfold`).
 
-    Blocks come from the mail layer's quote detection (rapport.mail.message.parse.quote_runs): '>' lines,
+    Blocks come from the mail layer's quote detection (rapport.mail.message.quotes.quote_runs): '>' lines,
     Outlook 'From:/Sent:' and '-----Original Message-----' history, 'On … wrote:', forwards.
     A message that is only a forward shows it: there is nothing else to read.
     """
