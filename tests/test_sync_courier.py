@@ -30,7 +30,6 @@ def _rows(home: Path, folder: str = "INBOX") -> dict[str, tuple[int, str, str, s
 KNOWN_BUG = pytest.mark.xfail(strict=True, reason="issue 11: not fixed yet")
 
 
-@KNOWN_BUG
 def test_courier_quoted_header_keys_are_read(
     home: Path, courier_user: CourierUser, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -26,15 +26,19 @@ from rapport.mail.message.parse import (
     parse_header_block,
     parse_message,
 )
-from rapport.mail.sync.response import Part, parse_bodystructure, raw_uid_fetch
+from rapport.mail.sync.response import Part, item_key, parse_bodystructure, raw_uid_fetch
 from rapport.store.mailstore.messages import EPOCH_UTC, NewMessage
 from rapport.store.timeutil import to_utc_text
 
 HEADER_FIELDS = (
     "MESSAGE-ID IN-REPLY-TO REFERENCES DATE FROM TO CC REPLY-TO SUBJECT"
 )
-HEADER_KEY = f"BODY[HEADER.FIELDS ({HEADER_FIELDS})]".encode()
+# Servers spell the item name back in many ways: answers are looked up as item_key spells it.
+HEADER_KEY = item_key(f"BODY[HEADER.FIELDS ({HEADER_FIELDS})]".encode())
 META_ITEMS = f"(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})])"
+# Gmail's own id of a message, the same in every folder (X-GM-EXT-1).
+GMAIL_META_ITEMS = META_ITEMS[:-1] + " X-GM-MSGID)"
+NO_HEADERS = "the server sent no readable header block for it (FETCH BODY[HEADER.FIELDS ...])"
 # A text part longer than this is cut: enough for any human-written mail, bounded memory.
 MAX_TEXT_BYTES = 256 * 1024
 # Whole-message fallback when BODYSTRUCTURE is unusable.
@@ -65,7 +69,7 @@ def _int(value: object) -> int:
 
 
 def _section_key(section: str) -> bytes:
-    return f"BODY[{section}]<0>".encode()
+    return item_key(f"BODY[{section}]".encode())
 
 
 def _fetch_texts(client: IMAPClient, wanted: dict[int, list[Part]]) -> dict[int, dict[str, bytes]]:
@@ -131,7 +135,7 @@ def _attachment(part: Part) -> tuple[str, str, int]:
 
 def _fallback_raw(client: IMAPClient, uid: int) -> bytes | None:
     data = raw_uid_fetch(client, [uid], f"(BODY.PEEK[]<0.{MAX_FALLBACK_BYTES}>)").get(uid, {})
-    raw = data.get(b"BODY[]<0>")
+    raw = data.get(b"BODY[]")
     return raw if isinstance(raw, bytes) else None
 
 
@@ -160,7 +164,8 @@ def fetch_raw(client: IMAPClient, uids: Sequence[int]) -> RawBatch:
 
     `build_messages` is the CPU half; `fetch_new` runs both.
     """
-    metas = raw_uid_fetch(client, uids, META_ITEMS)
+    gmail = client.has_capability("X-GM-EXT-1")
+    metas = raw_uid_fetch(client, uids, GMAIL_META_ITEMS if gmail else META_ITEMS)
     structures: dict[int, tuple[list[Part], list[Part]]] = {}
     whole: dict[int, bytes | None] = {}
     for uid in uids:
@@ -188,6 +193,9 @@ def build_messages(raw: RawBatch, skip: Skip) -> list[NewMessage]:
             continue
         try:
             if uid in raw.structures:
+                if not isinstance(meta.get(HEADER_KEY), bytes):
+                    skip(uid, NO_HEADERS)  # never an empty message with a made-up id
+                    continue
                 messages.append(_build(uid, meta, raw.structures[uid], raw.payloads.get(uid, {})))
                 continue
             content = raw.whole.get(uid)
@@ -232,6 +240,7 @@ def _build(uid: int, meta: dict[bytes, object], structure: tuple[list[Part], lis
     header_block = meta.get(HEADER_KEY)
     headers = parse_header_block(header_block if isinstance(header_block, bytes) else b"",
                                  fallback_date_utc=internal)
+    gmail_id = meta.get(b"X-GM-MSGID")
     body = _body_text(texts, payloads)
     seen, answered, flagged, draft = _flags(meta.get(b"FLAGS"))
     return NewMessage(
@@ -254,4 +263,5 @@ def _build(uid: int, meta: dict[bytes, object], structure: tuple[list[Part], lis
         answered=answered,
         flagged=flagged,
         draft=draft,
+        server_id=gmail_id.decode() if isinstance(gmail_id, bytes) and gmail_id.isdigit() else "",
     )

@@ -66,6 +66,9 @@ class NewMessage:
     draft: bool = False
     # The failed recipients when this is a bounce (read by the mail layer), else ().
     bounces: tuple[BounceNotice, ...] = ()
+    # The server's own stable id of the message where it has one (Gmail's X-GM-MSGID): then
+    # it, not the headers, says which copies in other folders are the same message.
+    server_id: str = ""
 
 
 @dataclass(frozen=True)
