@@ -89,7 +89,8 @@ def enable_extensions(client: IMAPClient) -> Capabilities:
 def plan_folders(client: IMAPClient, cfg: MailboxConfig,
                  listed: list[tuple[tuple[bytes, ...], str]] | None = None,
                  ) -> list[tuple[str, str, str]]:
-    """[(name, role, error)]: configured folders (error when missing) or INBOX + Sent + Drafts."""
+    """[(name, role, error)]: configured folders (error when missing) or INBOX + Sent + Drafts
+    + the \\All folder (Gmail's All Mail) where the server has one."""
     listed = list_folder_names(client) if listed is None else listed
     names = {name for _flags, name in listed}
     special = find_special_folders(client, listed)
@@ -103,7 +104,7 @@ def plan_folders(client: IMAPClient, cfg: MailboxConfig,
             plan.append((actual, roles.get(actual, ""), error))
         return plan
     plan = [("INBOX", "inbox", "")]
-    for role in ("sent", "drafts"):
+    for role in ("sent", "drafts", "all"):
         if role in special and special[role] != "INBOX":
             plan.append((special[role], role, ""))
     return plan

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from rapport.store.errors import InputError, NotFoundError
-from rapport.store.mailstore import matching
+from rapport.store.mailstore import copies, matching
 from rapport.store.mailstore.bounces import BounceNotice, UnsubscribeRules, note_batch
 from rapport.store.timeutil import utc_now_text
 
@@ -153,8 +153,9 @@ def list_folders(db: Database, mailbox: str | None = None) -> list[FolderState]:
 
 
 def delete_folder(db: Database, folder_id: int) -> None:
-    """Forget a folder that no longer exists at its source (its messages go with it)."""
+    """Forget a folder that no longer exists at its source (messages held nowhere else go)."""
     with db.atomic():
+        copies.clear_folder(db, folder_id)
         db.execute("DELETE FROM folders WHERE id = ?", [folder_id])
 
 
@@ -214,25 +215,14 @@ def _adopt_orphans(db: Database, message_ids: Sequence[str]) -> list[int]:
     return moved
 
 
-_UPSERT = """
+# A new message; its (folder_id, uid) is its first copy (copies.py calls it the home).
+_INSERT = """
 INSERT INTO messages (folder_id, uid, message_id, thread_id, in_reply_to, refs, date_utc,
     from_name, from_addr, to_addrs, cc_addrs, reply_to, subject, snippet, body_text, attachments,
-    size, seen, answered, flagged, draft, direction)
+    size, seen, answered, flagged, draft, direction, identity)
 VALUES (:folder_id, :uid, :message_id, :thread_id, :in_reply_to, :refs, :date_utc, :from_name,
     :from_addr, :to_addrs, :cc_addrs, :reply_to, :subject, :snippet, :body_text, :attachments,
-    :size, :seen, :answered, :flagged, :draft, :direction)
-ON CONFLICT (folder_id, uid) DO UPDATE SET
-    message_id = excluded.message_id, thread_id = excluded.thread_id,
-    in_reply_to = excluded.in_reply_to, refs = excluded.refs, date_utc = excluded.date_utc,
-    from_name = excluded.from_name, from_addr = excluded.from_addr,
-    to_addrs = excluded.to_addrs, cc_addrs = excluded.cc_addrs, reply_to = excluded.reply_to,
-    subject = excluded.subject, snippet = excluded.snippet, body_text = excluded.body_text,
-    attachments = excluded.attachments, size = excluded.size, direction = excluded.direction,
-    -- flags changed here and not yet pushed win over the refetched copy
-    seen = CASE WHEN flags_dirty THEN seen ELSE excluded.seen END,
-    answered = CASE WHEN flags_dirty THEN answered ELSE excluded.answered END,
-    flagged = CASE WHEN flags_dirty THEN flagged ELSE excluded.flagged END,
-    draft = CASE WHEN flags_dirty THEN draft ELSE excluded.draft END
+    :size, :seen, :answered, :flagged, :draft, :direction, :identity)
 RETURNING id
 """
 
@@ -263,6 +253,7 @@ def _message_row(folder_id: int, msg: NewMessage, thread_id: str, mine: frozense
         "flagged": int(msg.flagged),
         "draft": int(msg.draft),
         "direction": "out" if msg.from_addr.lower() in mine else "in",
+        "identity": "",
     }
 
 
@@ -277,6 +268,15 @@ def _address_rows(row_id: int, msg: NewMessage) -> list[tuple[int, str, str, str
     return [(row_id, role, addr, name) for (role, addr), name in rows.items()]
 
 
+def identity_of(msg: NewMessage, mailbox: str) -> str:
+    return copies.message_identity(msg.message_id, msg.date_utc or EPOCH_UTC,
+                                   msg.from_addr, msg.subject, msg.server_id, mailbox)
+
+
+def _flag_tuple(msg: NewMessage) -> Flags:
+    return (msg.seen, msg.answered, msg.flagged, msg.draft)
+
+
 def save_batch(
     db: Database,
     folder_id: int,
@@ -289,24 +289,35 @@ def save_batch(
     skipped: Sequence[tuple[int, str]] = (),
     unsubscribe: UnsubscribeRules | None = None,
 ) -> int:
-    """Store `messages` (upsert by folder and UID), the `skipped` (uid, reason) pairs of the
-    batch and the folder state, atomically, with what the batch says about addresses (bounces,
-    a bounced address writing again, unsubscribe requests by `unsubscribe`'s rules).
+    """Store `messages` as copies in the folder, the `skipped` (uid, reason) pairs of the batch
+    and the folder state, atomically, with what the batch says about addresses (bounces, a
+    bounced address writing again, unsubscribe requests by `unsubscribe`'s rules). A message
+    already stored from another folder (same identity, see copies.py) only gains a copy: it is
+    one message, not two.
 
-    Returns the number of messages written. Links only these messages to accounts.
+    Returns the number of copies written. Links only the new messages to accounts.
     """
     mine = frozenset(a.lower() for a in my_addresses)
     with db.atomic():
         matching.remember_my_addresses(db, mine)
+        mailbox = db.execute("SELECT mailbox FROM folders WHERE id = ?", [folder_id]).fetchone()
+        identities = [identity_of(msg, mailbox[0] if mailbox else "") for msg in messages]
+        # A UID stored before (a refetch) is stored afresh.
+        copies.remove_copies(db, folder_id, [m.uid for m in messages])
+        known = copies.messages_by_identity(db, identities)
         batch_roots: dict[str, str] = {}
         ids: list[int] = []
         addresses: list[tuple[int, str, str, str]] = []
-        for msg in messages:
+        for msg, identity in zip(messages, identities, strict=True):
+            if identity in known:
+                copies.add_copy(db, folder_id, msg.uid, known[identity], _flag_tuple(msg))
+                continue
             thread_id = _thread_root(db, msg, batch_roots)
             batch_roots.setdefault(msg.message_id, thread_id)
-            row_id = db.execute(_UPSERT, _message_row(folder_id, msg, thread_id, mine)).fetchone()[
-                0
-            ]
+            row = dict(_message_row(folder_id, msg, thread_id, mine), identity=identity)
+            row_id = db.execute(_INSERT, row).fetchone()[0]
+            known[identity] = row_id
+            copies.add_copy(db, folder_id, msg.uid, row_id, _flag_tuple(msg))
             ids.append(row_id)
             addresses.extend(_address_rows(row_id, msg))
         for chunk in _chunks(ids):
@@ -332,7 +343,7 @@ def save_batch(
             "highestmodseq = coalesce(?, highestmodseq), last_sync_utc = ? WHERE id = ?",
             [last_uid, uidvalidity, highestmodseq, utc_now_text(), folder_id],
         )
-    return len(ids)
+    return len(messages)
 
 
 def mark_folder_synced(
@@ -350,18 +361,10 @@ def mark_folder_synced(
 def apply_flag_changes(
     db: Database, folder_id: int, changes: dict[int, Flags], *, highestmodseq: int | None
 ) -> int:
-    """Take the server's flags for these UIDs (except where a local change awaits push)."""
-    changed = 0
+    """Take the server's flags for these UIDs: a copy whose flags moved since last seen changes
+    its message (except where a local change awaits push). Returns messages changed."""
     with db.atomic():
-        for uid, (seen, answered, flagged, draft) in changes.items():
-            cursor = db.execute(
-                "UPDATE messages SET seen = ?, answered = ?, flagged = ?, draft = ? "
-                "WHERE folder_id = ? AND uid = ? AND flags_dirty = 0 AND "
-                "(seen, answered, flagged, draft) IS NOT (?, ?, ?, ?)",
-                [int(seen), int(answered), int(flagged), int(draft), folder_id, uid]
-                + [int(seen), int(answered), int(flagged), int(draft)],
-            )
-            changed += cursor.rowcount
+        changed = copies.apply_copy_flags(db, folder_id, changes)
         if highestmodseq is not None:
             db.execute(
                 "UPDATE folders SET highestmodseq = ? WHERE id = ?", [highestmodseq, folder_id]
@@ -372,22 +375,10 @@ def apply_flag_changes(
 def remove_uids(
     db: Database, folder_id: int, uids: Iterable[int], *, highestmodseq: int | None = None
 ) -> int:
-    """Drop messages expunged at the source (stored or skipped); returns how many stored
-    messages were removed."""
-    removed = 0
-    uid_list = sorted(set(uids))
+    """Drop copies expunged at the source (stored or skipped); returns how many stored copies
+    were removed. A message goes with its last copy: archived mail stays."""
     with db.atomic():
-        for chunk in _chunks(uid_list):
-            marks = ",".join("?" * len(chunk))
-            cursor = db.execute(
-                f"DELETE FROM messages WHERE folder_id = ? AND uid IN ({marks})",
-                [folder_id, *chunk],
-            )
-            removed += cursor.rowcount
-            db.execute(
-                f"DELETE FROM skipped_messages WHERE folder_id = ? AND uid IN ({marks})",
-                [folder_id, *chunk],
-            )
+        removed = copies.remove_copies(db, folder_id, uids)
         if highestmodseq is not None:
             db.execute(
                 "UPDATE folders SET highestmodseq = ? WHERE id = ?", [highestmodseq, folder_id]
@@ -402,21 +393,25 @@ def reset_folder(db: Database, folder_id: int, *, uidvalidity: int) -> None:
     Assignments and pins are keyed by Message-ID / thread id, so they re-apply on refetch.
     """
     with db.atomic():
-        db.execute("DELETE FROM messages WHERE folder_id = ?", [folder_id])
-        db.execute("DELETE FROM skipped_messages WHERE folder_id = ?", [folder_id])
+        copies.clear_folder(db, folder_id)
         db.execute(
             "UPDATE folders SET uidvalidity = ?, last_uid = 0, highestmodseq = NULL WHERE id = ?",
             [uidvalidity, folder_id],
         )
 
 
+def copy_flags(db: Database, folder_id: int) -> dict[int, Flags]:
+    """UID -> each of the folder's copies' flags at the source, as last seen."""
+    return copies.copy_flags(db, folder_id)
+
+
 def local_uids(db: Database, folder_id: int) -> set[int]:
-    return {r[0] for r in db.execute("SELECT uid FROM messages WHERE folder_id = ?", [folder_id])}
+    return copies.folder_uids(db, folder_id)
 
 
 def known_uids(db: Database, folder_id: int) -> set[int]:
     """Every UID the folder's sync has dealt with: stored or skipped."""
-    rows = db.execute("SELECT uid FROM messages WHERE folder_id = :f"
+    rows = db.execute("SELECT uid FROM message_copies WHERE folder_id = :f"
                       " UNION ALL SELECT uid FROM skipped_messages WHERE folder_id = :f",
                       {"f": folder_id})
     return {uid for (uid,) in rows}
@@ -425,7 +420,7 @@ def known_uids(db: Database, folder_id: int) -> set[int]:
 def known_count(db: Database, folder_id: int) -> int:
     """How many of the server's messages the folder accounts for: stored + skipped."""
     row = db.execute(
-        "SELECT (SELECT count(*) FROM messages WHERE folder_id = :f)"
+        "SELECT (SELECT count(*) FROM message_copies WHERE folder_id = :f)"
         " + (SELECT count(*) FROM skipped_messages WHERE folder_id = :f)",
         {"f": folder_id},
     ).fetchone()
@@ -433,24 +428,15 @@ def known_count(db: Database, folder_id: int) -> int:
 
 
 def dirty_flags(db: Database, folder_id: int) -> dict[int, Flags]:
-    """Flags changed in Rapport and not yet written to the server, by UID."""
-    rows = db.execute(
-        "SELECT uid, seen, answered, flagged, draft FROM messages "
-        "WHERE folder_id = ? AND flags_dirty = 1",
-        [folder_id],
-    )
-    return {uid: (bool(s), bool(a), bool(f), bool(d)) for uid, s, a, f, d in rows}
+    """Flags changed in Rapport and not yet written to this folder's copies, by UID."""
+    return copies.dirty_copies(db, folder_id)
 
 
-def clear_dirty(db: Database, folder_id: int, uids: Iterable[int]) -> None:
-    uid_list = sorted(set(uids))
+def clear_dirty(db: Database, folder_id: int, uids: Iterable[int] | dict[int, Flags]) -> None:
+    """These copies now hold their message's flags ({uid: flags written}: only where the
+    message has not changed again since)."""
     with db.atomic():
-        for chunk in _chunks(uid_list):
-            db.execute(
-                f"UPDATE messages SET flags_dirty = 0 WHERE folder_id = ? "
-                f"AND uid IN ({','.join('?' * len(chunk))})",
-                [folder_id, *chunk],
-            )
+        copies.mark_pushed(db, folder_id, uids)
 
 
 def set_flags(
@@ -474,6 +460,7 @@ def set_flags(
         )
         if cursor.rowcount == 0:
             raise NotFoundError(f"no message with id {message_id}")
+        copies.mark_all_copies_dirty(db, message_id)  # the flags are one: every copy gets them
 
 
 _SELECT = """
