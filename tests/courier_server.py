@@ -337,7 +337,9 @@ class CourierUser:
         has not assigned them UIDs, and a folder never opened read-write has no UID database."""
         new = self.folder_dir(folder) / "new"
         for n, raw in enumerate(messages):
-            (new / f"{time.time_ns()}.M{n}P{os.getpid()}.rapport-test").write_bytes(raw)
+            # Maildir files end lines with LF; Courier adds the CR when it serves them.
+            (new / f"{time.time_ns()}.M{n}P{os.getpid()}.rapport-test").write_bytes(
+                raw.replace(b"\r\n", b"\n"))
 
     def append(self, messages: Iterable[bytes], folder: str = "INBOX",
                flags: Iterable[bytes] = ()) -> list[int]:

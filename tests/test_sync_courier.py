@@ -26,10 +26,6 @@ def _rows(home: Path, folder: str = "INBOX") -> dict[str, tuple[int, str, str, s
     return {mid: (row_id, addr, subject, date) for mid, row_id, addr, subject, date in rows}
 
 
-# Issue 11, reproduced: these fail until the sync reads Courier's quoted keys and re-identifies.
-KNOWN_BUG = pytest.mark.xfail(strict=True, reason="issue 11: not fixed yet")
-
-
 def test_courier_quoted_header_keys_are_read(
     home: Path, courier_user: CourierUser, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -48,7 +44,6 @@ def test_courier_quoted_header_keys_are_read(
     assert (addr, subject, date) == ("alice@acme.example", "Offer 1", "2026-11-02T10:01:00Z")
 
 
-@KNOWN_BUG
 def test_courier_folder_never_opened_read_write_keeps_its_message_ids(
     home: Path, courier_user: CourierUser, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -64,15 +59,21 @@ def test_courier_folder_never_opened_read_write_keeps_its_message_ids(
     assert len(before) == 3
 
     time.sleep(1.1)
+    courier_user.deliver([make_message(4)])
     code, out, err = run_sync(home, capsys)
 
     assert (code, err) == (0, "")
-    assert "UIDVALIDITY changed: 3 re-identified, 0 fetched" in out
-    assert _rows(home) == before  # same row ids: `search --json` ids still work
+    assert "UIDVALIDITY changed: 3 re-identified, 1 fetched" in out
+    after = _rows(home)
+    assert {k: v for k, v in after.items() if k in before} == before  # same ids: `search
+    assert len(after) == 4  # --json` ids go on working; the new message fetched once
+    before = after
 
     time.sleep(1.1)
     code, out, _err = run_sync(home, capsys)
-    assert code == 0 and _rows(home) == before
+    assert code == 0 and "UIDVALIDITY changed: 4 re-identified, 0 fetched" in out
+    assert _rows(home) == before
+    assert stored(home) == server_state(courier_user)
     # Changed again: the folder was opened read-write once, and from then on it is stable.
     stable = courier_user.examine()
     time.sleep(1.1)

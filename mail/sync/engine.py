@@ -149,23 +149,31 @@ class FolderSync:
             return FolderSummary(name)
         dirty = store.dirty_flags(self.db, state.id)
         selected = self.client.select_folder(name, readonly=not dirty)
-        uidvalidity = int(selected[b"UIDVALIDITY"])
-        uidnext = int(selected.get(b"UIDNEXT") or 0)
-        exists = int(selected.get(b"EXISTS") or 0)
-        modseq = selected.get(b"HIGHESTMODSEQ") if self.caps.condstore else None
-        modseq = int(modseq) if modseq is not None else None
+        uidvalidity, uidnext, exists, modseq = self._selected(selected)
+        reidentified: int | None = None
+        found_again: set[int] = set()
+        removed = 0
         if state.uidvalidity is not None and state.uidvalidity != uidvalidity:
-            store.reset_folder(self.db, state.id, uidvalidity=uidvalidity)
+            if state.uidvalidity_changes and not dirty:
+                # New at the last sync too: a server that keeps UIDs only for a folder opened
+                # read-write (Courier). Opened so once, it keeps them from then on.
+                selected = self.client.select_folder(name, readonly=False)
+                uidvalidity, uidnext, exists, modseq = self._selected(selected)
+            found_again, removed = self.reidentify(state, uidvalidity, uidnext)
+            reidentified = len(found_again)
             state = store.get_folder(self.db, state.id)
-            dirty = {}  # those UIDs named the old messages: never STORE them onto new ones
+            dirty = {}  # pushed next time, to the UIDs the messages were found again at
+        elif state.uidvalidity_changes:
+            store.uidvalidity_steady(self.db, state.id)
         if dirty:
             self.push_flags(state.id, dirty)
-        changed, removed, via = self.refresh_known(state, uidnext)
+        changed, gone, via = self.refresh_known(state, uidnext)
+        removed += gone
         if not uidnext:
             # No UIDNEXT in SELECT (allowed by RFC 3501): ask for the highest UID instead.
             found = self.client.search(["ALL"])
             uidnext = (max(found) + 1) if found else 1
-        added = self.fetch_new_mail(state, uidvalidity, uidnext)
+        added = self.fetch_new_mail(state, uidvalidity, uidnext, found_again)
         if added is None:  # stopped between batches: state stays at the last batch committed
             return FolderSummary(name, added=0, flags_changed=changed, removed=removed,
                                  skipped=self.skipped)
@@ -176,9 +184,30 @@ class FolderSync:
         store.save_batch(self.db, state.id, [], last_uid=uidnext - 1, uidvalidity=uidvalidity,
                          highestmodseq=modseq, my_addresses=self.mine)
         self.report(FolderDone(self.cfg.name, name, added, changed, removed,
-                               expunges_via=via, recounted=recounted))
+                               expunges_via=via, recounted=recounted,
+                               reidentified=reidentified, refetched=added))
         return FolderSummary(name, added=added, flags_changed=changed, removed=removed,
                              skipped=self.skipped)
+
+    def _selected(self, selected: dict) -> tuple[int, int, int, int | None]:
+        """UIDVALIDITY, UIDNEXT (0: not sent), EXISTS and HIGHESTMODSEQ of a SELECT answer."""
+        modseq = selected.get(b"HIGHESTMODSEQ") if self.caps.condstore else None
+        return (int(selected[b"UIDVALIDITY"]), int(selected.get(b"UIDNEXT") or 0),
+                int(selected.get(b"EXISTS") or 0), int(modseq) if modseq is not None else None)
+
+    def reidentify(self, state: store.FolderState, uidvalidity: int,
+                   uidnext: int) -> tuple[set[int], int]:
+        """UIDVALIDITY changed: find the stored messages again by identity at their new UIDs
+        (headers only); the rest is fetched as new. Returns (UIDs found again, copies gone)."""
+        from rapport.mail.sync.reidentify import find_again
+
+        uids = [u for u in self.client.search(["ALL"]) if not uidnext or u < uidnext]
+        matches, unmatched = find_again(self.client, self.db, self.cfg.name, uids)
+        held = len(store.local_uids(self.db, state.id))
+        last = (min(unmatched) - 1) if unmatched else max(uids, default=0)
+        store.reidentify_folder(self.db, state.id, uidvalidity=uidvalidity, matches=matches,
+                                last_uid=last)
+        return set(matches), max(0, held - len(matches))
 
     def push_flags(self, folder_id: int, dirty: dict[int, tuple[bool, bool, bool, bool]]) -> None:
         """Write flags changed in Rapport to the server (+FLAGS/-FLAGS keep other keywords)."""
@@ -226,14 +255,16 @@ class FolderSync:
         changed = store.apply_flag_changes(self.db, state.id, changes, highestmodseq=None)
         return changed, removed, via
 
-    def fetch_new_mail(self, state: store.FolderState, uidvalidity: int, uidnext: int) -> int | None:
-        """Fetch UIDs above last_uid (below the SELECT-time UIDNEXT) in committed batches."""
+    def fetch_new_mail(self, state: store.FolderState, uidvalidity: int, uidnext: int,
+                       found_again: set[int] = frozenset()) -> int | None:  # type: ignore[assignment]
+        """Fetch UIDs above last_uid (below the SELECT-time UIDNEXT, but those just found
+        again by identity) in committed batches."""
         last = state.last_uid
         if uidnext - 1 <= last:
             self.report(FolderStarted(self.cfg.name, state.name, 0))
             return 0
         uids = sorted(u for u in self.client.search(["UID", f"{last + 1}:{uidnext - 1}"])
-                      if last < u < uidnext)
+                      if last < u < uidnext and u not in found_again)
         total = len(uids)
         self.report(FolderStarted(self.cfg.name, state.name, total))
         # Imported here: parsing (email, dateutil, inscriptis) costs a no-change sync ~25 ms.

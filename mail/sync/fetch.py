@@ -54,6 +54,11 @@ def _flags(value: object) -> tuple[bool, bool, bool, bool]:
     return (b"\\seen" in names, b"\\answered" in names, b"\\flagged" in names, b"\\draft" in names)
 
 
+def internaldate_utc(value: object) -> str:
+    """INTERNALDATE as stored (UTC text); the epoch when absent or unreadable."""
+    return _internaldate(value)
+
+
 def _internaldate(value: object) -> str:
     if not isinstance(value, bytes):
         return EPOCH_UTC

@@ -89,24 +89,26 @@ def settle(db: Database, message_ids: Iterable[int]) -> int:
     the others onto a copy they still have. Returns how many messages were deleted."""
     ids = sorted(set(message_ids))
     deleted = 0
+    stale: list[int] = []
     for chunk in _chunks(ids):
         marks = ",".join("?" * len(chunk))
         deleted += db.execute(
             f"DELETE FROM messages WHERE id IN ({marks}) AND NOT EXISTS"
             " (SELECT 1 FROM message_copies c WHERE c.message_id = messages.id)", list(chunk)
         ).rowcount
-        stale = [row_id for (row_id,) in db.execute(
+        stale += [row_id for (row_id,) in db.execute(
             f"SELECT id FROM messages m WHERE id IN ({marks}) AND NOT EXISTS (SELECT 1 FROM"
             " message_copies c WHERE c.message_id = m.id AND c.folder_id = m.folder_id"
             " AND c.uid = m.uid)", list(chunk))]
-        # Out of the way first (a negative UID is never a copy's), so two homes never collide.
-        for row_id in stale:
-            db.execute("UPDATE messages SET uid = -id WHERE id = ?", [row_id])
-        for row_id in stale:
-            db.execute(
-                "UPDATE messages SET (folder_id, uid) = (SELECT folder_id, uid FROM message_copies"
-                " WHERE message_id = ? ORDER BY folder_id, uid LIMIT 1) WHERE id = ?",
-                [row_id, row_id])
+    # Every stale home out of the way first (a negative UID is never a copy's): a home moving
+    # onto a copy's (folder, UID) never meets another message's stale home there.
+    for row_id in stale:
+        db.execute("UPDATE messages SET uid = -id WHERE id = ?", [row_id])
+    for row_id in stale:
+        db.execute(
+            "UPDATE messages SET (folder_id, uid) = (SELECT folder_id, uid FROM message_copies"
+            " WHERE message_id = ? ORDER BY folder_id, uid LIMIT 1) WHERE id = ?",
+            [row_id, row_id])
     return deleted
 
 
@@ -127,13 +129,16 @@ def remove_copies(db: Database, folder_id: int, uids: Iterable[int]) -> int:
     return removed
 
 
-def clear_folder(db: Database, folder_id: int) -> None:
-    """Forget every copy (and skip record) of the folder; messages go with their last copy."""
+def clear_folder(db: Database, folder_id: int, *, settle_after: bool = True) -> list[int]:
+    """Forget every copy (and skip record) of the folder; messages go with their last copy.
+    Returns the ids of the messages it held (left to the caller to `settle` when asked)."""
     owners = [m for (m,) in db.execute(
-        "SELECT message_id FROM message_copies WHERE folder_id = ?", [folder_id])]
+        "SELECT DISTINCT message_id FROM message_copies WHERE folder_id = ?", [folder_id])]
     db.execute("DELETE FROM message_copies WHERE folder_id = ?", [folder_id])
     db.execute("DELETE FROM skipped_messages WHERE folder_id = ?", [folder_id])
-    settle(db, owners)
+    if settle_after:
+        settle(db, owners)
+    return owners
 
 
 def apply_copy_flags(db: Database, folder_id: int, changes: dict[int, Flags]) -> int:

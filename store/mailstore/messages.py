@@ -39,6 +39,7 @@ class FolderState:
     last_uid: int
     highestmodseq: int | None
     last_sync_utc: str | None
+    uidvalidity_changes: int = 0  # syncs in a row that found a new UIDVALIDITY
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ def _folder_from_row(row: dict) -> FolderState:
         last_uid=row["last_uid"],
         highestmodseq=row["highestmodseq"],
         last_sync_utc=row["last_sync_utc"],
+        uidvalidity_changes=row.get("uidvalidity_changes") or 0,
     )
 
 
@@ -403,6 +405,29 @@ def reset_folder(db: Database, folder_id: int, *, uidvalidity: int) -> None:
 def copy_flags(db: Database, folder_id: int) -> dict[int, Flags]:
     """UID -> each of the folder's copies' flags at the source, as last seen."""
     return copies.copy_flags(db, folder_id)
+
+
+def reidentify_folder(db: Database, folder_id: int, *, uidvalidity: int,
+                      matches: dict[int, tuple[int, Flags]], last_uid: int) -> None:
+    """UIDVALIDITY changed and the messages the folder held were found again by identity:
+    `matches` is {new UID: (message id, server flags)}. The folder's copies become exactly
+    those (messages found nowhere go), its skip records go, and its state restarts at
+    `last_uid` (below the first UID still to fetch), one change further in a row."""
+    with db.atomic():
+        held = copies.clear_folder(db, folder_id, settle_after=False)
+        for uid, (message_id, flags) in sorted(matches.items()):
+            copies.add_copy(db, folder_id, uid, message_id, flags)
+        copies.settle(db, held + [message_id for message_id, _flags in matches.values()])
+        db.execute(
+            "UPDATE folders SET uidvalidity = ?, last_uid = ?, highestmodseq = NULL,"
+            " uidvalidity_changes = uidvalidity_changes + 1 WHERE id = ?",
+            [uidvalidity, last_uid, folder_id])
+
+
+def uidvalidity_steady(db: Database, folder_id: int) -> None:
+    """The folder's UIDVALIDITY was the one stored: no longer changing."""
+    db.execute("UPDATE folders SET uidvalidity_changes = 0 WHERE id = ? AND uidvalidity_changes",
+               [folder_id])
 
 
 def local_uids(db: Database, folder_id: int) -> set[int]:

@@ -18,6 +18,7 @@ def m009_message_copies(db: Database) -> None:
     Every stored row becomes a copy of itself; rows with the same identity (copies synced
     before this) are merged into the oldest, which keeps its id and takes flags set in any of
     them. `messages.folder_id`/`uid` stay, naming one copy (see store/mailstore/copies.py).
+    Folders count the syncs in a row that found their UIDVALIDITY changed.
     """
     db.execute("ALTER TABLE messages ADD COLUMN identity TEXT NOT NULL DEFAULT ''")
     rows = db.execute("SELECT id, message_id, date_utc, from_addr, subject FROM messages")
@@ -53,4 +54,7 @@ def m009_message_copies(db: Database) -> None:
                    " (SELECT id FROM messages WHERE identity = ? AND id != ?)",
                    [keep, identity, keep])
         db.execute("DELETE FROM messages WHERE identity = ? AND id != ?", [identity, keep])
+    # Consecutive syncs that found a new UIDVALIDITY (Courier hands one out on every read-only
+    # open of a folder never opened read-write): at the second, the folder is opened read-write.
+    db.execute("ALTER TABLE folders ADD COLUMN uidvalidity_changes INTEGER NOT NULL DEFAULT 0")
     set_version(db, 9)
