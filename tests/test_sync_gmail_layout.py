@@ -18,6 +18,9 @@ import pytest
 from dovecot_server import DovecotServer, DovecotUser, make_message
 from sync_helpers import run_sync, write_config
 
+from rapport.store.book import accounts
+from rapport.store.session import open_workspace
+from rapport.store.views import queries
 from rapport.tui.cli.main import main
 
 pytestmark = pytest.mark.dovecot
@@ -105,6 +108,15 @@ def test_a_message_in_many_folders_is_one_message(
     assert sorted(h["message_id"] for h in hits) == [
         "offer-1@acme.example", "offer-2@acme.example", "offer-3@acme.example",
         "offer-4@acme.example", "reply-1@rapport.example"]
+    opened = open_workspace(home)
+    try:
+        acme = accounts.create_account(opened.db, "Acme", domains=["acme.example"])
+        index = queries.timeline_index(opened.db, acme.id)
+        assert queries.inbox_count(opened.db) == 4  # offers 1-4, once each
+    finally:
+        opened.close()
+    threads = [e for e in index.entries if e.kind == "thread"]
+    assert len(threads) == 5 and {e.count for e in threads} == {1}  # never "(2 messages)"
     exported = list(csv.DictReader(io.StringIO(_cli(capsys, home, "export", "messages"))))
     assert len(exported) == 5 and "folder" not in exported[0]
     folders_of = {row["message_id"]: row["folders"] for row in exported}

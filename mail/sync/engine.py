@@ -408,9 +408,7 @@ def drop_vanished_folders(db: Database, cfg: MailboxConfig, on_server: set[str],
     for state in store.list_folders(db, cfg.name):
         if state.name in on_server or state.name.upper() == "INBOX":
             continue
-        count = db.execute("SELECT count(*) FROM messages WHERE folder_id = ?",
-                           [state.id]).fetchone()[0]
-        store.delete_folder(db, state.id)
+        count = store.delete_folder(db, state.id)  # those held in no other synced folder
         failure = MailError(
             f"folder vanished from the server; its {count} stored message"
             f"{'s' if count != 1 else ''} were removed from Rapport",

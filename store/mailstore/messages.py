@@ -154,11 +154,14 @@ def list_folders(db: Database, mailbox: str | None = None) -> list[FolderState]:
     return [_folder_from_row(r) for r in rows]
 
 
-def delete_folder(db: Database, folder_id: int) -> None:
-    """Forget a folder that no longer exists at its source (messages held nowhere else go)."""
+def delete_folder(db: Database, folder_id: int) -> int:
+    """Forget a folder that no longer exists at its source; returns how many messages went
+    (those no other synced folder holds)."""
     with db.atomic():
-        copies.clear_folder(db, folder_id)
+        held = copies.clear_folder(db, folder_id, settle_after=False)
+        gone = copies.settle(db, held)
         db.execute("DELETE FROM folders WHERE id = ?", [folder_id])
+    return gone
 
 
 def format_addresses(addresses: AddressList) -> str:
