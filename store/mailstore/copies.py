@@ -112,6 +112,13 @@ def settle(db: Database, message_ids: Iterable[int]) -> int:
     return deleted
 
 
+def new_copy(db: Database, folder_id: int, uid: int, message_id: int, flags: Flags) -> None:
+    """The first copy of a message just stored with these flags (add_copy's cheap case)."""
+    db.execute("INSERT INTO message_copies (folder_id, uid, message_id, seen, answered, flagged,"
+               " draft) VALUES (?, ?, ?, ?, ?, ?, ?)",
+               [folder_id, uid, message_id, *(int(f) for f in flags)])
+
+
 def remove_copies(db: Database, folder_id: int, uids: Iterable[int]) -> int:
     """The folder's copies at `uids` are gone from the server (and their skip records);
     returns how many copies were removed. Messages go with their last copy."""

@@ -308,7 +308,8 @@ def save_batch(
         mailbox = db.execute("SELECT mailbox FROM folders WHERE id = ?", [folder_id]).fetchone()
         identities = [identity_of(msg, mailbox[0] if mailbox else "") for msg in messages]
         # A UID stored before (a refetch) is stored afresh.
-        copies.remove_copies(db, folder_id, [m.uid for m in messages])
+        if copies.copy_owners(db, folder_id, [m.uid for m in messages]):
+            copies.remove_copies(db, folder_id, [m.uid for m in messages])
         known = copies.messages_by_identity(db, identities)
         batch_roots: dict[str, str] = {}
         ids: list[int] = []
@@ -322,7 +323,7 @@ def save_batch(
             row = dict(_message_row(folder_id, msg, thread_id, mine), identity=identity)
             row_id = db.execute(_INSERT, row).fetchone()[0]
             known[identity] = row_id
-            copies.add_copy(db, folder_id, msg.uid, row_id, _flag_tuple(msg))
+            copies.new_copy(db, folder_id, msg.uid, row_id, _flag_tuple(msg))
             ids.append(row_id)
             addresses.extend(_address_rows(row_id, msg))
         for chunk in _chunks(ids):
