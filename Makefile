@@ -73,7 +73,7 @@ system-packages:
 # fetched and unpacked into ~/.cache/rapport-tests instead (apt-get update first as root when
 # the package lists are missing); without them its tests are skipped with the reason.
 courier-imap: $(TEST_STAMP)
-	@$(PY) tests/courier_server.py --install || true
+	@$(PY) tests/courier_install.py --install || true
 
 test: $(TEST_STAMP) system-packages courier-imap
 	$(VENV)/bin/ruff check $(LINT_PATHS)
