@@ -112,11 +112,13 @@ def settle(db: Database, message_ids: Iterable[int]) -> int:
     return deleted
 
 
-def new_copy(db: Database, folder_id: int, uid: int, message_id: int, flags: Flags) -> None:
-    """The first copy of a message just stored with these flags (add_copy's cheap case)."""
-    db.execute("INSERT INTO message_copies (folder_id, uid, message_id, seen, answered, flagged,"
-               " draft) VALUES (?, ?, ?, ?, ?, ?, ?)",
-               [folder_id, uid, message_id, *(int(f) for f in flags)])
+def new_copies(db: Database, folder_id: int, rows: Sequence[tuple[int, int, Flags]]) -> None:
+    """The first copies (uid, message id, flags) of messages just stored (add_copy's cheap
+    case, in one statement)."""
+    db.conn.executemany(
+        "INSERT INTO message_copies (folder_id, uid, message_id, seen, answered, flagged, draft)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(folder_id, uid, message_id, *(int(f) for f in flags)) for uid, message_id, flags in rows])
 
 
 def remove_copies(db: Database, folder_id: int, uids: Iterable[int]) -> int:

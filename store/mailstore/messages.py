@@ -314,6 +314,7 @@ def save_batch(
         batch_roots: dict[str, str] = {}
         ids: list[int] = []
         addresses: list[tuple[int, str, str, str]] = []
+        first_copies: list[tuple[int, int, Flags]] = []
         for msg, identity in zip(messages, identities, strict=True):
             if identity in known:
                 copies.add_copy(db, folder_id, msg.uid, known[identity], _flag_tuple(msg))
@@ -323,9 +324,10 @@ def save_batch(
             row = dict(_message_row(folder_id, msg, thread_id, mine), identity=identity)
             row_id = db.execute(_INSERT, row).fetchone()[0]
             known[identity] = row_id
-            copies.new_copy(db, folder_id, msg.uid, row_id, _flag_tuple(msg))
+            first_copies.append((msg.uid, row_id, _flag_tuple(msg)))
             ids.append(row_id)
             addresses.extend(_address_rows(row_id, msg))
+        copies.new_copies(db, folder_id, first_copies)
         for chunk in _chunks(ids):
             db.execute(
                 f"DELETE FROM message_addresses WHERE message_id IN ({','.join('?' * len(chunk))})",
