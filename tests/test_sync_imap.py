@@ -278,6 +278,28 @@ def test_uidvalidity_change_reidentifies_the_stored_messages_and_fetches_the_res
     assert {mid: kept[mid] for mid in row_ids} == row_ids  # same ids as before the change
 
 
+def test_a_message_not_found_again_after_a_uidvalidity_change_is_fetched_and_the_rest_kept(
+    home: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """UID 2 is not recognised (its stored identity altered here): it is fetched anew, and the
+    copies found again above it are neither dropped nor fetched twice."""
+    imap_user.append(make_message(n) for n in range(1, 5))
+    assert run_sync(home, capsys)[0] == 0
+    with sqlite3.connect(home / "rapport.db") as conn:
+        conn.execute("UPDATE messages SET identity = 'altered' WHERE uid = 2")
+        kept = dict(conn.execute("SELECT uid, id FROM messages WHERE uid != 2").fetchall())
+
+    imap_user.bump_uidvalidity()
+    code, out, _err = run_sync(home, capsys)
+
+    assert code == 0 and "UIDVALIDITY changed: 3 re-identified, 1 fetched" in out
+    assert stored(home) == server_state(imap_user)
+    with sqlite3.connect(home / "rapport.db") as conn:
+        rows = dict(conn.execute("SELECT uid, id FROM messages").fetchall())
+    assert len(rows) == 4 and {uid: rows[uid] for uid in kept} == kept
+    assert run_sync(home, capsys)[0] == 0 and stored(home) == server_state(imap_user)
+
+
 def _skip_records(home: Path) -> list[tuple[int, str]]:
     """(uid, reason) of the INBOX messages the sync skipped, as the workspace records them."""
     with sqlite3.connect(home / "rapport.db") as conn:

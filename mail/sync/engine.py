@@ -167,7 +167,9 @@ class FolderSync:
             store.uidvalidity_steady(self.db, state.id)
         if dirty:
             self.push_flags(state.id, dirty)
-        changed, gone, via = self.refresh_known(state, uidnext)
+        # Just found again with their flags: nothing to refresh among the stored UIDs.
+        changed, gone, via = ((0, 0, "") if reidentified is not None
+                              else self.refresh_known(state, uidnext))
         removed += gone
         if not uidnext:
             # No UIDNEXT in SELECT (allowed by RFC 3501): ask for the highest UID instead.
@@ -245,8 +247,12 @@ class FolderSync:
                 removed = store.remove_uids(self.db, state.id, gone)
             via = "vanished" if self.caps.qresync else ""
         else:
-            items = raw_uid_fetch(self.client, known, "(UID FLAGS)")
-            missing = store.known_uids(self.db, state.id) - set(items)
+            held = store.known_uids(self.db, state.id)
+            # Copies found again after a UIDVALIDITY change may sit above last_uid (a sync
+            # stopped before fetching the rest): scan them too, never take them for expunged.
+            top = max(state.last_uid, max(held, default=0))
+            items = raw_uid_fetch(self.client, f"1:{top}", "(UID FLAGS)")
+            missing = held - set(items)
             if missing:
                 removed = store.remove_uids(self.db, state.id, missing)
             via = "scan"
