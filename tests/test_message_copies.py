@@ -97,3 +97,21 @@ def test_flags_are_one_and_a_message_leaves_with_its_last_copy(tmp_path: Path) -
         assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
     finally:
         db.close()
+
+
+def test_mail_without_a_message_id_is_told_apart_by_its_size_too(tmp_path: Path) -> None:
+    """Its Message-ID is made up from its few headers: two header-alike messages with
+    different contents stay two; the same one in two folders is one."""
+    db = open_database(tmp_path / "r.db")
+    try:
+        inbox = store.get_or_create_folder(db, "m", "INBOX", "inbox").id
+        archive = store.get_or_create_folder(db, "m", "Archive").id
+        made_up = "0123abcd@rapport.invalid"
+        alike = [NewMessage(uid=uid, message_id=made_up, size=size) for uid, size in
+                 ((1, 100), (2, 250))]
+        _save(db, inbox, *alike)
+        _save(db, archive, NewMessage(uid=7, message_id=made_up, size=250))
+        assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 2
+        assert store.known_count(db, archive) == 1
+    finally:
+        db.close()

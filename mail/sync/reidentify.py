@@ -22,7 +22,8 @@ from rapport.store.mailstore.copies import message_identity, messages_by_identit
 
 # The same header fields as the full fetch: the identity (and a made-up Message-ID, for mail
 # without one) is computed from the very same header block.
-IDENTITY_ITEMS = f"(UID FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})])"
+IDENTITY_ITEMS = (f"(UID FLAGS INTERNALDATE RFC822.SIZE"
+                  f" BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})])")
 # UIDs per FETCH: headers only, a few hundred bytes each.
 CHUNK = 2000
 
@@ -50,10 +51,11 @@ def find_again(client: IMAPClient, db: Database, mailbox: str, uids: Sequence[in
             headers = parse_header_block(
                 block, fallback_date_utc=internaldate_utc(meta.get(b"INTERNALDATE")))
             server_id = meta.get(b"X-GM-MSGID")
+            size = meta.get(b"RFC822.SIZE")
             identity = message_identity(
                 headers.message_id, headers.date_utc, headers.from_addr, headers.subject,
                 server_id.decode() if isinstance(server_id, bytes) and server_id.isdigit()
-                else "", mailbox)
+                else "", mailbox, int(size) if isinstance(size, bytes) and size.isdigit() else 0)
             identities[uid] = (identity, _flags(meta.get(b"FLAGS")))
     stored = messages_by_identity(db, (identity for identity, _f in identities.values()))
     matches = {uid: (stored[identity], flags) for uid, (identity, flags) in identities.items()

@@ -24,6 +24,9 @@ from sqlite_utils import Database
 
 Flags = tuple[bool, bool, bool, bool]  # seen, answered, flagged, draft
 _CHUNK = 500
+# The domain of the Message-ID mail/message/parse.py makes up for mail that has none (from its
+# header bytes): such mail is told apart by its size as well.
+MADE_UP_ID = "@rapport.invalid"
 
 
 def _chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
@@ -32,11 +35,16 @@ def _chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
 
 
 def message_identity(message_id: str, date_utc: str, from_addr: str, subject: str,
-                     server_id: str = "", mailbox: str = "") -> str:
-    """What makes two copies the same message (see the module docstring)."""
+                     server_id: str = "", mailbox: str = "", size: int = 0) -> str:
+    """What makes two copies the same message (see the module docstring). Mail without a
+    Message-ID of its own counts its size too: two such messages whose few headers agree are
+    still two when their contents differ."""
     if server_id:
         return f"server:{mailbox}:{server_id}"  # a server's ids are its own: per mailbox
-    text = "\x1f".join((message_id, date_utc, from_addr.lower(), subject))
+    fields = [message_id, date_utc, from_addr.lower(), subject]
+    if message_id.endswith(MADE_UP_ID):
+        fields.append(str(size))
+    text = "\x1f".join(fields)
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 

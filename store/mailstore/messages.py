@@ -275,7 +275,7 @@ def _address_rows(row_id: int, msg: NewMessage) -> list[tuple[int, str, str, str
 
 def identity_of(msg: NewMessage, mailbox: str) -> str:
     return copies.message_identity(msg.message_id, msg.date_utc or EPOCH_UTC,
-                                   msg.from_addr, msg.subject, msg.server_id, mailbox)
+                                   msg.from_addr, msg.subject, msg.server_id, mailbox, msg.size)
 
 
 def _flag_tuple(msg: NewMessage) -> Flags:

@@ -21,10 +21,10 @@ def m009_message_copies(db: Database) -> None:
     Folders count the syncs in a row that found their UIDVALIDITY changed.
     """
     db.execute("ALTER TABLE messages ADD COLUMN identity TEXT NOT NULL DEFAULT ''")
-    rows = db.execute("SELECT id, message_id, date_utc, from_addr, subject FROM messages")
+    rows = db.execute("SELECT id, message_id, date_utc, from_addr, subject, size FROM messages")
     db.conn.executemany("UPDATE messages SET identity = ? WHERE id = ?", [
-        (message_identity(mid, date, addr, subject), row_id)
-        for row_id, mid, date, addr, subject in rows.fetchall()])
+        (message_identity(mid, date, addr, subject, size=size), row_id)
+        for row_id, mid, date, addr, subject, size in rows.fetchall()])
     db.execute("CREATE INDEX messages_identity ON messages(identity)")
     db.execute("""
         CREATE TABLE message_copies (
