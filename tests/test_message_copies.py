@@ -1,4 +1,4 @@
-"""One message however many folders hold it (issue 11), at the store level: the m009 upgrade
+"""One message however many folders hold it (issue 11), at the store level: the m010 upgrade
 of a workspace that stored copies twice, and the flags and removal rules of store/mailstore."""
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ def _old_row(db: Database, folder_id: int, uid: int, message_id: str, subject: s
         [folder_id, uid, message_id, message_id, subject, seen])
 
 
-def test_m009_merges_copies_stored_twice_and_keeps_different_messages_apart(
+def test_m010_merges_copies_stored_twice_and_keeps_different_messages_apart(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "old.db"
     db = Database(sqlite3.connect(path))
-    migrations.apply(db, stop_before="m009_message_copies")
+    migrations.apply(db, stop_before="m010_message_copies")
     db.execute("INSERT INTO folders (id, mailbox, name, role) VALUES (1, 'gm', 'INBOX', 'inbox'),"
                " (2, 'gm', '[Gmail]/All Mail', '')")
     _old_row(db, 1, 10, "a@x", "Offer", seen=0)

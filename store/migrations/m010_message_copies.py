@@ -1,15 +1,15 @@
-"""Provides migration m009: one message however many synced folders hold it (message_copies)."""
+"""Provides migration m010: one message however many synced folders hold it (message_copies)."""
 
 from __future__ import annotations
 
 from sqlite_utils import Database
 
 from rapport.store.mailstore.copies import message_identity
-from rapport.store.migrations.registry import migrations, set_version
+from rapport.store.migrations.registry import migrations, schema_version, set_version
 
 
 @migrations()
-def m009_message_copies(db: Database) -> None:
+def m010_message_copies(db: Database) -> None:
     """Mail: a message held by several synced folders (Gmail's All Mail holds a copy of
     everything) is one message: `messages` keeps one row per message, with its `identity`
     (Message-ID, Date, From and Subject, or the server's own id), and `message_copies` one row
@@ -57,4 +57,4 @@ def m009_message_copies(db: Database) -> None:
     # Consecutive syncs that found a new UIDVALIDITY (Courier hands one out on every read-only
     # open of a folder never opened read-write): at the second, the folder is opened read-write.
     db.execute("ALTER TABLE folders ADD COLUMN uidvalidity_changes INTEGER NOT NULL DEFAULT 0")
-    set_version(db, 9)
+    set_version(db, max(10, schema_version(db)))
