@@ -29,9 +29,13 @@ _CHUNK = 500
 MADE_UP_ID = "@rapport.invalid"
 
 
-def _chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
+def chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
+    """`items` in slices small enough for one IN (...) list."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+_chunks = chunks
 
 
 def message_identity(message_id: str, date_utc: str, from_addr: str, subject: str,
