@@ -18,6 +18,7 @@ from sqlite_utils import Database
 from rapport.mail.message.parse import parse_header_block
 from rapport.mail.sync.fetch import HEADER_FIELDS, HEADER_KEY, internaldate_utc
 from rapport.mail.sync.response import raw_uid_fetch, uid_ranges
+from rapport.store.mailstore import messages as store
 from rapport.store.mailstore.copies import message_identity, messages_by_identity
 
 # The same header fields as the full fetch: the identity (and a made-up Message-ID, for mail
@@ -61,3 +62,18 @@ def find_again(client: IMAPClient, db: Database, mailbox: str, uids: Sequence[in
     matches = {uid: (stored[identity], flags) for uid, (identity, flags) in identities.items()
                if identity in stored}
     return matches, [uid for uid in ordered if uid not in matches]
+
+
+def reidentify(client: IMAPClient, db: Database, state: store.FolderState, uidvalidity: int,
+               uidnext: int) -> tuple[set[int], int]:
+    """The folder's UIDVALIDITY changed: find the stored messages again by identity at their
+    new UIDs (headers only) and record them so; the rest is left for the engine to fetch as
+    new (the folder's last_uid is set below the first of them). Returns (UIDs found again,
+    copies gone)."""
+    uids = [u for u in client.search(["ALL"]) if not uidnext or u < uidnext]
+    matches, unmatched = find_again(client, db, state.mailbox, uids)
+    held = len(store.local_uids(db, state.id))
+    last = (min(unmatched) - 1) if unmatched else max(uids, default=0)
+    store.reidentify_folder(db, state.id, uidvalidity=uidvalidity, matches=matches,
+                            last_uid=last)
+    return set(matches), max(0, held - len(matches))
