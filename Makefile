@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 # bench/ joins the lint once it exists (ruff fails on a missing path).
 LINT_PATHS := store mail tui tests $(wildcard bench)
 
-.PHONY: demo test lint typecheck bench-sync bench-search bench-tui bench-announce system-packages clean
+.PHONY: demo test lint typecheck courier-imap bench-sync bench-search bench-tui bench-announce system-packages clean
 
 # apt-get only when root and something is missing: a developer's own machine is left alone.
 # $(call apt_install,PACKAGES,what happens without them)
@@ -69,7 +69,13 @@ system-packages:
 	  $(call apt_install,$$missing,tests needing$$missing will be skipped); \
 	fi
 
-test: $(TEST_STAMP) system-packages typecheck
+# Courier-IMAP, the second real server, conflicts with dovecot-imapd as a package: its .debs are
+# fetched and unpacked into ~/.cache/rapport-tests instead (apt-get update first as root when
+# the package lists are missing); without them its tests are skipped with the reason.
+courier-imap: $(TEST_STAMP)
+	@$(PY) tests/courier_install.py --install || true
+
+test: $(TEST_STAMP) system-packages courier-imap typecheck
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q $(PYTEST_ARGS)

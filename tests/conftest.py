@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from courier_server import courier, courier_user  # noqa: F401
 from dovecot_server import dovecot, dovecot_no_condstore, imap_user  # noqa: F401
 
 from rapport.store.session import OpenWorkspace, open_workspace

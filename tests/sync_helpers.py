@@ -53,9 +53,11 @@ def run_sync(home: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tupl
 def stored(home: Path, folder: str = "INBOX") -> dict[int, tuple[str, int, int, int]]:
     """UID -> (Message-ID, seen, answered, flagged) of one folder as the workspace holds it."""
     with sqlite3.connect(home / "rapport.db") as conn:
+        # Through the folder's copies: a message another folder holds too is listed in both.
         rows = conn.execute(
-            "SELECT m.uid, m.message_id, m.seen, m.answered, m.flagged FROM messages m "
-            "JOIN folders f ON f.id = m.folder_id WHERE f.name = ?",
+            "SELECT c.uid, m.message_id, m.seen, m.answered, m.flagged FROM message_copies c "
+            "JOIN messages m ON m.id = c.message_id JOIN folders f ON f.id = c.folder_id "
+            "WHERE f.name = ?",
             [folder],
         ).fetchall()
     return {uid: (mid, seen, answered, flagged) for uid, mid, seen, answered, flagged in rows}

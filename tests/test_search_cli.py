@@ -157,9 +157,9 @@ def test_pin_and_export(mail_home: Path, capsys) -> None:
     code, out, _ = run(mail_home, capsys, "export", "messages", "--format", "json")
     rows = {r["message_id"]: r for r in json.loads(out)}
     assert code == 0 and len(rows) == 4
-    assert (rows["reply@t"]["deal"], rows["reply@t"]["folder"], rows["reply@t"]["mailbox"]) == (
+    assert (rows["reply@t"]["deal"], rows["reply@t"]["folders"], rows["reply@t"]["mailbox"]) == (
         deal.id,
-        "INBOX",
+        "local/INBOX",
         "local",
     )
     assert rows["hello@t"]["accounts"] == [] and rows["hello@t"]["subject"] == "Grüße"

@@ -54,7 +54,11 @@ def test_every_corpus_message_is_stored_or_reported(
     assert failures == [] and summary.ok, summary
     skipped = [e for e in events if isinstance(e, MessageSkipped)]
     assert all(e.reason for e in skipped)
-    stored = ws.db.execute("SELECT count(*) FROM messages").fetchone()[0]
+    # Stored as copies: the corpus holds some messages twice (same Message-ID, Date, From and
+    # Subject), and those are one message with two copies.
+    stored = ws.db.execute("SELECT count(*) FROM message_copies").fetchone()[0]
+    messages = ws.db.execute("SELECT count(*) FROM messages").fetchone()[0]
+    assert 0.99 * stored < messages <= stored
     with imap_user.server.client(imap_user) as client:
         on_server = client.select_folder("INBOX", readonly=True)[b"EXISTS"]
     assert on_server == len(files)
@@ -63,4 +67,4 @@ def test_every_corpus_message_is_stored_or_reported(
     with_body, with_sender = ws.db.execute(
         "SELECT sum(body_text != ''), sum(from_addr LIKE '%@%') FROM messages"
     ).fetchone()
-    assert with_body > 0.97 * stored and with_sender > 0.97 * stored
+    assert with_body > 0.97 * messages and with_sender > 0.97 * messages

@@ -253,25 +253,51 @@ def test_no_change_resync_is_answered_by_status_alone(
     assert stored(home)[1][1] == 1
 
 
-def test_uidvalidity_change_drops_and_refetches_the_folder(
+def test_uidvalidity_change_reidentifies_the_stored_messages_and_fetches_the_rest(
     home: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
 ) -> None:
     imap_user.append(make_message(n) for n in range(1, 5))
     assert run_sync(home, capsys)[0] == 0
     with sqlite3.connect(home / "rapport.db") as conn:
         before = conn.execute("SELECT uidvalidity FROM folders WHERE name = 'INBOX'").fetchone()[0]
+        row_ids = dict(conn.execute("SELECT message_id, id FROM messages").fetchall())
 
     imap_user.bump_uidvalidity()
     imap_user.append([make_message(5)])
-    assert run_sync(home, capsys)[0] == 0
+    code, out, _err = run_sync(home, capsys)
+    assert code == 0 and "UIDVALIDITY changed: 4 re-identified, 1 fetched" in out
 
     with sqlite3.connect(home / "rapport.db") as conn:
         after = conn.execute("SELECT uidvalidity FROM folders WHERE name = 'INBOX'").fetchone()[0]
         ids = [r[0] for r in conn.execute("SELECT message_id FROM messages m JOIN folders f "
                                           "ON f.id = m.folder_id WHERE f.name = 'INBOX'")]
+        kept = dict(conn.execute("SELECT message_id, id FROM messages").fetchall())
     assert after != before
     assert stored(home) == server_state(imap_user)
     assert len(ids) == len(set(ids)) == 5
+    assert {mid: kept[mid] for mid in row_ids} == row_ids  # same ids as before the change
+
+
+def test_a_message_not_found_again_after_a_uidvalidity_change_is_fetched_and_the_rest_kept(
+    home: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """UID 2 is not recognised (its stored identity altered here): it is fetched anew, and the
+    copies found again above it are neither dropped nor fetched twice."""
+    imap_user.append(make_message(n) for n in range(1, 5))
+    assert run_sync(home, capsys)[0] == 0
+    with sqlite3.connect(home / "rapport.db") as conn:
+        conn.execute("UPDATE messages SET identity = 'altered' WHERE uid = 2")
+        kept = dict(conn.execute("SELECT uid, id FROM messages WHERE uid != 2").fetchall())
+
+    imap_user.bump_uidvalidity()
+    code, out, _err = run_sync(home, capsys)
+
+    assert code == 0 and "UIDVALIDITY changed: 3 re-identified, 1 fetched" in out
+    assert stored(home) == server_state(imap_user)
+    with sqlite3.connect(home / "rapport.db") as conn:
+        rows = dict(conn.execute("SELECT uid, id FROM messages").fetchall())
+    assert len(rows) == 4 and {uid: rows[uid] for uid in kept} == kept
+    assert run_sync(home, capsys)[0] == 0 and stored(home) == server_state(imap_user)
 
 
 def _skip_records(home: Path) -> list[tuple[int, str]]:

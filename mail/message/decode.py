@@ -58,7 +58,7 @@ def body_text(message_plan: Plan, payloads: dict[str, bytes]) -> str:
 
 
 def assemble(headers: ParsedHeaders, message_plan: Plan, payloads: dict[str, bytes], *,
-             uid: int, flags: Flags, size: int) -> NewMessage:
+             uid: int, flags: Flags, size: int, server_id: str = "") -> NewMessage:
     """The NewMessage of a decoded header block, a plan and its text payloads."""
     body = body_text(message_plan, payloads)
     seen, answered, flagged, draft = flags
@@ -82,6 +82,7 @@ def assemble(headers: ParsedHeaders, message_plan: Plan, payloads: dict[str, byt
         answered=answered,
         flagged=flagged,
         draft=draft,
+        server_id=server_id,
     )
 
 

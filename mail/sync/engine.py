@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import imaplib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass
+from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
@@ -90,7 +91,8 @@ def enable_extensions(client: IMAPClient) -> Capabilities:
 def plan_folders(client: IMAPClient, cfg: MailboxConfig,
                  listed: list[tuple[tuple[bytes, ...], str]] | None = None,
                  ) -> list[tuple[str, str, str]]:
-    """[(name, role, error)]: configured folders (error when missing) or INBOX + Sent + Drafts."""
+    """[(name, role, error)]: configured folders (error when missing) or INBOX + Sent + Drafts
+    + the \\All folder (Gmail's All Mail) where the server has one."""
     listed = list_folder_names(client) if listed is None else listed
     names = {name for _flags, name in listed}
     special = find_special_folders(client, listed)
@@ -104,7 +106,7 @@ def plan_folders(client: IMAPClient, cfg: MailboxConfig,
             plan.append((actual, roles.get(actual, ""), error))
         return plan
     plan = [("INBOX", "inbox", "")]
-    for role in ("sent", "drafts"):
+    for role in ("sent", "drafts", "all"):
         if role in special and special[role] != "INBOX":
             plan.append((special[role], role, ""))
     return plan
@@ -149,23 +151,36 @@ class FolderSync:
             return FolderSummary(name)
         dirty = store.dirty_flags(self.db, state.id)
         selected = self.client.select_folder(name, readonly=not dirty)
-        uidvalidity = int(selected[b"UIDVALIDITY"])
-        uidnext = int(selected.get(b"UIDNEXT") or 0)
-        exists = int(selected.get(b"EXISTS") or 0)
-        modseq = selected.get(b"HIGHESTMODSEQ") if self.caps.condstore else None
-        modseq = int(modseq) if modseq is not None else None
+        uidvalidity, uidnext, exists, modseq = _selected(selected, self.caps)
+        reidentified: int | None = None
+        found_again: set[int] = set()
+        removed = 0
         if state.uidvalidity is not None and state.uidvalidity != uidvalidity:
-            store.reset_folder(self.db, state.id, uidvalidity=uidvalidity)
+            if state.uidvalidity_changes and not dirty:
+                # New at the last sync too: a server that keeps UIDs only for a folder opened
+                # read-write (Courier). Opened so once, it keeps them from then on.
+                selected = self.client.select_folder(name, readonly=False)
+                uidvalidity, uidnext, exists, modseq = _selected(selected, self.caps)
+            # Imported here, like fetch below: parsing costs a no-change sync ~25 ms.
+            from rapport.mail.sync.reidentify import reidentify
+
+            found_again, removed = reidentify(self.client, self.db, state, uidvalidity, uidnext)
+            reidentified = len(found_again)
             state = store.get_folder(self.db, state.id)
-            dirty = {}  # those UIDs named the old messages: never STORE them onto new ones
+            dirty = {}  # pushed next time, to the UIDs the messages were found again at
+        elif state.uidvalidity_changes:
+            store.uidvalidity_steady(self.db, state.id)
         if dirty:
             self.push_flags(state.id, dirty)
-        changed, removed, via = self.refresh_known(state, uidnext)
+        # Just found again with their flags: nothing to refresh among the stored UIDs.
+        changed, gone, via = ((0, 0, "") if reidentified is not None
+                              else self.refresh_known(state, uidnext))
+        removed += gone
         if not uidnext:
             # No UIDNEXT in SELECT (allowed by RFC 3501): ask for the highest UID instead.
             found = self.client.search(["ALL"])
             uidnext = (max(found) + 1) if found else 1
-        added = self.fetch_new_mail(state, uidvalidity, uidnext)
+        added = self.fetch_new_mail(state, uidvalidity, uidnext, found_again)
         if added is None:  # stopped between batches: state stays at the last batch committed
             return FolderSummary(name, added=0, flags_changed=changed, removed=removed,
                                  skipped=self.skipped)
@@ -176,7 +191,8 @@ class FolderSync:
         store.save_batch(self.db, state.id, [], last_uid=uidnext - 1, uidvalidity=uidvalidity,
                          highestmodseq=modseq, my_addresses=self.mine)
         self.report(FolderDone(self.cfg.name, name, added, changed, removed,
-                               expunges_via=via, recounted=recounted))
+                               expunges_via=via, recounted=recounted,
+                               reidentified=reidentified, refetched=added))
         return FolderSummary(name, added=added, flags_changed=changed, removed=removed,
                              skipped=self.skipped)
 
@@ -216,8 +232,12 @@ class FolderSync:
                 removed = store.remove_uids(self.db, state.id, gone)
             via = "vanished" if self.caps.qresync else ""
         else:
-            items = raw_uid_fetch(self.client, known, "(UID FLAGS)")
-            missing = store.known_uids(self.db, state.id) - set(items)
+            held = store.known_uids(self.db, state.id)
+            # Copies found again after a UIDVALIDITY change may sit above last_uid (a sync
+            # stopped before fetching the rest): scan them too, never take them for expunged.
+            top = max(state.last_uid, max(held, default=0))
+            items = raw_uid_fetch(self.client, f"1:{top}", "(UID FLAGS)")
+            missing = held - set(items)
             if missing:
                 removed = store.remove_uids(self.db, state.id, missing)
             via = "scan"
@@ -226,14 +246,16 @@ class FolderSync:
         changed = store.apply_flag_changes(self.db, state.id, changes, highestmodseq=None)
         return changed, removed, via
 
-    def fetch_new_mail(self, state: store.FolderState, uidvalidity: int, uidnext: int) -> int | None:
-        """Fetch UIDs above last_uid (below the SELECT-time UIDNEXT) in committed batches."""
+    def fetch_new_mail(self, state: store.FolderState, uidvalidity: int, uidnext: int,
+                       found_again: Set[int] = frozenset()) -> int | None:
+        """Fetch UIDs above last_uid (below the SELECT-time UIDNEXT, but those just found
+        again by identity) in committed batches."""
         last = state.last_uid
         if uidnext - 1 <= last:
             self.report(FolderStarted(self.cfg.name, state.name, 0))
             return 0
         uids = sorted(u for u in self.client.search(["UID", f"{last + 1}:{uidnext - 1}"])
-                      if last < u < uidnext)
+                      if last < u < uidnext and u not in found_again)
         total = len(uids)
         self.report(FolderStarted(self.cfg.name, state.name, total))
         # Imported here: parsing (email, dateutil, inscriptis) costs a no-change sync ~25 ms.
@@ -282,6 +304,13 @@ class FolderSync:
             self.report(MessageSkipped(self.cfg.name, folder, uid, reason))
 
         return skip
+
+
+def _selected(selected: dict[bytes, Any], caps: Capabilities) -> tuple[int, int, int, int | None]:
+    """UIDVALIDITY, UIDNEXT (0: not sent), EXISTS and HIGHESTMODSEQ of a SELECT answer."""
+    modseq = selected.get(b"HIGHESTMODSEQ") if caps.condstore else None
+    return (int(selected[b"UIDVALIDITY"]), int(selected.get(b"UIDNEXT") or 0),
+            int(selected.get(b"EXISTS") or 0), int(modseq) if modseq is not None else None)
 
 
 _NETWORK_ERRORS = (OSError, imaplib.IMAP4.abort, IMAPClientAbortError)
@@ -371,9 +400,7 @@ def drop_vanished_folders(db: Database, cfg: MailboxConfig, on_server: set[str],
     for state in store.list_folders(db, cfg.name):
         if state.name in on_server or state.name.upper() == "INBOX":
             continue
-        count = db.execute("SELECT count(*) FROM messages WHERE folder_id = ?",
-                           [state.id]).fetchone()[0]
-        store.delete_folder(db, state.id)
+        count = store.delete_folder(db, state.id)  # those held in no other synced folder
         failure = MailError(
             f"folder vanished from the server; its {count} stored message"
             f"{'s' if count != 1 else ''} were removed from Rapport",

@@ -45,6 +45,9 @@ class FolderDone:
     unchanged: bool = False
     expunges_via: str = ""
     recounted: int = 0
+    # UIDVALIDITY changed: messages found again by identity (None: it did not change).
+    reidentified: int | None = None
+    refetched: int = 0
 
 
 @dataclass(frozen=True)

@@ -22,19 +22,28 @@ from rapport.mail.message.flags import flag_tuple
 from rapport.mail.message.headers import KEPT_HEADERS, parse_header_block
 from rapport.mail.message.mime import MAX_TEXT_BYTES, MimePart, Plan, plan
 from rapport.mail.sync.bodystructure import parse_bodystructure
-from rapport.mail.sync.response import raw_uid_fetch
+from rapport.mail.sync.response import item_key, raw_uid_fetch
 from rapport.store.mailstore.messages import EPOCH_UTC, NewMessage
 from rapport.store.timeutil import to_utc_text
 
 HEADER_FIELDS = " ".join(KEPT_HEADERS)
-HEADER_KEY = f"BODY[HEADER.FIELDS ({HEADER_FIELDS})]".encode()
+# Servers spell the item name back in many ways: answers are looked up as item_key spells it.
+HEADER_KEY = item_key(f"BODY[HEADER.FIELDS ({HEADER_FIELDS})]".encode())
 META_ITEMS = f"(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})])"
+# Gmail's own id of a message, the same in every folder (X-GM-EXT-1).
+GMAIL_META_ITEMS = META_ITEMS[:-1] + " X-GM-MSGID)"
+NO_HEADERS = "the server sent no readable header block for it (FETCH BODY[HEADER.FIELDS ...])"
 # Whole-message fallback when BODYSTRUCTURE is unusable.
 MAX_FALLBACK_BYTES = 4 * 1024 * 1024
 # Text bytes asked for in one command: bounds memory whatever the batch holds.
 MAX_COMMAND_BYTES = 8 * 1024 * 1024
 
 Skip = Callable[[int, str], None]
+
+
+def internaldate_utc(value: object) -> str:
+    """INTERNALDATE as stored (UTC text); the epoch when absent or unreadable."""
+    return _internaldate(value)
 
 
 def _internaldate(value: object) -> str:
@@ -52,7 +61,7 @@ def _int(value: object) -> int:
 
 
 def _section_key(section: str) -> bytes:
-    return f"BODY[{section}]<0>".encode()
+    return item_key(f"BODY[{section}]".encode())
 
 
 def _fetch_texts(client: IMAPClient, wanted: dict[int, list[MimePart]]) -> dict[int, dict[str, bytes]]:
@@ -88,7 +97,7 @@ def _fetch_text_chunk(client: IMAPClient, uids: list[int], items: str,
 
 def _fallback_raw(client: IMAPClient, uid: int) -> bytes | None:
     data = raw_uid_fetch(client, [uid], f"(BODY.PEEK[]<0.{MAX_FALLBACK_BYTES}>)").get(uid, {})
-    raw = data.get(b"BODY[]<0>")
+    raw = data.get(b"BODY[]")
     return raw if isinstance(raw, bytes) else None
 
 
@@ -114,7 +123,8 @@ def fetch_raw(client: IMAPClient, uids: Sequence[int]) -> RawBatch:
 
     `build_messages` is the CPU half; `fetch_new` runs both.
     """
-    metas = raw_uid_fetch(client, uids, META_ITEMS)
+    gmail = client.has_capability("X-GM-EXT-1")
+    metas = raw_uid_fetch(client, uids, GMAIL_META_ITEMS if gmail else META_ITEMS)
     plans: dict[int, Plan] = {}
     whole: dict[int, bytes | None] = {}
     for uid in uids:
@@ -141,6 +151,9 @@ def build_messages(raw: RawBatch, skip: Skip) -> list[NewMessage]:
             continue
         try:
             if uid in raw.plans:
+                if not isinstance(meta.get(HEADER_KEY), bytes):
+                    skip(uid, NO_HEADERS)  # never an empty message with a made-up id
+                    continue
                 messages.append(_build(uid, meta, raw.plans[uid], raw.payloads.get(uid, {})))
                 continue
             content = raw.whole.get(uid)
@@ -167,7 +180,7 @@ def read_bounces(client: IMAPClient, messages: list[NewMessage], raw: RawBatch) 
     if missing:
         for uid, values in raw_uid_fetch(client, missing,
                                          f"(BODY.PEEK[]<0.{MAX_BOUNCE_BYTES}>)").items():
-            content = values.get(b"BODY[]<0>")
+            content = values.get(b"BODY[]")
             if isinstance(content, bytes):
                 whole[uid] = content
     return [with_bounces(m, content) if (content := whole.get(m.uid)) else m for m in messages]
@@ -183,5 +196,8 @@ def _build(uid: int, meta: dict[bytes, object], message_plan: Plan,
     header_block = meta.get(HEADER_KEY)
     headers = parse_header_block(header_block if isinstance(header_block, bytes) else b"",
                                  fallback_date_utc=_internaldate(meta.get(b"INTERNALDATE")))
+    gmail_id = meta.get(b"X-GM-MSGID")
     return assemble(headers, message_plan, payloads, uid=uid, flags=flag_tuple(meta.get(b"FLAGS")),
-                    size=_int(meta.get(b"RFC822.SIZE")))
+                    size=_int(meta.get(b"RFC822.SIZE")),
+                    server_id=gmail_id.decode() if isinstance(gmail_id, bytes) and gmail_id.isdigit()
+                    else "")

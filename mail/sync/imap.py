@@ -25,6 +25,9 @@ FALLBACK_NAMES = {
     "drafts": ("Drafts", "INBOX.Drafts", "INBOX/Drafts", "[Gmail]/Drafts"),
 }
 SPECIAL_USE = {"sent": b"\\Sent", "drafts": b"\\Drafts"}
+# Synced by default too, never written to: a folder holding every message (Gmail's All Mail),
+# so mail archived out of INBOX in any client stays in Rapport.
+ALL_MAIL = {"all": b"\\All"}
 
 # TCP keepalive: probe after 60 s of silence, every 15 s, give up after 4 unanswered probes. A
 # connection whose network vanished without a FIN or RST (NAT timeout, Wi-Fi gone, server
@@ -196,10 +199,11 @@ def list_folder_names(client: IMAPClient) -> list[tuple[tuple[bytes, ...], str]]
 
 def find_special_folders(client: IMAPClient,
                          listed: list[tuple[tuple[bytes, ...], str]] | None = None) -> dict[str, str]:
-    """{"sent": name, "drafts": name} by SPECIAL-USE flags, else by common names (missing roles absent)."""
+    """{"sent": name, "drafts": name, "all": name} by SPECIAL-USE flags, else (sent, drafts) by
+    common names; missing roles absent."""
     listed = list_folder_names(client) if listed is None else listed
     found: dict[str, str] = {}
-    for role, flag in SPECIAL_USE.items():
+    for role, flag in {**SPECIAL_USE, **ALL_MAIL}.items():
         for flags, name in listed:
             if flag in flags:
                 found[role] = name

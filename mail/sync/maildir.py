@@ -158,10 +158,8 @@ def scan_folder(directory: Path) -> dict[int, MaildirFile]:
 
 
 def _stored_flags(db: Database, folder_id: int) -> dict[int, store.Flags]:
-    rows = db.execute(
-        "SELECT uid, seen, answered, flagged, draft FROM messages WHERE folder_id = ?", [folder_id]
-    )
-    return {uid: (bool(s), bool(a), bool(f), bool(d)) for uid, s, a, f, d in rows}
+    """Each copy's flags as the last sync saw them on disk (message_copies)."""
+    return store.copy_flags(db, folder_id)
 
 
 def _mtime_utc(path: Path) -> str:

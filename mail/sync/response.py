@@ -79,8 +79,27 @@ def split_responses(data: list[Any]) -> list[list[Any]]:
     return responses
 
 
+_SECTION_LIST = re.compile(rb"\s*\(\s*(.*?)\s*\)")
+_ORIGIN = re.compile(rb"<\d+>$")
+
+
+def item_key(name: bytes) -> bytes:
+    """One spelling for a FETCH item name, whichever a server sent: upper-case; in a section
+    spec no quotes (Courier echoes `HEADER.FIELDS ("MESSAGE-ID" ...)`), single spaces, one space
+    before a field list; no partial origin (`BODY[1]<0>` and `BODY[1]` are the same answer)."""
+    key = bytes(name).upper()
+    if b"[" not in key:
+        return key
+    head, _, section = key.partition(b"[")
+    section, _, _tail = section.partition(b"]")
+    section = b" ".join(section.replace(b'"', b"").split())
+    section = _SECTION_LIST.sub(lambda m: b" (" + m.group(1) + b")", section)
+    return _ORIGIN.sub(b"", head + b"[" + section + b"]")
+
+
 def fetch_items(data: list[Any]) -> dict[int, dict[bytes, object]]:
-    """UID -> {item name (upper-case, e.g. b"FLAGS", b"BODY[1]"): value} for every response."""
+    """UID -> {item name (as `item_key` spells it, e.g. b"FLAGS", b"BODY[1]"): value} for
+    every response."""
     result: dict[int, dict[bytes, object]] = {}
     for response in split_responses(data):
         tree = parse_response(response)
@@ -92,7 +111,7 @@ def fetch_items(data: list[Any]) -> dict[int, dict[bytes, object]]:
         for i in range(0, len(items) - 1, 2):
             key = items[i]
             if isinstance(key, bytes):
-                values[bytes(key).upper()] = items[i + 1]
+                values[item_key(key) if b"[" in key else bytes(key).upper()] = items[i + 1]
         uid = values.get(b"UID")
         if isinstance(uid, bytes) and uid.isdigit():
             previous = result.get(int(uid))

@@ -15,35 +15,97 @@ from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
-from rapport.store.errors import InputError, NotFoundError
-from rapport.store.mailstore import matching
+from rapport.store.errors import NotFoundError
+from rapport.store.mailstore import copies, matching
 from rapport.store.mailstore.bounces import BounceNotice, UnsubscribeRules, note_batch
+
+# Folder state and what each folder holds live in folders.py; the sync engines call them here.
+from rapport.store.mailstore.folders import (
+    FolderState as FolderState,
+)
+from rapport.store.mailstore.folders import (
+    apply_flag_changes as apply_flag_changes,
+)
+from rapport.store.mailstore.folders import (
+    clear_dirty as clear_dirty,
+)
+from rapport.store.mailstore.folders import (
+    copy_flags as copy_flags,
+)
+from rapport.store.mailstore.folders import (
+    delete_folder as delete_folder,
+)
+from rapport.store.mailstore.folders import (
+    dirty_flags as dirty_flags,
+)
+from rapport.store.mailstore.folders import (
+    get_folder as get_folder,
+)
+from rapport.store.mailstore.folders import (
+    get_or_create_folder as get_or_create_folder,
+)
+from rapport.store.mailstore.folders import (
+    known_count as known_count,
+)
+from rapport.store.mailstore.folders import (
+    known_uids as known_uids,
+)
+from rapport.store.mailstore.folders import (
+    list_folders as list_folders,
+)
+from rapport.store.mailstore.folders import (
+    local_uids as local_uids,
+)
+from rapport.store.mailstore.folders import (
+    mark_folder_synced as mark_folder_synced,
+)
+from rapport.store.mailstore.folders import (
+    reidentify_folder as reidentify_folder,
+)
+from rapport.store.mailstore.folders import (
+    remove_uids as remove_uids,
+)
+from rapport.store.mailstore.folders import (
+    reset_folder as reset_folder,
+)
+from rapport.store.mailstore.folders import (
+    uidvalidity_steady as uidvalidity_steady,
+)
+
+# Reading stored messages lives in lookup.py; callers read it here.
+from rapport.store.mailstore.lookup import (
+    Message as Message,
+)
+from rapport.store.mailstore.lookup import (
+    find_message as find_message,
+)
+from rapport.store.mailstore.lookup import (
+    get_message as get_message,
+)
+from rapport.store.mailstore.lookup import (
+    get_messages as get_messages,
+)
+from rapport.store.mailstore.lookup import (
+    list_messages as list_messages,
+)
+from rapport.store.mailstore.lookup import (
+    message_accounts as message_accounts,
+)
+from rapport.store.mailstore.lookup import (
+    normalize_message_id as normalize_message_id,
+)
+from rapport.store.mailstore.lookup import (
+    thread_messages as thread_messages,
+)
 from rapport.store.timeutil import utc_now_text
 
 Flags = tuple[bool, bool, bool, bool]  # seen, answered, flagged, draft
 AddressList = tuple[tuple[str, str], ...]  # (name, address)
-# (account_id, account name, rule, detail) — rule: contact|domain|override|assigned|pin
-AccountLink = tuple[int, str, str, str]
 _Item = TypeVar("_Item")
 
 EPOCH_UTC = "1970-01-01T00:00:00Z"
 # SQLite allows 32k bound variables; stay far below for IN (...) lists.
 _CHUNK = 500
-
-
-@dataclass(frozen=True)
-class FolderState:
-    """One synced folder and where its sync stands."""
-
-    id: int
-    mailbox: str
-    name: str
-    role: str
-    uidvalidity: int | None
-    last_uid: int
-    highestmodseq: int | None
-    last_sync_utc: str | None
-    maildir_mtime_ns: int | None = None  # a Maildir folder's directory stamp at its last sync
 
 
 @dataclass(frozen=True)
@@ -71,93 +133,14 @@ class NewMessage:
     draft: bool = False
     # The failed recipients when this is a bounce (read by the mail layer), else ().
     bounces: tuple[BounceNotice, ...] = ()
-
-
-@dataclass(frozen=True)
-class Message:
-    """A stored message with its folder and the accounts it is linked to."""
-
-    id: int
-    folder_id: int
-    mailbox: str
-    folder: str
-    uid: int
-    message_id: str
-    thread_id: str
-    in_reply_to: str
-    refs: tuple[str, ...]
-    date_utc: str
-    from_name: str
-    from_addr: str
-    to_addrs: str
-    cc_addrs: str
-    reply_to: str
-    subject: str
-    snippet: str
-    body_text: str
-    attachments: tuple[tuple[str, str, int], ...]
-    size: int
-    seen: bool
-    answered: bool
-    flagged: bool
-    draft: bool
-    flags_dirty: bool
-    direction: str
-    modseq: int | None
-    accounts: tuple[AccountLink, ...]
+    # The server's own stable id of the message where it has one (Gmail's X-GM-MSGID): then
+    # it, not the headers, says which copies in other folders are the same message.
+    server_id: str = ""
 
 
 def _chunks(items: Sequence[_Item], size: int = _CHUNK) -> Iterable[Sequence[_Item]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _folder_from_row(row: dict[str, Any]) -> FolderState:
-    return FolderState(
-        id=row["id"],
-        mailbox=row["mailbox"],
-        name=row["name"],
-        role=row["role"],
-        uidvalidity=row["uidvalidity"],
-        last_uid=row["last_uid"],
-        highestmodseq=row["highestmodseq"],
-        last_sync_utc=row["last_sync_utc"],
-        maildir_mtime_ns=row["maildir_mtime_ns"],
-    )
-
-
-def get_folder(db: Database, folder_id: int) -> FolderState:
-    rows = list(db.query("SELECT * FROM folders WHERE id = ?", [folder_id]))
-    if not rows:
-        raise NotFoundError(f"no folder with id {folder_id}")
-    return _folder_from_row(rows[0])
-
-
-def get_or_create_folder(db: Database, mailbox: str, name: str, role: str = "") -> FolderState:
-    """The folder `name` of `mailbox`, created empty if new; a non-empty `role` is kept current."""
-    with db.atomic():
-        db.execute(
-            "INSERT INTO folders (mailbox, name, role) VALUES (?, ?, ?) "
-            "ON CONFLICT (mailbox, name) DO UPDATE SET role = CASE WHEN excluded.role != '' "
-            "THEN excluded.role ELSE folders.role END",
-            [mailbox, name, role],
-        )
-    rows = list(db.query("SELECT * FROM folders WHERE mailbox = ? AND name = ?", [mailbox, name]))
-    return _folder_from_row(rows[0])
-
-
-def list_folders(db: Database, mailbox: str | None = None) -> list[FolderState]:
-    if mailbox is None:
-        rows = db.query("SELECT * FROM folders ORDER BY mailbox, name")
-    else:
-        rows = db.query("SELECT * FROM folders WHERE mailbox = ? ORDER BY name", [mailbox])
-    return [_folder_from_row(r) for r in rows]
-
-
-def delete_folder(db: Database, folder_id: int) -> None:
-    """Forget a folder that no longer exists at its source (its messages go with it)."""
-    with db.atomic():
-        db.execute("DELETE FROM folders WHERE id = ?", [folder_id])
 
 
 def format_address(name: str, addr: str) -> str:
@@ -218,25 +201,14 @@ def _adopt_orphans(db: Database, message_ids: Sequence[str]) -> list[int]:
     return moved
 
 
-_UPSERT = """
+# A new message; its (folder_id, uid) is its first copy (copies.py calls it the home).
+_INSERT = """
 INSERT INTO messages (folder_id, uid, message_id, thread_id, in_reply_to, refs, date_utc,
     from_name, from_addr, to_addrs, cc_addrs, reply_to, subject, snippet, body_text, attachments,
-    size, seen, answered, flagged, draft, direction)
+    size, seen, answered, flagged, draft, direction, identity)
 VALUES (:folder_id, :uid, :message_id, :thread_id, :in_reply_to, :refs, :date_utc, :from_name,
     :from_addr, :to_addrs, :cc_addrs, :reply_to, :subject, :snippet, :body_text, :attachments,
-    :size, :seen, :answered, :flagged, :draft, :direction)
-ON CONFLICT (folder_id, uid) DO UPDATE SET
-    message_id = excluded.message_id, thread_id = excluded.thread_id,
-    in_reply_to = excluded.in_reply_to, refs = excluded.refs, date_utc = excluded.date_utc,
-    from_name = excluded.from_name, from_addr = excluded.from_addr,
-    to_addrs = excluded.to_addrs, cc_addrs = excluded.cc_addrs, reply_to = excluded.reply_to,
-    subject = excluded.subject, snippet = excluded.snippet, body_text = excluded.body_text,
-    attachments = excluded.attachments, size = excluded.size, direction = excluded.direction,
-    -- flags changed here and not yet pushed win over the refetched copy
-    seen = CASE WHEN flags_dirty THEN seen ELSE excluded.seen END,
-    answered = CASE WHEN flags_dirty THEN answered ELSE excluded.answered END,
-    flagged = CASE WHEN flags_dirty THEN flagged ELSE excluded.flagged END,
-    draft = CASE WHEN flags_dirty THEN draft ELSE excluded.draft END
+    :size, :seen, :answered, :flagged, :draft, :direction, :identity)
 RETURNING id
 """
 
@@ -268,6 +240,7 @@ def _message_row(folder_id: int, msg: NewMessage, thread_id: str,
         "flagged": int(msg.flagged),
         "draft": int(msg.draft),
         "direction": "out" if msg.from_addr.lower() in mine else "in",
+        "identity": "",
     }
 
 
@@ -282,6 +255,15 @@ def _address_rows(row_id: int, msg: NewMessage) -> list[tuple[int, str, str, str
     return [(row_id, role, addr, name) for (role, addr), name in rows.items()]
 
 
+def identity_of(msg: NewMessage, mailbox: str) -> str:
+    return copies.message_identity(msg.message_id, msg.date_utc or EPOCH_UTC,
+                                   msg.from_addr, msg.subject, msg.server_id, mailbox, msg.size)
+
+
+def _flag_tuple(msg: NewMessage) -> Flags:
+    return (msg.seen, msg.answered, msg.flagged, msg.draft)
+
+
 def save_batch(
     db: Database,
     folder_id: int,
@@ -294,26 +276,40 @@ def save_batch(
     skipped: Sequence[tuple[int, str]] = (),
     unsubscribe: UnsubscribeRules | None = None,
 ) -> int:
-    """Store `messages` (upsert by folder and UID), the `skipped` (uid, reason) pairs of the
-    batch and the folder state, atomically, with what the batch says about addresses (bounces,
-    a bounced address writing again, unsubscribe requests by `unsubscribe`'s rules).
+    """Store `messages` as copies in the folder, the `skipped` (uid, reason) pairs of the batch
+    and the folder state, atomically, with what the batch says about addresses (bounces, a
+    bounced address writing again, unsubscribe requests by `unsubscribe`'s rules). A message
+    already stored from another folder (same identity, see copies.py) only gains a copy: it is
+    one message, not two.
 
-    Returns the number of messages written. Links only these messages to accounts.
+    Returns the number of copies written. Links only the new messages to accounts.
     """
     mine = frozenset(a.lower() for a in my_addresses)
     with db.atomic():
         matching.remember_my_addresses(db, mine)
+        mailbox = db.execute("SELECT mailbox FROM folders WHERE id = ?", [folder_id]).fetchone()
+        identities = [identity_of(msg, mailbox[0] if mailbox else "") for msg in messages]
+        # A UID stored before (a refetch) is stored afresh.
+        if copies.copy_owners(db, folder_id, [m.uid for m in messages]):
+            copies.remove_copies(db, folder_id, [m.uid for m in messages])
+        known = copies.messages_by_identity(db, identities)
         batch_roots: dict[str, str] = {}
         ids: list[int] = []
         addresses: list[tuple[int, str, str, str]] = []
-        for msg in messages:
+        first_copies: list[tuple[int, int, Flags]] = []
+        for msg, identity in zip(messages, identities, strict=True):
+            if identity in known:
+                copies.add_copy(db, folder_id, msg.uid, known[identity], _flag_tuple(msg))
+                continue
             thread_id = _thread_root(db, msg, batch_roots)
             batch_roots.setdefault(msg.message_id, thread_id)
-            row_id = db.execute(_UPSERT, _message_row(folder_id, msg, thread_id, mine)).fetchone()[
-                0
-            ]
+            row = dict(_message_row(folder_id, msg, thread_id, mine), identity=identity)
+            row_id = db.execute(_INSERT, row).fetchone()[0]
+            known[identity] = row_id
+            first_copies.append((msg.uid, row_id, _flag_tuple(msg)))
             ids.append(row_id)
             addresses.extend(_address_rows(row_id, msg))
+        copies.new_copies(db, folder_id, first_copies)
         for chunk in _chunks(ids):
             db.execute(
                 f"DELETE FROM message_addresses WHERE message_id IN ({','.join('?' * len(chunk))})",
@@ -337,127 +333,7 @@ def save_batch(
             "highestmodseq = coalesce(?, highestmodseq), last_sync_utc = ? WHERE id = ?",
             [last_uid, uidvalidity, highestmodseq, utc_now_text(), folder_id],
         )
-    return len(ids)
-
-
-def mark_folder_synced(
-    db: Database, folder_id: int, *, highestmodseq: int | None = None, last_uid: int | None = None,
-    maildir_mtime_ns: int | None = None,
-) -> None:
-    """Record a sync that found nothing new (keeps `last_sync_utc` honest for the status bar)."""
-    with db.atomic():
-        db.execute(
-            "UPDATE folders SET last_sync_utc = ?, highestmodseq = coalesce(?, highestmodseq), "
-            "last_uid = max(last_uid, coalesce(?, 0)), "
-            "maildir_mtime_ns = coalesce(?, maildir_mtime_ns) WHERE id = ?",
-            [utc_now_text(), highestmodseq, last_uid, maildir_mtime_ns, folder_id],
-        )
-
-
-def apply_flag_changes(
-    db: Database, folder_id: int, changes: dict[int, Flags], *, highestmodseq: int | None
-) -> int:
-    """Take the server's flags for these UIDs (except where a local change awaits push)."""
-    changed = 0
-    with db.atomic():
-        for uid, (seen, answered, flagged, draft) in changes.items():
-            cursor = db.execute(
-                "UPDATE messages SET seen = ?, answered = ?, flagged = ?, draft = ? "
-                "WHERE folder_id = ? AND uid = ? AND flags_dirty = 0 AND "
-                "(seen, answered, flagged, draft) IS NOT (?, ?, ?, ?)",
-                [int(seen), int(answered), int(flagged), int(draft), folder_id, uid]
-                + [int(seen), int(answered), int(flagged), int(draft)],
-            )
-            changed += cursor.rowcount
-        if highestmodseq is not None:
-            db.execute(
-                "UPDATE folders SET highestmodseq = ? WHERE id = ?", [highestmodseq, folder_id]
-            )
-    return changed
-
-
-def remove_uids(
-    db: Database, folder_id: int, uids: Iterable[int], *, highestmodseq: int | None = None
-) -> int:
-    """Drop messages expunged at the source (stored or skipped); returns how many stored
-    messages were removed."""
-    removed = 0
-    uid_list = sorted(set(uids))
-    with db.atomic():
-        for chunk in _chunks(uid_list):
-            marks = ",".join("?" * len(chunk))
-            cursor = db.execute(
-                f"DELETE FROM messages WHERE folder_id = ? AND uid IN ({marks})",
-                [folder_id, *chunk],
-            )
-            removed += cursor.rowcount
-            db.execute(
-                f"DELETE FROM skipped_messages WHERE folder_id = ? AND uid IN ({marks})",
-                [folder_id, *chunk],
-            )
-        if highestmodseq is not None:
-            db.execute(
-                "UPDATE folders SET highestmodseq = ? WHERE id = ?", [highestmodseq, folder_id]
-            )
-    return removed
-
-
-def reset_folder(db: Database, folder_id: int, *, uidvalidity: int) -> None:
-    """UIDVALIDITY changed: drop the folder's messages (and skip records) and start again from
-    UID 0.
-
-    Assignments and pins are keyed by Message-ID / thread id, so they re-apply on refetch.
-    """
-    with db.atomic():
-        db.execute("DELETE FROM messages WHERE folder_id = ?", [folder_id])
-        db.execute("DELETE FROM skipped_messages WHERE folder_id = ?", [folder_id])
-        db.execute(
-            "UPDATE folders SET uidvalidity = ?, last_uid = 0, highestmodseq = NULL WHERE id = ?",
-            [uidvalidity, folder_id],
-        )
-
-
-def local_uids(db: Database, folder_id: int) -> set[int]:
-    return {r[0] for r in db.execute("SELECT uid FROM messages WHERE folder_id = ?", [folder_id])}
-
-
-def known_uids(db: Database, folder_id: int) -> set[int]:
-    """Every UID the folder's sync has dealt with: stored or skipped."""
-    rows = db.execute("SELECT uid FROM messages WHERE folder_id = :f"
-                      " UNION ALL SELECT uid FROM skipped_messages WHERE folder_id = :f",
-                      {"f": folder_id})
-    return {uid for (uid,) in rows}
-
-
-def known_count(db: Database, folder_id: int) -> int:
-    """How many of the server's messages the folder accounts for: stored + skipped."""
-    row = db.execute(
-        "SELECT (SELECT count(*) FROM messages WHERE folder_id = :f)"
-        " + (SELECT count(*) FROM skipped_messages WHERE folder_id = :f)",
-        {"f": folder_id},
-    ).fetchone()
-    return int(row[0])
-
-
-def dirty_flags(db: Database, folder_id: int) -> dict[int, Flags]:
-    """Flags changed in Rapport and not yet written to the server, by UID."""
-    rows = db.execute(
-        "SELECT uid, seen, answered, flagged, draft FROM messages "
-        "WHERE folder_id = ? AND flags_dirty = 1",
-        [folder_id],
-    )
-    return {uid: (bool(s), bool(a), bool(f), bool(d)) for uid, s, a, f, d in rows}
-
-
-def clear_dirty(db: Database, folder_id: int, uids: Iterable[int]) -> None:
-    uid_list = sorted(set(uids))
-    with db.atomic():
-        for chunk in _chunks(uid_list):
-            db.execute(
-                f"UPDATE messages SET flags_dirty = 0 WHERE folder_id = ? "
-                f"AND uid IN ({','.join('?' * len(chunk))})",
-                [folder_id, *chunk],
-            )
+    return len(messages)
 
 
 def set_flags(
@@ -481,148 +357,4 @@ def set_flags(
         )
         if cursor.rowcount == 0:
             raise NotFoundError(f"no message with id {message_id}")
-
-
-_SELECT = """
-SELECT m.*, f.mailbox AS mailbox, f.name AS folder_name
-FROM messages m JOIN folders f ON f.id = m.folder_id
-"""
-
-
-def message_accounts(db: Database, message_ids: Sequence[int]) -> dict[int, list[AccountLink]]:
-    """(account_id, name, rule, detail) per message id, accounts sorted by name."""
-    found: dict[int, list[AccountLink]] = {}
-    for chunk in _chunks(list(message_ids)):
-        rows = db.execute(
-            "SELECT ma.message_id, a.id, a.name, ma.rule, ma.detail FROM message_accounts ma "
-            "JOIN accounts a ON a.id = ma.account_id "
-            f"WHERE ma.message_id IN ({','.join('?' * len(chunk))}) ORDER BY a.name COLLATE NOCASE",
-            list(chunk),
-        )
-        for mid, aid, name, rule, detail in rows:
-            found.setdefault(mid, []).append((aid, name, rule, detail))
-    return found
-
-
-def _message_from_row(row: dict[str, Any], accounts: list[AccountLink]) -> Message:
-    try:
-        attachments = tuple(
-            (str(a.get("name", "")), str(a.get("type", "")), int(a.get("size", 0)))
-            for a in json.loads(row["attachments"] or "[]")
-        )
-    except (ValueError, TypeError, AttributeError):
-        attachments = ()
-    return Message(
-        id=row["id"],
-        folder_id=row["folder_id"],
-        mailbox=row["mailbox"],
-        folder=row["folder_name"],
-        uid=row["uid"],
-        message_id=row["message_id"],
-        thread_id=row["thread_id"],
-        in_reply_to=row["in_reply_to"],
-        refs=tuple(row["refs"].split()),
-        date_utc=row["date_utc"],
-        from_name=row["from_name"],
-        from_addr=row["from_addr"],
-        to_addrs=row["to_addrs"],
-        cc_addrs=row["cc_addrs"],
-        reply_to=row["reply_to"],
-        subject=row["subject"],
-        snippet=row["snippet"],
-        body_text=row["body_text"],
-        attachments=attachments,
-        size=row["size"],
-        seen=bool(row["seen"]),
-        answered=bool(row["answered"]),
-        flagged=bool(row["flagged"]),
-        draft=bool(row["draft"]),
-        flags_dirty=bool(row["flags_dirty"]),
-        direction=row["direction"],
-        modseq=row["modseq"],
-        accounts=tuple(accounts),
-    )
-
-
-def get_messages(db: Database, message_ids: Sequence[int]) -> list[Message]:
-    """Several messages by numeric id, in the order asked (missing ids are skipped)."""
-    rows: dict[int, dict[str, Any]] = {}
-    for chunk in _chunks(list(message_ids)):
-        sql = _SELECT + f"WHERE m.id IN ({','.join('?' * len(chunk))})"
-        rows.update({r["id"]: r for r in db.query(sql, list(chunk))})
-    links = message_accounts(db, list(rows))
-    return [_message_from_row(rows[i], links.get(i, [])) for i in message_ids if i in rows]
-
-
-def get_message(db: Database, message_id: int) -> Message:
-    found = get_messages(db, [message_id])
-    if not found:
-        raise NotFoundError(f"no message with id {message_id}")
-    return found[0]
-
-
-def normalize_message_id(ref: str) -> str:
-    """`<abc@host>` or `abc@host` -> `abc@host`."""
-    return ref.strip().removeprefix("<").removesuffix(">").strip()
-
-
-def find_message(db: Database, ref: str) -> Message:
-    """A message by numeric id or Message-ID (angle brackets optional)."""
-    text = (ref or "").strip()
-    if not text:
-        raise InputError("empty message reference: give a Message-ID or a numeric id")
-    if text.isdigit():
-        try:
-            return get_message(db, int(text))
-        except NotFoundError:
-            pass  # a Message-ID may be all digits too
-    mid = normalize_message_id(text)
-    # The same Message-ID may sit in several folders (INBOX and an archive): take the oldest copy.
-    row = db.execute(
-        "SELECT id FROM messages WHERE message_id = ? ORDER BY id LIMIT 1", [mid]
-    ).fetchone()
-    if row is None:
-        raise NotFoundError(f"no message {ref!r} (give a Message-ID or the id from rapport search)")
-    return get_message(db, row[0])
-
-
-def list_messages(
-    db: Database,
-    *,
-    account_id: int | None = None,
-    unassigned: bool = False,
-    folder_id: int | None = None,
-    limit: int = 200,
-    offset: int = 0,
-) -> list[Message]:
-    """Messages newest first: one account's timeline, the unassigned review queue, or a folder."""
-    clauses, params = [], []
-    if account_id is not None:
-        clauses.append("m.id IN (SELECT message_id FROM message_accounts WHERE account_id = ?)")
-        params.append(account_id)
-    if unassigned:
-        clauses.append("NOT EXISTS (SELECT 1 FROM message_accounts ma WHERE ma.message_id = m.id)")
-    if folder_id is not None:
-        clauses.append("m.folder_id = ?")
-        params.append(folder_id)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    ids = [
-        r[0]
-        for r in db.execute(
-            f"SELECT m.id FROM messages m {where} ORDER BY m.date_utc DESC, m.id DESC "
-            "LIMIT ? OFFSET ?",
-            [*params, max(0, int(limit)), max(0, int(offset))],
-        )
-    ]
-    return get_messages(db, ids)
-
-
-def thread_messages(db: Database, thread_id: str) -> list[Message]:
-    """Every message of a thread, oldest first (copies in several folders included)."""
-    ids = [
-        r[0]
-        for r in db.execute(
-            "SELECT id FROM messages WHERE thread_id = ? ORDER BY date_utc, id", [thread_id]
-        )
-    ]
-    return get_messages(db, ids)
+        copies.mark_all_copies_dirty(db, message_id)  # the flags are one: every copy gets them

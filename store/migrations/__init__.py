@@ -20,6 +20,7 @@ from rapport.store.migrations import (  # noqa: F401
     m007_complaints,
     m008_message_ids_never_reused,
     m009_maildir_mtimes,
+    m010_message_copies,
     m013_bounces_and_optouts,
 )
 from rapport.store.migrations.registry import migrations, schema_version

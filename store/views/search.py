@@ -181,7 +181,7 @@ MESSAGE_COLUMNS = (
     "id",
     "message_id",
     "mailbox",
-    "folder",
+    "folders",
     "date",
     "from",
     "to",
@@ -200,13 +200,22 @@ def message_rows(db: Database, *, account_id: int | None = None) -> list[dict[st
         params = [account_id]
     rows = db.execute(
         f"""
-        SELECT m.id, m.message_id, f.mailbox, f.name, m.date_utc, m.from_name, m.from_addr,
+        SELECT m.id, m.message_id,
+            (SELECT group_concat(mailbox, '; ') FROM (
+                SELECT DISTINCT cf.mailbox FROM message_copies c
+                JOIN folders cf ON cf.id = c.folder_id WHERE c.message_id = m.id
+                ORDER BY cf.mailbox)),
+            (SELECT group_concat(place, '; ') FROM (
+                SELECT DISTINCT cf.mailbox || '/' || cf.name AS place FROM message_copies c
+                JOIN folders cf ON cf.id = c.folder_id WHERE c.message_id = m.id
+                ORDER BY cf.mailbox, cf.name)),
+            m.date_utc, m.from_name, m.from_addr,
             m.to_addrs, m.cc_addrs, m.subject,
             (SELECT group_concat(name, char(31)) FROM (
                 SELECT a.name FROM message_accounts ma JOIN accounts a ON a.id = ma.account_id
                 WHERE ma.message_id = m.id ORDER BY a.name COLLATE NOCASE)),
             p.deal_id
-        FROM messages m JOIN folders f ON f.id = m.folder_id
+        FROM messages m
         LEFT JOIN thread_pins p ON p.thread_id = m.thread_id
         {where}
         ORDER BY m.date_utc, m.id
@@ -217,8 +226,9 @@ def message_rows(db: Database, *, account_id: int | None = None) -> list[dict[st
         {
             "id": r[0],
             "message_id": r[1],
-            "mailbox": r[2],
-            "folder": r[3],
+            "mailbox": r[2] or "",
+            # Every folder holding the message (one message, however many folders hold it).
+            "folders": r[3] or "",
             "date": r[4],
             "from": format_address(r[5], r[6]),
             "to": r[7],

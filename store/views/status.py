@@ -29,8 +29,10 @@ def workspace_status(db: Database, pipeline: Pipeline, db_path: Path) -> dict[st
     folders = [
         {"mailbox": mailbox, "folder": name, "messages": int(count), "last_sync": last_sync}
         for mailbox, name, count, last_sync in db.execute(
-            "SELECT f.mailbox, f.name, count(m.id), f.last_sync_utc FROM folders f"
-            " LEFT JOIN messages m ON m.folder_id = f.id GROUP BY f.id ORDER BY f.mailbox, f.name"
+            # A folder's own count: its copies (a message in two folders counts in each).
+            "SELECT f.mailbox, f.name, count(c.uid), f.last_sync_utc FROM folders f"
+            " LEFT JOIN message_copies c ON c.folder_id = f.id GROUP BY f.id"
+            " ORDER BY f.mailbox, f.name"
         )
     ]
     syncs = [f["last_sync"] for f in folders if f["last_sync"]]

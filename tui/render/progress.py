@@ -102,6 +102,9 @@ class ProgressPrinter:
             else:
                 text = (f"{event.added} new, {event.flags_changed} flag changes, "
                         f"{event.removed} removed")
+                if event.reidentified is not None:
+                    text += (f"; UIDVALIDITY changed: {event.reidentified} re-identified, "
+                             f"{event.refetched} fetched")
             print(f"{self._name(event)}: {text}", file=self.out, flush=True)
 
     def _draw(self, name: str, done: int, total: int, force: bool = False) -> None:
