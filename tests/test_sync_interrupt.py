@@ -125,8 +125,10 @@ def test_a_batch_that_fails_to_commit_keeps_neither_its_messages_nor_its_skips(
         # SQLite itself refuses the batch's folder update (as a full disk would).
         db.execute("CREATE TEMP TRIGGER refuse_state BEFORE UPDATE OF last_uid ON folders"
                    " BEGIN SELECT RAISE(ABORT, 'disk full, say'); END")
-        with pytest.raises(sqlite3.IntegrityError, match="disk full"):
-            sync_mailbox(db, cfg, my_addresses=frozenset())
+        # The error stays in its folder: reported in one line, never raised (issue 12).
+        failed = sync_mailbox(db, cfg, my_addresses=frozenset())
+        assert [f.error for f in failed.folders] == [
+            "mailbox 'test', folder 'INBOX': sync failed: IntegrityError: disk full, say"]
         assert db.execute(counts).fetchone() == (0, 0, 0)
         db.execute("DROP TRIGGER refuse_state")
         assert sync_mailbox(db, cfg, my_addresses=frozenset()).ok

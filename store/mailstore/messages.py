@@ -17,6 +17,7 @@ from sqlite_utils import Database
 from rapport.store.errors import InputError, NotFoundError
 from rapport.store.mailstore import matching
 from rapport.store.mailstore.bounces import BounceNotice, UnsubscribeRules, note_batch
+from rapport.store.mailstore.syncstate import Skip, check_uidvalidity, record_skipped
 from rapport.store.timeutil import utc_now_text
 
 Flags = tuple[bool, bool, bool, bool]  # seen, answered, flagged, draft
@@ -283,17 +284,21 @@ def save_batch(
     uidvalidity: int | None,
     highestmodseq: int | None,
     my_addresses: frozenset[str],
-    skipped: Sequence[tuple[int, str]] = (),
+    skipped: Sequence[Skip] = (),
     unsubscribe: UnsubscribeRules | None = None,
 ) -> int:
-    """Store `messages` (upsert by folder and UID), the `skipped` (uid, reason) pairs of the
+    """Store `messages` (upsert by folder and UID), the `skipped` (uid, reason[, retry]) of the
     batch and the folder state, atomically, with what the batch says about addresses (bounces,
     a bounced address writing again, unsubscribe requests by `unsubscribe`'s rules).
+
+    StaleSyncState (nothing written) when the folder's stored UIDVALIDITY is no longer
+    `uidvalidity`: another run reset the folder since this one read it.
 
     Returns the number of messages written. Links only these messages to accounts.
     """
     mine = frozenset(a.lower() for a in my_addresses)
     with db.atomic():
+        check_uidvalidity(db, folder_id, uidvalidity)
         matching.remember_my_addresses(db, mine)
         batch_roots: dict[str, str] = {}
         ids: list[int] = []
@@ -320,12 +325,9 @@ def save_batch(
         # Before relinking: a bounce joins its contact's account through the bounces rows.
         note_batch(db, messages, mine=mine, rules=unsubscribe)
         matching.relink_messages(db, ids + moved)
-        db.conn.executemany(
-            "INSERT OR REPLACE INTO skipped_messages (folder_id, uid, reason) VALUES (?, ?, ?)",
-            [(folder_id, uid, reason) for uid, reason in skipped],
-        )
+        record_skipped(db, folder_id, skipped, stored=[m.uid for m in messages])
         db.execute(
-            "UPDATE folders SET last_uid = max(last_uid, ?), uidvalidity = ?, "
+            "UPDATE folders SET last_uid = max(last_uid, ?), uidvalidity = coalesce(?, uidvalidity), "
             "highestmodseq = coalesce(?, highestmodseq), last_sync_utc = ? WHERE id = ?",
             [last_uid, uidvalidity, highestmodseq, utc_now_text(), folder_id],
         )
@@ -439,15 +441,19 @@ def dirty_flags(db: Database, folder_id: int) -> dict[int, Flags]:
     return {uid: (bool(s), bool(a), bool(f), bool(d)) for uid, s, a, f, d in rows}
 
 
-def clear_dirty(db: Database, folder_id: int, uids: Iterable[int]) -> None:
-    uid_list = sorted(set(uids))
+def clear_dirty(db: Database, folder_id: int, pushed: dict[int, Flags]) -> int:
+    """Mark these UIDs clean, each only where its flags still equal what was pushed
+    (compare-and-clear): a change made in Rapport while the push ran stays dirty for the next
+    sync instead of being cleared unsent. Returns how many were cleared."""
+    cleared = 0
     with db.atomic():
-        for chunk in _chunks(uid_list):
-            db.execute(
-                f"UPDATE messages SET flags_dirty = 0 WHERE folder_id = ? "
-                f"AND uid IN ({','.join('?' * len(chunk))})",
-                [folder_id, *chunk],
-            )
+        for uid, (seen, answered, flagged, draft) in pushed.items():
+            cleared += db.execute(
+                "UPDATE messages SET flags_dirty = 0 WHERE folder_id = ? AND uid = ? AND "
+                "flags_dirty = 1 AND (seen, answered, flagged, draft) IS (?, ?, ?, ?)",
+                [folder_id, uid, int(seen), int(answered), int(flagged), int(draft)],
+            ).rowcount
+    return cleared
 
 
 def set_flags(

@@ -200,7 +200,7 @@ class RapportApp(App[None]):
     @work(thread=True, exclusive=True, group="imap-sync", exit_on_error=False)
     def _sync_worker(self) -> None:
         # imapclient and the parser are imported only when a sync runs.
-        from rapport.mail.sync.engine import sync_on_this_thread
+        from rapport.mail.sync.run import sync_on_this_thread
 
         worker = get_current_worker()
         self.post_message(SyncStarted())
