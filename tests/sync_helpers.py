@@ -131,12 +131,13 @@ class TcpProxy:
         with self._lock:
             return (self.replies if replies else self.sent).count(data)
 
-    def before_forwarding(self, marker: bytes, hook: Any) -> None:
-        """Call `hook()` once, the first time a client sends `marker`, BEFORE the server gets
-        it: the client waits for the answer meanwhile, so the hook acts at an exact point of its
-        conversation (a change made in the TUI during a STORE, a kill during a FETCH)."""
+    def before_forwarding(self, marker: bytes, hook: Any, nth: int = 1) -> None:
+        """Call `hook()` once, when clients have sent `marker` `nth` more times, BEFORE the
+        server gets it: the client waits for the answer meanwhile, so the hook acts at an exact
+        point of its conversation (a change made in the TUI during a STORE, a kill during a
+        FETCH)."""
         with self._lock:
-            self._hooks.append((marker, hook))
+            self._hooks.append((marker, hook, self.sent.count(marker) + nth))
 
     def _accept(self) -> None:
         while True:
@@ -161,12 +162,13 @@ class TcpProxy:
                 with self._lock:
                     if from_client:
                         self.sent += data
-                        due = [h for h in self._hooks if h[0] in data]
+                        due = [h for h in self._hooks
+                               if h[0] in data and self.sent.count(h[0]) >= h[2]]
                         self._hooks = [h for h in self._hooks if h not in due]
                     else:
                         self.received += len(data)
                         self.replies += data
-                for _marker, hook in due:
+                for _marker, hook, _count in due:
                     hook()
                 sink.sendall(data)
         except OSError:
