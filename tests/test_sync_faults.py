@@ -391,7 +391,7 @@ def test_a_sync_after_our_own_flag_push_is_up_to_date(
         run_sync(home, capsys)
         _set_seen_elsewhere(home, _message_id(home, uid), True)
         code, out, _err = run_sync(home, capsys)
-        assert code == 0 and "up to date" not in out  # the push is a change
+        assert (code, "up to date" in out) == (0, False), _err  # the push is a change
         fetches = proxy.count(b"UID FETCH")
         code, out, _err = run_sync(home, capsys)
     assert (code, out) == (0, "test/INBOX: up to date\n")
