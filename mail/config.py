@@ -182,6 +182,7 @@ def mailbox_configs(config: Config) -> list[MailboxConfig]:
         if box.name.casefold() in seen:
             raise ConfigError(f"[[mailbox]] {box.name!r} is listed twice")
         seen.add(box.name.casefold())
+    maildir_configs(config)  # a [[maildir]] named as a mailbox is refused there
     return boxes
 
 
@@ -197,6 +198,7 @@ def maildir_configs(config: Config) -> list[MaildirConfig]:
         refuse_unknown_keys(table, MAILDIR_KEYS, f"in [[maildir]] {i + 1}")
         path = Path(str(table["path"])).expanduser()
         result.append(MaildirConfig(name=str(table.get("name") or path.name), path=path))
+    _check_source_names(config, result)
     return result
 
 
@@ -230,6 +232,26 @@ def smtp_settings(raw_config: dict[str, Any]) -> SmtpSettings | None:
         ca_file=str(table.get("ca_file", "")),
         timeout=parse_timeout(table, "[smtp]"),
     )
+
+
+def _check_source_names(config: Config, maildirs: list[MaildirConfig]) -> None:
+    """Source names are unique across [[mailbox]] and [[maildir]] (case-insensitive): the
+    store keys folders by source name, so two sources of one name would delete each other's
+    mail at every sync. The error names both entries."""
+    raw = config.raw.get("mailbox", [])
+    tables = [raw] if isinstance(raw, dict) else raw if isinstance(raw, list) else []
+    owners: dict[str, str] = {}
+    for table in tables:
+        if isinstance(table, dict) and table.get("name"):
+            name = str(table["name"])
+            owners.setdefault(name.casefold(), f"[[mailbox]] {name!r} ({table.get('host', '')})")
+    for source in maildirs:
+        this = f"[[maildir]] {source.name!r} ({source.path})"
+        first = owners.get(source.name.casefold())
+        if first is not None:
+            raise ConfigError(f"{this} has the same name as {first}: source names must be "
+                              "unique; give one of them another name = \"...\"")
+        owners[source.name.casefold()] = this
 
 
 def parse_timeout(table: dict[str, Any], where: str) -> float:

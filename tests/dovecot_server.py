@@ -58,6 +58,7 @@ class DovecotServer:
 
     root: Path
     condstore: bool = True
+    qresync: bool = True
     idle: bool = True
     special_use: bool = True
     plain_port: int = 0
@@ -91,12 +92,13 @@ class DovecotServer:
         # Without CONDSTORE/QRESYNC (or IDLE) in the capability list a client must fall back
         # to scans (or polling).
         capability = ""
-        if not self.condstore or not self.idle:
+        if not self.condstore or not self.qresync or not self.idle:
             names = ["IMAP4rev1", "SASL-IR", "LOGIN-REFERRALS", "ID", "ENABLE", "IDLE", "SORT",
                      "THREAD=REFERENCES", "MULTIAPPEND", "UNSELECT", "CHILDREN", "NAMESPACE",
                      "UIDPLUS", "LIST-EXTENDED", "I18NLEVEL=1", "ESEARCH", "SEARCHRES", "WITHIN",
                      "CONTEXT=SEARCH", "LIST-STATUS", "BINARY", "MOVE", "SPECIAL-USE", "LITERAL+"]
-            names += ["CONDSTORE", "QRESYNC"] if self.condstore else []
+            names += ["CONDSTORE"] if self.condstore else []
+            names += ["QRESYNC"] if self.condstore and self.qresync else []
             names = [n for n in names if self.idle or n != "IDLE"]
             capability = f"imap_capability = {' '.join(names)}\n"
         del ca
@@ -137,6 +139,9 @@ mail_uid = {uid}
 mail_gid = {gid}
 mail_location = maildir:{self.root}/home/%u/Maildir
 mail_fsync = never
+# "* OK Still here" every second in IDLE (2 minutes by default): a test can wait for two of
+# them and know the client has read a keep-alive without a sleep.
+imap_idle_notify_interval = 1 secs
 maildir_very_dirty_syncs = no
 passdb {{
   driver = passwd-file
@@ -316,6 +321,28 @@ class DovecotUser:
             uids = client.search(["ALL"])
             return dict(client.get_flags(uids)) if uids else {}
 
+    def message_file(self, uid: int, folder: str = "INBOX") -> Path:
+        """The Maildir file Dovecot holds message `uid` of `folder` in (from dovecot-uidlist)."""
+        base = self.maildir if folder == "INBOX" else self.maildir / ("." + folder.replace("/", "."))
+        for line in (base / "dovecot-uidlist").read_text().splitlines()[1:]:
+            number, _, rest = line.partition(" ")
+            if number == str(uid):
+                key = rest.rsplit(":", 1)[-1] if rest.startswith(":") else rest.split(" :", 1)[-1]
+                for sub in ("cur", "new"):
+                    for path in (base / sub).glob(f"{key.split(':')[0]}*"):
+                        return path
+        raise LookupError(f"no file for UID {uid} in {base}")
+
+    def make_unreadable(self, uid: int, folder: str = "INBOX") -> Path:
+        """chmod 000 the message's file: Dovecot (its own user, even when tests run as root)
+        then fails any FETCH of its content, as with a damaged disk or a bad restore."""
+        path = self.message_file(uid, folder)
+        path.chmod(0)
+        return path
+
+    def make_readable(self, uid: int, folder: str = "INBOX") -> None:
+        self.message_file(uid, folder).chmod(0o600)
+
     def bump_uidvalidity(self, folder: str = "INBOX") -> None:
         """Make Dovecot assign a new UIDVALIDITY (and new UIDs) to the folder's messages."""
         base = self.maildir if folder == "INBOX" else self.maildir / ("." + folder.replace("/", "."))
@@ -349,14 +376,16 @@ def make_message(n: int, *, subject: str | None = None, sender: str = "alice@acm
 
 
 def _start(tmp_factory: pytest.TempPathFactory, name: str, condstore: bool,
-           idle: bool = True, special_use: bool = True) -> Iterator[DovecotServer]:
+           idle: bool = True, special_use: bool = True,
+           qresync: bool = True) -> Iterator[DovecotServer]:
     if DOVECOT is None:
         pytest.skip("dovecot is not installed (apt install dovecot-imapd; `make test` does it as root)")
     if OPENSSL is None:
         pytest.skip("openssl is not installed: the Dovecot fixture needs it for its test CA")
     # Not under pytest's tmp tree: as root its 0700 parents would lock out Dovecot's mail user.
     root = Path(tempfile.mkdtemp(prefix=f"rapport-{name}-"))
-    server = DovecotServer(root, condstore=condstore, idle=idle, special_use=special_use)
+    server = DovecotServer(root, condstore=condstore, idle=idle, special_use=special_use,
+                           qresync=qresync)
     try:
         server.start()
     except RuntimeError as exc:
@@ -377,6 +406,15 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]
 def dovecot_no_condstore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
     """The same server without CONDSTORE/QRESYNC in its capabilities."""
     yield from _start(tmp_path_factory, "dovecot-plain", condstore=False)
+
+
+@pytest.fixture(scope="session", name="dovecot_condstore_only")
+def dovecot_condstore_only_fixture(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[DovecotServer]:
+    """The same server offering CONDSTORE but not QRESYNC (no VANISHED: expunges are found by
+    the count check)."""
+    yield from _start(tmp_path_factory, "dovecot-condstore", condstore=True, qresync=False)
 
 
 @pytest.fixture(scope="session", name="dovecot_no_idle")

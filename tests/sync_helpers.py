@@ -92,7 +92,9 @@ class TcpProxy:
         self.accepted = 0
         self.sent = bytearray()
         self.received = 0
+        self.replies = bytearray()  # everything servers sent back
         self._refusing = False
+        self._hooks: list[tuple[bytes, Any]] = []
         self._open: list[socket.socket] = []
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -126,6 +128,19 @@ class TcpProxy:
         with self._lock:
             return data in self.sent
 
+    def count(self, data: bytes, *, replies: bool = False) -> int:
+        """How often clients sent `data` (servers, with `replies`)."""
+        with self._lock:
+            return (self.replies if replies else self.sent).count(data)
+
+    def before_forwarding(self, marker: bytes, hook: Any, nth: int = 1) -> None:
+        """Call `hook()` once, when clients have sent `marker` `nth` more times, BEFORE the
+        server gets it: the client waits for the answer meanwhile, so the hook acts at an exact
+        point of its conversation (a change made in the TUI during a STORE, a kill during a
+        FETCH)."""
+        with self._lock:
+            self._hooks.append((marker, hook, self.sent.count(marker) + nth))
+
     def _accept(self) -> None:
         while True:
             try:
@@ -145,11 +160,18 @@ class TcpProxy:
     def _pump(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
         try:
             while data := source.recv(65536):
+                due = []
                 with self._lock:
                     if from_client:
                         self.sent += data
+                        due = [h for h in self._hooks
+                               if h[0] in data and self.sent.count(h[0]) >= h[2]]
+                        self._hooks = [h for h in self._hooks if h not in due]
                     else:
                         self.received += len(data)
+                        self.replies += data
+                for _marker, hook, _count in due:
+                    hook()
                 sink.sendall(data)
         except OSError:
             pass

@@ -1,6 +1,7 @@
-"""kill -9 at pseudo-random moments of `rapport sync` (inside fetches, decoding and batch
-transactions), with the server changing in between: the final run ends with exactly the server's
-messages, none twice, and an intact database."""
+"""kill -9 of `rapport sync` at exact points of its IMAP conversation (inside the header and
+the text fetches of a batch, chosen by counting the commands a relay saw), with the server
+changing in between: the final run ends with exactly the server's messages, none twice, and an
+intact database."""
 
 from __future__ import annotations
 
@@ -10,12 +11,19 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from dovecot_server import DovecotUser, make_message
-from sync_helpers import UNREADABLE, fail_to_decode, run_sync, server_state, stored, write_config
+from sync_helpers import (
+    UNREADABLE,
+    TcpProxy,
+    fail_to_decode,
+    run_sync,
+    server_state,
+    stored,
+    write_config,
+)
 
 from rapport.mail.config import parse_mailbox
 from rapport.mail.sync.engine import sync_mailbox
@@ -36,48 +44,50 @@ def _stored_count(db_path: Path) -> int:
         return 0
 
 
-def _kill_mid_sync(home: Path, rng: random.Random) -> int | None:
-    """Start a sync, let it commit at least one batch more, kill -9 it a random few ms later.
+def _kill_mid_sync(home: Path, proxy: TcpProxy, fetches: int) -> int | None:
+    """Start a sync and kill -9 it the moment it sends its `fetches`-th UID FETCH (before the
+    server sees it: the sync is then waiting inside a fetch, its batch half done).
 
-    Returns the stored count just before the kill, or None if the sync finished first. A batch
-    takes ~15 ms (fetch, decode, one transaction), so the kill lands anywhere in one.
+    Returns the stored count at the kill, or None if the sync finished first. Where the kill
+    lands is decided by the IMAP conversation, not by a clock: the same on every run.
     """
-    before = _stored_count(home / "rapport.db")
     env = {**os.environ, "RAPPORT_SYNC_BATCH": str(BATCH)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "rapport.tui.cli.main", "sync", "--home", str(home), "-q"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while _stored_count(home / "rapport.db") <= before and time.monotonic() < deadline:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.005)
-        time.sleep(rng.uniform(0.0, 0.1))
-        if proc.poll() is not None:
-            assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
-            return None
-        at_kill = _stored_count(home / "rapport.db")
+    killed: list[int] = []
+
+    def kill() -> None:
+        killed.append(_stored_count(home / "rapport.db"))
         proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-        return at_kill
+
+    proxy.before_forwarding(b"UID FETCH", kill, nth=fetches)
+    try:
+        proc.wait(60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    if not killed:
+        assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+        return None
+    return killed[0]
 
 
-def test_kill_9_at_random_moments_then_rerun_ends_with_exactly_the_servers_messages(
+def test_kill_9_mid_fetch_then_rerun_ends_with_exactly_the_servers_messages(
     tmp_path: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    proxy = TcpProxy(imap_user.server.plain_port)
     home = tmp_path / "ws"
-    write_config(home, [imap_user.mailbox_config(folders=["INBOX"])])
+    write_config(home, [imap_user.mailbox_config(port=proxy.port, folders=["INBOX"])])
     imap_user.deliver(make_message(n, message_id=f"m{n}@test.example") for n in range(TOTAL))
-    rng = random.Random(20261102)  # fixed seed: the same kill schedule on every run
+    rng = random.Random(20261102)  # fixed seed: the same expunges on every run
     killed_mid_sync = 0
-    for round_number in range(8):
-        at_kill = _kill_mid_sync(home, rng)
+    # Each batch is two FETCHes (headers and structure, then text parts): an odd count kills
+    # while headers are asked for, an even one while texts are; later runs also FETCH flags.
+    for round_number, fetches in enumerate((3, 8, 2, 13, 6, 21, 4, 9)):
+        at_kill = _kill_mid_sync(home, proxy, fetches)
         if at_kill is not None and at_kill < TOTAL:
             killed_mid_sync += 1
         after = _stored_count(home / "rapport.db")
@@ -93,6 +103,7 @@ def test_kill_9_at_random_moments_then_rerun_ends_with_exactly_the_servers_messa
     assert killed_mid_sync >= 4  # the kills really interrupted syncs in progress
 
     code, _out, err = run_sync(home, capsys, "-q")
+    proxy.close()
 
     assert (code, err) == (0, "")
     local = stored(home)
@@ -125,8 +136,10 @@ def test_a_batch_that_fails_to_commit_keeps_neither_its_messages_nor_its_skips(
         # SQLite itself refuses the batch's folder update (as a full disk would).
         db.execute("CREATE TEMP TRIGGER refuse_state BEFORE UPDATE OF last_uid ON folders"
                    " BEGIN SELECT RAISE(ABORT, 'disk full, say'); END")
-        with pytest.raises(sqlite3.IntegrityError, match="disk full"):
-            sync_mailbox(db, cfg, my_addresses=frozenset())
+        # The error stays in its folder: reported in one line, never raised (issue 12).
+        failed = sync_mailbox(db, cfg, my_addresses=frozenset())
+        assert [f.error for f in failed.folders] == [
+            "mailbox 'test', folder 'INBOX': sync failed: IntegrityError: disk full, say"]
         assert db.execute(counts).fetchone() == (0, 0, 0)
         db.execute("DROP TRIGGER refuse_state")
         assert sync_mailbox(db, cfg, my_addresses=frozenset()).ok

@@ -62,16 +62,18 @@ def _watching(opened: OpenWorkspace, cfg: object, events: list[object], *, inter
 
 
 def test_watch_syncs_new_mail_as_idle_reports_it(tmp_path: Path, imap_user: DovecotUser) -> None:
+    proxy = TcpProxy(imap_user.server.plain_port)
+    table = imap_user.mailbox_config(port=proxy.port, folders=["INBOX"])
     home = tmp_path / "ws"
-    write_config(home, [imap_user.mailbox_config(folders=["INBOX"])])
+    write_config(home, [table])
     imap_user.append([make_message(1)])
     opened = open_workspace(home)
     events: list[object] = []
     # The poll interval is far longer than the test: only IDLE can bring message 2 in time.
-    cfg = parse_mailbox(imap_user.mailbox_config(folders=["INBOX"]), 1)
-    with _watching(opened, cfg, events, interval=600) as thread:
-        assert _wait_for(lambda: len(stored(home)) == 1)
-        time.sleep(0.3)  # let it enter IDLE
+    cfg = parse_mailbox(table, 1)
+    with closing(proxy), _watching(opened, cfg, events, interval=600) as thread:
+        # Once IDLE has gone to the server, mail delivered now can only reach us through it.
+        assert _wait_for(lambda: len(stored(home)) == 1 and proxy.saw(b" IDLE\r\n"))
         imap_user.append([make_message(2)])
         assert _wait_for(lambda: len(stored(home)) == 2)
     assert not thread.is_alive()
@@ -149,11 +151,14 @@ def test_a_keepalive_line_in_idle_does_not_wake_a_resync(
     imap_user.append([make_message(1)])
     opened = open_workspace(home)
     events: list[object] = []
+    still_here = b"* OK Still here\r\n"
     with closing(proxy), _watching(opened, parse_mailbox(table, 1), events, interval=600):
         assert _wait_for(lambda: len(stored(home)) == 1 and proxy.saw(b" IDLE\r\n"))
-        # What Dovecot sends every 2 minutes in IDLE; a resync would answer it within a second.
-        proxy.tell_clients(b"* OK Still here\r\n")
-        time.sleep(1.5)
+        # The test Dovecot says "* OK Still here" every second, only in IDLE (every 2 minutes
+        # by default). A watcher woken by the first would have ended that IDLE with DONE at
+        # once, a second earlier than the server sent the second one.
+        assert _wait_for(lambda: proxy.count(still_here, replies=True) >= 2)
+        assert proxy.count(b"DONE\r\n") == 0
         imap_user.append([make_message(2)])  # a real change still wakes the watcher
         assert _wait_for(lambda: len(stored(home)) == 2)
     assert [e.added for e in events if isinstance(e, FolderDone)] == [1, 1]

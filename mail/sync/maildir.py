@@ -187,7 +187,7 @@ def _write_back_flags(
 ) -> dict[int, MaildirFile]:
     """Rename files whose flags were changed in Rapport; returns the updated disk view."""
     dirty = store.dirty_flags(db, folder_id)
-    done: list[int] = []
+    done: dict[int, store.Flags] = {}
     for uid, (seen, answered, flagged, draft) in dirty.items():
         current = on_disk.get(uid)
         if current is None:
@@ -203,7 +203,7 @@ def _write_back_flags(
         except OSError:
             continue  # read-only Maildir: keep the change local and dirty
         on_disk[uid] = MaildirFile(target, uid, letters)
-        done.append(uid)
+        done[uid] = (seen, answered, flagged, draft)
     store.clear_dirty(db, folder_id, done)
     return on_disk
 

@@ -22,9 +22,11 @@ from imapclient.exceptions import IMAPClientError
 
 from rapport.mail.config import MailboxConfig, MaildirConfig
 from rapport.mail.errors import ConnectionLost, CredentialsUnavailable, MailError
-from rapport.mail.sync.engine import select_sources, sync_mailbox
 from rapport.mail.sync.events import Event, MailboxFailed
 from rapport.mail.sync.imap import connect
+from rapport.mail.sync.mailbox import sync_mailbox
+from rapport.mail.sync.narrow import server_farewell
+from rapport.mail.sync.run import select_sources, sync_maildir_source
 from rapport.store.mailstore.matching import remember_my_addresses
 from rapport.store.session import OpenWorkspace
 
@@ -88,13 +90,16 @@ def watch_mailbox(opened: OpenWorkspace, cfg: MailboxConfig, *, interval: float,
                   sleep: Callable[[float], None] = time.sleep) -> str:
     """Sync `cfg` until `should_stop()`, on this thread's own database connection.
 
-    Network errors and refused logins are retried after 1, 2, 4 ... 300 s. A secret that cannot
+    Network errors and refused logins are retried after 1, 2, 4 ... 300 s; so is any other
+    failure of the watcher itself (one line each, the pause reset only once a whole round of
+    sync and wait went through), so a bug never kills the thread nor spins. A secret that cannot
     be read (password_command failing, no keyring) will not fix itself: it is reported once and
     the watcher returns its one-line reason (empty when stopped normally).
     """
     db = opened.reopen_db()
     mine = opened.config.me.all_addresses
     backoff = 1.0
+    bug_backoff = 1.0  # grows until a whole sync-and-wait round succeeds
     try:
         while not should_stop():
             client = None
@@ -106,7 +111,13 @@ def watch_mailbox(opened: OpenWorkspace, cfg: MailboxConfig, *, interval: float,
                     if summary.error:
                         break  # already reported by sync_mailbox: reconnect after a pause
                     backoff = 1.0
+                    if server_farewell(client):
+                        # The server ended this session over a message it could not send; the
+                        # sync went on with a connection of its own. IDLE on a fresh one.
+                        client.shutdown()
+                        client = connect(cfg)
                     wait_for_change(client, interval, should_stop, cfg.name)
+                    bug_backoff = 1.0
             except CredentialsUnavailable as exc:
                 message = f"{exc.message}; not watched any more"
                 report(MailboxFailed(cfg.name, message))
@@ -115,6 +126,11 @@ def watch_mailbox(opened: OpenWorkspace, cfg: MailboxConfig, *, interval: float,
                 report(MailboxFailed(cfg.name, exc.message))
             except (OSError, imaplib.IMAP4.error, IMAPClientError) as exc:
                 report(MailboxFailed(cfg.name, f"mailbox {cfg.name!r}: connection lost: {exc}"))
+            except Exception as exc:  # noqa: BLE001 - a bug or a database fault: one line, retry
+                report(MailboxFailed(cfg.name, f"mailbox {cfg.name!r}: watcher failed: "
+                                     f"{type(exc).__name__}: {_one_line(exc)}; restarting"))
+                backoff = max(backoff, bug_backoff)
+                bug_backoff = min(bug_backoff * 2, MAX_BACKOFF)
             finally:
                 if client is not None:
                     try:
@@ -128,6 +144,10 @@ def watch_mailbox(opened: OpenWorkspace, cfg: MailboxConfig, *, interval: float,
     finally:
         db.close()
     return ""
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200]
 
 
 def _sleep_unless_stopped(seconds: float, should_stop: Callable[[], bool],
@@ -155,15 +175,13 @@ class WatchThread(threading.Thread):
 def watch_maildirs(opened: OpenWorkspace, sources: list[MaildirConfig], *, interval: float,
                    report: Callable[[Event], None], should_stop: Callable[[], bool]) -> None:
     """Local Maildirs have no IDLE: rescan them every `interval` seconds (cheap when unchanged)."""
-    from rapport.mail.sync.maildir import sync_maildir
-
     db = opened.reopen_db()
     mine = opened.config.me.all_addresses
     try:
         while not should_stop():
-            for source in sources:
-                sync_maildir(db, mailbox=source.name, path=source.path, my_addresses=mine,
-                             report=report, should_stop=should_stop)
+            for source in sources:  # each source's failure ends as a reported summary
+                sync_maildir_source(db, source, my_addresses=mine, report=report,
+                                    should_stop=should_stop)
             _sleep_unless_stopped(max(interval, 1.0), should_stop, time.sleep)
     finally:
         db.close()

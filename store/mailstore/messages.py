@@ -97,6 +97,7 @@ from rapport.store.mailstore.lookup import (
 from rapport.store.mailstore.lookup import (
     thread_messages as thread_messages,
 )
+from rapport.store.mailstore.syncstate import Skip, check_uidvalidity, record_skipped
 from rapport.store.timeutil import utc_now_text
 
 Flags = tuple[bool, bool, bool, bool]  # seen, answered, flagged, draft
@@ -273,19 +274,23 @@ def save_batch(
     uidvalidity: int | None,
     highestmodseq: int | None,
     my_addresses: frozenset[str],
-    skipped: Sequence[tuple[int, str]] = (),
+    skipped: Sequence[Skip] = (),
     unsubscribe: UnsubscribeRules | None = None,
 ) -> int:
-    """Store `messages` as copies in the folder, the `skipped` (uid, reason) pairs of the batch
+    """Store `messages` as copies in the folder, the `skipped` (uid, reason[, retry]) of the batch
     and the folder state, atomically, with what the batch says about addresses (bounces, a
     bounced address writing again, unsubscribe requests by `unsubscribe`'s rules). A message
     already stored from another folder (same identity, see copies.py) only gains a copy: it is
     one message, not two.
 
+    StaleSyncState (nothing written) when the folder's stored UIDVALIDITY is no longer
+    `uidvalidity`: another run reset the folder since this one read it.
+
     Returns the number of copies written. Links only the new messages to accounts.
     """
     mine = frozenset(a.lower() for a in my_addresses)
     with db.atomic():
+        check_uidvalidity(db, folder_id, uidvalidity)
         matching.remember_my_addresses(db, mine)
         mailbox = db.execute("SELECT mailbox FROM folders WHERE id = ?", [folder_id]).fetchone()
         identities = [identity_of(msg, mailbox[0] if mailbox else "") for msg in messages]
@@ -324,12 +329,9 @@ def save_batch(
         # Before relinking: a bounce joins its contact's account through the bounces rows.
         note_batch(db, messages, mine=mine, rules=unsubscribe)
         matching.relink_messages(db, ids + moved)
-        db.conn.executemany(
-            "INSERT OR REPLACE INTO skipped_messages (folder_id, uid, reason) VALUES (?, ?, ?)",
-            [(folder_id, uid, reason) for uid, reason in skipped],
-        )
+        record_skipped(db, folder_id, skipped, stored=[m.uid for m in messages])
         db.execute(
-            "UPDATE folders SET last_uid = max(last_uid, ?), uidvalidity = ?, "
+            "UPDATE folders SET last_uid = max(last_uid, ?), uidvalidity = coalesce(?, uidvalidity), "
             "highestmodseq = coalesce(?, highestmodseq), last_sync_utc = ? WHERE id = ?",
             [last_uid, uidvalidity, highestmodseq, utc_now_text(), folder_id],
         )

@@ -21,6 +21,7 @@ from rapport.store.migrations import (  # noqa: F401
     m008_message_ids_never_reused,
     m009_maildir_mtimes,
     m010_message_copies,
+    m011_skipped_retry,
     m013_bounces_and_optouts,
 )
 from rapport.store.migrations.registry import migrations, schema_version

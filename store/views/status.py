@@ -8,6 +8,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from rapport.store.book.stages import Pipeline
+from rapport.store.mailstore.syncstate import list_skipped
 from rapport.store.migrations import schema_version
 
 
@@ -19,7 +20,8 @@ def workspace_status(db: Database, pipeline: Pipeline, db_path: Path) -> dict[st
     """Totals, deals per stage (every configured stage, in order), messages per folder.
 
     Keys `accounts`, `contacts`, `deals`, `messages` (ints), `deals_by_stage` (stage -> count)
-    and `folders` (mailbox, folder, messages, last_sync) are a promise to scripts.
+    and `folders` (mailbox, folder, messages, last_sync) are a promise to scripts, as is
+    `skipped` (mailbox, folder, uid, reason, retry, since): messages a sync could not store.
     """
     by_stage = {name: 0 for name in pipeline.names}
     for stage, count in db.execute("SELECT stage, count(*) FROM deals GROUP BY stage"):
@@ -52,7 +54,17 @@ def workspace_status(db: Database, pipeline: Pipeline, db_path: Path) -> dict[st
         "database": str(db_path),
         "database_bytes": size,
         "schema_version": schema_version(db),
+        "skipped": [
+            {"mailbox": s.mailbox, "folder": s.folder, "uid": s.uid, "reason": s.reason,
+             "retry": s.retry, "since": s.since}
+            for s in list_skipped(db)
+        ],
     }
+
+
+def _one_line(text: str) -> str:
+    """Server and decoder words are outside text: one line, no control characters."""
+    return "".join(c if c.isprintable() else " " for c in " ".join(text.split()))[:200]
 
 
 def _size_text(size: int) -> str:
@@ -81,6 +93,12 @@ def status_text(status: dict[str, Any]) -> str:
             lines.append(f"  {where:<{width}}  {f['messages']:>7}  last sync {f['last_sync'] or 'never'}")
     else:
         lines.append("  no mail synced yet (add a [[mailbox]] or [[maildir]] to config.toml)")
+    if status["skipped"]:
+        lines.append(f"Skipped   {len(status['skipped'])} (not stored; the reason of each)")
+        for item in status["skipped"]:
+            again = "retried at every sync" if item["retry"] else "not retried"
+            lines.append(f"  {item['mailbox']}/{item['folder']} UID {item['uid']}: "
+                         f"{_one_line(item['reason'])} ({again})")
     lines.append(f"Last sync {status['last_sync'] or 'never'}")
     lines.append(f"Database  {status['database']} ({_size_text(status['database_bytes'])})")
     return "\n".join(lines)

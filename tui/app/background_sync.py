@@ -85,7 +85,7 @@ class BackgroundSyncApp(App[None]):
     @work(thread=True, exclusive=True, group=SYNC_GROUP, exit_on_error=False)
     def _sync_worker(self) -> None:
         # imapclient and the parser are imported only when a sync runs.
-        from rapport.mail.sync.engine import sync_on_this_thread
+        from rapport.mail.sync.run import sync_on_this_thread
 
         worker = get_current_worker()
         self.post_message(SyncStarted())

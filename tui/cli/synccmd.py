@@ -41,7 +41,7 @@ def register(subparsers: Any, exporters: dict[str, Any]) -> None:
 
 def run_sync(args: argparse.Namespace) -> int:
     from rapport.mail.config import mailbox_configs, maildir_configs
-    from rapport.mail.sync.engine import sync_all
+    from rapport.mail.sync.run import sync_all
     from rapport.tui.cli.common import open_ws
     from rapport.tui.render.progress import ProgressPrinter
 
