@@ -20,6 +20,7 @@ from rapport.store.migrations import (  # noqa: F401
     m007_complaints,
     m008_message_ids_never_reused,
     m013_bounces_and_optouts,
+    m014_deal_value_minor_units,
 )
 from rapport.store.migrations.registry import migrations, schema_version
 

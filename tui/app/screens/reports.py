@@ -42,6 +42,7 @@ from rapport.tui.app.screens.report_detail import (
 from rapport.tui.app.widgets.bar_chart import Bar, BarChart
 from rapport.tui.app.widgets.fit_table import Column, FitTable
 from rapport.tui.render.report_formats import (
+    amount_text,
     closed_text,
     day_of,
     hours,
@@ -185,6 +186,7 @@ class ReportsScreen(Screen[None]):
                 period,
                 stale_after_days=self._config.stale_after_days,
                 now=self._now,
+                money=self._config.money,
             )
         finally:
             db.close()
@@ -206,9 +208,12 @@ class ReportsScreen(Screen[None]):
         self.query_one(f"#{table_id}", FitTable).set_rows(rows)
 
     def _show(self, r: Report) -> None:
+        base = r.base_currency
+        left_out = f" │ {len(r.not_converted)} not converted" if r.not_converted else ""
         self.query_one("#summary", Static).update(
-            f"{r.period.label} │ open {money(r.open_value)} (weighted "
-            f"{money(r.open_weighted)}) │ won {len(r.won)}: {money(r.won_value)}"
+            f"{r.period.label} │ {base} │ open {money(r.open_value, base)} (weighted "
+            f"{money(r.open_weighted, base)}) │ won {len(r.won)}: {money(r.won_value, base)}"
+            f"{left_out}"
         )
         self._show_pipeline(r)
         self._show_closed(r)
@@ -220,24 +225,26 @@ class ReportsScreen(Screen[None]):
         self._fill(
             "stages-table",
             [
-                [_cell(s.stage), _cell(s.deals), _num(money(s.value)), _num(money(s.weighted))]
+                [_cell(s.stage), _cell(s.deals), _num(money(s.value, r.base_currency)),
+                 _num(money(s.weighted, r.base_currency))]
                 for s in r.stages
             ],
         )
         self._fill(
             "forecast-table",
             [
-                [_cell(f.month), _cell(f.deals), _num(money(f.value)), _num(money(f.weighted))]
+                [_cell(f.month), _cell(f.deals), _num(money(f.value, r.base_currency)),
+                 _num(money(f.weighted, r.base_currency))]
                 for f in r.forecast
             ],
         )
         self.query_one("#stages-chart", BarChart).show(
-            "Pipeline by stage (value / weighted)",
-            [Bar(s.stage, s.value, s.weighted) for s in r.stages],
+            f"Pipeline by stage ({r.base_currency}, value / weighted)",
+            [Bar(s.stage, float(s.value), float(s.weighted)) for s in r.stages],
         )
         self.query_one("#forecast-chart", BarChart).show(
-            "Expected closes by month (value / weighted)",
-            [Bar("undated" if f.month == NO_DATE else f.month, f.value, f.weighted)
+            f"Expected closes by month ({r.base_currency}, value / weighted)",
+            [Bar("undated" if f.month == NO_DATE else f.month, float(f.value), float(f.weighted))
              for f in r.forecast],
         )
 
@@ -250,7 +257,7 @@ class ReportsScreen(Screen[None]):
                     _cell(result),
                     _cell(d.account),
                     _cell(d.title),
-                    _num(money(d.value)),
+                    _num(amount_text(d.value, d.currency)),
                     _cell(day_of(d.closed_utc)),
                 ]
                 for result, d in self._closed_rows(r)
@@ -287,12 +294,12 @@ class ReportsScreen(Screen[None]):
             [
                 [
                     _cell(k.account),
-                    _num(money(k.won_value)),
-                    _num(money(k.won_in_period)),
+                    _num(money(k.won_value, r.base_currency)),
+                    _num(money(k.won_in_period, r.base_currency)),
                     _num(f"{k.revenue_share:.1f}%"),
                     _cell(day_of(k.last_contact_utc)),
                     _cell(len(k.open_deals)),
-                    _num(money(k.open_value)),
+                    _num(money(k.open_value, r.base_currency)),
                     _cell(len(k.open_objections)),
                     _cell(len(k.open_complaints)),
                     _cell(len(k.overdue_deals)),
@@ -339,7 +346,7 @@ class ReportsScreen(Screen[None]):
         table_id = event.data_table.id
         if table_id == "key-table" and row < len(r.key_accounts):
             k = r.key_accounts[row]
-            self.app.push_screen(ReportDetailScreen(k.account, key_account_detail(k)))
+            self.app.push_screen(ReportDetailScreen(k.account, key_account_detail(k, r.base_currency)))
         elif table_id == "objections-table" and row < len(r.open_objections):
             o = r.open_objections[row]
             self.app.push_screen(ReportDetailScreen(o.account, objection_detail(o)))
@@ -348,7 +355,7 @@ class ReportsScreen(Screen[None]):
             self.app.push_screen(ReportDetailScreen(o.account, objection_detail(o)))
         elif table_id == "closed-table" and row < len(self._closed_rows(r)):
             result, d = self._closed_rows(r)[row]
-            self.app.push_screen(ReportDetailScreen(d.account, deal_detail(result, d)))
+            self.app.push_screen(ReportDetailScreen(d.account, deal_detail(result, d, r.base_currency)))
 
     # -- actions ------------------------------------------------------------------------------
 
