@@ -125,6 +125,8 @@ def test_released_database_upgrades_to_todays_schema(tmp_path: Path, dump: Path)
                                                                  ("old.example",))
         [deal] = deals.list_deals(db)
         assert (deal.title, deal.stage, deal.value) == ("Old Deal", "Closing", 1200)
+        # m014: the REAL value became whole minor units (cents), exact.
+        assert db.execute("SELECT value_minor FROM deals").fetchall() == [(120000,)]
         assert db.execute("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'turbines'"
                           ).fetchall() == [(1,)]
         assert db.execute("SELECT rowid FROM activities_fts WHERE activities_fts MATCH"

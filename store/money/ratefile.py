@@ -58,7 +58,7 @@ def set_rate(path: Path, currency: str, rate_text: str, *, base: str, day: date)
         money["base"] = base
     rates = money.get("rates")
     if rates is None:
-        rates = tomlkit.inline_table()
+        rates = tomlkit.table()  # [money.rates]: one line per currency
         money["rates"] = rates
     elif not isinstance(rates, Table | InlineTable):
         raise ConfigError(f"{path}: [money] rates must be a table like {{ USD = 0.92 }}")
