@@ -157,8 +157,9 @@ def test_markdown_states_base_rates_and_lists_the_rateless(home: Path) -> None:
     md = render_md(report_of(home))
     assert ("values in EUR, rates JPY 0.0061 (date not given), USD 0.92 (set 2026-03-01); "
             "2 deals not converted (no rate for GBP), added to no total.") in md
-    assert "| Proposal presented | 2 | 16,100.00 | 8,050.00 |" in md
-    assert "| Closing | 2 | 4,600.00 | 3,680.00 |" in md
+    assert "| Proposal presented | 2 | 16,100.00 | 8,050.00 | 0 |" in md
+    assert "| Closing | 2 | 4,600.00 | 3,680.00 | 1 |" in md
+    assert "| no date | 4 | 20,700.00 | 11,730.00 | 1 |" in md  # the forecast counts them too
     assert ("Open pipeline: 4 deals worth 20,700.00, weighted 11,730.00; 8 deals in all stages, "
             "won and lost included; 2 deals not converted (no rate for GBP).") in md
     assert "Won 3 deals, 1,225.46; lost 1 deal, 700.00." in md
@@ -172,7 +173,9 @@ def test_markdown_states_base_rates_and_lists_the_rateless(home: Path) -> None:
 def test_html_states_base_rates_and_lists_the_rateless(home: Path) -> None:
     html = render_html(report_of(home))
     assert ('<td>Proposal presented</td><td class="num">2</td><td class="num">16,100.00</td>\n'
-            '<td class="num">8,050.00</td>') in html
+            '<td class="num">8,050.00</td><td class="num">0</td></tr>') in html
+    assert ('<td>Closing</td><td class="num">2</td><td class="num">4,600.00</td>\n'
+            '<td class="num">3,680.00</td><td class="num">1</td></tr>') in html
     assert "Rates used (value of one unit in EUR):\nJPY 0.0061 (date not given), USD 0.92" in html
     assert '<table id="not-converted">' in html
     assert '<td>Cobalt GBP</td><td>Closing</td>\n<td class="num">2,000.00 GBP</td>' in html
@@ -186,8 +189,8 @@ def test_cli_report_warns_once_naming_the_missing_rates(
         assert main(["--home", str(home), "report", "--month", "2026-03", "--format", fmt]) == 0
         captured = capsys.readouterr()
         assert captured.err.splitlines() == [
-            "rapport: warning: no rate for GBP: 2 deals not converted (no rate for GBP), left out "
-            "of every total (set one with: rapport rates set GBP RATE)"]
+            "rapport: warning: no rate for GBP: 2 deals not converted, left out of every total "
+            "(set one with: rapport rates set GBP RATE)"]
         assert "GBP" in captured.out
 
 
@@ -240,3 +243,31 @@ def test_the_pipeline_pane_totals_in_base_and_counts_the_rateless(home: Path) ->
     # Each deal row keeps its own value and currency.
     assert any("Borealis" in line and "1,000,000 JPY" in line for line in lines)
     assert any("Cobalt" in line and "2,000 GBP" in line for line in lines)
+
+
+def test_the_reports_screen_states_base_rates_and_what_is_left_out(home: Path) -> None:
+    from textual.widgets import Static
+
+    from tests.test_tui_reports import ReportsHost, _rows, _settled
+
+    async def run() -> None:
+        opened = open_workspace(home)
+        app = ReportsHost(opened)
+        try:
+            async with app.run_test(size=(160, 48)) as pilot:
+                await _settled(app, pilot)
+                await pilot.press("left_square_bracket")  # April -> March
+                await _settled(app, pilot)
+                screen = app.screen
+                summary = str(screen.query_one("#summary", Static).render())
+                assert summary == ("2026-03 │ EUR │ open 20,700.00 (weighted 11,730.00) │ won 3: "
+                                   "1,225.46 │ 2 not converted")
+                note = str(screen.query_one("#money-note", Static).render())
+                assert note.startswith("Values in EUR, rates JPY 0.0061 (date not given), USD 0.92")
+                assert note.endswith(": Cobalt GBP 2,000.00 GBP; Cobalt won GBP 300.00 GBP")
+                assert _rows(screen, "stages-table")[3] == [
+                    "Proposal presented", "2", "16,100.00", "8,050.00"]
+        finally:
+            opened.close()
+
+    asyncio.run(run())

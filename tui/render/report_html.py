@@ -27,6 +27,7 @@ from rapport.tui.render.report_text import (
     key_overview_row,
     moment_text,
     money,
+    not_converted_column,
     open_pipeline_text,
     period_title,
     rates_text,
@@ -171,10 +172,11 @@ _TEMPLATE = """<!DOCTYPE html>
 <h2 id="pipeline">Pipeline by stage</h2>
 {{ chart("chart-stages", stage_bars, stage_h) }}
 <table id="stages">
-<tr><th>Stage</th><th class="num">Deals</th><th class="num">Value ({{ base }})</th><th class="num">Weighted ({{ base }})</th></tr>
+<tr><th>Stage</th><th class="num">Deals</th><th class="num">Value ({{ base }})</th><th class="num">Weighted ({{ base }})</th>
+{%- if extra %}<th class="num">Not converted</th>{% endif %}</tr>
 {%- for s in r.stages %}
 <tr{% if s.kind != "open" %} class="closed-stage"{% endif %}><td>{{ s.stage }}</td><td class="num">{{ s.deals }}</td><td class="num">{{ money(s.value) }}</td>
-<td class="num">{{ money(s.weighted) }}</td></tr>
+<td class="num">{{ money(s.weighted) }}</td>{% if extra %}<td class="num">{{ s.not_converted }}</td>{% endif %}</tr>
 {%- endfor %}
 </table>
 <p>{{ open_pipeline }}</p>
@@ -211,10 +213,11 @@ _TEMPLATE = """<!DOCTYPE html>
 {{ empty(r.forecast) }}
 {% if r.forecast %}
 <table id="forecast-table">
-<tr><th>Month</th><th class="num">Deals</th><th class="num">Value ({{ base }})</th><th class="num">Weighted ({{ base }})</th></tr>
+<tr><th>Month</th><th class="num">Deals</th><th class="num">Value ({{ base }})</th><th class="num">Weighted ({{ base }})</th>
+{%- if extra %}<th class="num">Not converted</th>{% endif %}</tr>
 {%- for f in r.forecast %}
 <tr><td>{{ f.month }}</td><td class="num">{{ f.deals }}</td><td class="num">{{ money(f.value) }}</td>
-<td class="num">{{ money(f.weighted) }}</td></tr>
+<td class="num">{{ money(f.weighted) }}</td>{% if extra %}<td class="num">{{ f.not_converted }}</td>{% endif %}</tr>
 {%- endfor %}
 </table>
 {% endif %}
@@ -326,6 +329,7 @@ def render_html(report: Report) -> str:
         width=_LABEL_W + _BAR_AREA + 200,
         label_w=_LABEL_W,
         base=base,
+        extra=not_converted_column(report),
         rates=rates_text(report),
         money=lambda amount: money(amount, base),
         amount_text=amount_text,

@@ -20,6 +20,7 @@ from rapport.tui.render.report_text import (
     key_account_summary,
     key_overview_row,
     money,
+    not_converted_column,
     open_pipeline_text,
     period_title,
     rates_text,
@@ -63,6 +64,7 @@ def _table(
 def render_md(report: Report) -> str:
     report = safe_report(report)
     base = report.base_currency
+    extra = ["Not converted"] if not_converted_column(report) else []
     fr = report.first_response
     total = activity_total(report)
     lines = [
@@ -77,9 +79,9 @@ def render_md(report: Report) -> str:
         "## Pipeline by stage",
         "",
         *_table(
-            ["Stage", "Deals", f"Value ({base})", f"Weighted ({base})"],
-            [[s.stage, s.deals, money(s.value, base), money(s.weighted, base)]
-             for s in report.stages],
+            ["Stage", "Deals", f"Value ({base})", f"Weighted ({base})", *extra],
+            [[s.stage, s.deals, money(s.value, base), money(s.weighted, base),
+              *([s.not_converted] if extra else [])] for s in report.stages],
         ),
         open_pipeline_text(report),
         "",
@@ -111,9 +113,9 @@ def render_md(report: Report) -> str:
         "## Forecast of expected closes",
         "",
         *_table(
-            ["Month", "Deals", f"Value ({base})", f"Weighted ({base})"],
-            [[f.month, f.deals, money(f.value, base), money(f.weighted, base)]
-             for f in report.forecast],
+            ["Month", "Deals", f"Value ({base})", f"Weighted ({base})", *extra],
+            [[f.month, f.deals, money(f.value, base), money(f.weighted, base),
+              *([f.not_converted] if extra else [])] for f in report.forecast],
         ),
         "## Activity per account",
         "",

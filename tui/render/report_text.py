@@ -138,7 +138,7 @@ def headlines(report: Report) -> list[Headline]:
     fr = report.first_response
     keys = report.key_accounts
     base = report.base_currency
-    missing = not_converted_text(report)
+    missing = not_converted_text(report, why=False)
     return [
         Headline("Open pipeline", money(report.open_value, base),
                  f"{count_text(report.open_deals, 'deal')}, weighted "
@@ -165,6 +165,11 @@ def headlines(report: Report) -> list[Headline]:
 def _oldest_text(items: tuple[OpenObjection, ...]) -> str:
     oldest = max((o.age_days for o in items), default=None)
     return "none" if oldest is None else f"the oldest {count_text(oldest, 'day')}"
+
+
+def not_converted_column(report: Report) -> bool:
+    """Tables by stage and month get a "Not converted" column when some deal has no rate."""
+    return bool(report.not_converted)
 
 
 def stale_title(report: Report) -> str:
@@ -203,12 +208,13 @@ def rates_text(report: Report) -> str:
     )
 
 
-def not_converted_text(report: Report) -> str:
-    """'1 deal not converted (no rate for GBP)', or '' when every deal was converted."""
+def not_converted_text(report: Report, *, why: bool = True) -> str:
+    """'1 deal not converted (no rate for GBP)' (without `why`: no parenthesis), or '' when
+    every deal was converted."""
     if not report.not_converted:
         return ""
-    return (f"{count_text(len(report.not_converted), 'deal')} not converted "
-            f"(no rate for {', '.join(report.missing_rates)})")
+    reason = f" (no rate for {', '.join(report.missing_rates)})" if why else ""
+    return f"{count_text(len(report.not_converted), 'deal')} not converted{reason}"
 
 
 def currency_note(report: Report) -> str:
@@ -224,8 +230,8 @@ def missing_rates_warning(report: Report) -> str | None:
     if not report.not_converted:
         return None
     codes = report.missing_rates
-    return (f"warning: no rate for {', '.join(codes)}: {not_converted_text(report)}, left out of "
-            f"every total (set one with: rapport rates set {codes[0]} RATE)")
+    return (f"warning: no rate for {', '.join(codes)}: {not_converted_text(report, why=False)}, "
+            f"left out of every total (set one with: rapport rates set {codes[0]} RATE)")
 
 
 def waits_text(fr: FirstResponse) -> str:

@@ -29,25 +29,27 @@ from textual.worker import get_current_worker
 from rapport.store.config import Config
 from rapport.store.db import Database
 from rapport.store.errors import InputError
-from rapport.store.reports.figures import NO_DATE, ClosedDeal, Report, build_report
+from rapport.store.reports.figures import NO_DATE, Report, build_report
 from rapport.store.reports.period import Period, month_period
 from rapport.store.timeutil import utc_now
-from rapport.tui.app.safe import clean
 from rapport.tui.app.screens.report_detail import (
     ReportDetailScreen,
     deal_detail,
     key_account_detail,
     objection_detail,
 )
+from rapport.tui.app.screens.report_rows import (
+    COLUMNS,
+    closed_deals,
+    money_note,
+    summary_text,
+    table_rows,
+)
 from rapport.tui.app.widgets.bar_chart import Bar, BarChart
-from rapport.tui.app.widgets.fit_table import Column, FitTable
+from rapport.tui.app.widgets.fit_table import FitTable
 from rapport.tui.render.report_formats import (
-    amount_text,
     closed_text,
-    day_of,
     hours,
-    money,
-    next_action_text,
     stale_title,
     waits_text,
 )
@@ -56,39 +58,6 @@ from rapport.tui.render.report_formats import (
 # styles (the main screen's `#pipeline` pane has a frame and 2fr width).
 SECTIONS = ("pipeline-section", "forecast-section", "closed-section", "activity-section",
             "key-accounts-section", "attention-section")
-
-# Columns per table id: figures keep their width, flex text is cut, wide ones need room.
-_COLUMNS: dict[str, tuple[Column, ...]] = {
-    "stages-table": (Column("Stage", flex=True), Column("Deals"), Column("Value"),
-                     Column("Weighted")),
-    "forecast-table": (Column("Month"), Column("Deals"), Column("Value"), Column("Weighted")),
-    "closed-table": (Column("Result"), Column("Account", flex=True), Column("Deal", flex=True),
-                     Column("Value"), Column("Closed")),
-    "activity-table": (Column("Account", flex=True), Column("In"), Column("Out"),
-                       Column("Calls"), Column("Meet."), Column("Notes")),
-    "key-table": (Column("Account", flex=True), Column("Won", wide=True),
-                  Column("In period", wide=True), Column("Share"), Column("Last contact"),
-                  Column("Deals"), Column("Open value"), Column("Obj."), Column("Compl."),
-                  Column("Late"),
-                  Column("Next action", flex=True, wide=True)),
-    "objections-table": (Column("Account", flex=True), Column("Raised"),
-                         Column("Objection", flex=True), Column("Days")),
-    "complaints-table": (Column("Account", flex=True), Column("Raised"),
-                         Column("Complaint", flex=True), Column("Days")),
-    "stale-table": (Column("Account", flex=True), Column("Last contact"), Column("Days")),
-}
-
-
-def _cell(value: object) -> Text:
-    """A table cell: numbers right-aligned; book text cleaned of escapes, never markup."""
-    if isinstance(value, int | float):
-        return Text(str(value), justify="right")
-    return Text(clean(str(value)), no_wrap=True, overflow="ellipsis")
-
-
-def _num(text: str) -> Text:
-    return Text(clean(text), justify="right")
-
 
 class ReportsScreen(Screen[None]):
     """The monthly report: pipeline, forecast, won/lost, activity, key accounts, what needs care."""
@@ -135,6 +104,7 @@ class ReportsScreen(Screen[None]):
         yield Static(id="summary", markup=False)
         with TabbedContent(id="sections"):
             with TabPane("Pipeline", id="pipeline-section"):
+                yield Static(id="money-note", classes="note", markup=False)
                 yield BarChart(id="stages-chart")
                 yield self._table("stages-table", "figures")
             with TabPane("Forecast", id="forecast-section"):
@@ -164,7 +134,7 @@ class ReportsScreen(Screen[None]):
 
     @staticmethod
     def _table(table_id: str, classes: str) -> FitTable:
-        return FitTable(_COLUMNS[table_id], id=table_id, classes=classes)
+        return FitTable(COLUMNS[table_id], id=table_id, classes=classes)
 
     def on_mount(self) -> None:
         self.load()
@@ -204,40 +174,13 @@ class ReportsScreen(Screen[None]):
     def watch_period(self) -> None:
         self.load()
 
-    def _fill(self, table_id: str, rows: list[list[Text]]) -> None:
-        self.query_one(f"#{table_id}", FitTable).set_rows(rows)
-
     def _show(self, r: Report) -> None:
-        base = r.base_currency
-        left_out = f" │ {len(r.not_converted)} not converted" if r.not_converted else ""
-        self.query_one("#summary", Static).update(
-            f"{r.period.label} │ {base} │ open {money(r.open_value, base)} (weighted "
-            f"{money(r.open_weighted, base)}) │ won {len(r.won)}: {money(r.won_value, base)}"
-            f"{left_out}"
-        )
-        self._show_pipeline(r)
-        self._show_closed(r)
-        self._show_activity(r)
-        self._show_key_accounts(r)
-        self._show_attention(r)
-
-    def _show_pipeline(self, r: Report) -> None:
-        self._fill(
-            "stages-table",
-            [
-                [_cell(s.stage), _cell(s.deals), _num(money(s.value, r.base_currency)),
-                 _num(money(s.weighted, r.base_currency))]
-                for s in r.stages
-            ],
-        )
-        self._fill(
-            "forecast-table",
-            [
-                [_cell(f.month), _cell(f.deals), _num(money(f.value, r.base_currency)),
-                 _num(money(f.weighted, r.base_currency))]
-                for f in r.forecast
-            ],
-        )
+        self.query_one("#summary", Static).update(summary_text(r))
+        note = money_note(r)
+        self.query_one("#money-note", Static).display = note is not None
+        self.query_one("#money-note", Static).update(note or "")
+        for table_id, rows in table_rows(r).items():
+            self.query_one(f"#{table_id}", FitTable).set_rows(rows)
         self.query_one("#stages-chart", BarChart).show(
             f"Pipeline by stage ({r.base_currency}, value / weighted)",
             [Bar(s.stage, float(s.value), float(s.weighted)) for s in r.stages],
@@ -247,93 +190,12 @@ class ReportsScreen(Screen[None]):
             [Bar("undated" if f.month == NO_DATE else f.month, float(f.value), float(f.weighted))
              for f in r.forecast],
         )
-
-    def _show_closed(self, r: Report) -> None:
         self.query_one("#closed-summary", Static).update(closed_text(r))
-        self._fill(
-            "closed-table",
-            [
-                [
-                    _cell(result),
-                    _cell(d.account),
-                    _cell(d.title),
-                    _num(amount_text(d.value, d.currency)),
-                    _cell(day_of(d.closed_utc)),
-                ]
-                for result, d in self._closed_rows(r)
-            ],
-        )
-
-    @staticmethod
-    def _closed_rows(r: Report) -> list[tuple[str, ClosedDeal]]:
-        return [("won", d) for d in r.won] + [("lost", d) for d in r.lost]
-
-    def _show_activity(self, r: Report) -> None:
         fr = r.first_response
         self.query_one("#response-summary", Static).update(
             f"Median first response: {hours(fr.median_hours)} ({waits_text(fr)})"
         )
-        self._fill(
-            "activity-table",
-            [
-                [
-                    _cell(a.account),
-                    _cell(a.mails_in),
-                    _cell(a.mails_out),
-                    _cell(a.calls),
-                    _cell(a.meetings),
-                    _cell(a.notes),
-                ]
-                for a in r.activity
-            ],
-        )
-
-    def _show_key_accounts(self, r: Report) -> None:
-        self._fill(
-            "key-table",
-            [
-                [
-                    _cell(k.account),
-                    _num(money(k.won_value, r.base_currency)),
-                    _num(money(k.won_in_period, r.base_currency)),
-                    _num(f"{k.revenue_share:.1f}%"),
-                    _cell(day_of(k.last_contact_utc)),
-                    _cell(len(k.open_deals)),
-                    _num(money(k.open_value, r.base_currency)),
-                    _cell(len(k.open_objections)),
-                    _cell(len(k.open_complaints)),
-                    _cell(len(k.overdue_deals)),
-                    _cell(next_action_text(k)),
-                ]
-                for k in r.key_accounts
-            ],
-        )
-
-    def _show_attention(self, r: Report) -> None:
-        for table_id, items in (("objections-table", r.open_objections),
-                                ("complaints-table", r.open_complaints)):
-            self._fill(
-                table_id,
-                [
-                    [_cell(o.account), _cell(day_of(o.date_utc)), _cell(o.subject),
-                     _cell(o.age_days)]
-                    for o in items
-                ],
-            )
-        self.query_one("#stale-title", Label).update(
-            Text(stale_title(r))
-        )
-        self._fill(
-            "stale-table",
-            [
-                [
-                    _cell(s.account),
-                    _cell(day_of(s.last_contact_utc)),
-                    _cell("never" if s.days_since is None else s.days_since),
-                ]
-                for s in r.stale_accounts
-            ],
-        )
+        self.query_one("#stale-title", Label).update(Text(stale_title(r)))
 
     # -- details ------------------------------------------------------------------------------
 
@@ -353,8 +215,8 @@ class ReportsScreen(Screen[None]):
         elif table_id == "complaints-table" and row < len(r.open_complaints):
             o = r.open_complaints[row]
             self.app.push_screen(ReportDetailScreen(o.account, objection_detail(o)))
-        elif table_id == "closed-table" and row < len(self._closed_rows(r)):
-            result, d = self._closed_rows(r)[row]
+        elif table_id == "closed-table" and row < len(closed_deals(r)):
+            result, d = closed_deals(r)[row]
             self.app.push_screen(ReportDetailScreen(d.account, deal_detail(result, d, r.base_currency)))
 
     # -- actions ------------------------------------------------------------------------------
