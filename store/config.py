@@ -1,7 +1,8 @@
 """Provides config.toml: reading it (one-line errors) and the default written into new workspaces.
 
-The store reads `[me]`, `[pipeline]` and `stale_after_days`; `[[mailbox]]`, `[[maildir]]`,
-`[smtp]` and `[announce]` are kept raw in `Config.raw` for the mail layer to interpret.
+The store reads `[me]`, `[pipeline]`, `[money]` and `stale_after_days`; `[[mailbox]]`,
+`[[maildir]]`, `[smtp]` and `[announce]` are kept raw in `Config.raw` for the mail layer to
+interpret.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from rapport.store.book.stages import DEFAULT_STAGES, Pipeline, Stage
 from rapport.store.errors import ConfigError
+from rapport.store.money.rates import MoneySettings, parse_money
 
 DEFAULT_STALE_AFTER_DAYS = 30
 DEFAULT_SYNC_INTERVAL_MINUTES = 5
@@ -40,6 +42,7 @@ class Config:
     pipeline: Pipeline = field(default_factory=Pipeline)
     stale_after_days: int = DEFAULT_STALE_AFTER_DAYS
     sync_interval_minutes: int = DEFAULT_SYNC_INTERVAL_MINUTES
+    money: MoneySettings = field(default_factory=MoneySettings)
     raw: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
@@ -78,6 +81,10 @@ stages = [
 {_stage_lines()}
 ]
 
+# [money]
+# base = "EUR"                          # totals are in this currency (default: the book's most used)
+# rates = {{ USD = 0.92, JPY = 0.0061 }}  # one unit's value in base; `rapport rates set USD 0.92`
+
 # [[mailbox]]
 # name = "work"
 # host = "imap.example.com"
@@ -95,8 +102,8 @@ stages = [
 
 # Every key the loader knows, per table: a typo (`stale_after_day`) is refused, not ignored.
 # [[mailbox]], [[maildir]] and [smtp] are the mail layer's to check (with refuse_unknown_keys).
-TOP_LEVEL_KEYS = ("stale_after_days", "sync_interval_minutes", "me", "pipeline", "mailbox",
-                  "maildir", "smtp", "announce")
+TOP_LEVEL_KEYS = ("stale_after_days", "sync_interval_minutes", "me", "pipeline", "money",
+                  "mailbox", "maildir", "smtp", "announce")
 ME_KEYS = ("name", "email", "addresses", "signature")
 PIPELINE_KEYS = ("stages", "stale_after_days")
 STAGE_KEYS = ("name", "probability", "rotting_days", "kind")
@@ -221,6 +228,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         pipeline=pipeline,
         stale_after_days=stale_days,
         sync_interval_minutes=interval_minutes,
+        money=parse_money(data.get("money")),
         raw=data,
         path=path,
     )

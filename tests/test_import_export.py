@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -378,21 +379,23 @@ def test_binary_file_header_is_not_echoed(tmp_path: Path, capsys: pytest.Capture
 
 
 @pytest.mark.parametrize(("sep", "cell", "value"), [
-    (";", "12.500", 12500), (";", "1.234.567", 1234567), (";", "12.500,50", 12500.5),
-    (";", "12,5", 12.5), (";", "1,234", 1.234), (";", "12.5", 12.5), (";", "12.50", 12.5),
-    (",", '"12,500.50"', 12500.5), (",", "12.500", 12.5), (",", '"1,234"', 1234),
-    ("\t", "12.345", 12.345),
+    (";", "12.500", "12500"), (";", "1.234.567", "1234567"), (";", "12.500,50", "12500.5"),
+    (";", "12,5", "12.5"), (";", "1,234", "1.234"), (";", "12.5", "12.5"), (";", "12.50", "12.5"),
+    (",", '"12,500.50"', "12500.5"), (",", "12.500", "12.5"), (",", '"1,234"', "1234"),
+    ("\t", "12.345", "12.345"),
 ])
 def test_amounts_follow_the_files_conventions(tmp_path: Path, sep: str, cell: str,
-                                              value: float) -> None:
-    """In a ';' file (European spreadsheets) '.' groups thousands and ',' is the decimal mark."""
+                                              value: str) -> None:
+    """In a ';' file (European spreadsheets) '.' groups thousands and ',' is the decimal mark.
+
+    In Bahraini dinars, which have three decimals: 1.234 and 12.345 are exact amounts there."""
     home = tmp_path / "ws"
-    text = f"name{sep}value\nACME{sep}{cell}\n"
+    text = f"name{sep}value{sep}currency\nACME{sep}{cell}{sep}bhd\n"
     assert run(home, "import", "accounts", str(write(tmp_path, "v.csv", text))) == 0
     opened = open_workspace(home)
     [deal] = deals.list_deals(opened.db)
     opened.close()
-    assert deal.value == pytest.approx(value)
+    assert (deal.value, deal.currency) == (Decimal(value), "BHD")
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])

@@ -189,7 +189,7 @@ def test_html_has_a_section_per_key_account(html: str) -> None:
         "1 open complaint, 1 overdue action.</p>" in acme
     )
     assert (
-        '<tr><td>Acme renewal</td><td>Proposal presented</td><td class="num">10,000.00</td>\n'
+        '<tr><td>Acme renewal</td><td>Proposal presented</td><td class="num">10,000.00 EUR</td>\n'
         '<td>send terms</td><td class="overdue">2026-03-20 (overdue)</td></tr>' in acme
     )
     assert "<td>Price too high &lt;b&gt;&amp;amp; | pipes</td>" in acme

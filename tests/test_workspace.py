@@ -26,15 +26,16 @@ from rapport.store.book import accounts, deals
 from rapport.store.db import open_database
 from rapport.store.errors import ConfigError, WorkspaceError
 from rapport.store.migrations import migrations, schema_version
+from rapport.store.money.rates import MONEY_KEYS, RATE_KEYS
 from rapport.store.session import open_workspace
 
 MIGRATION_NAMES = [m.name for m in migrations._migrations]
 
 
 def version_after(applied: int) -> int:
-    """user_version once the first `applied` migrations ran: the last one's number (numbers are
-    reserved per branch of work, so they may skip)."""
-    return int(MIGRATION_NAMES[applied - 1][1:4]) if applied else 0
+    """user_version once the first `applied` migrations ran: the highest of their numbers
+    (numbers are reserved per branch of work, so they may skip, and set_version keeps the max)."""
+    return max(int(name[1:4]) for name in MIGRATION_NAMES[:applied]) if applied else 0
 
 
 NEWEST_VERSION = version_after(len(MIGRATION_NAMES))
@@ -130,6 +131,8 @@ def test_released_database_upgrades_to_todays_schema(tmp_path: Path, dump: Path)
                                                                  ("old.example",))
         [deal] = deals.list_deals(db)
         assert (deal.title, deal.stage, deal.value) == ("Old Deal", "Closing", 1200)
+        # m014: the REAL value became whole minor units (cents), exact.
+        assert db.execute("SELECT value_minor FROM deals").fetchall() == [(120000,)]
         assert db.execute("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'turbines'"
                           ).fetchall() == [(1,)]
         assert db.execute("SELECT rowid FROM activities_fts WHERE activities_fts MATCH"
@@ -297,9 +300,9 @@ def test_readme_config_reference_is_what_the_loader_reads() -> None:
     # Keys written as `key = ` (commented out or not, stage keys inside their inline tables).
     documented = set(re.findall(r"(?:^[#\s]*|\{ |, )([a-z_0-9]+) = ", example, flags=re.MULTILINE))
     accepted = {*store_config.TOP_LEVEL_KEYS, *store_config.ME_KEYS, *store_config.PIPELINE_KEYS,
-                *store_config.STAGE_KEYS, *MAILBOX_KEYS, *MAILDIR_KEYS, *SMTP_KEYS,
-                *ANNOUNCE_KEYS}
-    tables = {"me", "pipeline", "mailbox", "maildir", "smtp", "announce"}
+                *store_config.STAGE_KEYS, *MONEY_KEYS, *RATE_KEYS, *MAILBOX_KEYS, *MAILDIR_KEYS,
+                *SMTP_KEYS, *ANNOUNCE_KEYS}
+    tables = {"me", "pipeline", "money", "mailbox", "maildir", "smtp", "announce"}
     assert sorted(accepted - tables - documented) == []
     assert sorted(documented - accepted) == []
 

@@ -8,6 +8,9 @@ from typing import Any
 from dateutil import parser as date_parser
 
 # Symbols for the currencies account managers quote most; others print their ISO code.
+from rapport.store.errors import InputError
+from rapport.store.money.currency import format_amount, minor_digits, to_decimal
+
 CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF "}
 
 
@@ -33,11 +36,16 @@ def add_days(value: Any, days: int) -> date | datetime:
     return _as_date(value) + timedelta(days=int(days))
 
 
-def money(value: Any, currency: str = "EUR", decimals: int = 2) -> str:
-    """`{{ deal.value | money(deal.currency) }}` -> '€12,500.00' (ISO code when no symbol)."""
-    amount = float(value or 0)
+def money(value: Any, currency: str = "EUR", decimals: int | None = None) -> str:
+    """`{{ deal.value | money(deal.currency) }}` -> '€12,500.00', '¥1,250,000' (the currency's
+    own minor digits unless `decimals` is given; ISO code when no symbol). Exact: Decimal."""
     code = (currency or "").upper()
-    number = f"{amount:,.{int(decimals)}f}"
+    try:
+        amount = to_decimal(value or 0)
+    except InputError:
+        return str(value)
+    places = minor_digits(code) if decimals is None else int(decimals)
+    number = format_amount(amount, code, digits=places)
     symbol = CURRENCY_SYMBOLS.get(code)
     if symbol:
         return f"-{symbol}{number[1:]}" if number.startswith("-") else f"{symbol}{number}"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlite_utils import Database
@@ -12,6 +12,13 @@ from sqlite_utils import Database
 from rapport.store.book.activities import insert_activity
 from rapport.store.book.stages import Pipeline
 from rapport.store.errors import InputError, NotFoundError
+from rapport.store.money.currency import (
+    check_currency,
+    exact_amount,
+    from_minor,
+    to_decimal,
+    to_minor,
+)
 from rapport.store.text import clean_line
 from rapport.store.timeutil import parse_date_text, parse_utc_text, utc_now_text
 
@@ -20,14 +27,16 @@ _UNSET: Any = object()
 
 @dataclass(frozen=True)
 class Deal:
-    """One opportunity. `probability` is an explicit override in percent (None: stage default)."""
+    """One opportunity. `probability` is an explicit override in percent (None: stage default).
+
+    `value` is exact, in the deal's own `currency` (store/money): totals convert it first."""
 
     id: int
     account_id: int
     account_name: str
     title: str
     stage: str
-    value: float
+    value: Decimal
     currency: str
     probability: float | None
     expected_close: date | None
@@ -44,8 +53,9 @@ def effective_probability(deal: Deal, pipeline: Pipeline) -> float:
     return pipeline.win_probability(deal.stage, deal.probability)
 
 
-def weighted_value(deal: Deal, pipeline: Pipeline) -> float:
-    return deal.value * effective_probability(deal, pipeline) / 100.0
+def weighted_value(deal: Deal, pipeline: Pipeline) -> Decimal:
+    """The deal's value times its win probability, exact, in the deal's own currency."""
+    return deal.value * to_decimal(effective_probability(deal, pipeline)) / 100
 
 
 def is_rotting(deal: Deal, pipeline: Pipeline, today: date) -> bool:
@@ -58,7 +68,7 @@ def is_rotting(deal: Deal, pipeline: Pipeline, today: date) -> bool:
 
 
 _SELECT = (
-    "SELECT d.id, d.account_id, a.name, d.title, d.stage, d.value, d.currency, d.probability,"
+    "SELECT d.id, d.account_id, a.name, d.title, d.stage, d.value_minor, d.currency, d.probability,"
     " d.expected_close, d.next_action, d.next_action_due, d.created_utc, d.updated_utc,"
     " d.stage_changed_utc, d.last_activity_utc FROM deals d JOIN accounts a ON a.id = d.account_id"
 )
@@ -66,6 +76,7 @@ _SELECT = (
 
 def _row(row: tuple[Any, ...]) -> Deal:
     values = list(row)
+    values[5] = from_minor(values[5], values[6])
     values[8] = parse_date_text(values[8])
     values[10] = parse_date_text(values[10])
     return Deal(*values)
@@ -102,14 +113,15 @@ def _stage_name(stage: str, pipeline: Pipeline) -> str:
     return found.name
 
 
-def check_value(value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"value {value!r} is not a number") from exc
-    if not math.isfinite(number) or number < 0:
-        raise InputError(f"value {value!r} must be a positive amount")
-    return number
+def check_value(value: Any, currency: str = "EUR") -> Decimal:
+    """`value` as an exact amount of `currency`: InputError when it is not a number, negative,
+    or finer than the currency's minor unit (12.345 EUR, 0.5 JPY)."""
+    return exact_amount(value, currency)
+
+
+def _value_columns(value: Decimal, currency: str) -> list[object]:
+    """(value, value_minor): the exact minor units, and the REAL kept beside them for hand SQL."""
+    return [float(value), to_minor(value, currency)]
 
 
 def check_probability(probability: Any) -> float | None:
@@ -122,13 +134,6 @@ def check_probability(probability: Any) -> float | None:
     if not 0 <= number <= 100:
         raise InputError(f"probability {probability!r} must be between 0 and 100 (percent)")
     return number
-
-
-def check_currency(currency: str) -> str:
-    code = (currency or "").strip().upper()
-    if len(code) != 3 or not code.isalpha():
-        raise InputError(f"currency {currency!r} must be a 3-letter code like EUR")
-    return code
 
 
 def _date_text(day: date | None) -> str | None:
@@ -159,7 +164,7 @@ def create_deal(
     stage: str,
     *,
     pipeline: Pipeline,
-    value: float = 0.0,
+    value: Decimal | float | int | str = 0,
     currency: str = "EUR",
     probability: float | None = None,
     expected_close: date | None = None,
@@ -175,11 +180,12 @@ def create_deal(
         raise NotFoundError(f"no account with id {account_id}")
     _check_title_free(db, account_id, clean_title)
     now = utc_now_text()
+    code = check_currency(currency)
     cursor = db.execute(
-        "INSERT INTO deals (account_id, title, stage, value, currency, probability,"
+        "INSERT INTO deals (account_id, title, stage, value, value_minor, currency, probability,"
         " expected_close, next_action, next_action_due, created_utc, updated_utc,"
-        " stage_changed_utc, last_activity_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [account_id, clean_title, stage_name, check_value(value), check_currency(currency),
+        " stage_changed_utc, last_activity_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [account_id, clean_title, stage_name, *_value_columns(check_value(value, code), code), code,
          check_probability(probability), _date_text(expected_close), clean_line(next_action),
          _date_text(next_action_due), now, now, now, now],
     )
@@ -210,12 +216,15 @@ def update_deal(
     deal_id: int,
     *,
     title: str = _UNSET,
-    value: float = _UNSET,
+    value: Decimal | float | int | str = _UNSET,
     currency: str = _UNSET,
     probability: float | None = _UNSET,
     expected_close: date | None = _UNSET,
 ) -> Deal:
-    """Change the given fields; `probability=None` goes back to the stage default."""
+    """Change the given fields; `probability=None` goes back to the stage default.
+
+    A new currency alone keeps the figure (100 EUR -> 100 USD): it is a correction, not a
+    conversion; a figure the new currency cannot hold (100.50 -> JPY) is refused."""
     deal = get_deal(db, deal_id)
     changes: dict[str, object] = {}
     if title is not _UNSET:
@@ -223,10 +232,11 @@ def update_deal(
         if not changes["title"]:
             raise InputError("a deal needs a title")
         _check_title_free(db, deal.account_id, str(changes["title"]), deal_id)
-    if value is not _UNSET:
-        changes["value"] = check_value(value)
-    if currency is not _UNSET:
-        changes["currency"] = check_currency(currency)
+    if value is not _UNSET or currency is not _UNSET:
+        code = deal.currency if currency is _UNSET else check_currency(currency)
+        amount = check_value(deal.value if value is _UNSET else value, code)
+        changes["value"], changes["value_minor"] = _value_columns(amount, code)
+        changes["currency"] = code
     if probability is not _UNSET:
         changes["probability"] = check_probability(probability)
     if expected_close is not _UNSET:

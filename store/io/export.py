@@ -15,6 +15,7 @@ from sqlite_utils import Database
 from rapport.store.book.accounts import list_accounts
 from rapport.store.book.contacts import list_contacts
 from rapport.store.book.deals import Deal, list_deals
+from rapport.store.money.currency import json_amount
 
 ACCOUNT_COLUMNS = (
     "name", "domain", "tier", "owner", "tags", "notes", "deal", "stage", "value", "currency",
@@ -37,7 +38,7 @@ def _deal_cells(deal: Deal | None) -> dict[str, Any]:
         return {c: None for c in DEAL_COLUMNS[2:]}
     return {
         "stage": deal.stage,
-        "value": deal.value,
+        "value": json_amount(deal.value, deal.currency),  # a JSON number, exact to the cent
         "currency": deal.currency,
         "probability": deal.probability,
         "expected_close": deal.expected_close.isoformat() if deal.expected_close else None,

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -26,6 +27,7 @@ from rapport.store.book.stages import Pipeline
 from rapport.store.errors import InputError, NotFoundError, RapportError
 from rapport.store.io.export import NO_ACCOUNT
 from rapport.store.io.readers import Row, read_rows
+from rapport.store.money.currency import check_currency, to_decimal
 
 _T = TypeVar("_T")
 
@@ -131,8 +133,9 @@ def parse_date_cell(text: str, column: str) -> date | None:
 _DOT_THOUSANDS = re.compile(r"\d+(\.\d{3})+")
 
 
-def parse_amount(text: str, column: str = "value", *, european: bool = False) -> float:
-    """`12500`, `12,500.50`, `12.500,50`, `€ 1 200` -> a float.
+def parse_amount(text: str, column: str = "value", *, european: bool = False) -> Decimal:
+    """`12500`, `12,500.50`, `12.500,50`, `€ 1 200` -> an exact Decimal (whether the deal's
+    currency has that many decimals is checked with the currency, when the deal is written).
 
     `european` (a ';'-separated file, as spreadsheets write where ',' is the decimal mark):
     `12.500` is 12500 and a lone ',' is the decimal mark (`12,5`, `1,234`). Elsewhere a '.'
@@ -151,9 +154,12 @@ def parse_amount(text: str, column: str = "value", *, european: bool = False) ->
     elif european and _DOT_THOUSANDS.fullmatch(clean):
         clean = clean.replace(".", "")
     try:
-        return dls.check_value(clean)
+        amount = to_decimal(clean)
     except InputError:
         raise InputError(f"bad amount {text!r} in {column}") from None
+    if amount < 0:
+        raise InputError(f"bad amount {text!r} in {column} (must be positive)")
+    return amount
 
 
 def parse_flag(text: str, column: str) -> bool:
@@ -184,7 +190,7 @@ class DealCells:
     title_given: bool = True
     present: set[str] = field(default_factory=set)
     stage: str | None = None
-    value: float | None = None
+    value: Decimal | None = None
     currency: str | None = None
     probability: float | None = None
     expected_close: date | None = None
@@ -212,7 +218,7 @@ def parse_deal_cells(row: Row, title: str, pipeline: Pipeline, reasons: list[str
         cells.value = _collect(
             reasons, lambda: parse_amount(row["value"], european=european))
     if row.get("currency"):
-        cells.currency = _collect(reasons, lambda: dls.check_currency(row["currency"]))
+        cells.currency = _collect(reasons, lambda: check_currency(row["currency"]))
     if row.get("probability"):
         text = row["probability"].rstrip("% ")
         cells.probability = _collect(reasons, lambda: dls.check_probability(text))
@@ -237,7 +243,7 @@ def apply_deal(db: Database, account_id: int, cells: DealCells, pipeline: Pipeli
     if row is None:
         dls.create_deal(
             db, account_id, cells.title, cells.stage or pipeline.stages[0].name,
-            pipeline=pipeline, value=cells.value or 0.0, currency=cells.currency or "EUR",
+            pipeline=pipeline, value=cells.value or 0, currency=cells.currency or "EUR",
             probability=cells.probability, expected_close=cells.expected_close,
             next_action=cells.next_action, next_action_due=cells.next_action_due,
         )

@@ -23,6 +23,7 @@ from rapport.store.migrations import (  # noqa: F401
     m010_message_copies,
     m011_skipped_retry,
     m013_bounces_and_optouts,
+    m014_deal_value_minor_units,
 )
 from rapport.store.migrations.registry import migrations, schema_version
 

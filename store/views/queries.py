@@ -5,24 +5,31 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlite_utils import Database
 
-from rapport.store.book.deals import Deal, is_rotting, list_deals, weighted_value
+from rapport.store.book.deals import Deal, is_rotting, list_deals
 from rapport.store.book.stages import Pipeline
 from rapport.store.mailstore.bounces import pending_optouts
+from rapport.store.money.rates import MoneySettings, exchange_for
+from rapport.store.reports.pipeline import pipeline_by_stage
 from rapport.store.views.last_contact import day_end_utc, stale_accounts
 
 
 @dataclass(frozen=True)
 class StageSummary:
-    """One pipeline stage with its deals' count, total and weighted value."""
+    """One pipeline stage with its deals' count, total and weighted value in the base currency
+    (the deals whose currency has no rate are counted, but in no total: `not_converted`)."""
 
     name: str
     count: int
-    total: float
-    weighted: float
+    total: Decimal
+    weighted: Decimal
+    not_converted: int = 0
+    base: str = "EUR"
+    mixed: bool = False  # the book has deals in other currencies than the base
 
 
 @dataclass(frozen=True)
@@ -35,20 +42,26 @@ class PipelineRow:
     rotting: bool = False
 
 
-def pipeline_rows(db: Database, pipeline: Pipeline, today: date) -> list[PipelineRow]:
-    """Stages in pipeline order, each followed by its deals (soonest next action first)."""
+def pipeline_rows(
+    db: Database, pipeline: Pipeline, today: date, money: MoneySettings | None = None
+) -> list[PipelineRow]:
+    """Stages in pipeline order, each followed by its deals (soonest next action first).
+
+    Totals are the report's (store/reports/pipeline.py), in the base currency of `money`."""
+    book = list_deals(db)
+    exchange = exchange_for(db, money or MoneySettings())
+    figures = {s.stage: s for s in pipeline_by_stage(book, pipeline, exchange)}
+    mixed = any(d.currency != exchange.base for d in book)
     by_stage: dict[str, list[Deal]] = {name: [] for name in pipeline.names}
-    for deal in list_deals(db):
-        by_stage.setdefault(deal.stage, []).append(deal)
+    for deal in book:
+        known = pipeline.get(deal.stage)
+        by_stage.setdefault(known.name if known else deal.stage, []).append(deal)
     rows: list[PipelineRow] = []
     for name, deals in by_stage.items():
         deals.sort(key=lambda d: (d.next_action_due is None, d.next_action_due or date.max, d.account_name))
-        summary = StageSummary(
-            name,
-            len(deals),
-            sum(d.value for d in deals),
-            sum(weighted_value(d, pipeline) for d in deals),
-        )
+        stage = figures[name]
+        summary = StageSummary(name, len(deals), stage.value, stage.weighted, stage.not_converted,
+                               exchange.base, mixed)
         rows.append(PipelineRow(summary))
         for deal in deals:
             overdue = deal.next_action_due is not None and deal.next_action_due < today

@@ -2,25 +2,48 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
+from rapport.store.book.deals import list_deals
 from rapport.store.book.stages import Pipeline
 from rapport.store.mailstore.syncstate import list_skipped
 from rapport.store.migrations import schema_version
+from rapport.store.money.currency import format_amount, json_amount, to_decimal
+from rapport.store.money.rates import MoneySettings, exchange_for
+from rapport.store.reports.pipeline import not_converted, pipeline_by_stage
 
 
 def _count(db: Database, table: str) -> int:
     return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
-def workspace_status(db: Database, pipeline: Pipeline, db_path: Path) -> dict[str, Any]:
+def pipeline_value(db: Database, pipeline: Pipeline, money: MoneySettings) -> dict[str, Any]:
+    """The open pipeline in the base currency, as the report and the pipeline pane count it."""
+    book = list_deals(db)
+    exchange = exchange_for(db, money)
+    open_stages = [s for s in pipeline_by_stage(book, pipeline, exchange) if s.kind == "open"]
+    left_out = not_converted(book, exchange)
+    return {
+        "base_currency": exchange.base,
+        "open_value": json_amount(sum((s.value for s in open_stages), Decimal(0)), exchange.base),
+        "open_weighted": json_amount(sum((s.weighted for s in open_stages), Decimal(0)), exchange.base),
+        "not_converted": len(left_out),
+        "missing_rates": sorted({d.currency for d in left_out}),
+    }
+
+
+def workspace_status(
+    db: Database, pipeline: Pipeline, db_path: Path, money: MoneySettings | None = None
+) -> dict[str, Any]:
     """Totals, deals per stage (every configured stage, in order), messages per folder.
 
-    Keys `accounts`, `contacts`, `deals`, `messages` (ints), `deals_by_stage` (stage -> count)
-    and `folders` (mailbox, folder, messages, last_sync) are a promise to scripts, as is
+    Keys `accounts`, `contacts`, `deals`, `messages` (ints), `deals_by_stage` (stage -> count),
+    `pipeline_value` (open value and weighted in the base currency, deals not converted) and
+    `folders` (mailbox, folder, messages, last_sync) are a promise to scripts, as is
     `skipped` (mailbox, folder, uid, reason, retry, since): messages a sync could not store.
     """
     by_stage = {name: 0 for name in pipeline.names}
@@ -49,6 +72,7 @@ def workspace_status(db: Database, pipeline: Pipeline, db_path: Path) -> dict[st
         "deals": _count(db, "deals"),
         "messages": _count(db, "messages"),
         "deals_by_stage": by_stage,
+        "pipeline_value": pipeline_value(db, pipeline, money or MoneySettings()),
         "folders": folders,
         "last_sync": max(syncs) if syncs else None,
         "database": str(db_path),
@@ -85,6 +109,12 @@ def status_text(status: dict[str, Any]) -> str:
     ]
     width = max((len(s) for s in status["deals_by_stage"]), default=0)
     lines += [f"  {stage:<{width}}  {n}" for stage, n in status["deals_by_stage"].items()]
+    value = status["pipeline_value"]
+    base = value["base_currency"]
+    left_out = (f"; {value['not_converted']} not converted (no rate for "
+                f"{', '.join(value['missing_rates'])})" if value["not_converted"] else "")
+    lines.append(f"  open pipeline {format_amount(to_decimal(value['open_value']), base)} {base}, "
+                 f"weighted {format_amount(to_decimal(value['open_weighted']), base)}{left_out}")
     lines.append(f"Messages  {status['messages']}")
     if status["folders"]:
         width = max(len(f"{f['mailbox']}/{f['folder']}") for f in status["folders"])

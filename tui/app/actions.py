@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
+from decimal import Decimal
 
 from rapport.store.book import accounts, activities, contacts, deals
 from rapport.store.book.dates import parse_due_date
@@ -31,7 +32,8 @@ class Actions:
 
     # -- pipeline ---------------------------------------------------------
     def pipeline_rows(self) -> list[queries.PipelineRow]:
-        return queries.pipeline_rows(self.db, self.opened.config.pipeline, self.today)
+        return queries.pipeline_rows(self.db, self.opened.config.pipeline, self.today,
+                                     self.opened.config.money)
 
     def move_deal(self, deal_id: int, stage: str) -> deals.Deal:
         return deals.move_deal(self.db, deal_id, stage, pipeline=self.opened.config.pipeline)
@@ -42,26 +44,28 @@ class Actions:
     def set_next_action(self, deal_id: int, text: str, due_text: str) -> deals.Deal:
         return deals.set_next_action(self.db, deal_id, text.strip(), self.check_due(due_text))
 
-    def _parse_deal_edit(self, text: str) -> tuple[float | None, float | None, date | None]:
+    def _parse_deal_edit(self, text: str, currency: str
+                         ) -> tuple[Decimal | None, float | None, date | None]:
         """(value, probability, expected close); a blank value is None: keep the deal's."""
         parts = [part.strip() for part in text.split(";")]
         if len(parts) != 3:
             raise InputError("expected: value; probability; expected close (blank allowed)")
+        value = deals.check_value(parts[0].replace(",", ""), currency) if parts[0] else None
         try:
-            value = deals.check_value(float(parts[0].replace(",", ""))) if parts[0] else None
             probability = float(parts[1].rstrip("%")) if parts[1] else None
         except ValueError:
-            raise InputError(f"not a number: {parts[0]!r} / {parts[1]!r}") from None
+            raise InputError(f"not a number: {parts[1]!r}") from None
         probability = deals.check_probability(probability)
         close = parse_due_date(parts[2], self.today) if parts[2] else None
         return value, probability, close
 
-    def check_deal_edit(self, text: str) -> None:
-        self._parse_deal_edit(text)
+    def check_deal_edit(self, text: str, currency: str) -> None:
+        """InputError for a bad edit; the value is checked against the deal's `currency`."""
+        self._parse_deal_edit(text, currency)
 
     def edit_deal(self, deal_id: int, text: str) -> deals.Deal:
         """`value; probability; close`: a blank value keeps it, blank probability is the stage default."""
-        value, probability, close = self._parse_deal_edit(text)
+        value, probability, close = self._parse_deal_edit(text, deals.get_deal(self.db, deal_id).currency)
         if value is None:
             return deals.update_deal(self.db, deal_id, probability=probability, expected_close=close)
         return deals.update_deal(self.db, deal_id, value=value, probability=probability,

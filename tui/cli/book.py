@@ -103,7 +103,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     opened = open_ws(args)
     try:
-        status = workspace_status(opened.db, opened.config.pipeline, opened.workspace.db_path)
+        status = workspace_status(opened.db, opened.config.pipeline, opened.workspace.db_path,
+                                  opened.config.money)
     finally:
         opened.close()
     if args.json:

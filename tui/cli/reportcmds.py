@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 # What `--format` accepts; tests check it names exactly report_formats.FORMATS. Written out here
@@ -36,7 +37,7 @@ def run_report(args: argparse.Namespace) -> int:
     from rapport.store.reports.period import parse_period
     from rapport.store.timeutil import utc_now
     from rapport.tui.cli.common import open_ws, output_stream
-    from rapport.tui.render.report_formats import renderer
+    from rapport.tui.render.report_formats import missing_rates_warning, renderer
 
     now = utc_now()
     # Parse before opening anything: a bad date must not create a workspace.
@@ -51,10 +52,14 @@ def run_report(args: argparse.Namespace) -> int:
             period,
             stale_after_days=opened.config.stale_after_days,
             now=now,
+            money=opened.config.money,
         )
     finally:
         opened.close()
     text = renderer(args.format)(report)
+    warning = missing_rates_warning(report)
+    if warning:  # the figures are still right, but incomplete: say so once, off stdout
+        print(f"rapport: {warning}", file=sys.stderr)
     with output_stream(args.output) as out:
         out.write(text)
     return 0

@@ -7,14 +7,17 @@ from imports and mail) can never inject markup; nothing is loaded from the netwo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from jinja2 import Environment
 
 from rapport.store.reports.figures import Report
-from rapport.tui.render.report_formats import (
+from rapport.tui.render.report_text import (
     ACTIVITY_FIELDS,
     KEY_OVERVIEW_HEADERS,
     activity_total,
+    amount_text,
+    base_text,
     closed_text,
     day_of,
     due_text,
@@ -24,8 +27,10 @@ from rapport.tui.render.report_formats import (
     key_overview_row,
     moment_text,
     money,
+    not_converted_column,
     open_pipeline_text,
     period_title,
+    rates_text,
     safe_report,
     scope_text,
     stale_title,
@@ -40,8 +45,8 @@ _ROW_H = 24
 @dataclass(frozen=True)
 class Bar:
     label: str
-    value: float
-    weighted: float
+    value: Decimal
+    weighted: Decimal
     y: int
     value_w: float
     weighted_w: float
@@ -50,12 +55,12 @@ class Bar:
 _LABEL_CHARS = 26  # what the label column holds at 12px; the table under the chart has it whole
 
 
-def _bars(items: list[tuple[str, float, float]]) -> tuple[list[Bar], int]:
+def _bars(items: list[tuple[str, Decimal, Decimal]]) -> tuple[list[Bar], int]:
     """Bars scaled to the largest value, with their y offsets, and the chart's height."""
-    top = max((v for _, v, _ in items), default=0.0) or 1.0
+    top = float(max((v for _, v, _ in items), default=0)) or 1.0
     bars = [
-        Bar(_short(label), value, weighted, i * _ROW_H, _BAR_AREA * value / top,
-            _BAR_AREA * weighted / top)
+        Bar(_short(label), value, weighted, i * _ROW_H, _BAR_AREA * float(value) / top,
+            _BAR_AREA * float(weighted) / top)  # pixels: floats are fine here
         for i, (label, value, weighted) in enumerate(items)
     ]
     return bars, max(len(items), 1) * _ROW_H
@@ -167,22 +172,38 @@ _TEMPLATE = """<!DOCTYPE html>
 <h2 id="pipeline">Pipeline by stage</h2>
 {{ chart("chart-stages", stage_bars, stage_h) }}
 <table id="stages">
-<tr><th>Stage</th><th class="num">Deals</th><th class="num">Value</th><th class="num">Weighted</th></tr>
+<tr><th>Stage</th><th class="num">Deals</th><th class="num">Value ({{ base }})</th><th class="num">Weighted ({{ base }})</th>
+{%- if extra %}<th class="num">Not converted</th>{% endif %}</tr>
 {%- for s in r.stages %}
 <tr{% if s.kind != "open" %} class="closed-stage"{% endif %}><td>{{ s.stage }}</td><td class="num">{{ s.deals }}</td><td class="num">{{ money(s.value) }}</td>
-<td class="num">{{ money(s.weighted) }}</td></tr>
+<td class="num">{{ money(s.weighted) }}</td>{% if extra %}<td class="num">{{ s.not_converted }}</td>{% endif %}</tr>
 {%- endfor %}
 </table>
 <p>{{ open_pipeline }}</p>
+
+<h2 id="currencies">Currencies</h2>
+<p>Values are in {{ base }}, the base currency. Rates used (value of one unit in {{ base }}):
+{{ rates }}.</p>
+<p>Not converted (no rate for their currency; in no total):</p>
+{{ empty(r.not_converted) }}
+{% if r.not_converted %}
+<table id="not-converted">
+<tr><th>Account</th><th>Deal</th><th>Stage</th><th class="num">Value</th></tr>
+{%- for d in r.not_converted %}
+<tr><td>{{ d.account }}</td><td>{{ d.title }}</td><td>{{ d.stage }}</td>
+<td class="num">{{ amount_text(d.value, d.currency) }}</td></tr>
+{%- endfor %}
+</table>
+{% endif %}
 
 <h2 id="won-lost">Won and lost in the period</h2>
 <p>{{ closed }}</p>
 {% if r.won or r.lost %}
 <table id="closed">
-<tr><th>Result</th><th>Account</th><th>Deal</th><th class="num">Value</th><th>Closed</th></tr>
+<tr><th>Result</th><th>Account</th><th>Deal</th><th class="num">Value</th><th class="num">In {{ base }}</th><th>Closed</th></tr>
 {%- for result, deals in (("won", r.won), ("lost", r.lost)) %}{% for d in deals %}
 <tr><td>{{ result }}</td><td>{{ d.account }}</td><td>{{ d.title }}</td>
-<td class="num">{{ money(d.value) }}</td><td>{{ day_of(d.closed_utc) }}</td></tr>
+<td class="num">{{ amount_text(d.value, d.currency) }}</td><td class="num">{{ base_text(d.base_value, base) }}</td><td>{{ day_of(d.closed_utc) }}</td></tr>
 {%- endfor %}{% endfor %}
 </table>
 {% endif %}
@@ -192,10 +213,11 @@ _TEMPLATE = """<!DOCTYPE html>
 {{ empty(r.forecast) }}
 {% if r.forecast %}
 <table id="forecast-table">
-<tr><th>Month</th><th class="num">Deals</th><th class="num">Value</th><th class="num">Weighted</th></tr>
+<tr><th>Month</th><th class="num">Deals</th><th class="num">Value ({{ base }})</th><th class="num">Weighted ({{ base }})</th>
+{%- if extra %}<th class="num">Not converted</th>{% endif %}</tr>
 {%- for f in r.forecast %}
 <tr><td>{{ f.month }}</td><td class="num">{{ f.deals }}</td><td class="num">{{ money(f.value) }}</td>
-<td class="num">{{ money(f.weighted) }}</td></tr>
+<td class="num">{{ money(f.weighted) }}</td>{% if extra %}<td class="num">{{ f.not_converted }}</td>{% endif %}</tr>
 {%- endfor %}
 </table>
 {% endif %}
@@ -241,20 +263,20 @@ _TEMPLATE = """<!DOCTYPE html>
 <table id="key-overview">
 <tr>{% for h in key_headers %}<th{% if not loop.first and h != "Last contact" %} class="num"{% endif %}>{{ h }}</th>{% endfor %}</tr>
 {%- for k in r.key_accounts %}
-<tr>{% for cell in key_row(k) %}<td{% if not loop.first and loop.index != 5 %} class="num"{% endif %}>{{ cell }}</td>{% endfor %}</tr>
+<tr>{% for cell in key_row(k, base) %}<td{% if not loop.first and loop.index != 5 %} class="num"{% endif %}>{{ cell }}</td>{% endfor %}</tr>
 {%- endfor %}
 </table>
 {%- endif %}
 {%- for k in r.key_accounts %}
 <section class="key-account" id="key-account-{{ k.account_id }}">
 <h3>{{ k.account }}</h3>
-<p>{{ key_account_summary(k) }}</p>
+<p>{{ key_account_summary(k, base) }}</p>
 {%- if k.open_deals %}
 <table class="key-deals">
 <caption>Open deals</caption>
 <tr><th>Deal</th><th>Stage</th><th class="num">Value</th><th>Next action</th><th>Due</th></tr>
 {%- for d in k.open_deals %}
-<tr><td>{{ d.title }}</td><td>{{ d.stage }}</td><td class="num">{{ money(d.value) }}</td>
+<tr><td>{{ d.title }}</td><td>{{ d.stage }}</td><td class="num">{{ amount_text(d.value, d.currency) }}</td>
 <td>{{ d.next_action or "none" }}</td><td{% if d.overdue %} class="overdue"{% endif %}>{{ due_text(d) }}</td></tr>
 {%- endfor %}
 </table>
@@ -284,6 +306,7 @@ _COMPILED = _ENV.from_string(_TEMPLATE)
 def render_html(report: Report) -> str:
     # Jinja2 escapes markup; control characters and escapes are removed before that.
     report = safe_report(report)
+    base = report.base_currency
     stage_bars, stage_h = _bars([(s.stage, s.value, s.weighted) for s in report.stages])
     forecast_bars, forecast_h = _bars([(f.month, f.value, f.weighted) for f in report.forecast])
     return _COMPILED.render(
@@ -305,7 +328,12 @@ def render_html(report: Report) -> str:
         forecast_h=forecast_h,
         width=_LABEL_W + _BAR_AREA + 200,
         label_w=_LABEL_W,
-        money=money,
+        base=base,
+        extra=not_converted_column(report),
+        rates=rates_text(report),
+        money=lambda amount: money(amount, base),
+        amount_text=amount_text,
+        base_text=base_text,
         hours=hours,
         day_of=day_of,
         key_account_summary=key_account_summary,

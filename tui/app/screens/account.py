@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from rapport.store.book import accounts, contacts, deals
+from rapport.store.money.currency import format_amount
 from rapport.tui.app.rapport_app import rapport_app
 from rapport.tui.app.safe import notify
 from rapport.tui.app.screens.pick import PickScreen
@@ -94,7 +95,7 @@ class AccountScreen(ReloadOnResume, Screen[None]):
         for deal in deals.list_deals(db, account_id=self.account_id):
             due = f" (due {short_day(deal.next_action_due, self.rapport.today)})" if deal.next_action_due else ""
             header.append("\n")
-            header.append_text(line((f"{deal.stage}: ", "bold"), f"{deal.title}  {deal.value:,.0f} {deal.currency}",
+            header.append_text(line((f"{deal.stage}: ", "bold"), f"{deal.title}  {format_amount(deal.value, deal.currency)} {deal.currency}",
                                     ("  next: ", "dim"), f"{deal.next_action}{due}"))
         self.query_one("#account-header", Static).update(header)
         self._people = contacts.list_contacts(db, self.account_id)

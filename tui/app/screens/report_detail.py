@@ -20,7 +20,13 @@ from textual.widgets import Footer, Static
 
 from rapport.store.reports.figures import ClosedDeal, KeyAccount, OpenObjection
 from rapport.tui.app.safe import clean
-from rapport.tui.render.report_formats import day_of, key_account_lists, key_account_summary, money
+from rapport.tui.render.report_formats import (
+    amount_text,
+    base_text,
+    day_of,
+    key_account_lists,
+    key_account_summary,
+)
 
 
 def _text(value: object, style: str = "") -> Text:
@@ -37,8 +43,8 @@ def _table(title: str, headers: list[str], rows: list[list[object]]) -> Table:
     return table
 
 
-def key_account_detail(k: KeyAccount) -> RenderableType:
-    parts: list[RenderableType] = [_text(key_account_summary(k))]
+def key_account_detail(k: KeyAccount, base: str) -> RenderableType:
+    parts: list[RenderableType] = [_text(key_account_summary(k, base))]
     parts += [_table(title, headers, rows)
               for title, headers, rows in key_account_lists(k, age_header="Days")]
     # A blank line between the summary and each table, so the tables do not run together.
@@ -52,8 +58,10 @@ def objection_detail(o: OpenObjection) -> RenderableType:
                  _text(o.subject))
 
 
-def deal_detail(result: str, d: ClosedDeal) -> RenderableType:
-    return Group(_text(f"{result.capitalize()} on {day_of(d.closed_utc)}: {money(d.value)} {d.currency}"),
+def deal_detail(result: str, d: ClosedDeal, base: str) -> RenderableType:
+    in_base = "" if d.currency == base else f" ({base_text(d.base_value, base)} {base})"
+    return Group(_text(f"{result.capitalize()} on {day_of(d.closed_utc)}: "
+                       f"{amount_text(d.value, d.currency)}{in_base}"),
                  _text(f"Stage: {d.stage}"), _text(f"Deal: {d.title}"))
 
 

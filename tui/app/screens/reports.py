@@ -31,8 +31,8 @@ from rapport.store.reports.figures import Report, build_report
 from rapport.store.reports.period import Period, month_period
 from rapport.store.timeutil import utc_now
 from rapport.tui.app.screens.report_detail import ReportDetailScreen
+from rapport.tui.app.screens.report_rows import summary_text
 from rapport.tui.app.widgets.report_sections import SECTION_TYPES, ReportSection
-from rapport.tui.render.report_formats import money
 
 # The tab panes' ids, in tab order.
 SECTIONS = tuple(section.TAB_ID for section in SECTION_TYPES)
@@ -106,6 +106,7 @@ class ReportsScreen(Screen[None]):
                 period,
                 stale_after_days=self._config.stale_after_days,
                 now=self._now,
+                money=self._config.money,
             )
         finally:
             db.close()
@@ -124,10 +125,7 @@ class ReportsScreen(Screen[None]):
         self.load()
 
     def _show(self, r: Report) -> None:
-        self.query_one("#summary", Static).update(
-            f"{r.period.label} │ open {money(r.open_value)} (weighted "
-            f"{money(r.open_weighted)}) │ won {len(r.won)}: {money(r.won_value)}"
-        )
+        self.query_one("#summary", Static).update(summary_text(r))
         for section in self.query(ReportSection):
             section.show(r)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -25,23 +26,35 @@ if TYPE_CHECKING:
 _STAGE = Binding.Group("Stage", compact=True)
 
 
-def _money(value: float) -> str:
+def _money(value: Decimal) -> str:
+    # Whole units: the pane is narrow; the report has the minor digits.
     return f"{value:,.0f}"
 
 
+def stage_header_text(stage: queries.StageSummary) -> str:
+    """'3 deals  12,500  weighted 6,250'; in a book of several currencies the base is named
+    ('12,500 EUR') and deals without a rate, in no total, are counted ('(1 not converted)')."""
+    code = f" {stage.base}" if stage.mixed else ""
+    # Next to the count, not at the end: a narrow pane cuts the end of the line.
+    left_out = f" ({stage.not_converted} not converted)" if stage.not_converted else ""
+    return (f"{stage.count} deals{left_out}  {_money(stage.total)}{code}  "
+            f"weighted {_money(stage.weighted)}")
+
+
 def render_pipeline_row(row: queries.PipelineRow, width: int, today: date | None = None) -> Text:
-    """A stage header, or a deal: marks (! overdue, ~ rotting), account, value, due date, next action."""
+    """A stage header, or a deal: marks (! overdue, ~ rotting), account, value (in the deal's own
+    currency, named when the book has several), due date, next action."""
     stage = row.stage
     if row.deal is None:
-        return line((f"{stage.name}  ", role("heading")), (f"{stage.count} deals  {_money(stage.total)}"
-                                                         f"  weighted {_money(stage.weighted)}", role("muted")))
+        return line((f"{stage.name}  ", role("heading")), (stage_header_text(stage), role("muted")))
     deal = row.deal
+    code = f" {deal.currency}" if stage.mixed else ""
     due = short_day(deal.next_action_due, today or date.today())
     marks = ("!" if row.overdue else " ") + ("~" if row.rotting else " ")
     return line(
         (marks, role("overdue") if row.overdue else role("rotting")),
         (f"{deal.account_name[:22]:<22} ", ""),
-        (f"{_money(deal.value):>9} ", ""),
+        (f"{_money(deal.value):>9}{code} ", ""),
         (f"{due:<{WIDTH}} ", role("overdue") if row.overdue else role("muted")),
         deal.next_action,
     )
@@ -108,9 +121,9 @@ class PipelineList(RowList):
             return
         answer = await self.app.push_screen_wait(self.rapport.prompt(
             "value (blank keeps it); probability % (blank = stage default); expected close (blank = none)",
-            value=f"{deal.value:g}; {'' if deal.probability is None else f'{deal.probability:g}'}; "
+            value=f"{deal.value}; {'' if deal.probability is None else f'{deal.probability:g}'}; "
                   f"{deal.expected_close.isoformat() if deal.expected_close else ''}",
-            check=self.rapport.actions.check_deal_edit,
+            check=lambda text: self.rapport.actions.check_deal_edit(text, deal.currency),
         ))
         if answer is not None:
             self.rapport.actions.edit_deal(deal.id, answer)

@@ -18,9 +18,11 @@ from textual.widgets import Label, Static, TabPane
 from rapport.store.reports.figures import NO_DATE, ClosedDeal, OpenObjection, Report
 from rapport.tui.app.safe import clean
 from rapport.tui.app.screens.report_detail import deal_detail, key_account_detail, objection_detail
+from rapport.tui.app.screens.report_rows import money_note
 from rapport.tui.app.widgets.bar_chart import Bar, BarChart
 from rapport.tui.app.widgets.fit_table import Column, FitTable
 from rapport.tui.render.report_formats import (
+    amount_text,
     closed_text,
     day_of,
     hours,
@@ -72,18 +74,24 @@ class PipelineSection(ReportSection):
     TAB_ID = "pipeline-section"
 
     def compose(self) -> ComposeResult:
+        yield Static(id="money-note", classes="note", markup=False)
         yield BarChart(id="stages-chart")
         yield FitTable((Column("Stage", flex=True), Column("Deals"), Column("Value"),
                         Column("Weighted")), id="stages-table", classes="figures")
 
     def show(self, report: Report) -> None:
+        base = report.base_currency
+        note = money_note(report)
+        self.query_one("#money-note", Static).display = note is not None
+        self.query_one("#money-note", Static).update(note or "")
         self._fill("stages-table", [
-            [_cell(s.stage), _cell(s.deals), _num(money(s.value)), _num(money(s.weighted))]
+            [_cell(s.stage), _cell(s.deals), _num(money(s.value, base)),
+             _num(money(s.weighted, base))]
             for s in report.stages
         ])
         self.query_one("#stages-chart", BarChart).show(
-            "Pipeline by stage (value / weighted)",
-            [Bar(s.stage, s.value, s.weighted) for s in report.stages],
+            f"Pipeline by stage ({base}, value / weighted)",
+            [Bar(s.stage, float(s.value), float(s.weighted)) for s in report.stages],
         )
 
 
@@ -97,13 +105,15 @@ class ForecastSection(ReportSection):
                        id="forecast-table", classes="figures")
 
     def show(self, report: Report) -> None:
+        base = report.base_currency
         self._fill("forecast-table", [
-            [_cell(f.month), _cell(f.deals), _num(money(f.value)), _num(money(f.weighted))]
+            [_cell(f.month), _cell(f.deals), _num(money(f.value, base)),
+             _num(money(f.weighted, base))]
             for f in report.forecast
         ])
         self.query_one("#forecast-chart", BarChart).show(
-            "Expected closes by month (value / weighted)",
-            [Bar("undated" if f.month == NO_DATE else f.month, f.value, f.weighted)
+            f"Expected closes by month ({base}, value / weighted)",
+            [Bar("undated" if f.month == NO_DATE else f.month, float(f.value), float(f.weighted))
              for f in report.forecast],
         )
 
@@ -125,7 +135,7 @@ class ClosedSection(ReportSection):
     def show(self, report: Report) -> None:
         self.query_one("#closed-summary", Static).update(closed_text(report))
         self._fill("closed-table", [
-            [_cell(result), _cell(d.account), _cell(d.title), _num(money(d.value)),
+            [_cell(result), _cell(d.account), _cell(d.title), _num(amount_text(d.value, d.currency)),
              _cell(day_of(d.closed_utc))]
             for result, d in closed_rows(report)
         ])
@@ -135,7 +145,7 @@ class ClosedSection(ReportSection):
         if table_id != "closed-table" or row >= len(lines):
             return None
         result, deal = lines[row]
-        return deal.account, deal_detail(result, deal)
+        return deal.account, deal_detail(result, deal, report.base_currency)
 
 
 class ActivitySection(ReportSection):
@@ -175,10 +185,12 @@ class KeyAccountsSection(ReportSection):
                        id="key-table", classes="full")
 
     def show(self, report: Report) -> None:
+        base = report.base_currency
         self._fill("key-table", [
-            [_cell(k.account), _num(money(k.won_value)), _num(money(k.won_in_period)),
+            [_cell(k.account), _num(money(k.won_value, base)), _num(money(k.won_in_period, base)),
              _num(f"{k.revenue_share:.1f}%"), _cell(day_of(k.last_contact_utc)),
-             _cell(len(k.open_deals)), _num(money(k.open_value)), _cell(len(k.open_objections)),
+             _cell(len(k.open_deals)), _num(money(k.open_value, base)),
+             _cell(len(k.open_objections)),
              _cell(len(k.open_complaints)), _cell(len(k.overdue_deals)),
              _cell(next_action_text(k))]
             for k in report.key_accounts
@@ -188,7 +200,7 @@ class KeyAccountsSection(ReportSection):
         if table_id != "key-table" or row >= len(report.key_accounts):
             return None
         account = report.key_accounts[row]
-        return account.account, key_account_detail(account)
+        return account.account, key_account_detail(account, report.base_currency)
 
 
 class AttentionSection(ReportSection):

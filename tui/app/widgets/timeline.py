@@ -13,6 +13,7 @@ from textual.message import Message
 
 from rapport.store.book.activities import RESOLVABLE
 from rapport.store.book.deals import Deal
+from rapport.store.money.currency import format_amount
 from rapport.store.views import queries
 from rapport.tui.app.rapport_app import rapport_app
 from rapport.tui.app.safe import notify
@@ -32,7 +33,7 @@ ACCOUNT_ONLY = 0  # the deal picker's "no deal" choice (deal ids start at 1)
 
 def deal_choice(deal: Deal) -> tuple[str, int]:
     """A deal as the pickers list it: title, stage and value."""
-    return f"{deal.title} — {deal.stage}, {deal.value:,.0f} {deal.currency}", deal.id
+    return f"{deal.title} — {deal.stage}, {format_amount(deal.value, deal.currency)} {deal.currency}", deal.id
 
 
 def render_timeline_row(item: queries.TimelineItem, width: int, today: date | None = None) -> Text:

@@ -1,0 +1,1 @@
+"""Provides money: ISO 4217 currencies, exact amounts, the base currency and its rates."""
