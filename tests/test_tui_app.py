@@ -1156,7 +1156,7 @@ def test_quit_or_cancel_during_a_long_maildir_ingest_stops_between_batches(
     assert len(parsed) < new_mail
     # The next sync picks up where the stopped one ended: every message once. It runs outside any
     # worker, so the waiting parser (which asks for the current worker) is put back first.
-    monkeypatch.setattr(maildir, "parse_message", real_parse)
+    monkeypatch.setattr(maildir, "decode_message", real_parse)
     opened = open_workspace(home)
     try:
         sync_all(opened)
