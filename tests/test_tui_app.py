@@ -95,7 +95,7 @@ def test_main_screen_deal_keys(home: Path) -> None:
         assert not isinstance(app.screen, PromptScreen)
         updated = deals.get_deal(app.opened.db, deal.id)
         assert updated.next_action == "Call back about pricing"
-        assert updated.next_action_due.isoformat() == "2026-11-27"
+        assert updated.next_action_due.isoformat() == "2026-11-20"  # next fri: the coming Friday
 
         # e: value; probability; expected close.
         await pilot.press("e")

@@ -37,6 +37,10 @@ class Deal:
     updated_utc: str
     stage_changed_utc: str
     last_activity_utc: str
+    open_stage: str | None = None  # while won or lost: the open stage it left (reopen goes back)
+    lost_reason: str = ""
+    lost_note: str = ""
+    archived_utc: str | None = None
 
 
 def effective_probability(deal: Deal, pipeline: Pipeline) -> float:
@@ -60,7 +64,8 @@ def is_rotting(deal: Deal, pipeline: Pipeline, today: date) -> bool:
 _SELECT = (
     "SELECT d.id, d.account_id, a.name, d.title, d.stage, d.value, d.currency, d.probability,"
     " d.expected_close, d.next_action, d.next_action_due, d.created_utc, d.updated_utc,"
-    " d.stage_changed_utc, d.last_activity_utc FROM deals d JOIN accounts a ON a.id = d.account_id"
+    " d.stage_changed_utc, d.last_activity_utc, d.open_stage, d.lost_reason, d.lost_note,"
+    " d.archived_utc FROM deals d JOIN accounts a ON a.id = d.account_id"
 )
 
 
@@ -79,10 +84,15 @@ def get_deal(db: Database, deal_id: int) -> Deal:
 
 
 def list_deals(
-    db: Database, *, account_id: int | None = None, stage: str | None = None
+    db: Database, *, account_id: int | None = None, stage: str | None = None,
+    archived: bool = False,
 ) -> list[Deal]:
-    """Deals, optionally of one account and/or one stage, by account name then title."""
-    clauses, params = [], []
+    """Deals, optionally of one account and/or one stage, by account name then title.
+
+    Archived deals, and the deals of archived accounts, are left out unless `archived`.
+    """
+    clauses: list[str] = [] if archived else ["d.archived_utc IS NULL AND a.archived_utc IS NULL"]
+    params: list[object] = []
     if account_id is not None:
         clauses.append("d.account_id = ?")
         params.append(account_id)
@@ -186,7 +196,11 @@ def create_deal(
 
 
 def move_deal(db: Database, deal_id: int, to_stage: str, *, pipeline: Pipeline, note: str = "") -> Deal:
-    """Move a deal to another stage and record the move on the timeline, in one transaction."""
+    """Move a deal to another stage and record the move on the timeline, in one transaction.
+
+    Any stage (imports set won and lost stages this way); the TUI and `rapport deal ID move`
+    use decisions.move_open_deal, which keeps to open stages.
+    """
     deal = get_deal(db, deal_id)
     target = _stage_name(to_stage, pipeline)
     if target == deal.stage:

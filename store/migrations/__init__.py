@@ -19,6 +19,7 @@ from rapport.store.migrations import (  # noqa: F401
     m006_skipped_messages,
     m007_complaints,
     m008_message_ids_never_reused,
+    m012_book_decisions,
     m013_bounces_and_optouts,
 )
 from rapport.store.migrations.registry import migrations, schema_version
