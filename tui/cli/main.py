@@ -19,7 +19,15 @@ Exporter = Callable[[argparse.Namespace], int]
 
 
 def _command_modules() -> list[Any]:
-    from rapport.tui.cli import book, bookcmds, contactcmds, draftcmds, mailcmds, reportcmds, synccmd
+    from rapport.tui.cli import (
+        book,
+        bookcmds,
+        contactcmds,
+        draftcmds,
+        mailcmds,
+        reportcmds,
+        synccmd,
+    )
 
     return [book, bookcmds, contactcmds, synccmd, mailcmds, draftcmds, reportcmds]
 
