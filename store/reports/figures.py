@@ -30,7 +30,7 @@ import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
@@ -189,6 +189,7 @@ class Report:
     open_complaints: tuple[OpenObjection, ...]
     stale_accounts: tuple[StaleAccount, ...]
     key_accounts: tuple[KeyAccount, ...]
+    lost_reasons: tuple[Any, ...] = ()  # LostReason (store/reports/lost_reasons.py), most value first
 
     @property
     def open_stages(self) -> tuple[StageFigures, ...]:
@@ -650,7 +651,14 @@ def _build(
         stale_accounts=stale_accounts(db, as_of, stale_after_days, contacts),
         key_accounts=key_accounts(db, pipeline, as_of, won_in_period=won, objections=objections,
                                   complaints=complaints, contacts=contacts),
+        lost_reasons=_lost_reasons(db, lost),
     )
+
+
+def _lost_reasons(db: Database, lost: tuple[ClosedDeal, ...]) -> tuple[Any, ...]:
+    from rapport.store.reports.lost_reasons import lost_reasons  # it imports ClosedDeal from here
+
+    return lost_reasons(db, lost)
 
 
 def _next_second(utc_text: str) -> str:

@@ -39,6 +39,7 @@ _ITEM_KEYS = {
     "stages": "stage",
     "won": "deal_id",
     "lost": "deal_id",
+    "lost_reasons": "reason",
     "forecast": "month",
     "activity": "account",
     "open_objections": "activity_id",
@@ -250,6 +251,8 @@ def report_data(report: Report) -> dict[str, Any]:
         },
         "won": [_closed(d) for d in report.won],
         "lost": [_closed(d) for d in report.lost],
+        "lost_reasons": [{"reason": r.reason, "deals": r.deals, "value": r.value}
+                         for r in report.lost_reasons],
         "forecast": [
             {"month": f.month, "deals": f.deals, "value": f.value, "weighted": f.weighted}
             for f in report.forecast
@@ -469,6 +472,10 @@ def render_md(report: Report) -> str:
                 for d in report.lost
             ],
         ),
+        "## Lost reasons",
+        "",
+        *_table(["Reason", "Deals", "Value"],
+                [[r.reason, r.deals, money(r.value)] for r in report.lost_reasons]),
         "## Forecast of expected closes",
         "",
         *_table(

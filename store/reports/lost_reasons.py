@@ -1,0 +1,45 @@
+"""Provides the report's "lost reasons": the deals lost in the period, counted and summed per reason.
+
+A deal's reason is the one given when it was lost (the timeline's "Lost: REASON" entry at the
+moment the report counts it lost); a deal lost before reasons were asked, or by an import, is
+"unspecified". Value is the deal's value, as in the report's lost list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+from rapport.store.reports.figures import ClosedDeal
+
+UNSPECIFIED = "unspecified"
+_PREFIX = "Lost: "
+
+
+@dataclass(frozen=True)
+class LostReason:
+    reason: str
+    deals: int
+    value: float
+
+
+def reason_of(db: Database, deal: ClosedDeal) -> str:
+    row = db.execute(
+        "SELECT subject FROM activities WHERE deal_id = ? AND kind = 'stage_change'"
+        " AND date_utc = ? AND subject LIKE ? ORDER BY id DESC LIMIT 1",
+        [deal.deal_id, deal.closed_utc, _PREFIX + "%"],
+    ).fetchone()
+    if row is not None:
+        return row[0][len(_PREFIX):].strip() or UNSPECIFIED
+    current = db.execute("SELECT lost_reason FROM deals WHERE id = ?", [deal.deal_id]).fetchone()
+    return (current[0] if current else "") or UNSPECIFIED
+
+
+def lost_reasons(db: Database, lost: tuple[ClosedDeal, ...]) -> tuple[LostReason, ...]:
+    """Per reason: how many deals and how much value; most value first, then by name."""
+    tally: dict[str, list[float]] = {}
+    for deal in lost:
+        tally.setdefault(reason_of(db, deal), []).append(deal.value)
+    rows = [LostReason(reason, len(values), round(sum(values), 2)) for reason, values in tally.items()]
+    return tuple(sorted(rows, key=lambda r: (-r.value, r.reason)))
