@@ -64,6 +64,11 @@ def deal_form(open_stages: Sequence[str]) -> tuple[FormField, ...]:
     )
 
 
+class _FormBody(VerticalScroll, can_focus=False):
+    """Scrolls a long form on a short terminal; never takes the focus itself, so tab and
+    shift+tab only ever land on fields (a focused container would swallow what is typed)."""
+
+
 # Saves the typed values and returns what to notify; FieldErrors / RapportError refuse them.
 Save = Callable[[dict[str, str]], str]
 
@@ -78,15 +83,18 @@ class FormScreen(ModalScreen[str | None]):
     ]
     DEFAULT_CSS = """
     FormScreen { align: center middle; }
-    FormScreen > VerticalScroll { width: 90%; max-width: 90; height: auto; max-height: 100%;
+    FormScreen > _FormBody { width: 90%; max-width: 90; height: auto; max-height: 100%;
                                   border: round $accent; background: $surface; padding: 0 1; }
     FormScreen .form-row { height: 1; }
     FormScreen .form-label { width: 16; color: $text-muted; }
-    FormScreen Input { height: 1; border: none; padding: 0 1; width: 1fr; background: $boost; }
+    FormScreen Input, FormScreen Input:focus { height: 1; border: none; padding: 0 1; width: 1fr;
+                                               background: $boost; }
     FormScreen Input:focus { background: $accent 30%; }
     FormScreen .form-note { height: auto; padding-left: 16; color: $text-muted; }
+    FormScreen .form-note.-empty { display: none; }
     FormScreen .form-note.-error { color: $error; }
     FormScreen #form-error { color: $error; height: auto; }
+    FormScreen #form-error.-empty { display: none; }
     FormScreen #form-keys { color: $text-muted; height: 1; }
     """
 
@@ -100,14 +108,15 @@ class FormScreen(ModalScreen[str | None]):
         self._read_back = read_back
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll():
+        with _FormBody():
             yield Static(safe_text(self._title, "bold"), id="form-title")
             for field in self._fields:
                 with Horizontal(classes="form-row"):
                     yield Label(field.label, classes="form-label")
                     yield Input(value=self._initial[field.name], id=f"field-{field.name}")
-                yield Static(safe_text(field.hint), id=f"note-{field.name}", classes="form-note")
-            yield Static("", id="form-error")
+                yield Static(safe_text(field.hint), id=f"note-{field.name}",
+                             classes="form-note" + ("" if field.hint else " -empty"))
+            yield Static("", id="form-error", classes="-empty")
             yield Static("tab next · enter on the last field or ctrl+s saves · escape cancels", id="form-keys")
 
     def on_mount(self) -> None:
@@ -122,12 +131,17 @@ class FormScreen(ModalScreen[str | None]):
     def _field(self, input_id: str | None) -> FormField | None:
         return next((f for f in self._fields if f"field-{f.name}" == input_id), None)
 
+    def _note(self, name: str, text: str, *, error: bool = False) -> None:
+        """The line under a field: its hint, a date read back, or why it was refused (hidden if empty)."""
+        note = self.query_one(f"#note-{name}", Static)
+        note.update(safe_text(text))
+        note.set_class(error, "-error")
+        note.set_class(not text, "-empty")
+
     def _show_date(self, field: FormField) -> None:
-        note = self.query_one(f"#note-{field.name}", Static)
         text = self.query_one(f"#field-{field.name}", Input).value
         shown = self._read_back(text) if self._read_back and text.strip() else field.hint
-        note.update(safe_text(shown))
-        note.set_class(not shown.startswith("→") and bool(text.strip()), "-error")
+        self._note(field.name, shown, error=not shown.startswith("→") and bool(text.strip()))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         field = self._field(event.input.id)
@@ -144,21 +158,19 @@ class FormScreen(ModalScreen[str | None]):
     def action_save(self) -> None:
         for field in self._fields:
             if not field.is_date:
-                note = self.query_one(f"#note-{field.name}", Static)
-                note.update(safe_text(field.hint))
-                note.remove_class("-error")
+                self._note(field.name, field.hint)
         self.query_one("#form-error", Static).update("")
+        self.query_one("#form-error", Static).add_class("-empty")
         try:
             summary = self._save(self.values())
         except FieldErrors as exc:
             for name, reason in exc.errors.items():
-                note = self.query_one(f"#note-{name}", Static)
-                note.update(safe_text(reason))
-                note.add_class("-error")
+                self._note(name, reason, error=True)
             self.query_one(f"#field-{next(iter(exc.errors))}", Input).focus()
             return
         except RapportError as exc:
             self.query_one("#form-error", Static).update(safe_text(exc.message))
+            self.query_one("#form-error", Static).remove_class("-empty")
             return
         self.dismiss(summary)
 

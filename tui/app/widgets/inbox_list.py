@@ -49,7 +49,7 @@ class InboxList(RowList):
         Binding("f", "filter_account", "This account", show=False, id="inbox.account"),
         Binding("A", "unassign", "Unassign", show=False, id="inbox.unassign"),
         Binding("M", "move", "Move to account", show=False, id="inbox.move"),
-        Binding("c", "create_account", "New account", show=False, id="inbox.create_account"),
+        Binding("c", "create_account", "Account from sender", show=False, id="inbox.create_account"),
         Binding("plus", "app.book('new_contact')", "New contact", show=False,
                 tooltip="the sender, at its account (freemail: pick one)", id="inbox.new_contact"),
     ]
