@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rapport.store.book.stages import DEFAULT_STAGES, Pipeline, Stage
+from rapport.store.book.stages import DEFAULT_LOST_REASONS, DEFAULT_STAGES, Pipeline, Stage
 from rapport.store.errors import ConfigError
 from rapport.store.money.rates import MoneySettings, parse_money
 
@@ -80,6 +80,8 @@ signature = \"\"\"
 stages = [
 {_stage_lines()}
 ]
+# Why a deal is lost (asked when one is marked lost; the report counts them).
+lost_reasons = [{", ".join(f'"{r}"' for r in DEFAULT_LOST_REASONS)}]
 
 # [money]
 # base = "EUR"                          # totals are in this currency (default: the book's most used)
@@ -105,7 +107,7 @@ stages = [
 TOP_LEVEL_KEYS = ("stale_after_days", "sync_interval_minutes", "me", "pipeline", "money",
                   "mailbox", "maildir", "smtp", "announce")
 ME_KEYS = ("name", "email", "addresses", "signature")
-PIPELINE_KEYS = ("stages", "stale_after_days")
+PIPELINE_KEYS = ("stages", "stale_after_days", "lost_reasons")
 STAGE_KEYS = ("name", "probability", "rotting_days", "kind")
 
 # Upper bounds keep date arithmetic (today - N days) and timer seconds far from overflow.
@@ -187,6 +189,18 @@ def _addresses(me_raw: dict[str, Any]) -> tuple[str, ...]:
     return tuple(addresses)
 
 
+def _lost_reasons(value: Any) -> tuple[str, ...]:
+    """`[pipeline] lost_reasons`: the reasons a deal can be lost for (the defaults if absent)."""
+    if value is None:
+        return DEFAULT_LOST_REASONS
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError("[pipeline] lost_reasons must be a non-empty list of words")
+    reasons = tuple(dict.fromkeys(" ".join(v.split()) for v in value if v.strip()))
+    if not reasons or any(len(r) > 40 or not r.isprintable() for r in reasons):
+        raise ConfigError("[pipeline] lost_reasons: each reason is a short printable text")
+    return reasons
+
+
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     """Turn parsed TOML into a Config, refusing impossible values with one-line errors."""
     refuse_unknown_keys(data, TOP_LEVEL_KEYS, "at the top level")
@@ -217,6 +231,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                 raise ConfigError(f"[pipeline] stage {stage.name!r} is listed twice")
             seen.add(stage.name.casefold())
         pipeline = Pipeline(stages)
+    pipeline = replace(pipeline, lost_reasons=_lost_reasons(pipeline_raw.get("lost_reasons")))
     stale = pipeline_raw.get("stale_after_days", data.get("stale_after_days"))
     stale_days = DEFAULT_STALE_AFTER_DAYS if stale is None else _whole_number(
         stale, "stale_after_days", minimum=0, maximum=MAX_DAYS)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import getaddresses
 from pathlib import Path
 from typing import TypedDict
 
@@ -32,7 +33,9 @@ from rapport.mail.sync.imap import (
     find_special_folders,
 )
 from rapport.store.book.activities import add_activity
+from rapport.store.book.archive import archived_contact_addresses
 from rapport.store.config import Config
+from rapport.store.errors import InputError
 from rapport.store.workspace import (
     Workspace,
     make_private_dir,
@@ -221,7 +224,11 @@ def save_draft(db: Database, workspace: Workspace, config: Config, msg: EmailMes
 def send_and_record(db: Database, config: Config, settings: SmtpSettings, msg: EmailMessage, *,
                     account_id: int | None, contact_id: int | None = None,
                     deal_id: int | None = None, mailbox: str | None = None) -> str:
-    """Send through SMTP, APPEND a copy to Sent when an IMAP mailbox exists, note it on the timeline."""
+    """Send through SMTP, APPEND a copy to Sent when an IMAP mailbox exists, note it on the timeline.
+
+    Refused (InputError, nothing sent) when a recipient is an archived contact: those are never mailed.
+    """
+    refuse_archived_recipients(db, msg)
     send_email(settings, msg)
     cfg = pick_mailbox(config, mailbox)
     if cfg is not None:
@@ -231,6 +238,14 @@ def send_and_record(db: Database, config: Config, settings: SmtpSettings, msg: E
         add_activity(db, account_id, "sent", subject=str(msg["Subject"]), body=_body(msg),
                      deal_id=deal_id, contact_id=contact_id, message_id=mid)
     return mid
+
+
+def refuse_archived_recipients(db: Database, msg: EmailMessage) -> None:
+    archived = archived_contact_addresses(db)
+    wanted = [addr.lower() for _name, addr in getaddresses(msg.get_all("To", []) + msg.get_all("Cc", []))]
+    blocked = sorted({addr for addr in wanted if addr in archived})
+    if blocked:
+        raise InputError(f"not sent: {', '.join(blocked)} belongs to an archived contact (never mailed)")
 
 
 def _body(msg: EmailMessage) -> str:

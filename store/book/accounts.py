@@ -33,6 +33,7 @@ class Account:
     domains: tuple[str, ...]
     created_utc: str
     updated_utc: str
+    archived_utc: str | None = None  # archived: hidden from lists and segments, history kept
 
 
 # Databases (by id) inside `relinking_once`: value says whether a re-link was asked for.
@@ -104,7 +105,8 @@ def _check_name(name: str) -> str:
     return clean
 
 
-_SELECT = "SELECT id, name, tier, owner, tags, notes, created_utc, updated_utc FROM accounts"
+_SELECT = ("SELECT id, name, tier, owner, tags, notes, created_utc, updated_utc, archived_utc"
+           " FROM accounts")
 
 
 def _domains_by_account(db: Database, ids: list[int] | None) -> dict[int, list[str]]:
@@ -135,6 +137,7 @@ def _build(rows: list[tuple[Any, ...]], domains: dict[int, list[str]]) -> list[A
             domains=tuple(domains.get(row[0], ())),
             created_utc=row[6],
             updated_utc=row[7],
+            archived_utc=row[8],
         )
         for row in rows
     ]
@@ -154,9 +157,10 @@ def get_account(db: Database, account_id: int) -> Account:
     return found[0]
 
 
-def list_accounts(db: Database) -> list[Account]:
-    """Every account, by name."""
-    rows = db.execute(f"{_SELECT} ORDER BY name COLLATE NOCASE").fetchall()
+def list_accounts(db: Database, *, archived: bool = False) -> list[Account]:
+    """Every account in the book (archived ones too if `archived`), by name."""
+    where = "" if archived else " WHERE archived_utc IS NULL"
+    rows = db.execute(f"{_SELECT}{where} ORDER BY name COLLATE NOCASE").fetchall()
     return _build(rows, _domains_by_account(db, None))
 
 
@@ -204,7 +208,7 @@ def search_accounts(db: Database, text: str, limit: int = 20) -> list[Account]:
         return list_accounts(db)[:limit]
     domains = _domains_by_account(db, None)
     scored: list[tuple[int, str, int]] = []
-    for account_id, name in db.execute("SELECT id, name FROM accounts"):
+    for account_id, name in db.execute("SELECT id, name FROM accounts WHERE archived_utc IS NULL"):
         score = _fuzzy_score(needle, name, domains.get(account_id, []))
         if score is not None:
             scored.append((score, name.casefold(), account_id))

@@ -34,6 +34,7 @@ class Contact:
     # When the primary address bounced (UTC), or None; why (status and the server's words).
     bounced_utc: str | None = None
     bounce_reason: str = ""
+    archived_utc: str | None = None  # archived: hidden, never mailed, history kept
 
     @property
     def email(self) -> str:
@@ -61,7 +62,7 @@ def _clean_emails(emails: Iterable[str]) -> tuple[str, ...]:
 
 def _fetch(db: Database, where: str, params: list[object]) -> list[Contact]:
     rows = db.execute(
-        "SELECT id, account_id, name, role, phone, opted_out FROM contacts"
+        "SELECT id, account_id, name, role, phone, opted_out, archived_utc FROM contacts"
         f" WHERE {where} ORDER BY name COLLATE NOCASE, id",
         params,
     ).fetchall()
@@ -91,6 +92,7 @@ def _fetch(db: Database, where: str, params: list[object]) -> list[Contact]:
             opted_out=bool(row[5]),
             bounced_utc=bounced.get(row[0], (None, ""))[0],
             bounce_reason=bounced.get(row[0], (None, ""))[1],
+            archived_utc=row[6],
         )
         for row in rows
     ]
@@ -110,11 +112,12 @@ def find_contact_by_email(db: Database, email: str) -> Contact | None:
     return get_contact(db, row[0]) if row else None
 
 
-def list_contacts(db: Database, account_id: int | None = None) -> list[Contact]:
-    """All contacts, or one account's, by name."""
+def list_contacts(db: Database, account_id: int | None = None, *, archived: bool = False) -> list[Contact]:
+    """All contacts, or one account's, by name; archived ones only if `archived`."""
+    shown = "1" if archived else "archived_utc IS NULL"
     if account_id is None:
-        return _fetch(db, "1", [])
-    return _fetch(db, "account_id = ?", [account_id])
+        return _fetch(db, shown, [])
+    return _fetch(db, f"account_id = ? AND {shown}", [account_id])
 
 
 def _check_account(db: Database, account_id: int | None) -> None:

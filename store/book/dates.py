@@ -1,9 +1,16 @@
-"""Provides `parse_due_date`: the short due-date forms typed in the TUI and CLI."""
+"""Provides `parse_due_date`: the short date forms typed in the TUI and CLI, and how they read back.
+
+The grammar (small on purpose; dateutil does the calendar work):
+  today, tomorrow, 2026-12-03, 3 dec, +3d, +2w, in 3 days, in 2 weeks, in 1 month,
+  fri / friday / next fri (all: the coming Friday, never today), end of month,
+  and any of these followed by a time of day (tomorrow 10am, fri 14:30).
+Due dates are days: a time is accepted, shown back, and not stored.
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from dateutil import parser as date_parser
 from dateutil.relativedelta import FR, MO, SA, SU, TH, TU, WE, relativedelta
@@ -12,18 +19,22 @@ from rapport.store.errors import InputError
 
 _WEEKDAYS = {"mon": MO, "tue": TU, "wed": WE, "thu": TH, "fri": FR, "sat": SA, "sun": SU}
 _OFFSET = re.compile(r"^\+(\d{1,4})([dw])$")
+_IN = re.compile(r"^in (\d{1,4}) (day|week|month)s?$")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DAY_MONTH = re.compile(r"^\d{1,2} [a-z]{3,9}$")
-HELP = "use 2026-12-03, 3 dec, +3d, +2w, fri, next fri, tomorrow or today"
+_TIME = re.compile(r"^(?:at )?(\d{1,2}(?::\d{2})?\s*(?:am|pm)?)$")
+HELP = ("use 2026-12-03, 3 dec, +3d, in 3 days, in 2 weeks, fri, next fri, tomorrow 10am, "
+        "end of month or today")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def _weekday(word: str, today: date, *, skip_week: bool) -> date | None:
+def _weekday(word: str, today: date) -> date | None:
     key = word[:3]
     if key not in _WEEKDAYS or not _is_weekday_name(word):
         return None
-    # "fri" is the coming Friday (never today); "next fri" the one after it.
-    day = today + relativedelta(days=1, weekday=_WEEKDAYS[key](+1))
-    return day + relativedelta(weeks=1) if skip_week else day
+    # "fri" and "next fri" are the coming Friday (never today): what people mean by both.
+    return today + relativedelta(days=1, weekday=_WEEKDAYS[key](+1))
 
 
 def _is_weekday_name(word: str) -> bool:
@@ -31,19 +42,40 @@ def _is_weekday_name(word: str) -> bool:
     return any(name.startswith(word) and len(word) >= 3 for name in names)
 
 
-def parse_due_date(text: str, today: date) -> date:
-    """`text` as a date relative to `today`; InputError (one line) for anything else."""
-    word = " ".join(text.strip().lower().split())
+def _split_time(word: str) -> tuple[str, time | None]:
+    """'tomorrow 10am' -> ('tomorrow', 10:00); the date part alone when no time ends the text."""
+    parts = word.rsplit(" ", 2)
+    for take in (2, 1):
+        if len(parts) > take:
+            tail = " ".join(parts[-take:])
+            found = _TIME.match(tail)
+            if found and (":" in tail or "am" in tail or "pm" in tail):
+                try:
+                    moment = date_parser.parse(found.group(1), default=datetime(2000, 1, 1))
+                except (ValueError, OverflowError):
+                    return word, None
+                return " ".join(parts[:-take]), moment.time()
+    return word, None
+
+
+def _day(word: str, today: date, text: str) -> date:
     if word == "today":
         return today
     if word == "tomorrow":
         return today + relativedelta(days=1)
+    if word == "end of month":
+        return today + relativedelta(day=31)
     offset = _OFFSET.match(word)
     if offset:
         count = int(offset.group(1))
         return today + (relativedelta(days=count) if offset.group(2) == "d" else relativedelta(weeks=count))
-    skip = word.startswith("next ")
-    day = _weekday(word[5:] if skip else word, today, skip_week=skip)
+    within = _IN.match(word)
+    if within:
+        count, unit = int(within.group(1)), within.group(2)
+        step = {"day": relativedelta(days=1), "week": relativedelta(weeks=1),
+                "month": relativedelta(months=1), "year": relativedelta(years=1)}[unit]
+        return today + step * count
+    day = _weekday(word.removeprefix("next "), today)
     if day is not None:
         return day
     if _ISO.match(word) or _DAY_MONTH.match(word):
@@ -58,3 +90,27 @@ def parse_due_date(text: str, today: date) -> date:
             result = result.replace(year=result.year + 1)
         return result
     raise InputError(f"not a date: {text.strip()!r} ({HELP})")
+
+
+def parse_when(text: str, today: date) -> tuple[date, time | None]:
+    """`text` as a day relative to `today` and the time of day it gave, if any; InputError (one line)."""
+    word = " ".join(text.strip().lower().split())
+    word, moment = _split_time(word)
+    return _day(word, today, text), moment
+
+
+def parse_due_date(text: str, today: date) -> date:
+    """`text` as a date relative to `today`; InputError (one line) for anything else."""
+    return parse_when(text, today)[0]
+
+
+def describe_when(text: str, today: date) -> str:
+    """How `text` reads back before it is saved: 'Fri 11 Dec 2026 10:00 (in 6 days)'."""
+    day, moment = parse_when(text, today)
+    shown = f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+    if moment is not None:
+        shown += f" {moment:%H:%M}"
+    gap = (day - today).days
+    relative = {0: "today", 1: "tomorrow", -1: "yesterday"}.get(
+        gap, f"in {gap} days" if gap > 0 else f"{-gap} days ago")
+    return f"{shown} ({relative})"

@@ -46,6 +46,10 @@ class Deal:
     updated_utc: str
     stage_changed_utc: str
     last_activity_utc: str
+    open_stage: str | None = None  # while won or lost: the open stage it left (reopen goes back)
+    lost_reason: str = ""
+    lost_note: str = ""
+    archived_utc: str | None = None
 
 
 def effective_probability(deal: Deal, pipeline: Pipeline) -> float:
@@ -70,7 +74,8 @@ def is_rotting(deal: Deal, pipeline: Pipeline, today: date) -> bool:
 _SELECT = (
     "SELECT d.id, d.account_id, a.name, d.title, d.stage, d.value_minor, d.currency, d.probability,"
     " d.expected_close, d.next_action, d.next_action_due, d.created_utc, d.updated_utc,"
-    " d.stage_changed_utc, d.last_activity_utc FROM deals d JOIN accounts a ON a.id = d.account_id"
+    " d.stage_changed_utc, d.last_activity_utc, d.open_stage, d.lost_reason, d.lost_note,"
+    " d.archived_utc FROM deals d JOIN accounts a ON a.id = d.account_id"
 )
 
 
@@ -90,10 +95,14 @@ def get_deal(db: Database, deal_id: int) -> Deal:
 
 
 def list_deals(
-    db: Database, *, account_id: int | None = None, stage: str | None = None
+    db: Database, *, account_id: int | None = None, stage: str | None = None,
+    archived: bool = False,
 ) -> list[Deal]:
-    """Deals, optionally of one account and/or one stage, by account name then title."""
-    clauses: list[str] = []
+    """Deals, optionally of one account and/or one stage, by account name then title.
+
+    Archived deals, and the deals of archived accounts, are left out unless `archived`.
+    """
+    clauses: list[str] = [] if archived else ["d.archived_utc IS NULL AND a.archived_utc IS NULL"]
     params: list[object] = []
     if account_id is not None:
         clauses.append("d.account_id = ?")
@@ -119,7 +128,7 @@ def check_value(value: Any, currency: str = "EUR") -> Decimal:
     return exact_amount(value, currency)
 
 
-def _value_columns(value: Decimal, currency: str) -> list[object]:
+def value_columns(value: Decimal, currency: str) -> list[object]:
     """(value, value_minor): the exact minor units, and the REAL kept beside them for hand SQL."""
     return [float(value), to_minor(value, currency)]
 
@@ -185,7 +194,7 @@ def create_deal(
         "INSERT INTO deals (account_id, title, stage, value, value_minor, currency, probability,"
         " expected_close, next_action, next_action_due, created_utc, updated_utc,"
         " stage_changed_utc, last_activity_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [account_id, clean_title, stage_name, *_value_columns(check_value(value, code), code), code,
+        [account_id, clean_title, stage_name, *value_columns(check_value(value, code), code), code,
          check_probability(probability), _date_text(expected_close), clean_line(next_action),
          _date_text(next_action_due), now, now, now, now],
     )
@@ -193,7 +202,11 @@ def create_deal(
 
 
 def move_deal(db: Database, deal_id: int, to_stage: str, *, pipeline: Pipeline, note: str = "") -> Deal:
-    """Move a deal to another stage and record the move on the timeline, in one transaction."""
+    """Move a deal to another stage and record the move on the timeline, in one transaction.
+
+    Any stage (imports set won and lost stages this way); the TUI and `rapport deal ID move`
+    use decisions.move_open_deal, which keeps to open stages.
+    """
     deal = get_deal(db, deal_id)
     target = _stage_name(to_stage, pipeline)
     if target == deal.stage:
@@ -235,7 +248,7 @@ def update_deal(
     if value is not _UNSET or currency is not _UNSET:
         code = deal.currency if currency is _UNSET else check_currency(currency)
         amount = check_value(deal.value if value is _UNSET else value, code)
-        changes["value"], changes["value_minor"] = _value_columns(amount, code)
+        changes["value"], changes["value_minor"] = value_columns(amount, code)
         changes["currency"] = code
     if probability is not _UNSET:
         changes["probability"] = check_probability(probability)

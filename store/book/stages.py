@@ -36,11 +36,36 @@ DEFAULT_STAGES: tuple[Stage, ...] = (
 )
 
 
+DEFAULT_LOST_REASONS: tuple[str, ...] = ("price", "timing", "competitor", "no budget", "no decision",
+                                          "other")
+
+
 @dataclass(frozen=True)
 class Pipeline:
-    """The ordered stages of the workspace, as configured."""
+    """The ordered stages of the workspace and the reasons a deal can be lost, as configured."""
 
     stages: tuple[Stage, ...] = DEFAULT_STAGES
+    lost_reasons: tuple[str, ...] = DEFAULT_LOST_REASONS
+
+    def kind(self, name: str) -> StageKind:
+        """'open', 'won' or 'lost'; a stage no longer configured counts as open."""
+        stage = self.get(name)
+        return stage.kind if stage is not None else "open"
+
+    def first_of(self, kind: StageKind) -> Stage | None:
+        return next((stage for stage in self.stages if stage.kind == kind), None)
+
+    def open_neighbour(self, name: str, step: int) -> Stage | None:
+        """The open stage before (-1) or after (+1) the open stage `name`; None at either end
+        and for a won or lost deal (`<`/`>` never decide a deal)."""
+        if self.kind(name) != "open" or self.get(name) is None:
+            return None
+        position = self.index(name) + step
+        while 0 <= position < len(self.stages):
+            if self.stages[position].kind == "open":
+                return self.stages[position]
+            position += step
+        return None
 
     @property
     def names(self) -> list[str]:

@@ -15,6 +15,7 @@ from sqlite_utils import Database
 from rapport.store.book.accounts import list_accounts
 from rapport.store.book.contacts import list_contacts
 from rapport.store.book.deals import Deal, list_deals
+from rapport.store.book.stages import Pipeline
 from rapport.store.money.currency import json_amount
 
 ACCOUNT_COLUMNS = (
@@ -27,15 +28,16 @@ CONTACT_COLUMNS = ("account", "name", "email", "role", "phone", "opt_out", "boun
 # A contact's account cell when it has none. An empty cell means "find it from the email's
 # domain" on import, so an unlinked contact at a known domain would come back linked.
 NO_ACCOUNT = "-"
-DEAL_COLUMNS = (
-    "account", "title", "stage", "value", "currency", "probability", "expected_close",
-    "next_action", "next_action_due",
-)
+_DEAL_CELLS = ("stage", "value", "currency", "probability", "expected_close", "next_action",
+               "next_action_due")
+# id, status and lost_reason are for scripts (`rapport deal ID won`); import ignores them.
+DEAL_COLUMNS = ("id", "account", "title", "status", *_DEAL_CELLS, "lost_reason")
+ARCHIVED_COLUMN = "archived"  # with --archived: when the row was archived ('' if it is not)
 
 
 def _deal_cells(deal: Deal | None) -> dict[str, Any]:
     if deal is None:
-        return {c: None for c in DEAL_COLUMNS[2:]}
+        return {c: None for c in _DEAL_CELLS}
     return {
         "stage": deal.stage,
         "value": json_amount(deal.value, deal.currency),  # a JSON number, exact to the cent
@@ -47,13 +49,13 @@ def _deal_cells(deal: Deal | None) -> dict[str, Any]:
     }
 
 
-def account_rows(db: Database) -> list[dict[str, Any]]:
+def account_rows(db: Database, archived: bool = False, pipeline: Pipeline | None = None) -> list[dict[str, Any]]:
     """One row per deal, account columns repeated; an account without deals gets one row."""
     by_account: dict[int, list[Deal]] = {}
-    for deal in list_deals(db):
+    for deal in list_deals(db, archived=archived):
         by_account.setdefault(deal.account_id, []).append(deal)
     rows = []
-    for account in list_accounts(db):
+    for account in list_accounts(db, archived=archived):
         base = {
             "name": account.name,
             "domain": list(account.domains),
@@ -61,6 +63,7 @@ def account_rows(db: Database) -> list[dict[str, Any]]:
             "owner": account.owner,
             "tags": list(account.tags),
             "notes": account.notes,
+            ARCHIVED_COLUMN: account.archived_utc,
         }
         # An account without deals still gets its row, with empty deal cells.
         deals: list[Deal | None] = [*by_account.get(account.id, [])] or [None]
@@ -70,8 +73,8 @@ def account_rows(db: Database) -> list[dict[str, Any]]:
     return rows
 
 
-def contact_rows(db: Database) -> list[dict[str, Any]]:
-    names = {a.id: a.name for a in list_accounts(db)}
+def contact_rows(db: Database, archived: bool = False, pipeline: Pipeline | None = None) -> list[dict[str, Any]]:
+    names = {a.id: a.name for a in list_accounts(db, archived=True)}
     return [
         {
             "account": names[c.account_id] if c.account_id is not None else NO_ACCOUNT,
@@ -81,13 +84,17 @@ def contact_rows(db: Database) -> list[dict[str, Any]]:
             "phone": c.phone,
             "opt_out": c.opted_out,
             "bounced": (c.bounced_utc or "")[:10],
+            ARCHIVED_COLUMN: c.archived_utc,
         }
-        for c in list_contacts(db)
+        for c in list_contacts(db, archived=archived)
     ]
 
 
-def deal_rows(db: Database) -> list[dict[str, Any]]:
-    return [{"account": d.account_name, "title": d.title, **_deal_cells(d)} for d in list_deals(db)]
+def deal_rows(db: Database, archived: bool = False, pipeline: Pipeline | None = None) -> list[dict[str, Any]]:
+    stages = pipeline or Pipeline()
+    return [{"id": d.id, "account": d.account_name, "title": d.title, "status": stages.kind(d.stage),
+             **_deal_cells(d), "lost_reason": d.lost_reason, ARCHIVED_COLUMN: d.archived_utc}
+            for d in list_deals(db, archived=archived)]
 
 
 EXPORTS = {
@@ -138,9 +145,15 @@ def write_rows(
         writer.writerow([_csv_cell(row.get(c)) for c in columns])
 
 
-def export(db: Database, kind: str, fmt: str, stream: IO[str]) -> int:
-    """Write `kind` to `stream`; returns the number of rows."""
+def export(db: Database, kind: str, fmt: str, stream: IO[str], *, archived: bool = False,
+           pipeline: Pipeline | None = None) -> int:
+    """Write `kind` to `stream` (archived rows too, in an `archived` column, if `archived`)."""
     fetch, columns = EXPORTS[kind]
-    rows = fetch(db)
+    rows = fetch(db, archived, pipeline)
+    if archived:
+        columns = (*columns, ARCHIVED_COLUMN)
+    else:
+        for row in rows:
+            row.pop(ARCHIVED_COLUMN, None)
     write_rows(rows, columns, fmt, stream)
     return len(rows)

@@ -8,35 +8,20 @@ duplicates: accounts are keyed by domain, else name; contacts by email; deals by
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
-from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
-from dateutil import parser as dateparser
 from sqlite_utils import Database
 
 from rapport.store.book import accounts as acc
 from rapport.store.book import contacts as con
-from rapport.store.book import deals as dls
+from rapport.store.book.fields import parse_flag, split_domains, split_emails
 from rapport.store.book.stages import Pipeline
-from rapport.store.errors import InputError, NotFoundError, RapportError
+from rapport.store.errors import InputError, NotFoundError
+from rapport.store.io.deal_cells import apply_deal, collect, parse_deal_cells
 from rapport.store.io.export import NO_ACCOUNT
 from rapport.store.io.readers import Row, read_rows
-from rapport.store.money.currency import check_currency, to_decimal
-
-_T = TypeVar("_T")
-
-DEAL_COLUMNS = (
-    "stage", "value", "currency", "probability", "expected_close", "next_action",
-    "next_action_due",
-)
-_TRUE = {"1", "yes", "y", "true", "t", "x", "opted out", "opt-out", "optout"}
-_FALSE = {"", "0", "no", "n", "false", "f"}
 
 
 @dataclass(frozen=True)
@@ -100,178 +85,6 @@ class _Problems(Exception):
         self.reasons = reasons
 
 
-# ---- cell parsers -------------------------------------------------------------------------
-
-# Two defaults that differ in year, month and day: a part the text leaves out shows as a
-# difference between the two readings (dateutil fills missing parts from the default).
-_DEFAULTS = (datetime(2000, 1, 1), datetime(2001, 2, 2))
-
-
-def parse_date_cell(text: str, column: str) -> date | None:
-    """A calendar date with year, month and day: 2026-03-01, 1 Mar 2026, 03/01/2026, 1.3.2026
-    or an ISO date-time; '' is None. '1 Mar', 'March', 'monday', '12:30' or '99' are refused."""
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        pass
-    # 01.02.2026 is 1 February wherever dots are written (Germany, Poland...).
-    dayfirst = re.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{2,4}", text) is not None
-    try:
-        first, second = (dateparser.parse(text, default=d, dayfirst=dayfirst).date()
-                         for d in _DEFAULTS)
-    except (ValueError, OverflowError, TypeError):
-        raise InputError(f"bad date {text!r} in {column}") from None
-    if first != second:
-        raise InputError(f"bad date {text!r} in {column} (needs a day, a month and a year)")
-    return first
-
-
-# A '.' then groups of exactly three digits, nothing else: '12.500', '1.234.567'.
-_DOT_THOUSANDS = re.compile(r"\d+(\.\d{3})+")
-
-
-def parse_amount(text: str, column: str = "value", *, european: bool = False) -> Decimal:
-    """`12500`, `12,500.50`, `12.500,50`, `€ 1 200` -> an exact Decimal (whether the deal's
-    currency has that many decimals is checked with the currency, when the deal is written).
-
-    `european` (a ';'-separated file, as spreadsheets write where ',' is the decimal mark):
-    `12.500` is 12500 and a lone ',' is the decimal mark (`12,5`, `1,234`). Elsewhere a '.'
-    is the decimal mark and ',' before three digits groups thousands (`1,234` is 1234).
-    """
-    clean = re.sub(r"[\s_'€$£]|[A-Za-z]{3}$|^[A-Za-z]{3}", "", text.strip())
-    if "," in clean and "." in clean:
-        if clean.rfind(",") > clean.rfind("."):
-            clean = clean.replace(".", "").replace(",", ".")
-        else:
-            clean = clean.replace(",", "")
-    elif "," in clean:
-        head, _, tail = clean.rpartition(",")
-        decimal = european or len(tail) != 3
-        clean = f"{head.replace(',', '')}.{tail}" if decimal else clean.replace(",", "")
-    elif european and _DOT_THOUSANDS.fullmatch(clean):
-        clean = clean.replace(".", "")
-    try:
-        amount = to_decimal(clean)
-    except InputError:
-        raise InputError(f"bad amount {text!r} in {column}") from None
-    if amount < 0:
-        raise InputError(f"bad amount {text!r} in {column} (must be positive)")
-    return amount
-
-
-def parse_flag(text: str, column: str) -> bool:
-    value = text.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise InputError(f"bad {column} {text!r} (use yes or no)")
-
-
-def _collect(reasons: list[str], func: Callable[[], _T]) -> _T | None:
-    """func()'s value, or None with its refusal added to `reasons` (a row names all its faults)."""
-    try:
-        return func()
-    except RapportError as exc:
-        reasons.append(exc.message)
-        return None
-
-
-# ---- deals on a row -----------------------------------------------------------------------
-
-@dataclass
-class DealCells:
-    """The deal columns of one row, parsed; `present` holds the columns the file has."""
-
-    title: str
-    title_given: bool = True
-    present: set[str] = field(default_factory=set)
-    stage: str | None = None
-    value: Decimal | None = None
-    currency: str | None = None
-    probability: float | None = None
-    expected_close: date | None = None
-    next_action: str = ""
-    next_action_due: date | None = None
-
-    @property
-    def empty(self) -> bool:
-        return not (self.stage or self.value is not None or self.currency
-                    or self.probability is not None or self.expected_close
-                    or self.next_action or self.next_action_due)
-
-
-def parse_deal_cells(row: Row, title: str, pipeline: Pipeline, reasons: list[str], *,
-                     european: bool = False) -> DealCells:
-    cells = DealCells(title=title, present={c for c in DEAL_COLUMNS if c in row})
-    stage = row.get("stage", "")
-    if stage:
-        found = pipeline.get(stage)
-        if found is None:
-            reasons.append(f"unknown stage {stage!r}")
-        else:
-            cells.stage = found.name
-    if row.get("value"):
-        cells.value = _collect(
-            reasons, lambda: parse_amount(row["value"], european=european))
-    if row.get("currency"):
-        cells.currency = _collect(reasons, lambda: check_currency(row["currency"]))
-    if row.get("probability"):
-        text = row["probability"].rstrip("% ")
-        cells.probability = _collect(reasons, lambda: dls.check_probability(text))
-    for column in ("expected_close", "next_action_due"):
-        setattr(cells, column, _collect(reasons, partial(parse_date_cell, row.get(column, ""), column)))
-    cells.next_action = " ".join(row.get("next_action", "").split())
-    return cells
-
-
-def apply_deal(db: Database, account_id: int, cells: DealCells, pipeline: Pipeline) -> bool:
-    """Create or update the account's deal named `cells.title`; True when one was created."""
-    row = db.execute(
-        "SELECT id FROM deals WHERE account_id = ? AND title = ? COLLATE NOCASE",
-        [account_id, cells.title],
-    ).fetchone()
-    if row is None and not cells.title_given:
-        # No deal/title column: the row speaks of "the account's deal" when it has just one.
-        only = db.execute(
-            "SELECT id FROM deals WHERE account_id = ? LIMIT 2", [account_id]
-        ).fetchall()
-        row = only[0] if len(only) == 1 else None
-    if row is None:
-        dls.create_deal(
-            db, account_id, cells.title, cells.stage or pipeline.stages[0].name,
-            pipeline=pipeline, value=cells.value or 0, currency=cells.currency or "EUR",
-            probability=cells.probability, expected_close=cells.expected_close,
-            next_action=cells.next_action, next_action_due=cells.next_action_due,
-        )
-        return True
-    deal_id = int(row[0])
-    if cells.stage:
-        dls.move_deal(db, deal_id, cells.stage, pipeline=pipeline, note="imported")
-    changes: dict[str, object] = {}
-    if cells.value is not None:
-        changes["value"] = cells.value
-    if cells.currency:
-        changes["currency"] = cells.currency
-    # Columns present in the file are authoritative: an empty cell clears the field.
-    if "probability" in cells.present:
-        changes["probability"] = cells.probability
-    if "expected_close" in cells.present:
-        changes["expected_close"] = cells.expected_close
-    if changes:
-        # Only the columns the file has change; each value has its keyword's type.
-        dls.update_deal(db, deal_id, **changes)  # type: ignore[arg-type]
-    if {"next_action", "next_action_due"} & cells.present:
-        current = dls.get_deal(db, deal_id)
-        text = cells.next_action if "next_action" in cells.present else current.next_action
-        due = cells.next_action_due if "next_action_due" in cells.present else current.next_action_due
-        dls.set_next_action(db, deal_id, text, due)
-    return False
-
-
 # ---- the three kinds ----------------------------------------------------------------------
 
 class _Seen:
@@ -302,14 +115,10 @@ def _account_row(db: Database, row: Row, line: int, pipeline: Pipeline, seen: _S
     name = " ".join(row.get("name", "").split())
     if not name:
         reasons.append("missing name")
-    domains: list[str] = []
-    for part in re.split(r"[;\s]+", row.get("domain", row.get("domains", ""))):
-        if part:
-            domain = _collect(reasons, partial(acc.normalize_domain, part))
-            if domain and domain not in domains:
-                domains.append(str(domain))
+    domains: list[str] = collect(
+        reasons, lambda: split_domains(row.get("domain", row.get("domains", "")))) or []
     tier = row.get("tier", "") or "standard"
-    _collect(reasons, lambda: acc.check_tier(tier))
+    collect(reasons, lambda: acc.check_tier(tier))
     given_title = " ".join((row.get("deal") or row.get("title") or "").split())
     deal_title = given_title or name
     cells = parse_deal_cells(row, deal_title, pipeline, reasons, european=european)
@@ -364,13 +173,10 @@ def _resolve_account(db: Database, text: str) -> int:
 
 def _contact_row(db: Database, row: Row, line: int, seen: _Seen) -> bool:
     reasons: list[str] = []
-    emails: list[str] = []
-    for part in re.split(r"[;,\s]+", row.get("email", row.get("emails", ""))):
-        if part:
-            email = _collect(reasons, partial(con.normalize_email, part))
-            if email and email not in emails:
-                emails.append(str(email))
-                seen.check(("email", email), f"email {email}", line, reasons)
+    emails: list[str] = collect(
+        reasons, lambda: split_emails(row.get("email", row.get("emails", "")))) or []
+    for email in emails:
+        seen.check(("email", email), f"email {email}", line, reasons)
     name = " ".join(row.get("name", "").split())
     if not name and not emails:
         reasons.append("needs a name or an email")
@@ -378,11 +184,11 @@ def _contact_row(db: Database, row: Row, line: int, seen: _Seen) -> bool:
     no_account = account_text == NO_ACCOUNT  # said outright: never guessed from the email
     account_id: int | None = None
     if account_text and not no_account:
-        account_id = _collect(reasons, lambda: _resolve_account(db, account_text))
+        account_id = collect(reasons, lambda: _resolve_account(db, account_text))
     opted_out = None
     if "opt_out" in row or "opted_out" in row:
         cell = row.get("opt_out", row.get("opted_out", ""))
-        opted_out = _collect(reasons, lambda: parse_flag(cell, "opt_out"))
+        opted_out = collect(reasons, lambda: parse_flag(cell, "opt_out"))
     owners = {
         r[0] for e in emails
         for r in db.execute("SELECT contact_id FROM contact_emails WHERE email = ?", [e])
@@ -431,7 +237,7 @@ def _deal_row(db: Database, row: Row, line: int, pipeline: Pipeline, seen: _Seen
     if not account_text:
         reasons.append("missing account")
     else:
-        account_id = _collect(reasons, lambda: _resolve_account(db, account_text))
+        account_id = collect(reasons, lambda: _resolve_account(db, account_text))
     if not title:
         reasons.append("missing title")
     cells = parse_deal_cells(row, title, pipeline, reasons, european=european)

@@ -211,7 +211,8 @@ def mark_done_many(db: Database, announcement_id: int, rows: Iterable[tuple[int,
 
 def _account_stages(db: Database) -> dict[int, set[str]]:
     found: dict[int, set[str]] = {}
-    for account_id, stage in db.execute("SELECT account_id, stage FROM deals").fetchall():
+    for account_id, stage in db.execute(
+            "SELECT account_id, stage FROM deals WHERE archived_utc IS NULL").fetchall():
         found.setdefault(account_id, set()).add(stage.casefold())
     return found
 

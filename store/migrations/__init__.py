@@ -22,6 +22,7 @@ from rapport.store.migrations import (  # noqa: F401
     m009_maildir_mtimes,
     m010_message_copies,
     m011_skipped_retry,
+    m012_book_decisions,
     m013_bounces_and_optouts,
     m014_deal_value_minor_units,
 )

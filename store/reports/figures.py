@@ -58,6 +58,7 @@ from rapport.store.reports.key_accounts import (
     deals_as_of,
     key_accounts,
 )
+from rapport.store.reports.lost_reasons import LostReason, lost_reasons
 from rapport.store.reports.period import Period
 from rapport.store.reports.pipeline import (
     NO_DATE,
@@ -108,6 +109,7 @@ class Report:
     def missing_rates(self) -> tuple[str, ...]:
         """The currencies of the book that have no rate (their deals are not converted)."""
         return tuple(sorted({d.currency for d in self.not_converted}))
+    lost_reasons: tuple[LostReason, ...] = ()  # most value first
 
     @property
     def open_stages(self) -> tuple[StageFigures, ...]:
@@ -213,6 +215,7 @@ def _build(
                                   complaints=complaints, contacts=contacts, exchange=exchange),
         exchange=exchange,
         not_converted=not_converted(deals, exchange),
+        lost_reasons=lost_reasons(db, lost, exchange.base),
     )
 
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from typing import TypeVar
 
-from rapport.store.book import accounts, activities, contacts, deals
+from rapport.store.book import accounts, activities, contacts, deals, decisions
 from rapport.store.book.dates import parse_due_date
+from rapport.store.book.undo import UndoJournal
 from rapport.store.db import Database
 from rapport.store.errors import InputError
 from rapport.store.mailstore import bounces, matching, messages
 from rapport.store.session import OpenWorkspace
 from rapport.store.views import queries
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -21,10 +26,20 @@ class Actions:
 
     opened: OpenWorkspace
     today: date
+    journal: UndoJournal = field(default_factory=UndoJournal)
+    """The session's undo history: every change below is one step (ctrl+z undoes the newest)."""
 
     @property
     def db(self) -> Database:
         return self.opened.db
+
+    def undoable(self, label: str, change: Callable[[], T]) -> T:
+        """Run `change` as one undo step named `label` (what the undo notification says)."""
+        return self.journal.record(self.db, label, change)
+
+    def undo(self) -> str | None:
+        """Undo the newest step of this session; its label, or None when there is nothing to undo."""
+        return self.journal.undo(self.db)
 
     def using(self, db: Database) -> Actions:
         """The same actions on another connection (a worker thread's own)."""
@@ -36,13 +51,18 @@ class Actions:
                                      self.opened.config.money)
 
     def move_deal(self, deal_id: int, stage: str) -> deals.Deal:
-        return deals.move_deal(self.db, deal_id, stage, pipeline=self.opened.config.pipeline)
+        """Among open stages only: won and lost are decisions (BookActions)."""
+        deal = deals.get_deal(self.db, deal_id)
+        return self.undoable(f"stage move of {deal.title} ({deal.stage} → {stage})",
+                             lambda: decisions.move_open_deal(self.db, deal_id, stage,
+                                                              pipeline=self.opened.config.pipeline))
 
     def check_due(self, text: str) -> date | None:
         return parse_due_date(text, self.today) if text.strip() else None
 
     def set_next_action(self, deal_id: int, text: str, due_text: str) -> deals.Deal:
-        return deals.set_next_action(self.db, deal_id, text.strip(), self.check_due(due_text))
+        due = self.check_due(due_text)
+        return self.undoable("next action", lambda: deals.set_next_action(self.db, deal_id, text.strip(), due))
 
     def _parse_deal_edit(self, text: str, currency: str
                          ) -> tuple[Decimal | None, float | None, date | None]:
@@ -67,9 +87,10 @@ class Actions:
         """`value; probability; close`: a blank value keeps it, blank probability is the stage default."""
         value, probability, close = self._parse_deal_edit(text, deals.get_deal(self.db, deal_id).currency)
         if value is None:
-            return deals.update_deal(self.db, deal_id, probability=probability, expected_close=close)
-        return deals.update_deal(self.db, deal_id, value=value, probability=probability,
-                                 expected_close=close)
+            return self.undoable("deal edit", lambda: deals.update_deal(
+                self.db, deal_id, probability=probability, expected_close=close))
+        return self.undoable("deal edit", lambda: deals.update_deal(
+            self.db, deal_id, value=value, probability=probability, expected_close=close))
 
     # -- inbox ------------------------------------------------------------
     def set_seen(self, message_id: int, seen: bool) -> None:
@@ -82,6 +103,9 @@ class Actions:
     def account_ids(self, message_id: int) -> list[int]:
         return [account_id for account_id, _name in self.message_accounts(message_id)]
 
+    def account_archived(self, account_id: int) -> bool:
+        return accounts.get_account(self.db, account_id).archived_utc is not None
+
     def account_name(self, account_id: int) -> str:
         return accounts.get_account(self.db, account_id).name
 
@@ -89,22 +113,31 @@ class Actions:
         return accounts.search_accounts(self.db, text, limit=limit) if text.strip() else []
 
     def assign(self, message_ids: list[int], account_id: int) -> str:
-        for message_id in message_ids:
-            matching.assign_message(self.db, message_id, account_id)
+        def assign_all() -> None:
+            for message_id in message_ids:
+                matching.assign_message(self.db, message_id, account_id)
+
+        self.undoable(f"assign to {self.account_name(account_id)}", assign_all)
         return f"{_count(message_ids)} assigned to {self.account_name(account_id)}"
 
     def unassign(self, message_ids: list[int], account_id: int) -> str:
-        for message_id in message_ids:
-            matching.unassign_message(self.db, message_id, account_id)
+        def unassign_all() -> None:
+            for message_id in message_ids:
+                matching.unassign_message(self.db, message_id, account_id)
+
+        self.undoable(f"unassign from {self.account_name(account_id)}", unassign_all)
         return f"{_count(message_ids)} unassigned from {self.account_name(account_id)}"
 
     def move(self, message_ids: list[int], account_id: int) -> str:
         """Assign to `account_id` and unassign from every other account the messages had."""
-        for message_id in message_ids:
-            for old in self.account_ids(message_id):
-                if old != account_id:
-                    matching.unassign_message(self.db, message_id, old)
-            matching.assign_message(self.db, message_id, account_id)
+        def change() -> None:
+            for message_id in message_ids:
+                for old in self.account_ids(message_id):
+                    if old != account_id:
+                        matching.unassign_message(self.db, message_id, old)
+                matching.assign_message(self.db, message_id, account_id)
+
+        self.undoable(f"move to {self.account_name(account_id)}", change)
         return f"{_count(message_ids)} moved to {self.account_name(account_id)}"
 
     def sender_domain(self, from_addr: str) -> tuple[str, bool]:
@@ -123,7 +156,8 @@ class Actions:
         return owner.name if owner is not None else None
 
     def create_account_for(self, message_id: int, name: str) -> str:
-        account, contact = matching.account_from_sender(self.db, message_id, name=name.strip())
+        account, contact = self.undoable(f"new account {name.strip()}", lambda: matching.account_from_sender(
+            self.db, message_id, name=name.strip()))
         linked = len(matching.linked_message_ids(self.db, account.id))
         return (f"created account {account.name} ({', '.join(account.domains)}) with contact {contact.name}; "
                 f"{linked} message{'s' if linked != 1 else ''} linked")
@@ -145,13 +179,16 @@ class Actions:
                 if (stage := pipeline.get(deal.stage)) is None or stage.kind != "lost"]
 
     def add_activity(self, account_id: int, kind: str, body: str, deal_id: int | None) -> None:
-        activities.add_activity(self.db, account_id, kind, body=body, deal_id=deal_id)
+        self.undoable(f"new {kind}", lambda: activities.add_activity(self.db, account_id, kind, body=body,
+                                                                    deal_id=deal_id))
 
     def resolve(self, activity_id: int) -> None:
-        activities.resolve_objection(self.db, activity_id)
+        kind = activities.get_activity(self.db, activity_id).kind
+        self.undoable(f"resolve {kind}", lambda: activities.resolve_objection(self.db, activity_id))
 
     def pin(self, thread_id: str, deal_id: int) -> str:
-        matching.pin_thread(self.db, thread_id, deal_id, pipeline=self.opened.config.pipeline)
+        self.undoable("pin", lambda: matching.pin_thread(self.db, thread_id, deal_id,
+                                                          pipeline=self.opened.config.pipeline))
         return f"thread pinned to {deals.get_deal(self.db, deal_id).title}"
 
     def why(self, message_id: int) -> list[str]:

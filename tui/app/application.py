@@ -16,6 +16,8 @@ from rapport.store.errors import RapportError
 from rapport.store.session import OpenWorkspace, open_workspace
 from rapport.tui.app.actions import Actions
 from rapport.tui.app.background_sync import SYNC_GROUP, BackgroundSyncApp
+from rapport.tui.app.book_actions import BookActions
+from rapport.tui.app.book_flows import BookKeys
 from rapport.tui.app.messages import StoreChanged
 from rapport.tui.app.palette import RapportCommands
 from rapport.tui.app.safe import notify
@@ -26,10 +28,21 @@ from rapport.tui.app.screens.prompt import Check, PromptScreen
 # (tui/app/palette.py derives commands from the bindings): (label, action string, help).
 PALETTE: tuple[tuple[str, str, str], ...] = (
     ("Sync: cancel", "app.cancel_sync", "stop the running sync after its current batch"),
+    ("New account", "app.book('new_account')", "a form: name, domains, tier, tags, notes"),
+    ("New contact", "app.book('new_contact')", "at the account on screen, or the sender of the message"),
+    ("New deal", "app.book('new_deal')", "at the account on screen or of the focused deal"),
+    ("Edit account", "app.book('edit_account')", "the account on screen (else pick one)"),
+    ("Edit contact", "app.book('edit_contact')", "one of the contacts of the account on screen"),
+    ("Edit deal", "app.book('edit_deal')", "the focused deal, or one of the account's"),
+    ("Mark deal won", "app.book('mark_won')", "asks the final value"),
+    ("Mark deal lost", "app.book('mark_lost')", "asks the reason ([pipeline] lost_reasons) and a note"),
+    ("Reopen deal", "app.book('reopen')", "back to the open stage it left"),
+    ("Archive", "app.book('archive')", "hide the deal, account or contact (history kept; ctrl+z undoes)"),
+    ("Undo", "app.undo", "undo the last change made in this session"),
 )
 
 
-class RapportApp(BackgroundSyncApp):
+class RapportApp(BookKeys, BackgroundSyncApp):
     """Rapport's terminal workspace."""
 
     CSS_PATH = "app.tcss"
@@ -48,6 +61,8 @@ class RapportApp(BackgroundSyncApp):
         Binding("R", "reports", "Reports", id="app.reports"),
         Binding("N", "announce", "Announce", show=False,
                 tooltip="one personalised mail per contact of a segment", id="app.announce"),
+        Binding("ctrl+z", "undo", "Undo", show=False, tooltip="the last change of this session, step by step",
+                id="app.undo"),
     ]
 
     def __init__(self, home: str | None = None, *, today: date | None = None, sync_interval: float | None = None,
@@ -58,6 +73,7 @@ class RapportApp(BackgroundSyncApp):
         self.today = today or date.today()
         self.opened: OpenWorkspace = open_workspace(home)
         self.actions = Actions(self.opened, self.today)
+        self.book = BookActions(self.actions)
         # Seconds between background syncs: config.toml's sync_interval_minutes unless given (0 = never).
         self.sync_interval = (self.opened.config.sync_interval_minutes * 60.0 if sync_interval is None
                               else sync_interval)

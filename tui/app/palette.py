@@ -82,11 +82,16 @@ def palette_commands(screen: Screen[Any]) -> list[PaletteCommand]:
     nodes: list[Widget | App[Any]] = [*panes, screen, screen.app]
     for node in nodes:
         commands.extend(_commands_of(node, seen))
-    app_actions = {c.action for c in commands if c.node is screen.app}
-    for label, action, help_text in getattr(screen.app, "PALETTE", ()):
-        name = action.removeprefix("app.")
-        if name not in app_actions:
-            commands.append(PaletteCommand(label, help_text, screen.app, name))
+    named = {action.removeprefix("app."): (label, help_text)
+             for label, action, help_text in getattr(screen.app, "PALETTE", ())}
+    for index, command in enumerate(commands):
+        # A bound app action listed in PALETTE goes by that name ("Undo"), its key in the help.
+        if command.node is screen.app and command.action in named:
+            label, help_text = named.pop(command.action)
+            commands[index] = PaletteCommand(label, f"{command.help.split(' — ')[0]} — {help_text}",
+                                             screen.app, command.action)
+    for name, (label, help_text) in named.items():
+        commands.append(PaletteCommand(label, help_text, screen.app, name))
     return commands
 
 

@@ -92,7 +92,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     opened = open_ws(args)
     try:
         with output_stream(args.output) as stream:
-            export(opened.db, args.kind, args.format, stream)
+            export(opened.db, args.kind, args.format, stream, archived=getattr(args, "archived", False),
+                   pipeline=opened.config.pipeline)
     finally:
         opened.close()
     return 0

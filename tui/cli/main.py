@@ -21,6 +21,7 @@ Exporter = Callable[[argparse.Namespace], int]
 def _command_modules() -> list[Any]:
     from rapport.tui.cli import (
         book,
+        bookcmds,
         contactcmds,
         draftcmds,
         mailcmds,
@@ -29,7 +30,7 @@ def _command_modules() -> list[Any]:
         synccmd,
     )
 
-    return [book, contactcmds, synccmd, mailcmds, draftcmds, reportcmds, ratescmd]
+    return [book, bookcmds, contactcmds, synccmd, mailcmds, draftcmds, reportcmds, ratescmd]
 
 
 def add_home_option(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +65,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Exporter]]:
     export.add_argument("--format", choices=["csv", "json"], default="csv")
     export.add_argument("--account", metavar="NAME", help="messages: only this account's")
     export.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    export.add_argument("--archived", action="store_true",
+                        help="accounts, contacts, deals: include archived rows")
     export.set_defaults(handler=lambda args: exporters[args.kind](args))
     return parser, exporters
 

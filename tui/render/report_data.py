@@ -25,6 +25,7 @@ _ITEM_KEYS = {
     "stages": "stage",
     "won": "deal_id",
     "lost": "deal_id",
+    "lost_reasons": "reason",
     "forecast": "month",
     "activity": "account",
     "open_objections": "activity_id",
@@ -89,6 +90,8 @@ def report_data(report: Report) -> dict[str, Any]:
         },
         "won": [_closed(d, base) for d in report.won],
         "lost": [_closed(d, base) for d in report.lost],
+        "lost_reasons": [{"reason": r.reason, "deals": r.deals, "value": in_base(r.value)}
+                         for r in report.lost_reasons],
         "forecast": [
             {"month": f.month, "deals": f.deals, "value": in_base(f.value),
              "weighted": in_base(f.weighted), "not_converted": f.not_converted}

@@ -208,6 +208,17 @@ _TEMPLATE = """<!DOCTYPE html>
 </table>
 {% endif %}
 
+<h2 id="lost-reasons">Lost reasons</h2>
+{{ empty(r.lost_reasons) }}
+{% if r.lost_reasons %}
+<table id="lost-reasons-table">
+<tr><th>Reason</th><th class="num">Deals</th><th class="num">Value ({{ base }})</th></tr>
+{%- for l in r.lost_reasons %}
+<tr><td>{{ l.reason }}</td><td class="num">{{ l.deals }}</td><td class="num">{{ money(l.value) }}</td></tr>
+{%- endfor %}
+</table>
+{% endif %}
+
 <h2 id="forecast">Forecast of expected closes</h2>
 {% if r.forecast %}{{ chart("chart-forecast", forecast_bars, forecast_h) }}{% endif %}
 {{ empty(r.forecast) }}

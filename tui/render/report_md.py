@@ -110,6 +110,10 @@ def render_md(report: Report) -> str:
                 for d in deals
             ],
         ),
+        "## Lost reasons",
+        "",
+        *_table(["Reason", "Deals", f"Value ({base})"],
+                [[r.reason, r.deals, money(r.value, base)] for r in report.lost_reasons]),
         "## Forecast of expected closes",
         "",
         *_table(

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from rapport.store.book import accounts, contacts, deals
 from rapport.store.money.currency import format_amount
+from rapport.tui.app.book_flows import BookContext
 from rapport.tui.app.rapport_app import rapport_app
 from rapport.tui.app.safe import notify
 from rapport.tui.app.screens.pick import PickScreen
@@ -63,6 +64,13 @@ class AccountScreen(ReloadOnResume, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "app.pop_screen", "Back", id="account.back"),
         Binding("B", "clear_bounce", "Clear a bounce", show=False, id="account.clear_bounce"),
+        Binding("e", "app.book('edit_account')", "Edit", id="account.edit"),
+        Binding("plus", "app.book('new_contact')", "New contact", show=False, id="account.new_contact"),
+        Binding("D", "app.book('new_deal')", "New deal", show=False, id="account.new_deal"),
+        Binding("W", "app.book('mark_won')", "Won", show=False, id="account.won"),
+        Binding("L", "app.book('mark_lost')", "Lost", show=False, id="account.lost"),
+        Binding("O", "app.book('reopen')", "Reopen", show=False, id="account.reopen"),
+        Binding("X", "app.book('archive')", "Archive", show=False, id="account.archive"),
     ]
 
     def __init__(self, account_id: int) -> None:
@@ -110,7 +118,12 @@ class AccountScreen(ReloadOnResume, Screen[None]):
         self._show_contacts()
 
     def mail_changed(self) -> None:
+        if self.rapport.actions.account_archived(self.account_id):
+            return  # archived from here: the screen is being closed
         self.reload()
+
+    def book_context(self) -> BookContext:
+        return BookContext(account_id=self.account_id)
 
     @on(Timeline.Changed)
     def _timeline_changed(self, event: Timeline.Changed) -> None:

@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from rapport.store.views import queries
+from rapport.tui.app.book_flows import BookContext
 from rapport.tui.app.rapport_app import rapport_app
 from rapport.tui.app.safe import clean
 from rapport.tui.app.screens.resume import ReloadOnResume
@@ -81,6 +82,16 @@ class MainScreen(ReloadOnResume, Screen[None]):
                 if row.deal is not None and row.deal.id == deal_id:
                     pipeline.cursor = index
                     break
+
+    def book_context(self) -> BookContext:
+        """The inbox's message sender when the inbox has the focus, else the pipeline's deal."""
+        if self.focused is self.inbox:
+            row = self.inbox.current_row
+            return BookContext(sender_name=row.from_name, sender_email=row.from_addr) if row else BookContext()
+        row = self.pipeline.current_row
+        if row is not None and row.deal is not None:
+            return BookContext(account_id=row.deal.account_id, deal_id=row.deal.id)
+        return BookContext()
 
     def mail_changed(self) -> None:
         """New mail or a re-link: both panes re-read, cursors stay on their rows."""

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from rapport.mail.message.quotes import quote_runs
 from rapport.store.mailstore.messages import Message
+from rapport.tui.app.book_flows import BookContext
 from rapport.tui.app.rapport_app import rapport_app
 from rapport.tui.app.safe import clean
 from rapport.tui.app.widgets.status_bar import StatusBar
@@ -73,6 +74,8 @@ class ReaderScreen(Screen[None]):
         Binding("h", "toggle_headers", "Headers", id="reader.headers"),
         Binding("z", "toggle_quotes", "Quotes", id="reader.quotes"),
         Binding("r", "reply", "Reply", id="reader.reply"),
+        Binding("plus", "app.book('new_contact')", "New contact", show=False,
+                tooltip="the sender, at its account (freemail: pick one)", id="reader.new_contact"),
         Binding("escape,q", "app.pop_screen", "Back", id="reader.back"),
         Binding("j", "scroll('down')", "Down", show=False, id="reader.down"),
         Binding("k", "scroll('up')", "Up", show=False, id="reader.up"),
@@ -108,6 +111,9 @@ class ReaderScreen(Screen[None]):
     def action_reply(self) -> None:
         accounts = self.message.accounts
         rapport_app(self).start_reply(accounts[0][0] if accounts else None, self.message.id)
+
+    def book_context(self) -> BookContext:
+        return BookContext(sender_name=self.message.from_name, sender_email=self.message.from_addr)
 
     def action_scroll(self, direction: str) -> None:
         scroller = self.query_one("#reader", VerticalScroll)

@@ -50,7 +50,9 @@ class InboxList(RowList):
         Binding("f", "filter_account", "This account", show=False, id="inbox.account"),
         Binding("A", "unassign", "Unassign", show=False, id="inbox.unassign"),
         Binding("M", "move", "Move to account", show=False, id="inbox.move"),
-        Binding("c", "create_account", "New account", show=False, id="inbox.create_account"),
+        Binding("c", "create_account", "Account from sender", show=False, id="inbox.create_account"),
+        Binding("plus", "app.book('new_contact')", "New contact", show=False,
+                tooltip="the sender, at its account (freemail: pick one)", id="inbox.new_contact"),
     ]
 
     filter: reactive[queries.InboxFilter] = reactive(queries.InboxFilter, init=False)
@@ -164,7 +166,7 @@ class InboxList(RowList):
             return
         if freemail:
             notify(self, f"{domain} is a freemail domain: it cannot identify an account. Assign the message "
-                         "to an account with a, or add the sender as a contact.", severity="warning", timeout=10)
+                         "to an account with a, or add the sender as a contact with +.", severity="warning", timeout=10)
             return
         name = await self.app.push_screen_wait(self.rapport.prompt(
             f"New account for {domain} (its mail and this sender as a contact) — name",

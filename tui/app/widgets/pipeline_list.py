@@ -68,8 +68,18 @@ class PipelineList(RowList):
         # One footer entry '<> Stage' (the footer is narrow at 80 columns); ? lists both in full.
         Binding("less_than_sign", "previous_stage", "Prev stage", group=_STAGE, id="deal.previous_stage"),
         Binding("greater_than_sign", "next_stage", "Next stage", group=_STAGE, id="deal.next_stage"),
-        Binding("e", "edit", "Edit", tooltip="value, probability, expected close", id="deal.edit"),
+        Binding("e", "app.book('edit_deal')", "Edit", tooltip="the deal's form (E: quick edit)",
+                id="deal.edit"),
+        Binding("E", "edit", "Quick edit", show=False, tooltip="value, probability, expected close",
+                id="deal.quick_edit"),
         Binding("d", "next_action", "Next action", id="deal.next_action"),
+        Binding("D", "app.book('new_deal')", "New deal", show=False, id="deal.new"),
+        Binding("W", "app.book('mark_won')", "Won", show=False, tooltip="asks the final value", id="deal.won"),
+        Binding("L", "app.book('mark_lost')", "Lost", show=False, tooltip="asks the reason", id="deal.lost"),
+        Binding("O", "app.book('reopen')", "Reopen", show=False, tooltip="back to the open stage it left",
+                id="deal.reopen"),
+        Binding("X", "app.book('archive')", "Archive", show=False, tooltip="ctrl+z brings it back",
+                id="deal.archive"),
     ]
 
     @dataclass
@@ -100,9 +110,14 @@ class PipelineList(RowList):
             self.app.bell()
             return
         pipeline = self.rapport.opened.config.pipeline
-        target = (pipeline.next_stage if forward else pipeline.previous_stage)(deal.stage)
+        kind = pipeline.kind(deal.stage)
+        if kind != "open":
+            # Won and lost are decisions: no stray key turns a lost deal into a won one.
+            notify(self, f"this deal is {kind}: O reopens it", severity="warning")
+            return
+        target = pipeline.open_neighbour(deal.stage, 1 if forward else -1)
         if target is None:
-            notify(self, "no stage that way", severity="warning")
+            notify(self, "no open stage that way (W marks won, L lost)", severity="warning")
             return
         self.rapport.actions.move_deal(deal.id, target.name)
         notify(self, f"{deal.account_name}: {deal.stage} → {target.name}")
