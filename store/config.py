@@ -96,7 +96,8 @@ stages = [
 # Every key the loader knows, per table: a typo (`stale_after_day`) is refused, not ignored.
 # [[mailbox]], [[maildir]] and [smtp] are the mail layer's to check (with refuse_unknown_keys).
 TOP_LEVEL_KEYS = ("stale_after_days", "sync_interval_minutes", "me", "pipeline", "mailbox",
-                  "maildir", "smtp", "announce")
+                  "maildir", "smtp", "announce", "attachments_dir", "open_command",
+                  "attachment_limit_mb")
 ME_KEYS = ("name", "email", "addresses", "signature")
 PIPELINE_KEYS = ("stages", "stale_after_days")
 STAGE_KEYS = ("name", "probability", "rotting_days", "kind")

@@ -19,9 +19,17 @@ Exporter = Callable[[argparse.Namespace], int]
 
 
 def _command_modules() -> list[Any]:
-    from rapport.tui.cli import book, contactcmds, draftcmds, mailcmds, reportcmds, synccmd
+    from rapport.tui.cli import (
+        attachcmds,
+        book,
+        contactcmds,
+        draftcmds,
+        mailcmds,
+        reportcmds,
+        synccmd,
+    )
 
-    return [book, contactcmds, synccmd, mailcmds, draftcmds, reportcmds]
+    return [book, contactcmds, synccmd, mailcmds, attachcmds, draftcmds, reportcmds]
 
 
 def add_home_option(parser: argparse.ArgumentParser) -> None:
