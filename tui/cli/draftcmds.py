@@ -184,7 +184,8 @@ def _promotion(args: argparse.Namespace) -> Any:
             data[key] = value
     if not data:
         return None
-    return make_promotion(data, args.promotion or "promotion options")
+    return make_promotion(data, args.promotion or "promotion options",
+                          Path(args.promotion).parent if args.promotion else None)
 
 
 def preview_text(msg: Any) -> str:
@@ -228,13 +229,16 @@ def run_announce(args: argparse.Namespace) -> int:
         result = run_announcement(
             opened.db, opened.workspace, opened.config, template, segment_text=args.segment,
             promotion=promotion, mode=mode, limit=args.limit, smtp=settings,
-            rate_per_minute=rate, campaign=args.campaign, retry_uncertain=args.retry_uncertain)
+            rate_per_minute=rate, campaign=args.campaign, retry_uncertain=args.retry_uncertain,
+            attach=args.attach)
     finally:
         opened.close()
     if result.earlier_note:
         print(f"note: {result.earlier_note}")
     if mode == "dry-run" and result.first is not None:
         print(preview_text(result.first))
+    if result.attachment_note:
+        print(result.attachment_note)
     _print_problems(result)
     print(summary_line(result))
     if result.stopped:
