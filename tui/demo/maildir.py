@@ -140,7 +140,7 @@ def _mime(rng: random.Random, text: str, style: str) -> str:
 def _with_forecast(body_part: str, text: str, account: DemoAccount | None) -> str:
     """A client mail that says "Attached is our forecast" carries it (a CSV): the demo has
     attachments to show, save and open. Uses no randomness, so the rest of the demo is unchanged."""
-    if "Attached is our forecast" not in text:
+    if "Attached is our forecast" not in text.split("\n\nOn ", 1)[0]:  # not in the quote
         return body_part
     rows = "quarter;volume\r\n" + "".join(f"Q{q};{100 + 15 * q}\r\n" for q in range(1, 5))
     name = f"forecast {account.name if account else 'next year'}.csv"

@@ -8,6 +8,7 @@ Names and contents come from mail: shown only through the safe helpers, never as
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -49,8 +50,16 @@ def run_on_attachment(screen: Screen, message: Message, index: int, what: str,
     """`what` (save|show|open) attachment `index` in a thread worker, then `done(result)` on
     the UI thread; a failure is one notification."""
     from rapport.mail.attach import actions
+    from rapport.mail.attach.settings import attachment_settings
+    from rapport.mail.attach.viewing import open_saved
 
     app: Any = screen.app
+    try:
+        if what == "open" and not attachment_settings(app.opened.config).open_command:
+            open_saved((), Path())  # raises the one line saying how to set it
+    except RapportError as exc:  # said at once: nothing is fetched to then fail
+        notify(app, exc.message, title="Attachment", severity="error")
+        return
     name = message.attachments[index - 1][0] if 0 < index <= len(message.attachments) else ""
     verb = {"save": "saving", "show": "fetching", "open": "opening"}[what]
     notify(app, f"{verb} {clean(name)}…", title="Attachment")
