@@ -11,7 +11,6 @@ from __future__ import annotations
 import mimetypes
 import re
 import unicodedata
-from pathlib import Path
 
 # Characters: bytes, not characters, are what file systems limit (255 on ext4, APFS, NTFS).
 MAX_NAME_CHARS = 120
@@ -68,11 +67,3 @@ def numbered(name: str, number: int) -> str:
         suffix = "." + suffix
     return _shorten(stem, f" ({number}){suffix}")
 
-
-def is_inside(path: Path, folder: Path) -> bool:
-    """Whether `path` (resolved) lies inside `folder` (resolved): the last guard before writing."""
-    try:
-        path.resolve().relative_to(folder.resolve())
-    except ValueError:
-        return False
-    return True
