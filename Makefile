@@ -9,8 +9,9 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 # System packages the tests drive for real: an IMAP server, tmux for the end-to-end test,
 # Chromium to render the HTML report, Postfix to produce real bounces (a private instance the
-# tests start on 127.0.0.1; the system one is left unconfigured, so it never starts).
-APT_PACKAGES := dovecot-imapd tmux chromium postfix
+# tests start on 127.0.0.1; the system one is left unconfigured, so it never starts), and
+# poppler-utils for pdftotext (a PDF attachment shown as text; the tests skip that part without it).
+APT_PACKAGES := dovecot-imapd tmux chromium postfix poppler-utils
 PYTEST_ARGS ?=
 # bench/ joins the lint once it exists (ruff fails on a missing path).
 LINT_PATHS := store mail tui tests $(wildcard bench)
@@ -62,6 +63,7 @@ system-packages:
 	command -v tmux >/dev/null 2>&1 || missing="$$missing tmux"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	[ -x /usr/lib/postfix/sbin/master ] || missing="$$missing postfix"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	if [ "$$(id -u)" = 0 ] && command -v debconf-set-selections >/dev/null 2>&1; then \
 	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
 	fi; \

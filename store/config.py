@@ -105,7 +105,8 @@ lost_reasons = [{", ".join(f'"{r}"' for r in DEFAULT_LOST_REASONS)}]
 # Every key the loader knows, per table: a typo (`stale_after_day`) is refused, not ignored.
 # [[mailbox]], [[maildir]] and [smtp] are the mail layer's to check (with refuse_unknown_keys).
 TOP_LEVEL_KEYS = ("stale_after_days", "sync_interval_minutes", "me", "pipeline", "money",
-                  "mailbox", "maildir", "smtp", "announce")
+                  "mailbox", "maildir", "smtp", "announce", "attachments_dir", "open_command",
+                  "attachment_limit_mb")
 ME_KEYS = ("name", "email", "addresses", "signature")
 PIPELINE_KEYS = ("stages", "stale_after_days", "lost_reasons")
 STAGE_KEYS = ("name", "probability", "rotting_days", "kind")

@@ -55,9 +55,9 @@ def test_segment_parsing() -> None:
 @pytest.mark.dovecot
 def test_drafts_land_once_per_contact_and_rerun_adds_none(
         home: Path, imap_user, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    from rapport.mail.send import announce
+    from rapport.mail.send import announce_delivery
 
-    monkeypatch.setattr(announce, "DRAFT_BATCH", 2)  # a Ctrl-C between two batches of drafts
+    monkeypatch.setattr(announce_delivery, "DRAFT_BATCH", 2)  # a Ctrl-C between two batches of drafts
     box = imap_user.mailbox_config("work")
     opened, won = _build(home, "[[mailbox]]\n" + "".join(
         f"{k} = {json.dumps(v)}\n" for k, v in box.items()))

@@ -20,6 +20,7 @@ from rapport.store.book.deals import create_deal
 from rapport.store.session import open_workspace
 from rapport.tui.app.application import RapportApp
 from rapport.tui.app.screens.announce import AnnouncePreviewScreen, AnnounceRunScreen
+from rapport.tui.app.screens.attach_step import AttachStep
 from rapport.tui.app.screens.draft_flow import TemplatePicker
 
 Body = Callable[[RapportApp, Any], Awaitable[None]]
@@ -73,6 +74,9 @@ async def _pick_first_template(app: RapportApp, pilot: Any) -> None:
     await pilot.pause()
     assert isinstance(app.screen, TemplatePicker)
     await pilot.press("enter")  # acknowledge, the first reply template
+    await pilot.pause()
+    if isinstance(app.screen, AttachStep):  # after the editor: no files, done
+        await pilot.press("d")
     await _settle(app, pilot)
 
 
@@ -276,3 +280,42 @@ def test_announce_from_the_palette_and_cancel(home: Path) -> None:
 
     _drive(home, body)
     assert _drafts(home) == []
+
+
+def test_the_attach_step_picks_a_file_from_home_and_the_draft_carries_it(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    _workspace(home)
+    _editor(tmp_path, monkeypatch, EDIT)
+    user_home = tmp_path / "user-home"
+    user_home.mkdir()
+    quote = user_home / "quote.pdf"
+    quote.write_bytes(b"%PDF-1.4 quote " + bytes(range(256)))
+    (user_home / ".hidden").write_text("never listed")
+    monkeypatch.setenv("HOME", str(user_home))
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        await pilot.press("tab", "r")
+        await pilot.pause()
+        await pilot.press("enter")  # the template; the editor runs, then the attach step
+        for _ in range(20):
+            await pilot.pause()
+            if isinstance(app.screen, AttachStep):
+                break
+        assert isinstance(app.screen, AttachStep)
+        await pilot.pause(0.3)  # the tree lists the folder in a worker
+        await pilot.press("down", "enter")  # the only visible entry: quote.pdf
+        await pilot.pause()
+        assert app.screen.chosen == [quote]
+        await pilot.press("d")
+        await _settle(app, pilot)
+
+    notes = _drive(home, body)
+    [raw] = _drafts(home)
+    back = message_from_bytes(raw, policy=policy.default)
+    [part] = list(back.iter_attachments())
+    assert part.get_filename() == "quote.pdf" and part.get_content_type() == "application/pdf"
+    assert hashlib.sha256(part.get_payload(decode=True)).digest() == \
+        hashlib.sha256(quote.read_bytes()).digest()
+    assert "draft saved to outbox/" in notes

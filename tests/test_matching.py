@@ -29,13 +29,13 @@ def mail(
     )
 
 
-def save(db, folder_id: int, batch: list[NewMessage]) -> None:
+def save(db, folder_id: int, batch: list[NewMessage], uidvalidity: int = 1) -> None:
     store.save_batch(
         db,
         folder_id,
         batch,
         last_uid=max(m.uid for m in batch),
-        uidvalidity=1,
+        uidvalidity=uidvalidity,
         highestmodseq=None,
         my_addresses=ME,
     )
@@ -150,7 +150,7 @@ def test_manual_assignments_survive_uidvalidity_refetch(book) -> None:
     store.reset_folder(db, folder.id, uidvalidity=2)
     assert store.local_uids(db, folder.id) == set()
     assert store.list_folders(db)[0].last_uid == 0
-    save(db, folder.id, batch)
+    save(db, folder.id, batch, uidvalidity=2)
     assert links(db, "m1@test") == {}
     assert links(db, "m2@test") == {"Globex": ("assigned", "manual")}
     accounts.add_domain(db, globex.id, "elsewhere.example")  # a full relink keeps them too

@@ -91,6 +91,9 @@ class Promotion:
     start: date | None = None
     end: date | None = None
     link: str = ""
+    # Files every message of the announcement carries (absolute paths; `attachments` in the
+    # promotion file, relative to it).
+    attachments: tuple[str, ...] = ()
 
     @property
     def dates(self) -> str:
@@ -208,8 +211,20 @@ def _as_day(value: Any, key: str, where: str) -> date | None:
         raise InputError(f"{where}: {key} must be a date like 2026-12-01, not {value!r}") from exc
 
 
-def make_promotion(data: dict[str, Any], where: str = "promotion") -> Promotion:
-    """A Promotion from a TOML table or CLI options; one-line errors on bad values."""
+def _attachment_paths(data: dict[str, Any], where: str, base: Path | None) -> tuple[str, ...]:
+    files = data.get("attachments", ())
+    if isinstance(files, str):
+        files = [files]
+    if not isinstance(files, list | tuple) or not all(isinstance(f, str) and f for f in files):
+        raise InputError(f"{where}: attachments must be a list of file paths")
+    paths = [Path(f).expanduser() for f in files]
+    return tuple(str(p if p.is_absolute() or base is None else base / p) for p in paths)
+
+
+def make_promotion(data: dict[str, Any], where: str = "promotion",
+                   base: Path | None = None) -> Promotion:
+    """A Promotion from a TOML table or CLI options; one-line errors on bad values.
+    `base`: the promotion file's folder, which relative attachment paths start from."""
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         raise InputError(f"{where}: a promotion needs a name")
@@ -221,14 +236,16 @@ def make_promotion(data: dict[str, Any], where: str = "promotion") -> Promotion:
     link = data.get("link", "")
     if not isinstance(link, str):
         raise InputError(f"{where}: link must be text")
-    unknown = sorted(set(data) - {"name", "products", "start", "end", "link"})
+    unknown = sorted(set(data) - {"name", "products", "start", "end", "link", "attachments"})
     if unknown:
-        raise InputError(f"{where}: unknown key {unknown[0]!r} (name, products, start, end, link)")
+        raise InputError(f"{where}: unknown key {unknown[0]!r} (name, products, start, end, "
+                         "link, attachments)")
     start = _as_day(data.get("start"), "start", where)
     end = _as_day(data.get("end"), "end", where)
     if start and end and end < start:
         raise InputError(f"{where}: end {end} is before start {start}")
-    return Promotion(name.strip(), tuple(products), start, end, link.strip())
+    return Promotion(name.strip(), tuple(products), start, end, link.strip(),
+                     _attachment_paths(data, where, base))
 
 
 def read_promotion_table(path: Path) -> dict[str, Any]:
@@ -242,5 +259,5 @@ def read_promotion_table(path: Path) -> dict[str, Any]:
 
 
 def load_promotion(path: Path) -> Promotion:
-    """Read a promotion TOML file (name, products, start, end, link)."""
-    return make_promotion(read_promotion_table(path), str(path))
+    """Read a promotion TOML file (name, products, start, end, link, attachments)."""
+    return make_promotion(read_promotion_table(path), str(path), path.parent)

@@ -48,9 +48,12 @@ def transfer_decode(payload: bytes, encoding: str | None) -> bytes:
     name = (encoding or "").strip().lower()
     try:
         if name == "base64":
-            cleaned = re.sub(rb"[^A-Za-z0-9+/]", b"", payload)
-            cleaned = cleaned[: len(cleaned) - len(cleaned) % 4]
-            return base64.b64decode(cleaned)
+            # Up to the padding, junk dropped; a last partial group keeps its bytes (padded
+            # back), only a lone leftover character (no whole byte) is dropped.
+            cleaned = re.sub(rb"[^A-Za-z0-9+/]", b"", payload.split(b"=", 1)[0])
+            if len(cleaned) % 4 == 1:
+                cleaned = cleaned[:-1]
+            return base64.b64decode(cleaned + b"=" * (-len(cleaned) % 4))
         if name == "quoted-printable":
             return quopri.decodestring(payload)
         if name in ("x-uuencode", "uuencode", "x-uue", "uue"):

@@ -23,6 +23,7 @@ from email.utils import format_datetime, getaddresses, make_msgid
 from functools import lru_cache
 from typing import Any
 
+from rapport.mail.attach.outgoing import OutgoingFile, with_attachments
 from rapport.mail.draft.context import LINE_BREAKS, message_view, one_line
 from rapport.mail.draft.render import Draft
 from rapport.mail.message.addresses import address_pairs
@@ -248,8 +249,10 @@ def compose(
     message_id: str | None = None,
     date: datetime | None = None,
     list_headers: Sequence[tuple[str, str]] = (),
+    attachments: Sequence[OutgoingFile] = (),
 ) -> Composed:
-    """The RFC 5322 bytes for `draft` (already filled by reply_draft/new_draft).
+    """The RFC 5322 bytes for `draft` (already filled by reply_draft/new_draft); with
+    `attachments`, multipart/mixed (mail/attach/outgoing.py).
 
     `list_headers` (an announcement's List-Unsubscribe...) are ASCII link lists, folded only
     after their commas: the email package might otherwise RFC 2047-encode a long URL.
@@ -258,8 +261,11 @@ def compose(
     `email` package still refuses is caught rather than shown as a traceback.
     """
     try:
-        return _compose(draft, me, thread=thread, message_id=message_id, date=date,
-                        list_headers=list_headers)
+        composed = _compose(draft, me, thread=thread, message_id=message_id, date=date,
+                            list_headers=list_headers)
+        if attachments:
+            composed = replace(composed, raw=with_attachments(composed.raw, attachments))
+        return composed
     except (ValueError, TypeError, IndexError, HeaderParseError, MessageError) as exc:
         raise InputError(f"template {draft.template!r}: cannot compose the message: "
                          f"{one_line(str(exc))}") from exc
@@ -272,9 +278,11 @@ def build_email(
     thread: Thread | None = None,
     message_id: str | None = None,
     date: datetime | None = None,
+    attachments: Sequence[OutgoingFile] = (),
 ) -> EmailMessage:
     """`compose` as an EmailMessage, for callers that read it back (replies, previews)."""
-    return compose(draft, me, thread=thread, message_id=message_id, date=date).email()
+    return compose(draft, me, thread=thread, message_id=message_id, date=date,
+                   attachments=attachments).email()
 
 
 def _threading_headers(thread: Thread | None) -> list[str]:

@@ -188,7 +188,8 @@ class FolderSync:
         # (an empty batch is just the state write, in one transaction).
         store.save_batch(self.db, state.id, [], last_uid=uidnext - 1, uidvalidity=uidvalidity,
                          highestmodseq=modseq, my_addresses=self.mine)
-        quiet = not (added or changed or removed or dirty or self.skipped or self.moved)
+        quiet = reidentified is None and not (added or changed or removed or dirty or self.skipped
+                                              or self.moved)
         self.report(FolderDone(self.cfg.name, name, added, changed, removed, unchanged=quiet,
                                expunges_via=via, recounted=recounted,
                                reidentified=reidentified, refetched=added))

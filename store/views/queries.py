@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -204,6 +205,7 @@ class TimelineItem:
     deal_id: int | None = None
     depth: int = 0  # 1: a message listed under its thread line
     count: int = 0  # thread lines: how many messages the thread has
+    attachments: tuple[str, ...] = ()  # message lines: the names of its attachments
 
 
 @dataclass(frozen=True)
@@ -265,12 +267,21 @@ def timeline_index(db: Database, account_id: int) -> TimelineIndex:
     return TimelineIndex(account_id, tuple(entries), tuple(starts), line)
 
 
+def attachment_names(stored: str | None) -> tuple[str, ...]:
+    """The names in a message's `attachments` JSON (an unreadable value: none)."""
+    try:
+        listed = json.loads(stored or "[]")
+        return tuple(str(a.get("name") or "(no name)") for a in listed if isinstance(a, dict))
+    except (ValueError, TypeError):
+        return ()
+
+
 def _message_item(row: tuple[Any, ...], depth: int = 0) -> TimelineItem:
-    date_utc, direction, from_name, from_addr, subject, message_id, thread_id, draft = row
+    date_utc, direction, from_name, from_addr, subject, message_id, thread_id, draft, files = row
     kind = "mail-draft" if draft else "mail-out" if direction == "out" else "mail-in"
     return TimelineItem(date_utc, kind,
                         f"{from_name or from_addr}: {subject}", message_id=message_id, thread_id=thread_id,
-                        depth=depth)
+                        depth=depth, attachments=attachment_names(files))
 
 
 def _thread_messages(db: Database, account_id: int, thread_id: str, offset: int, limit: int, *,
@@ -282,7 +293,7 @@ def _thread_messages(db: Database, account_id: int, thread_id: str, offset: int,
     order = "DESC" if newest_first else ""
     return db.execute(
         f"""SELECT m.date_utc, m.direction, m.from_name, m.from_addr, m.subject, m.id, m.thread_id,
-                   {_DRAFT_MESSAGE}
+                   {_DRAFT_MESSAGE}, m.attachments
             FROM messages m CROSS JOIN message_accounts ma ON ma.message_id = m.id AND ma.account_id = ?
             WHERE m.thread_id = ? AND {_SHOWN_MESSAGE} ORDER BY m.date_utc {order}, m.id {order} LIMIT ? OFFSET ?""",
         [account_id, thread_id, account_id, limit, offset],

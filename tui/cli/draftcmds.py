@@ -27,6 +27,7 @@ def register(subparsers: Any, exporters: dict[str, Any]) -> None:
     reply.add_argument("--template", "-t", required=True, metavar="NAME")
     reply.add_argument("--edit", action="store_true", help="open the draft in $EDITOR first")
     reply.add_argument("--send", action="store_true", help="send through [smtp] instead of saving")
+    _attach_option(reply)
     reply.set_defaults(handler=run_reply)
     new = kinds.add_parser("new", help='a new mail to a contact from a kind = "new" template')
     add_home_option(new)
@@ -36,6 +37,7 @@ def register(subparsers: Any, exporters: dict[str, Any]) -> None:
                      help="the deal it is about (default: the account's open deal)")
     new.add_argument("--edit", action="store_true", help="open the draft in $EDITOR first")
     new.add_argument("--send", action="store_true", help="send through [smtp] instead of saving")
+    _attach_option(new)
     new.set_defaults(handler=run_new)
     _register_announce(subparsers, add_home_option)
 
@@ -66,7 +68,14 @@ def _register_announce(subparsers: Any, add_home_option: Any) -> None:
     announce.add_argument("--retry-uncertain", action="store_true",
                           help="send again to contacts whose earlier send was interrupted "
                                "before the server confirmed it (listed by every run)")
+    _attach_option(announce)
     announce.set_defaults(handler=run_announce)
+
+
+def _attach_option(parser: Any) -> None:
+    parser.add_argument("--attach", action="append", default=[], metavar="FILE",
+                        help="attach this file (repeatable; attachment_limit_mb in config.toml "
+                             "caps the total)")
 
 
 def run_templates(args: argparse.Namespace) -> int:
@@ -93,15 +102,19 @@ def run_templates(args: argparse.Namespace) -> int:
 def _deliver_single(opened: Any, args: argparse.Namespace, draft: Any, *, thread: Any,
                     account_id: int | None, contact_id: int | None, deal_id: int | None) -> None:
     """--edit in $EDITOR, then send (--send) or save as a draft; print where it went."""
+    from rapport.mail.attach.outgoing import load_files
+    from rapport.mail.attach.settings import attachment_settings
     from rapport.mail.config import smtp_settings
     from rapport.mail.draft.editor import edit_text
     from rapport.mail.send.compose import build_email, draft_from_text, draft_to_text
     from rapport.mail.send.outbox import TimelineLinks, save_draft, send_and_record
 
     db, config = opened.db, opened.config
+    # Files and the size limit first: a missing file must not cost an editor session.
+    files = load_files(args.attach, attachment_settings(config).limit_bytes)
     if args.edit:
         draft = draft_from_text(edit_text(draft_to_text(draft)), draft)
-    msg = build_email(draft, config.me, thread=thread)
+    msg = build_email(draft, config.me, thread=thread, attachments=files)
     who = TimelineLinks(account_id=account_id, contact_id=contact_id, deal_id=deal_id)
     if args.send:
         settings = smtp_settings(config.raw)
@@ -171,7 +184,8 @@ def _promotion(args: argparse.Namespace) -> Any:
             data[key] = value
     if not data:
         return None
-    return make_promotion(data, args.promotion or "promotion options")
+    return make_promotion(data, args.promotion or "promotion options",
+                          Path(args.promotion).parent if args.promotion else None)
 
 
 def preview_text(msg: Any) -> str:
@@ -215,13 +229,16 @@ def run_announce(args: argparse.Namespace) -> int:
         result = run_announcement(
             opened.db, opened.workspace, opened.config, template, segment_text=args.segment,
             promotion=promotion, mode=mode, limit=args.limit, smtp=settings,
-            rate_per_minute=rate, campaign=args.campaign, retry_uncertain=args.retry_uncertain)
+            rate_per_minute=rate, campaign=args.campaign, retry_uncertain=args.retry_uncertain,
+            attach=args.attach)
     finally:
         opened.close()
     if result.earlier_note:
         print(f"note: {result.earlier_note}")
     if mode == "dry-run" and result.first is not None:
         print(preview_text(result.first))
+    if result.attachment_note:
+        print(result.attachment_note)
     _print_problems(result)
     print(summary_line(result))
     if result.stopped:

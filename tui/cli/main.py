@@ -20,6 +20,7 @@ Exporter = Callable[[argparse.Namespace], int]
 
 def _command_modules() -> list[Any]:
     from rapport.tui.cli import (
+        attachcmds,
         book,
         bookcmds,
         contactcmds,
@@ -30,7 +31,8 @@ def _command_modules() -> list[Any]:
         synccmd,
     )
 
-    return [book, bookcmds, contactcmds, synccmd, mailcmds, draftcmds, reportcmds, ratescmd]
+    return [book, bookcmds, contactcmds, synccmd, mailcmds, attachcmds, draftcmds, reportcmds,
+            ratescmd]
 
 
 def add_home_option(parser: argparse.ArgumentParser) -> None:

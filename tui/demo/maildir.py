@@ -137,6 +137,21 @@ def _mime(rng: random.Random, text: str, style: str) -> str:
     )
 
 
+def _with_forecast(body_part: str, text: str, account: DemoAccount | None) -> str:
+    """A client mail that says "Attached is our forecast" carries it (a CSV): the demo has
+    attachments to show, save and open. Uses no randomness, so the rest of the demo is unchanged."""
+    if "Attached is our forecast" not in text.split("\n\nOn ", 1)[0]:  # not in the quote
+        return body_part
+    rows = "quarter;volume\r\n" + "".join(f"Q{q};{100 + 15 * q}\r\n" for q in range(1, 5))
+    name = f"forecast {account.name if account else 'next year'}.csv"
+    boundary = "=_demo_forecast"
+    return (f'Content-Type: multipart/mixed; boundary="{boundary}"\n\n--{boundary}\n'
+            f"{body_part}\n--{boundary}\n"
+            f'Content-Type: text/csv; charset=utf-8; name="{name}"\n'
+            f'Content-Disposition: attachment; filename="{name}"\n'
+            f"Content-Transfer-Encoding: 8bit\n\n{rows}\n--{boundary}--\n")
+
+
 def _raw(*, message_id: str, when: datetime, sender: Person, to: list[Person],
          cc: list[Person], subject: str, in_reply_to: str, refs: list[str], body_part: str) -> bytes:
     headers = [
@@ -235,7 +250,8 @@ def generate_mail(
                 message_id=message_id, when=when, sender=sender, to=[recipient], cc=cc,
                 subject=subject if position == 0 else f"Re: {subject}",
                 in_reply_to=refs[-1] if refs else "", refs=list(refs),
-                body_part=_mime(rng, text, style),
+                body_part=_with_forecast(_mime(rng, text, style), text, account)
+                if from_client else _mime(rng, text, style),
             )
             last_in_thread = position == length - 1
             recent = (now - when).days < 3

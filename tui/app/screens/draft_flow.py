@@ -1,4 +1,5 @@
-"""Provides the TUI reply flow: `r` picks a template, $EDITOR edits, a worker saves the draft.
+"""Provides the TUI reply flow: `r` picks a template, $EDITOR edits, files may be attached
+(screens/attach_step.py), a worker saves the draft.
 
 `start_reply(app, account_id=, message_id=)` is what the App calls from the timeline, the inbox
 and the reader. Rendering and composing are the mail layer's functions and run on the UI thread
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import subprocess
 from email.message import EmailMessage
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult, SuspendNotSupported
@@ -107,9 +109,9 @@ def edit_in_editor(app: Any, text: str) -> str:
     return edit_text(text, run)
 
 
-def _compose_reply(app: Any, account_id: int | None, message_id: int,
-                   template: str) -> tuple[EmailMessage, TimelineLinks] | None:
-    """Render, edit and compose on the UI thread; None (after a notification) when it failed."""
+def _prepare_reply(app: Any, account_id: int | None, message_id: int,
+                   template: str) -> tuple[Any, Any, TimelineLinks] | None:
+    """Render and edit on the UI thread: (draft, thread, who), or None after a notification."""
     from rapport.mail.draft.reply import prepare_reply
     from rapport.mail.send.compose import build_email, draft_from_text, draft_to_text
     from rapport.store.mailstore.messages import get_message
@@ -121,12 +123,29 @@ def _compose_reply(app: Any, account_id: int | None, message_id: int,
                                  message, template, account_id=account_id)
         edited = edit_in_editor(app, draft_to_text(prepared.draft))
         draft = draft_from_text(edited, prepared.draft)
-        msg = build_email(draft, opened.config.me, thread=prepared.thread)
+        # Composed once now, so a broken To line is said before files are chosen.
+        build_email(draft, opened.config.me, thread=prepared.thread)
     except RapportError as exc:
         notify(app, exc.message, title="Draft", severity="error")
         return None
-    return msg, {"account_id": prepared.account_id, "contact_id": prepared.contact_id,
-                 "deal_id": prepared.deal_id}
+    return draft, prepared.thread, {"account_id": prepared.account_id,
+                                    "contact_id": prepared.contact_id,
+                                    "deal_id": prepared.deal_id}  # a TimelineLinks
+
+
+def _build_reply(app: Any, draft: Any, thread: Any, files: list[Path]) -> EmailMessage | None:
+    """The message with its attachments (the limit checked first); None after a notification."""
+    from rapport.mail.attach.outgoing import load_files
+    from rapport.mail.attach.settings import attachment_settings
+    from rapport.mail.send.compose import build_email
+
+    config = app.opened.config
+    try:
+        loaded = load_files(files, attachment_settings(config).limit_bytes)
+        return build_email(draft, config.me, thread=thread, attachments=loaded)
+    except RapportError as exc:
+        notify(app, f"draft not saved: {exc.message}", title="Draft", severity="error")
+        return None
 
 
 def _save_in_thread(app: Any, msg: EmailMessage, who: TimelineLinks) -> None:
@@ -147,15 +166,31 @@ def _save_in_thread(app: Any, msg: EmailMessage, who: TimelineLinks) -> None:
 
 
 def _finish_reply(app: Any, account_id: int | None, message_id: int, template: str | None) -> None:
+    from rapport.mail.attach.settings import attachment_settings
+    from rapport.tui.app.screens.attach_step import AttachStep
+
     if not template:
         return
-    composed = _compose_reply(app, account_id, message_id, template)
-    if composed is None:
+    prepared = _prepare_reply(app, account_id, message_id, template)
+    if prepared is None:
         return
-    msg, who = composed
-    notify(app, "saving the draft…", title="Draft")
-    app.run_worker(lambda: _save_in_thread(app, msg, who), thread=True, group="draft-save",
-                   exit_on_error=False, description="save a reply draft")
+    draft, thread, who = prepared
+    try:
+        limit = attachment_settings(app.opened.config).limit_bytes
+    except RapportError as exc:
+        notify(app, exc.message, title="Draft", severity="error")
+        return
+
+    def save(files: list[Path] | None) -> None:
+        msg = _build_reply(app, draft, thread, files or [])
+        if msg is None:
+            return
+        notify(app, "saving the draft…", title="Draft")
+        app.run_worker(lambda: _save_in_thread(app, msg, who), thread=True, group="draft-save",
+                       exit_on_error=False, description="save a reply draft")
+
+    # The attach step: files from a picker rooted at the home folder (none is fine).
+    app.push_screen(AttachStep(limit), save)
 
 
 def start_reply(app: Any, *, account_id: int | None = None, message_id: int | None) -> None:

@@ -1,4 +1,5 @@
-"""Provides `ReaderScreen`: one message, quoted history folded, attachments listed, headers on `h`."""
+"""Provides `ReaderScreen`: one message, quoted history folded, headers on `h`; its attachments
+in a list (tab or a to reach it) where enter shows one as text, s saves and o opens it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,12 @@ from rapport.mail.message.quotes import quote_runs
 from rapport.store.mailstore.messages import Message
 from rapport.tui.app.book_flows import BookContext
 from rapport.tui.app.rapport_app import rapport_app
-from rapport.tui.app.safe import clean
+from rapport.tui.app.safe import clean, notify
+from rapport.tui.app.screens.attachments import (
+    AttachmentList,
+    AttachmentTextScreen,
+    run_on_attachment,
+)
 from rapport.tui.app.widgets.status_bar import StatusBar
 from rapport.tui.app.widgets.when import long_moment
 
@@ -55,10 +61,6 @@ def render_message(message: Message, *, headers: bool, unfold: bool) -> Text:
             if value:
                 out.append(f"{label}: ", style="bold")
                 out.append(clean(value) + "\n")
-    if message.attachments:
-        out.append("Attachments: ", style="bold")
-        out.append(clean(", ".join(f"{name} ({kind}, {size:,} bytes)" for name, kind, size in message.attachments)))
-        out.append("\n")
     out.append("\n")
     out.append_text(fold_quotes(message.body_text, unfold))
     return out
@@ -76,6 +78,10 @@ class ReaderScreen(Screen[None]):
         Binding("r", "reply", "Reply", id="reader.reply"),
         Binding("plus", "app.book('new_contact')", "New contact", show=False,
                 tooltip="the sender, at its account (freemail: pick one)", id="reader.new_contact"),
+        Binding("a", "attachments", "Attachments", show=False, id="reader.attachments"),
+        Binding("enter", "attachment('show')", "Show", show=False, id="reader.show"),
+        Binding("s", "attachment('save')", "Save", show=False, id="reader.save"),
+        Binding("o", "attachment('open')", "Open", show=False, id="reader.open"),
         Binding("escape,q", "app.pop_screen", "Back", id="reader.back"),
         Binding("j", "scroll('down')", "Down", show=False, id="reader.down"),
         Binding("k", "scroll('up')", "Up", show=False, id="reader.up"),
@@ -88,6 +94,8 @@ class ReaderScreen(Screen[None]):
         self.unfold = False
 
     def compose(self) -> ComposeResult:
+        if self.message.attachments:
+            yield AttachmentList(self.message)
         with VerticalScroll(id="reader"):
             yield Static(id="reader-body")
         yield StatusBar()
@@ -95,6 +103,10 @@ class ReaderScreen(Screen[None]):
     def on_mount(self) -> None:
         self._show()
         self.query_one("#reader").focus()
+        if self.message.attachments:
+            plural = "s" if len(self.message.attachments) > 1 else ""
+            notify(self, f"{len(self.message.attachments)} attachment{plural}: enter shows, "
+                         "s saves, o opens (tab or a to choose)", title="Attachments")
 
     def _show(self) -> None:
         self.query_one("#reader-body", Static).update(
@@ -114,6 +126,30 @@ class ReaderScreen(Screen[None]):
 
     def book_context(self) -> BookContext:
         return BookContext(sender_name=self.message.from_name, sender_email=self.message.from_addr)
+
+    def action_attachments(self) -> None:
+        if self.message.attachments:
+            self.query_one(AttachmentList).focus()
+
+    def on_option_list_option_selected(self, event: AttachmentList.OptionSelected) -> None:
+        event.stop()  # enter in the list: show it
+        self.action_attachment("show")
+
+    def action_attachment(self, what: str) -> None:
+        if not self.message.attachments:
+            if what != "show":
+                notify(self, "this message has no attachments", severity="warning")
+            return
+        index = self.query_one(AttachmentList).chosen
+        if what == "show":
+            run_on_attachment(self, self.message, index, "show", lambda text: self.app.push_screen(
+                AttachmentTextScreen(self.message, index, text)))
+        elif what == "save":
+            run_on_attachment(self, self.message, index, "save", lambda path: notify(
+                self.app, f"saved to {clean(str(path))}", title="Attachment"))
+        else:
+            run_on_attachment(self, self.message, index, "open", lambda path: notify(
+                self.app, f"opened {clean(path.name)}", title="Attachment"))
 
     def action_scroll(self, direction: str) -> None:
         scroller = self.query_one("#reader", VerticalScroll)

@@ -44,6 +44,8 @@ def render_timeline_row(item: queries.TimelineItem, width: int, today: date | No
     elif kind == "thread":
         kind = f"thread {item.count}"
     text = ("  ↳ " if item.depth else "") + item.text
+    if item.attachments:  # a paperclip and the names: the PO or the contract is in this one
+        text += "  📎 " + ", ".join(item.attachments)
     kind_role = "muted" if item.kind in RESOLVABLE and item.resolved else _KIND_ROLE.get(item.kind, "strong")
     when = short_moment(item.date_utc, today or date.today())
     return line((f"{when:<{WIDTH}} ", role("muted")), (f"{kind:<12} ", role(kind_role)),
