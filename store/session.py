@@ -73,6 +73,16 @@ def not_a_workspace(workspace: Workspace) -> NotAWorkspace:
                          f"`{init}`, or try `rapport demo`")
 
 
+def next_steps(workspace: Workspace) -> list[str]:
+    """The three steps from a new workspace to a working one (also shown by an empty TUI)."""
+    home = workspace.config_dir
+    option = f" --home {home}" if home == workspace.data_dir else ""
+    return [f"1. Edit {workspace.config_path}: your name and address under [me], and a "
+            "[[mailbox]] (IMAP) or [[maildir]] to read mail from.",
+            f"2. Import your book: rapport import accounts FILE.csv{option} (then contacts, deals).",
+            f"3. Sync and open it: rapport sync{option}, then rapport{option}."]
+
+
 def open_workspace(home: str | Path | None = None, *, create: bool = True) -> OpenWorkspace:
     """Resolve `--home`/`$RAPPORT_HOME`/XDG, read config, open the DB. With `create`, a new
     workspace is made; without, a folder that is not a workspace is refused (NotAWorkspace):

@@ -120,18 +120,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def next_steps(workspace: Any) -> list[str]:
-    """The three steps from a new workspace to a working one (also shown by an empty TUI)."""
-    home = workspace.config_dir
-    option = f" --home {home}" if home == workspace.data_dir else ""
-    return [f"1. Edit {workspace.config_path}: your name and address under [me], and a "
-            "[[mailbox]] (IMAP) or [[maildir]] to read mail from.",
-            f"2. Import your book: rapport import accounts FILE.csv{option} (then contacts, deals).",
-            f"3. Sync and open it: rapport sync{option}, then rapport{option}."]
-
-
 def cmd_init(args: argparse.Namespace) -> int:
-    from rapport.store.session import is_workspace
+    from rapport.store.session import is_workspace, next_steps
     from rapport.store.workspace import resolve_workspace
 
     existed = is_workspace(resolve_workspace(getattr(args, "home", None)))

@@ -23,7 +23,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Label, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
 from rapport.store.config import Config
@@ -41,6 +41,7 @@ from rapport.tui.app.screens.report_detail import (
 )
 from rapport.tui.app.widgets.bar_chart import Bar, BarChart
 from rapport.tui.app.widgets.fit_table import Column, FitTable
+from rapport.tui.app.widgets.status_bar import StatusBar
 from rapport.tui.render.report_formats import (
     closed_text,
     day_of,
@@ -95,7 +96,7 @@ class ReportsScreen(Screen[None]):
     CSS_PATH = "reports.tcss"
     BINDING_GROUP_TITLE = "Reports"
     BINDINGS = [
-        Binding("escape", "close", "Back", id="reports.back"),
+        Binding("escape,q", "close", "Back", id="reports.back"),  # q goes back, as on every screen but the main one
         Binding("left_square_bracket", "shift_period(-1)", "Prev month", id="reports.prev"),
         Binding("right_square_bracket", "shift_period(1)", "Next month", id="reports.next"),
         Binding("full_stop", "this_month", "This month", id="reports.this-month"),
@@ -159,7 +160,7 @@ class ReportsScreen(Screen[None]):
                 yield self._table("complaints-table", "half")
                 yield Label("", id="stale-title", classes="title")
                 yield self._table("stale-table", "half")
-        yield Footer()
+        yield StatusBar()  # whole keys only, ? always (as on every other screen)
 
     @staticmethod
     def _table(table_id: str, classes: str) -> FitTable:

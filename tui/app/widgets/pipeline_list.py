@@ -29,7 +29,7 @@ def _money(value: float) -> str:
 
 
 def render_pipeline_row(row: queries.PipelineRow, width: int, today: date | None = None) -> Text:
-    """A stage header, or a deal: marks (! overdue, ~ rotting), account, value, due date, next action."""
+    """A stage header, or a deal: marks (! overdue, ~ rotting), account · title, value, due date, next action."""
     stage = row.stage
     if row.deal is None:
         return line((f"{stage.name}  ", role("heading")), (f"{stage.count} deals  {_money(stage.total)}"
@@ -37,9 +37,16 @@ def render_pipeline_row(row: queries.PipelineRow, width: int, today: date | None
     deal = row.deal
     due = short_day(deal.next_action_due, today or date.today())
     marks = ("!" if row.overdue else " ") + ("~" if row.rotting else " ")
+    # Account and deal title: an account's two deals must not look the same. The title takes
+    # what the account leaves of 34 cells (more on a wide pane), so value and due stay aligned.
+    room = 34 if width < 100 else 48
+    account = deal.account_name[:16 if width < 100 else 24]
+    title = f"{account} · {deal.title}"
+    if len(title) > room:
+        title = title[:room - 1] + "…"
     return line(
         (marks, role("overdue") if row.overdue else role("rotting")),
-        (f"{deal.account_name[:22]:<22} ", ""),
+        (f"{title:<{room}} ", ""),
         (f"{_money(deal.value):>9} ", ""),
         (f"{due:<{WIDTH}} ", role("overdue") if row.overdue else role("muted")),
         deal.next_action,
