@@ -144,3 +144,22 @@ def test_an_empty_workspace_shows_the_next_steps(tmp_path: Path) -> None:
             assert not app.screen.query_one("#panes").display
 
     asyncio.run(run())
+
+
+def test_reading_from_the_timeline_marks_the_message_read(home: Path) -> None:
+    from rapport.store.mailstore.messages import get_message
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        db = app.opened.db
+        unread = db.execute("SELECT m.id, ma.account_id FROM messages m JOIN message_accounts ma "
+                            "ON ma.message_id = m.id WHERE m.seen = 0 ORDER BY m.date_utc DESC").fetchone()
+        app.open_account(unread[1])
+        await pilot.pause()
+        timeline = app.screen.query_one("#timeline")
+        timeline.cursor = next(i for i in range(timeline.row_count)
+                               if timeline.row(i).message_id == unread[0] and timeline.row(i).kind != "thread")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert get_message(db, unread[0]).seen
+
+    drive(home, body, size=(80, 24))

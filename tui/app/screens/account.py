@@ -135,3 +135,5 @@ class AccountScreen(ReloadOnResume, Screen[None]):
         item = event.row
         if item.message_id is not None:
             self.rapport.open_message(item.message_id)
+            # Read here as in the inbox: the flag is stored and goes back to the server at the next sync.
+            self.rapport.actions.set_seen(item.message_id, True)
