@@ -163,3 +163,25 @@ def test_reading_from_the_timeline_marks_the_message_read(home: Path) -> None:
         assert get_message(db, unread[0]).seen
 
     drive(home, body, size=(80, 24))
+
+
+def test_a_stage_change_names_its_deal_and_no_bare_next(home: Path) -> None:
+    from rapport.store.book import deals
+    from rapport.tui.app.widgets.timeline import render_timeline_row
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        db = app.opened.db
+        deal = next(d for d in deals.list_deals(db) if d.stage == "Prospect")
+        deals.set_next_action(db, deal.id, "", None)
+        app.actions.move_deal(deal.id, "Appointment")
+        app.open_account(deal.account_id)
+        await pilot.pause()
+        timeline = app.screen.query_one("#timeline")
+        stage = next(timeline.row(i) for i in range(timeline.row_count) if timeline.row(i).kind == "stage_change")
+        shown = render_timeline_row(stage, 78, TODAY).plain
+        assert f"stage        {deal.title}: Prospect → Appointment" in shown, shown
+        header = str(app.screen.query_one("#account-header").render())
+        assert f"{deal.title}" in header and "no next action" in header
+        assert "next: \n" not in header + "\n" and not header.rstrip().endswith("next:")
+
+    drive(home, body, size=(80, 24))

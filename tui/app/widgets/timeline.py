@@ -41,6 +41,8 @@ def render_timeline_row(item: queries.TimelineItem, width: int, today: date | No
         kind = f"{kind} ✓" if item.resolved else f"{kind} !"
     elif kind == "thread":
         kind = f"thread {item.count}"
+    elif kind == "stage_change":
+        kind = "stage"  # a word, not the store's identifier
     text = ("  ↳ " if item.depth else "") + item.text
     kind_role = "muted" if item.kind in RESOLVABLE and item.resolved else _KIND_ROLE.get(item.kind, "strong")
     when = short_moment(item.date_utc, today or date.today())
