@@ -21,8 +21,16 @@ class WorkspaceError(RapportError):
     """The workspace folder or database cannot be opened or created."""
 
 
+class NotAWorkspace(WorkspaceError):
+    """A command that reads a workspace was pointed at a folder that is not one (bad input)."""
+
+    exit_code = 2
+
+
 class NotFoundError(RapportError):
-    """A named account, contact, deal or message does not exist."""
+    """A named account, contact, deal or message does not exist (bad input: exit 2)."""
+
+    exit_code = 2
 
 
 class InputError(RapportError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from sqlite_utils import Database
 
 from rapport.store.config import DEFAULT_CONFIG, Config, load_config
 from rapport.store.db import open_database
-from rapport.store.errors import ConfigError
+from rapport.store.errors import ConfigError, NotAWorkspace
 from rapport.store.workspace import (
     Workspace,
     make_private_dir,
@@ -56,11 +57,40 @@ def check_stages_in_use(db: Database, config: Config) -> None:
         )
 
 
+def is_workspace(workspace: Workspace) -> bool:
+    """A folder is a workspace once it has its config.toml or its database (whatever their state:
+    an unreadable config is reported by its loader, not as 'not a workspace')."""
+    return os.path.lexists(workspace.config_path) or os.path.lexists(workspace.db_path)
+
+
+def not_a_workspace(workspace: Workspace) -> NotAWorkspace:
+    folder = workspace.config_dir
+    if folder.exists() and not folder.is_dir():
+        return NotAWorkspace(f"{folder} is not a folder (a file of that name is in the way)")
+    # A --home (or $RAPPORT_HOME) folder holds everything; the XDG default needs no option.
+    init = f"rapport init --home {folder}" if folder == workspace.data_dir else "rapport init"
+    return NotAWorkspace(f"{folder} is not a Rapport workspace (no config.toml); create one with "
+                         f"`{init}`, or try `rapport demo`")
+
+
+def next_steps(workspace: Workspace) -> list[str]:
+    """The three steps from a new workspace to a working one (also shown by an empty TUI)."""
+    home = workspace.config_dir
+    option = f" --home {home}" if home == workspace.data_dir else ""
+    return [f"1. Edit {workspace.config_path}: your name and address under [me], and a "
+            "[[mailbox]] (IMAP) or [[maildir]] to read mail from.",
+            f"2. Import your book: rapport import accounts FILE.csv{option} (then contacts, deals).",
+            f"3. Sync and open it: rapport sync{option}, then rapport{option}."]
+
+
 def open_workspace(home: str | Path | None = None, *, create: bool = True) -> OpenWorkspace:
-    """Resolve `--home`/`$RAPPORT_HOME`/XDG, create what is missing, read config, open the DB."""
+    """Resolve `--home`/`$RAPPORT_HOME`/XDG, read config, open the DB. With `create`, a new
+    workspace is made; without, a folder that is not a workspace is refused (NotAWorkspace):
+    a mistyped --home never leaves an empty workspace behind."""
     workspace = resolve_workspace(home)
-    if create:
-        ensure_workspace(workspace)
+    if not create and not is_workspace(workspace):
+        raise not_a_workspace(workspace)
+    ensure_workspace(workspace)  # a workspace's missing parts (an XDG data folder) are made
     config = load_config(workspace.config_path)
     db = open_database(workspace.db_path)
     try:

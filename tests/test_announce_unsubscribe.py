@@ -150,11 +150,11 @@ def test_contact_show_clear_bounce_and_export(home: Path, capsys: pytest.Capture
     assert find_contact_by_email(opened.db, "ann@acme.example").bounced_utc is None  # type: ignore[union-attr]
     opened.close()
 
-    # Bad input: one line, no traceback; exit 2 for what is no address, 1 for an unknown one.
+    # Bad input: one line, no traceback; exit 2 for what is no address and for an unknown one.
     assert run("contact", "not-an-address", "clear-bounce") == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not an email address" in err
-    assert run("contact", "nobody@acme.example") == 1
+    assert run("contact", "nobody@acme.example") == 2  # unknown: bad input, as everywhere
     assert capsys.readouterr().err == "rapport: no contact has the address nobody@acme.example\n"
     with pytest.raises(SystemExit) as exit_:
         run("contact", "ann@acme.example", "unbounce")

@@ -113,7 +113,7 @@ def test_home_that_is_a_file(tmp_path: Path) -> None:
     precious.chmod(0o640)
     result = rapport("--home", str(precious), "status")
     assert_one_line_error(result, "report.txt", "is not a folder")
-    assert result.returncode == 1
+    assert result.returncode == 2  # bad input
     assert stat.S_IMODE(precious.stat().st_mode) == 0o640 and precious.read_text() == "keep me\n"
 
 

@@ -177,3 +177,19 @@ def test_default_demo_home_is_private_under_xdg_data_home(
     assert (home / MARKER).exists() and (home / "rapport.db").exists()
     assert (home / "Maildir" / ".Sent").is_dir()
     assert private_modes(home) == {}
+
+
+def test_demo_mail_is_never_dated_after_now() -> None:
+    """Built today, the demo's newest mail is not later in the day than the moment of the build."""
+    import random
+    from datetime import UTC, datetime
+
+    from rapport.tui.demo.data import INDUSTRIES
+    from rapport.tui.demo.maildir import DemoAccount, Person, generate_mail
+
+    before = datetime.now(UTC)
+    client = Person("Ann Client", "ann@acme.example")
+    accounts = [DemoAccount(name="Acme", domain="acme.example", industry=INDUSTRIES[0], contacts=[client])]
+    mail = generate_mail(random.Random(7), me=Person("Sam", "sam@rapport.example"), company="Rapport",
+                         accounts=accounts, total=300, today=before.date(), days=3)
+    assert max(m.when for m in mail) <= datetime.now(UTC)

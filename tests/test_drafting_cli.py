@@ -111,7 +111,7 @@ def test_reply_send_is_received_by_smtp(home: Path, smtp_server) -> None:  # noq
 def test_cli_errors_are_one_line(home: Path, capsys: pytest.CaptureFixture) -> None:
     _workspace(home)
     capsys.readouterr()
-    assert main(["--home", str(home), "draft", "reply", "nope@x", "--template", "acknowledge"]) == 1
+    assert main(["--home", str(home), "draft", "reply", "nope@x", "--template", "acknowledge"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no message 'nope@x'" in err
     (home / "templates" / "evil.j2").write_text('+++\nkind = "reply"\n+++\n{{ "".__class__ }}\n')
@@ -119,7 +119,7 @@ def test_cli_errors_are_one_line(home: Path, capsys: pytest.CaptureFixture) -> N
     err = capsys.readouterr().err
     assert err == ("rapport: template 'evil', line 4: not allowed in templates: access to "
                    "attribute '__class__' of 'str' object is unsafe.\n")
-    assert main(["--home", str(home), "draft", "reply", "orig-7@acme.example", "-t", "nope"]) == 1
+    assert main(["--home", str(home), "draft", "reply", "orig-7@acme.example", "-t", "nope"]) == 2
     assert "no template 'nope'" in capsys.readouterr().err
     (home / "templates" / "evil.j2").unlink()
     assert main(["--home", str(home), "templates"]) == 0

@@ -381,7 +381,7 @@ def test_binary_file_header_is_not_echoed(tmp_path: Path, capsys: pytest.Capture
     path.write_bytes(b"\x1b]0;pwned\x07\x1b[31mred,\x07bell\n1,2\n")
     code, lines = import_err(home, "accounts", path, capsys)
     assert code == 2 and len(lines) == 1
-    assert lines[0] == f"rapport: {path}: no name column (columns: bell, red)"
+    assert lines[0] == f"rapport: {path}: the name column is missing (the file has: bell, red)"
     path.write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00\x00name\n")
     code, lines = import_err(home, "accounts", path, capsys)
     assert code == 2 and len(lines) == 1 and "\x00" not in lines[0] and "\x7f" not in lines[0]

@@ -106,9 +106,9 @@ def test_why_assign_unassign_override(mail_home: Path, capsys) -> None:
     assert "[override]" in out and "[domain]" in out
 
     code, _, err = run(mail_home, capsys, "assign", "nope@t", "Acme")
-    assert code == 1 and err.startswith("rapport: no message") and err.count("\n") == 1
+    assert code == 2 and err.startswith("rapport: no message") and err.count("\n") == 1
     code, _, err = run(mail_home, capsys, "assign", "price@t", "Nobody")
-    assert code == 1 and "no account named 'Nobody'" in err
+    assert code == 2 and "no account named 'Nobody'" in err
 
 
 def test_an_id_search_printed_never_names_a_message_stored_later(
@@ -131,7 +131,7 @@ def test_an_id_search_printed_never_names_a_message_stored_later(
 
     code, _, err = run(mail_home, capsys, "assign", str(newest["id"]), "Globex")
 
-    assert code == 1 and err.startswith(f"rapport: no message '{newest['id']}'")
+    assert code == 2 and err.startswith(f"rapport: no message '{newest['id']}'")
     [late] = json.loads(run(mail_home, capsys, "search", "late", "--json")[1])
     assert late["id"] > newest["id"] and late["accounts"] == ["Acme"]
 

@@ -79,7 +79,8 @@ def prepare_reply(db: Database, config: Config, templates_dir: Path, message: Me
 
 
 def _recipient(db: Database, to: str) -> tuple[Contact, int | None]:
-    """The contact with this address, else a bare one (its account found from the domain)."""
+    """The contact with this address, else a bare one of the account owning its domain; an
+    address neither knows is refused (a template would only fail on the missing account)."""
     try:
         email = normalize_email(to)
     except InputError as exc:
@@ -88,6 +89,9 @@ def _recipient(db: Database, to: str) -> tuple[Contact, int | None]:
     if contact is not None:
         return contact, contact.account_id
     account = find_account(db, email)
+    if account is None:  # nobody to write as: no name, no account, no deal to render
+        raise InputError(f"no contact {email} (and no account with its domain); add it with "
+                         "rapport import contacts FILE")
     return Contact(0, account.id if account else None, "", (email,), "", "", False), (
         account.id if account else None)
 

@@ -258,8 +258,9 @@ def _check_columns(path: Path, kind: str, columns: set[str]) -> None:
     if missing:
         shown = [name[:40] for name in sorted(columns)[:12]]
         more = f", … ({len(columns) - len(shown)} more)" if len(columns) > len(shown) else ""
-        raise InputError(f"{path}: no {', '.join(missing)} column (columns: "
-                         f"{', '.join(shown)}{more})")
+        what = (f"the {missing[0]} column is" if len(missing) == 1
+                else f"the {', '.join(missing[:-1])} and {missing[-1]} columns are")
+        raise InputError(f"{path}: {what} missing (the file has: {', '.join(shown)}{more})")
 
 
 def import_file(

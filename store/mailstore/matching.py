@@ -305,9 +305,9 @@ def _message_id_text(db: Database, message_id: int) -> tuple[str, str]:
 
 def set_override(db: Database, address: str, account_id: int, mode: str | None) -> None:
     """Always / never link `address` to the account (None clears); re-links its messages."""
-    address = address.strip().lower().removeprefix("<").removesuffix(">")
-    if "@" not in address:
-        raise InputError(f"{address!r} is not an e-mail address")
+    from rapport.store.book.contacts import normalize_email
+
+    address = normalize_email(address)  # foo@bar (no domain dot) is refused, as for a contact
     if mode not in ("always", "never", None):
         raise InputError(f"override mode must be 'always', 'never' or none, not {mode!r}")
     _require_account(db, account_id)

@@ -322,13 +322,16 @@ def _activity_items(db: Database, ids: list[str]) -> dict[str, TimelineItem]:
     if not ids:
         return {}
     rows = db.execute(
-        f"""SELECT date_utc, kind, subject, body, id, resolved, from_stage, to_stage, deal_id FROM activities
-            WHERE id IN ({','.join('?' * len(ids))})""",
+        f"""SELECT a.date_utc, a.kind, a.subject, a.body, a.id, a.resolved, a.from_stage, a.to_stage, a.deal_id,
+                   d.title FROM activities a LEFT JOIN deals d ON d.id = a.deal_id
+            WHERE a.id IN ({','.join('?' * len(ids))})""",
         [int(i) for i in ids],
     )
     items: dict[str, TimelineItem] = {}
     for r in rows:
-        text = f"{r[6]} → {r[7]}" if r[1] == "stage_change" else (r[2] or r[3]).split("\n")[0]
+        # A stage change names its deal: an account with two deals has two pipelines to follow.
+        text = (f"{r[9] + ': ' if r[9] else ''}{r[6]} → {r[7]}" if r[1] == "stage_change"
+                else (r[2] or r[3]).split("\n")[0])
         items[str(r[4])] = TimelineItem(r[0], r[1], text, activity_id=r[4],
                                         resolved=None if r[5] is None else bool(r[5]), deal_id=r[8])
     return items

@@ -153,10 +153,12 @@ class RapportApp(BookKeys, BackgroundSyncApp):
         self.push_screen(ReportsScreen(self.opened.reopen_db, self.opened.config))
 
     def action_help(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
+        from rapport.tui.app.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
         else:
-            self.action_show_help_panel()
+            self.push_screen(HelpScreen(self.screen))
 
     @work(exclusive=True, group="goto")
     async def action_goto(self) -> None:

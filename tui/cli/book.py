@@ -38,6 +38,13 @@ def register(subparsers: Any, exporters: dict[str, Any]) -> None:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=cmd_status)
 
+    init = subparsers.add_parser(
+        "init", help="create a workspace: a commented config.toml and the draft templates",
+        description="Create a workspace (folders 0700, files 0600) and print the next steps. "
+        "An existing workspace is left as it is.")
+    _home_option(init)
+    init.set_defaults(handler=cmd_init)
+
     demo = subparsers.add_parser(
         "demo",
         help="build a demo workspace (accounts, deals, 18 months of mail) and open it",
@@ -61,7 +68,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from rapport.store.errors import InputError
     from rapport.store.io.importer import ImportRejected, import_file
 
-    opened = open_ws(args)
+    opened = open_ws(args, create=True)
     try:
         try:
             result = import_file(
@@ -112,6 +119,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(status, indent=2, ensure_ascii=False))
     else:
         print(status_text(status))
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from rapport.store.session import is_workspace, next_steps
+    from rapport.store.workspace import resolve_workspace
+
+    existed = is_workspace(resolve_workspace(getattr(args, "home", None)))
+    opened = open_ws(args, create=True)  # config.toml and templates/ (built-ins copied)
+    workspace = opened.workspace
+    opened.close()
+    print(f"{'workspace already there' if existed else 'workspace created'}: {workspace.config_dir}")
+    print("\n".join(next_steps(workspace)))
     return 0
 
 

@@ -12,9 +12,10 @@ from typing import IO
 from rapport.store.session import OpenWorkspace, open_workspace
 
 
-def open_ws(args: argparse.Namespace) -> OpenWorkspace:
-    """The workspace named by `--home` (or $RAPPORT_HOME / XDG), created privately if new."""
-    opened = open_workspace(getattr(args, "home", None))
+def open_ws(args: argparse.Namespace, *, create: bool = False) -> OpenWorkspace:
+    """The workspace named by `--home` (or $RAPPORT_HOME / XDG). Only commands that create
+    (import, init) pass `create`; the others refuse a folder that is not a workspace."""
+    opened = open_workspace(getattr(args, "home", None), create=create)
     from rapport.mail.draft.install import install_default_templates
 
     install_default_templates(opened.workspace)  # built-in templates, user-editable copies

@@ -113,8 +113,11 @@ def _deliver_single(opened: Any, args: argparse.Namespace, draft: Any, *, thread
     # Files and the size limit first: a missing file must not cost an editor session.
     files = load_files(args.attach, attachment_settings(config).limit_bytes)
     if args.edit:
-        draft = draft_from_text(edit_text(draft_to_text(draft)), draft)
-    msg = build_email(draft, config.me, thread=thread, attachments=files)
+        # Composed inside the editor loop: a To line that does not parse reopens the editor too.
+        msg = edit_text(draft_to_text(draft), read=lambda text: build_email(
+            draft_from_text(text, draft), config.me, thread=thread, attachments=files))
+    else:
+        msg = build_email(draft, config.me, thread=thread, attachments=files)
     who = TimelineLinks(account_id=account_id, contact_id=contact_id, deal_id=deal_id)
     if args.send:
         settings = smtp_settings(config.raw)

@@ -187,6 +187,8 @@ def cmd_pin(args: argparse.Namespace) -> int:
 
 def _search(args: argparse.Namespace, search: Callable[..., list[Any]]) -> list[Any]:
     """`search(db, QUERY, account_id=, limit=)` on the workspace, --account resolved first."""
+    if args.limit < 1:
+        raise InputError(f"--limit {args.limit}: give at least 1")
     opened = open_ws(args)
     try:
         account_id = _account_id(opened.db, args.account) if args.account else None

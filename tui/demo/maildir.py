@@ -188,7 +188,8 @@ def generate_mail(
     days: int = 548,
 ) -> list[DemoMessage]:
     """About `total` messages in threads over the last `days` days, oldest first."""
-    now = datetime.combine(today, time(17, 0)).replace(tzinfo=UTC)
+    # Nothing dated after the moment the demo is built: future mail would top the inbox.
+    now = min(datetime.combine(today, time(17, 0)).replace(tzinfo=UTC), datetime.now(UTC))
     messages: list[DemoMessage] = []
     thread_no = 0
     with_contacts = [a for a in accounts if a.contacts]

@@ -103,8 +103,10 @@ class AccountScreen(ReloadOnResume, Screen[None]):
         for deal in deals.list_deals(db, account_id=self.account_id):
             due = f" (due {short_day(deal.next_action_due, self.rapport.today)})" if deal.next_action_due else ""
             header.append("\n")
+            # No bare "next:": a deal without a next action says so.
             header.append_text(line((f"{deal.stage}: ", "bold"), f"{deal.title}  {format_amount(deal.value, deal.currency)} {deal.currency}",
-                                    ("  next: ", "dim"), f"{deal.next_action}{due}"))
+                                    ("  next: ", "dim") if deal.next_action else ("  no next action", "dim"),
+                                    f"{deal.next_action}{due}"))
         self.query_one("#account-header", Static).update(header)
         self._people = contacts.list_contacts(db, self.account_id)
         self._show_contacts()
@@ -150,3 +152,5 @@ class AccountScreen(ReloadOnResume, Screen[None]):
         item = event.row
         if item.message_id is not None:
             self.rapport.open_message(item.message_id)
+            # Read here as in the inbox: the flag is stored and goes back to the server at the next sync.
+            self.rapport.actions.set_seen(item.message_id, True)

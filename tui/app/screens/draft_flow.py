@@ -12,9 +12,10 @@ Any failure is one notification, never a traceback.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
@@ -23,12 +24,15 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from rapport.mail.draft.editor import DraftDiscarded
 from rapport.store.errors import RapportError
 from rapport.tui.app.messages import StoreChanged
 from rapport.tui.app.safe import notify, safe_text
 
 if TYPE_CHECKING:
     from rapport.mail.send.outbox import TimelineLinks
+
+T = TypeVar("T")
 
 
 class TemplatePicker(ModalScreen[str | None]):
@@ -93,9 +97,10 @@ def template_choices(app: Any, kinds: tuple[str, ...]) -> Choices:
     return [(name, description) for _, name, description in sorted(found)], broken
 
 
-def edit_in_editor(app: Any, text: str) -> str:
-    """Suspend the app, run $EDITOR on a private temp file, resume; the edited text. A failing
-    editor is an InputError (the caller notifies it), as in the CLI."""
+def edit_in_editor(app: Any, text: str, read: Callable[[str], T]) -> T:
+    """Suspend the app, run $EDITOR on a private temp file, resume; `read` of the edited text.
+    A draft that does not read back reopens the editor with the problem at the top; giving up
+    or a failing editor is an InputError naming the kept file (the caller notifies it)."""
     from rapport.mail.draft.editor import edit_text
 
     def run(command: list[str]) -> int:
@@ -106,7 +111,7 @@ def edit_in_editor(app: Any, text: str) -> str:
             # Headless (tests, pipes): there is no terminal to hand over, run the editor as is.
             return subprocess.run(command, check=False, stdin=subprocess.DEVNULL).returncode
 
-    return edit_text(text, run)
+    return edit_text(text, run, read)
 
 
 def _prepare_reply(app: Any, account_id: int | None, message_id: int,
@@ -121,12 +126,19 @@ def _prepare_reply(app: Any, account_id: int | None, message_id: int,
         message = get_message(opened.db, message_id)
         prepared = prepare_reply(opened.db, opened.config, opened.workspace.templates_dir,
                                  message, template, account_id=account_id)
-        edited = edit_in_editor(app, draft_to_text(prepared.draft))
-        draft = draft_from_text(edited, prepared.draft)
-        # Composed once now, so a broken To line is said before files are chosen.
-        build_email(draft, opened.config.me, thread=prepared.thread)
+
+        def read(text: str) -> Any:
+            edited = draft_from_text(text, prepared.draft)
+            # Composed now: a To line that does not parse reopens the editor, before files.
+            build_email(edited, opened.config.me, thread=prepared.thread)
+            return edited
+
+        draft = edit_in_editor(app, draft_to_text(prepared.draft), read)
+    except DraftDiscarded as exc:
+        notify(app, exc.message, title="Draft")
+        return None
     except RapportError as exc:
-        notify(app, exc.message, title="Draft", severity="error")
+        notify(app, exc.message, title="Draft", severity="error", timeout=30)
         return None
     return draft, prepared.thread, {"account_id": prepared.account_id,
                                     "contact_id": prepared.contact_id,

@@ -16,7 +16,7 @@ from textual.widgets import Input, Static
 from rapport.store.views import queries
 from rapport.tui.app.book_flows import BookContext
 from rapport.tui.app.rapport_app import rapport_app
-from rapport.tui.app.safe import clean
+from rapport.tui.app.safe import clean, notify
 from rapport.tui.app.screens.resume import ReloadOnResume
 from rapport.tui.app.widgets.inbox_list import InboxList
 from rapport.tui.app.widgets.pipeline_list import PipelineList
@@ -27,14 +27,24 @@ if TYPE_CHECKING:
     from rapport.tui.app.application import RapportApp
 
 
+def _pane_keys(pane: type[RowList], title: str) -> list[Binding]:
+    """Hidden screen bindings for `pane`'s own keys: they fire only when the other pane has the
+    focus (the focused pane's bindings come first) and say, in one line, where the key works."""
+    keys = [key for binding in Binding.make_bindings(pane.__dict__["BINDINGS"]) for key in binding.key.split(",")]
+    return [Binding(key, f"other_pane('{title}', '{key}')", "", show=False, system=True) for key in keys]
+
+
 class MainScreen(ReloadOnResume, Screen[None]):
     """Pipeline and inbox side by side."""
 
     CSS_PATH = "main.tcss"
+    _has_deals = False  # set by refresh_pipeline
     BINDING_GROUP_TITLE = "Main"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "Search", id="main.search"),
         Binding("escape", "clear_search", "Clear", show=False, id="main.clear"),
+        *_pane_keys(InboxList, "Inbox"),
+        *_pane_keys(PipelineList, "Pipeline"),
     ]
 
     @property
@@ -55,7 +65,7 @@ class MainScreen(ReloadOnResume, Screen[None]):
         return self.inbox.filter
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="status")
+        yield Static("", id="welcome")  # an empty workspace: the next steps, instead of two empty panes
         with Container(id="panes"):
             yield PipelineList(id="pipeline")
             yield InboxList(id="inbox")
@@ -66,9 +76,38 @@ class MainScreen(ReloadOnResume, Screen[None]):
         self.query_one("#search").display = False
         self.refresh_pipeline()
         self.inbox.reload()
-        self.pipeline.border_title = "Pipeline"
-        self.inbox.border_title = "Inbox"
         self.pipeline.focus()
+        self._show_titles()
+
+    def on_descendant_focus(self) -> None:
+        self._show_titles()
+
+    def on_descendant_blur(self) -> None:
+        self._show_titles()
+
+    def _show_titles(self) -> None:
+        """Each pane's title; the focused one marked '▶' (and a heavy border, CSS), which
+        survives NO_COLOR and 16 colours where a border colour does not."""
+        for pane, title in ((self.pipeline, "Pipeline"), (self.inbox, self._inbox_title())):
+            pane.border_title = Text(("▶ " if pane.has_focus else "") + title)  # Text: never markup
+
+    def _inbox_title(self) -> str:
+        parts = []
+        flt = self.filter
+        if flt.unassigned:
+            parts.append("unassigned")
+        if flt.unread:
+            parts.append("unread")
+        if flt.account_id is not None:
+            parts.append(f"account {self.rapport.actions.account_name(flt.account_id)}")
+        if flt.text:
+            parts.append(f"search {flt.text!r}")
+        count = self.inbox.row_count
+        title = f"Inbox: {count:,} message{'' if count == 1 else 's'}"
+        return clean(title + ("  [" + ", ".join(parts) + "]" if parts else ""))
+
+    def action_other_pane(self, pane: str, key: str) -> None:
+        notify(self, f"{key} works in the {pane} pane: tab to it", severity="warning", timeout=4)
 
     def refresh_pipeline(self, deal_id: int | None = None) -> None:
         """Re-read the pipeline; the cursor goes to `deal_id` if given, else stays on its deal."""
@@ -76,6 +115,7 @@ class MainScreen(ReloadOnResume, Screen[None]):
         if deal_id is None and pipeline.current_row is not None and pipeline.current_row.deal is not None:
             deal_id = pipeline.current_row.deal.id
         rows = self.rapport.actions.pipeline_rows()
+        self._has_deals = any(row.deal is not None for row in rows)
         pipeline.set_rows(rows)
         if deal_id is not None:
             for index, row in enumerate(rows):
@@ -105,20 +145,25 @@ class MainScreen(ReloadOnResume, Screen[None]):
 
     @on(InboxList.Reloaded)
     def update_status(self) -> None:
-        parts = []
+        self._show_titles()
+        self._show_welcome()
+
+    def _show_welcome(self) -> None:
+        """A workspace with no deal and no mail shows the steps to fill it (as `rapport init`)."""
+        from rapport.store.session import next_steps
+
         flt = self.filter
-        if flt.unassigned:
-            parts.append("unassigned")
-        if flt.unread:
-            parts.append("unread")
-        if flt.account_id is not None:
-            parts.append(f"account {self.rapport.actions.account_name(flt.account_id)}")
-        if flt.text:
-            parts.append(f"search {flt.text!r}")
-        count = self.inbox.row_count
-        text = Text(f" Inbox: {count:,} message{'' if count == 1 else 's'}", style="bold")
-        text.append(clean("  [" + ", ".join(parts) + "]") if parts else "")
-        self.query_one("#status", Static).update(text)
+        empty = (self.inbox.row_count == 0 and not self._has_deals and not flt.text and not flt.unassigned
+                 and not flt.unread and flt.account_id is None)
+        welcome = self.query_one("#welcome", Static)
+        welcome.display = empty
+        self.query_one("#panes").display = not empty
+        if not empty and self.focused is None:
+            self.pipeline.focus()  # the first sync filled an empty workspace
+        if empty:
+            text = Text("This workspace is empty. Next steps:\n", style="bold")
+            text.append(clean("\n".join(next_steps(self.rapport.opened.workspace)), keep_newlines=True))
+            welcome.update(text)
 
     def action_search(self) -> None:
         box = self.query_one("#search", Input)

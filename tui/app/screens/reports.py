@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, TabbedContent
+from textual.widgets import DataTable, Static, TabbedContent
 from textual.worker import get_current_worker
 
 from rapport.store.config import Config
@@ -33,6 +33,7 @@ from rapport.store.timeutil import utc_now
 from rapport.tui.app.screens.report_detail import ReportDetailScreen
 from rapport.tui.app.screens.report_rows import summary_text
 from rapport.tui.app.widgets.report_sections import SECTION_TYPES, ReportSection
+from rapport.tui.app.widgets.status_bar import StatusBar
 
 # The tab panes' ids, in tab order.
 SECTIONS = tuple(section.TAB_ID for section in SECTION_TYPES)
@@ -44,7 +45,7 @@ class ReportsScreen(Screen[None]):
     CSS_PATH = "reports.tcss"
     BINDING_GROUP_TITLE = "Reports"
     BINDINGS = [
-        Binding("escape", "close", "Back", id="reports.back"),
+        Binding("escape,q", "close", "Back", id="reports.back"),  # q goes back, as on every screen but the main one
         Binding("left_square_bracket", "shift_period(-1)", "Prev month", id="reports.prev"),
         Binding("right_square_bracket", "shift_period(1)", "Next month", id="reports.next"),
         Binding("full_stop", "this_month", "This month", id="reports.this-month"),
@@ -84,7 +85,7 @@ class ReportsScreen(Screen[None]):
         with TabbedContent(id="sections"):
             for section in SECTION_TYPES:
                 yield section()
-        yield Footer()
+        yield StatusBar()  # whole keys only, ? always (as on every other screen)
 
     def on_mount(self) -> None:
         self.load()

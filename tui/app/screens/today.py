@@ -23,27 +23,37 @@ from rapport.tui.app.widgets.when import WIDTH, short_day
 if TYPE_CHECKING:
     from rapport.tui.app.application import RapportApp
 
-_LABEL = {"opt-out": ("opt-out", role("alert")), "due": ("due", role("overdue")),
-          "complaint": ("complaint", role("alert")), "stale": ("stale", role("rotting")),
-          "unanswered": ("unanswered", role("incoming"))}
+# Overdue and due today differ by label and by the "!" mark, not by colour only: 16-colour
+# terminals (TERM=screen) and NO_COLOR lose the colour.
+_LABEL = {"opt-out": ("  opt-out", role("alert")), "overdue": ("! overdue", role("overdue")),
+          "due today": ("  due today", role("strong")), "complaint": ("  complaint", role("alert")),
+          "stale": ("  stale", role("rotting")), "unanswered": ("  unanswered", role("incoming"))}
 # Shown in the title only when there are some: most days there are none.
 _WHEN_ANY = ("opt-out",)
 
 
+def today_group(item: queries.TodayItem, today: date) -> str:
+    """The item's group: a due next action is 'overdue' before today, else 'due today'."""
+    if item.section != "due":
+        return item.section
+    return "overdue" if item.day < today.isoformat() else "due today"
+
+
 def render_today_row(item: queries.TodayItem, width: int, today: date | None = None) -> Text:
-    label, style = _LABEL[item.section]
-    when = short_day(item.day, today or date.today())
-    return line((f"{label:<11}", style), (f"{when:<{WIDTH}} ", role("muted")),
+    today = today or date.today()
+    label, style = _LABEL[today_group(item, today)]
+    when = short_day(item.day, today)
+    return line((f"{label:<13}", style), (f"{when:<{WIDTH}} ", role("muted")),
                 (f"{item.account_name[:24]:<25}", role("strong")), item.text)
 
 
-def today_title(day: str, items: list[queries.TodayItem]) -> Text:
-    """' Today 2026-11-18 — 3 due · 1 complaint · 12 stale · 454 unanswered' (every section's count)."""
-    counts = Counter(item.section for item in items)
-    parts = " · ".join(f"{counts[section]:,} {section}" + ("s" if section in ("complaint", "opt-out")
-                                                          and counts[section] != 1 else "")
-                       for section in _LABEL if counts[section] or section not in _WHEN_ANY)
-    return Text(f" Today {day} — {parts}", style="bold")
+def today_title(day: date, items: list[queries.TodayItem]) -> Text:
+    """' Today 2026-11-18 — 2 overdue · 1 due today · 1 complaint · 12 stale · 454 unanswered'."""
+    counts = Counter(today_group(item, day) for item in items)
+    parts = " · ".join(f"{counts[group]:,} {group}" + ("s" if group in ("complaint", "opt-out")
+                                                      and counts[group] != 1 else "")
+                       for group in _LABEL if counts[group] or group not in _WHEN_ANY)
+    return Text(f" Today {day.isoformat()} — {parts}", style="bold")
 
 
 class TodayScreen(ReloadOnResume, Screen[None]):
@@ -76,7 +86,7 @@ class TodayScreen(ReloadOnResume, Screen[None]):
         today_list = self.query_one("#today", RowList)
         today_list.set_source(len(items), lambda offset, limit: items[offset:offset + limit],
                               keep_row_key=lambda item: (item.section, item.account_id, item.text, item.day))
-        self.query_one("#today-title", Static).update(today_title(app.today.isoformat(), items))
+        self.query_one("#today-title", Static).update(today_title(app.today, items))
 
     def mail_changed(self) -> None:
         self.reload()

@@ -42,8 +42,8 @@ def stage_header_text(stage: queries.StageSummary) -> str:
 
 
 def render_pipeline_row(row: queries.PipelineRow, width: int, today: date | None = None) -> Text:
-    """A stage header, or a deal: marks (! overdue, ~ rotting), account, value (in the deal's own
-    currency, named when the book has several), due date, next action."""
+    """A stage header, or a deal: marks (! overdue, ~ rotting), account · title, value (in the
+    deal's own currency, named when the book has several), due date, next action."""
     stage = row.stage
     if row.deal is None:
         return line((f"{stage.name}  ", role("heading")), (stage_header_text(stage), role("muted")))
@@ -51,9 +51,16 @@ def render_pipeline_row(row: queries.PipelineRow, width: int, today: date | None
     code = f" {deal.currency}" if stage.mixed else ""
     due = short_day(deal.next_action_due, today or date.today())
     marks = ("!" if row.overdue else " ") + ("~" if row.rotting else " ")
+    # Account and deal title: an account's two deals must not look the same. The title takes
+    # what the account leaves of 34 cells (more on a wide pane), so value and due stay aligned.
+    room = 34 if width < 100 else 48
+    account = deal.account_name[:16 if width < 100 else 24]
+    title = f"{account} · {deal.title}"
+    if len(title) > room:
+        title = title[:room - 1] + "…"
     return line(
         (marks, role("overdue") if row.overdue else role("rotting")),
-        (f"{deal.account_name[:22]:<22} ", ""),
+        (f"{title:<{room}} ", ""),
         (f"{_money(deal.value):>9}{code} ", ""),
         (f"{due:<{WIDTH}} ", role("overdue") if row.overdue else role("muted")),
         deal.next_action,

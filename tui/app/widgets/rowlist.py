@@ -52,7 +52,8 @@ class RowList(ScrollView, can_focus=True):
     RowList > .rowlist--strong { text-style: bold; }
     RowList > .rowlist--muted { color: $foreground-muted; }
     RowList > .rowlist--unread { text-style: bold; }
-    RowList > .rowlist--overdue { color: $text-error; text-style: bold; }
+    /* Underlined too: a 16-colour terminal may map $text-error to the plain foreground. */
+    RowList > .rowlist--overdue { color: $text-error; text-style: bold underline; }
     RowList > .rowlist--alert { color: $text-error; text-style: bold; }
     RowList > .rowlist--rotting { color: $text-warning; text-style: italic; }
     RowList > .rowlist--account { color: $text-secondary; }

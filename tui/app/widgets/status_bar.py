@@ -103,7 +103,8 @@ class SyncStatus(Static):
     def on_mount(self) -> None:
         self.watch(self.app, "sync_status", self._show)
 
-    def _show(self, text: str) -> None:
+    def _show(self, text: str | None) -> None:
+        text = text or ""  # an app without a sync (the Reports screen hosted alone) shows nothing
         self.set_class(text.startswith("syncing"), "-syncing")
         self.set_class("failed" in text, "-failed")
         self.update(safe_text(text))

@@ -43,6 +43,8 @@ def render_timeline_row(item: queries.TimelineItem, width: int, today: date | No
         kind = f"{kind} ✓" if item.resolved else f"{kind} !"
     elif kind == "thread":
         kind = f"thread {item.count}"
+    elif kind == "stage_change":
+        kind = "stage"  # a word, not the store's identifier
     text = ("  ↳ " if item.depth else "") + item.text
     if item.attachments:  # a paperclip and the names: the PO or the contract is in this one
         text += "  📎 " + ", ".join(item.attachments)
@@ -116,13 +118,19 @@ class Timeline(RowList):
             self.rapport.actions.add_activity(self.account_id, kind, body.strip(), deal_id or None)
             self.post_message(self.Changed(self))
 
-    def action_resolve(self) -> None:
+    @work(exclusive=True, group="account-edit")
+    async def action_resolve(self) -> None:
+        """Asked first (no is the default): resolving cannot be undone from here."""
         item = self.current_row
         if item is None or item.kind not in RESOLVABLE or item.resolved:
             notify(self, "the cursor is not on an open objection or complaint", severity="warning")
             return
-        self.rapport.actions.resolve(item.activity_id)
-        self.post_message(self.Changed(self))
+        shown = item.text if len(item.text) <= 60 else item.text[:59] + "…"
+        sure = await self.app.push_screen_wait(PickScreen(
+            f"Resolve the {item.kind} “{shown}”?", [("no, keep it open", False), ("yes, resolve it", True)]))
+        if sure:
+            self.rapport.actions.resolve(item.activity_id)
+            self.post_message(self.Changed(self))
 
     def action_reply(self) -> None:
         item = self.current_row
