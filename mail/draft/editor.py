@@ -53,7 +53,7 @@ def edit_text(text: str, run: Callable[[list[str]], int] | None = None,
     that keeps the text; the file is removed only once the text was read back."""
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     run = run or (lambda command: subprocess.run(command, check=False).returncode)
-    # Without `read` the text itself is returned: T is then str (the overloads' promise).
+    # Without `read` the edited text itself is returned (T is then str).
     reader: Callable[[str], T] = read or (lambda edited: edited)  # type: ignore[assignment,return-value]
     fd, name = tempfile.mkstemp(prefix="rapport-draft-", suffix=".eml.txt")  # 0600
     path = Path(name)
