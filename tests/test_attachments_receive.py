@@ -94,14 +94,14 @@ def test_bad_index_gone_message_and_refusal_are_one_line(
                           "--home", str(home))
     assert (code, out) == (2, "") and err.count("\n") == 1 and "from 1 to 2" in err
     code, _out, err = _cli(capsys, "attachment", "save", "nope@x", "1", "--home", str(home))
-    assert code == 1 and err.count("\n") == 1
+    assert code == 2 and err.count("\n") == 1  # a message that names nothing: bad input
     code, _out, err = _cli(capsys, "attachment", "save", "po-1@acme.example", "1", "-o",
                            str(tmp_path / "missing" / "x.pdf"), "--home", str(home))
     assert code == 2 and "is not a folder" in err
     user.expunge([1])
     code, out, err = _cli(capsys, "attachment", "save", "po-1@acme.example", "1",
                           "--home", str(home))
-    assert (code, out) == (1, "") and "gone from the server" in err and err.count("\n") == 1
+    assert (code, out) == (2, "") and "gone from the server" in err and err.count("\n") == 1
     assert not (tmp_path / "downloads").exists() or not os.listdir(tmp_path / "downloads")
 
 

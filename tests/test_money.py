@@ -111,7 +111,7 @@ def test_rates_set_writes_the_rate_and_its_day_keeping_comments(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     home = tmp_path / "ws"
-    assert run(home, "rates") == 0
+    assert run(home, "init") == 0 and run(home, "rates") == 0
     before = (home / "config.toml").read_text()
     assert run(home, "rates", "set", "usd", "0.92", "--date", "2026-12-01") == 0
     assert run(home, "rates", "set", "JPY", "0.0061", "--date", "2026-12-02") == 0
@@ -142,7 +142,7 @@ def test_rates_set_refuses_bad_input_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], needle: str
 ) -> None:
     home = tmp_path / "ws"
-    assert run(home, "rates") == 0
+    assert run(home, "init") == 0 and run(home, "rates") == 0
     before = (home / "config.toml").read_text()
     capsys.readouterr()
     assert run(home, "rates", "set", *args) == 2

@@ -118,7 +118,7 @@ def _not_found_is_bad_input(handler: Any) -> Any:
 def cmd_add(args: argparse.Namespace) -> int:
     from rapport.store.book import records
 
-    opened = open_ws(args)
+    opened = open_ws(args, create=True)  # like import: the first record may start the book
     try:
         db = opened.db
         if args.kind == "account":
