@@ -197,3 +197,12 @@ def thread_messages(db: Database, thread_id: str) -> list[Message]:
         )
     ]
     return get_messages(db, ids)
+
+
+def thread_sequence(db: Database, thread_id: str) -> list[tuple[int, str]]:
+    """(id, Message-ID) of a thread's messages, oldest first, one per Message-ID (a copy in a
+    second folder is the same message: the oldest stored copy stands for it)."""
+    return [(r[0], r[1]) for r in db.execute(
+        """SELECT min(id), message_id FROM messages WHERE thread_id = ?
+           GROUP BY CASE WHEN message_id = '' THEN 'id:' || id ELSE message_id END
+           ORDER BY min(date_utc), min(id)""", [thread_id])]

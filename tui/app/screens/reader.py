@@ -1,8 +1,11 @@
-"""Provides `ReaderScreen`: one message, quoted history folded, headers on `h`; its attachments
-in a list (tab or a to reach it) where enter shows one as text, s saves and o opens it."""
+"""Provides `ReaderScreen`: one message, quoted history folded, headers on `h`, `]`/`[` to the
+thread's next/previous message; its attachments in a list (tab or a to reach it) where enter
+shows one as text, s saves and o opens it."""
 
 from __future__ import annotations
 
+import re
+import textwrap
 from typing import ClassVar
 
 from rich.text import Text
@@ -13,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from rapport.mail.message.quotes import quote_runs
+from rapport.store.mailstore.lookup import get_message, thread_sequence
 from rapport.store.mailstore.messages import Message
 from rapport.tui.app.book_flows import BookContext
 from rapport.tui.app.rapport_app import rapport_app
@@ -25,8 +29,21 @@ from rapport.tui.app.screens.attachments import (
 from rapport.tui.app.widgets.status_bar import StatusBar
 from rapport.tui.app.widgets.when import long_moment
 
+_QUOTE_PREFIX = re.compile(r"^(\s*>[>\s]*)")
 
-def fold_quotes(body: str, unfold: bool) -> Text:
+
+def wrap_quoted(line: str, width: int) -> str:
+    """A '>' line wrapped to `width` with its '> ' prefix on every wrapped line (a reader
+    must still see which lines are quoted); other lines are left to the terminal's wrap."""
+    prefix = _QUOTE_PREFIX.match(line)
+    if prefix is None or width < 20 or len(line) <= width:
+        return line
+    lead = prefix.group(1).rstrip() + " "
+    return "\n".join(textwrap.wrap(line[prefix.end():], width, initial_indent=lead, subsequent_indent=lead,
+                                   break_on_hyphens=False)) or line
+
+
+def fold_quotes(body: str, unfold: bool, width: int = 0) -> Text:
     """The body with quoted history folded into one line per block (unless `unfold`).
 
     Blocks come from the mail layer's quote detection (rapport.mail.message.quotes.quote_runs): '>' lines,
@@ -41,7 +58,7 @@ def fold_quotes(body: str, unfold: bool) -> Text:
             own_text = own_text or any(text.strip() for text in lines)
             out.append("".join(text + "\n" for text in lines))
         elif unfold or (kind == "history" and not own_text):
-            out.append("".join(text + "\n" for text in lines), style="dim")
+            out.append("".join(wrap_quoted(text, width) + "\n" for text in lines), style="dim")
         else:
             plural = "" if len(lines) == 1 else "s"
             what = f"quoted line{plural}" if kind == "quote" else f"line{plural} of earlier mail"
@@ -49,7 +66,7 @@ def fold_quotes(body: str, unfold: bool) -> Text:
     return out
 
 
-def render_message(message: Message, *, headers: bool, unfold: bool) -> Text:
+def render_message(message: Message, *, headers: bool, unfold: bool, width: int = 0) -> Text:
     out = Text()
     out.append(clean(message.subject) + "\n", style="bold")
     out.append(clean(f"{message.from_name} <{message.from_addr}>   {long_moment(message.date_utc)}") + "\n",
@@ -62,7 +79,7 @@ def render_message(message: Message, *, headers: bool, unfold: bool) -> Text:
                 out.append(f"{label}: ", style="bold")
                 out.append(clean(value) + "\n")
     out.append("\n")
-    out.append_text(fold_quotes(message.body_text, unfold))
+    out.append_text(fold_quotes(message.body_text, unfold, width))
     return out
 
 
@@ -76,6 +93,8 @@ class ReaderScreen(Screen[None]):
         Binding("h", "toggle_headers", "Headers", id="reader.headers"),
         Binding("z", "toggle_quotes", "Quotes", id="reader.quotes"),
         Binding("r", "reply", "Reply", id="reader.reply"),
+        Binding("right_square_bracket", "thread(1)", "Next in thread", show=False, id="reader.next"),
+        Binding("left_square_bracket", "thread(-1)", "Previous in thread", show=False, id="reader.previous"),
         Binding("plus", "app.book('new_contact')", "New contact", show=False,
                 tooltip="the sender, at its account (freemail: pick one)", id="reader.new_contact"),
         Binding("a", "attachments", "Attachments", show=False, id="reader.attachments"),
@@ -109,12 +128,35 @@ class ReaderScreen(Screen[None]):
                          "s saves, o opens (tab or a to choose)", title="Attachments")
 
     def _show(self) -> None:
-        self.query_one("#reader-body", Static).update(
-            render_message(self.message, headers=self.headers, unfold=self.unfold))
+        body = self.query_one("#reader-body", Static)
+        # The text's width (before the first layout: the screen's, less the padding and scrollbar).
+        width = body.size.width or self.app.size.width - 4
+        body.update(
+            render_message(self.message, headers=self.headers, unfold=self.unfold, width=width))
+
+    def on_resize(self) -> None:
+        self._show()
 
     def action_toggle_headers(self) -> None:
         self.headers = not self.headers
         self._show()
+        if self.headers:  # they sit at the top: scrolled down, h would seem to do nothing
+            self.query_one("#reader", VerticalScroll).scroll_home(animate=False)
+
+    def action_thread(self, step: int) -> None:
+        """The thread's next (1) or previous (-1) message, in place of this one."""
+        db = rapport_app(self).opened.db
+        ids = thread_sequence(db, self.message.thread_id)
+        here = next((index for index, (row_id, message_id) in enumerate(ids) if row_id == self.message.id
+                     or (message_id and message_id == self.message.message_id)), -1)
+        there = here + step
+        if here < 0 or not 0 <= there < len(ids):
+            notify(self, f"no {'next' if step > 0 else 'previous'} message in this thread", severity="warning")
+            return
+        message = get_message(db, ids[there][0])
+        # Read here as anywhere: the flag is stored and goes back to the server at the next sync.
+        rapport_app(self).actions.set_seen(message.id, True)
+        self.app.switch_screen(ReaderScreen(message))
 
     def action_toggle_quotes(self) -> None:
         self.unfold = not self.unfold

@@ -1,0 +1,77 @@
+"""Issue 14, the rest of a newcomer's first hour: the reader keeps quote marks on wrapped lines,
+shows headers when scrolled down and walks a thread; timeline notes open in full; drafts say
+where they went, open and re-edit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rapport.tui.app.application import RapportApp
+from tests.test_tui_app import drive, template  # noqa: F401 (fixture)
+from tests.tui_workspace import copy_home
+
+
+@pytest.fixture
+def home(template: Path, tmp_path: Path) -> Path:  # noqa: F811
+    return copy_home(template, tmp_path)
+
+
+def _visible(app: RapportApp) -> str:
+    return app.export_screenshot().replace("&#160;", " ")
+
+
+def test_wrapped_quoted_lines_keep_their_mark() -> None:
+    from rapport.tui.app.screens.reader import fold_quotes
+
+    body = "Thanks!\n\nOn Mon, 2 Nov 2026 at 10:00, Ann <ann@x.example> wrote:\n> " + "word " * 40 + "\n>> " + \
+        "deep " * 30 + "\n"
+    shown = fold_quotes(body, unfold=True, width=40).plain.splitlines()
+    quoted = [text for text in shown if "word" in text or "deep" in text]
+    assert len(quoted) > 4 and all(len(text) <= 40 for text in quoted), shown
+    assert all(text.startswith("> ") for text in quoted if "word" in text), shown
+    assert all(text.startswith(">> ") for text in quoted if "deep" in text), shown
+
+
+def _long_thread(app: RapportApp) -> tuple[str, list[int]]:
+    from rapport.store.mailstore.lookup import thread_sequence
+
+    db = app.opened.db
+    thread = db.execute("SELECT thread_id FROM messages GROUP BY thread_id "
+                        "HAVING count(DISTINCT message_id) >= 3 ORDER BY thread_id LIMIT 1").fetchone()[0]
+    return thread, [row_id for row_id, _ in thread_sequence(db, thread)]
+
+
+def test_headers_show_when_scrolled_down_and_brackets_walk_the_thread(home: Path) -> None:
+    from rapport.store.mailstore.messages import get_message
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        db = app.opened.db
+        _thread, ids = _long_thread(app)
+        db.execute("UPDATE messages SET body_text = ? WHERE id = ?", ["line\n" * 120, ids[1]])
+        db.conn.commit()
+        app.open_message(ids[1])
+        await pilot.pause()
+        scroller = app.screen.query_one("#reader")
+        await pilot.press("end")
+        await pilot.pause()
+        assert scroller.scroll_y > 0
+        await pilot.press("h")
+        await pilot.pause()
+        assert scroller.scroll_y == 0 and "Message-ID: " in _visible(app)
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert app.screen.message.id == ids[2] and get_message(db, ids[2]).seen
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        await pilot.pause()
+        assert app.screen.message.id == ids[0]
+        await pilot.press("left_square_bracket")
+        await pilot.pause()
+        assert app.screen.message.id == ids[0]
+        await pilot.press("escape")  # one reader on the stack, not one per message
+        await pilot.pause()
+        assert type(app.screen).__name__ == "MainScreen"
+
+    drive(home, body, size=(80, 24))
