@@ -75,3 +75,37 @@ def test_headers_show_when_scrolled_down_and_brackets_walk_the_thread(home: Path
         assert type(app.screen).__name__ == "MainScreen"
 
     drive(home, body, size=(80, 24))
+
+
+def test_a_long_note_shows_what_fits_and_enter_shows_it_all(home: Path) -> None:
+    from rapport.store.book import activities, deals
+    from rapport.tui.app.screens.full_text import FullTextScreen
+    from rapport.tui.app.widgets.timeline import render_timeline_row
+    from tests.tui_workspace import TODAY
+
+    first = "Called Ann about the renewal; she wants the volume discount in writing before Friday"
+    second = "Second line: legal reviews the SLA annex, then procurement signs."
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        db = app.opened.db
+        deal = deals.list_deals(db)[0]
+        activities.add_activity(db, deal.account_id, "call", body=f"{first}\n{second}", deal_id=deal.id)
+        app.open_account(deal.account_id)
+        await pilot.pause()
+        timeline = app.screen.query_one("#timeline")
+        timeline.cursor = next(i for i in range(timeline.row_count) if timeline.row(i).kind == "call"
+                               and timeline.row(i).text.startswith("Called Ann"))
+        shown = render_timeline_row(timeline.current_row, 78, TODAY).plain
+        assert len(shown) <= 78 and shown.endswith("…") and "Called Ann about the renewal" in shown, shown
+        assert "⏎ Second line" in render_timeline_row(timeline.current_row, 300, TODAY).plain
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, FullTextScreen)
+        text = str(app.screen.query_one("#full-text-body").render())
+        assert f"{first}\n{second}" in text and deal.title in text, text
+        assert "procurement" in _visible(app)
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.screen.query_one("#timeline") is not None
+
+    drive(home, body, size=(80, 24))

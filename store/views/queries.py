@@ -330,8 +330,9 @@ def _activity_items(db: Database, ids: list[str]) -> dict[str, TimelineItem]:
     items: dict[str, TimelineItem] = {}
     for r in rows:
         # A stage change names its deal: an account with two deals has two pipelines to follow.
+        # A note or a call in full, its lines joined: the TUI shows what fits, enter shows it all.
         text = (f"{r[9] + ': ' if r[9] else ''}{r[6]} → {r[7]}" if r[1] == "stage_change"
-                else (r[2] or r[3]).split("\n")[0])
+                else " ⏎ ".join(part.strip() for part in (r[2] or r[3] or "").splitlines() if part.strip()))
         items[str(r[4])] = TimelineItem(r[0], r[1], text, activity_id=r[4],
                                         resolved=None if r[5] is None else bool(r[5]), deal_id=r[8])
     return items

@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Static
 
-from rapport.store.book import accounts, contacts, deals
+from rapport.store.book import accounts, activities, contacts, deals
 from rapport.store.money.currency import format_amount
 from rapport.tui.app.book_flows import BookContext
 from rapport.tui.app.rapport_app import rapport_app
@@ -21,7 +21,7 @@ from rapport.tui.app.screens.resume import ReloadOnResume
 from rapport.tui.app.widgets.rowlist import RowList, line
 from rapport.tui.app.widgets.status_bar import StatusBar
 from rapport.tui.app.widgets.timeline import Timeline
-from rapport.tui.app.widgets.when import short_day
+from rapport.tui.app.widgets.when import long_moment, short_day
 
 if TYPE_CHECKING:
     from rapport.tui.app.application import RapportApp
@@ -132,6 +132,19 @@ class AccountScreen(ReloadOnResume, Screen[None]):
         event.stop()
         self.reload()
 
+    def _open_activity(self, activity_id: int) -> None:
+        """A note, call, meeting… in full on its own screen (a draft: in the reader, see drafts.py)."""
+        from rapport.tui.app.screens.full_text import FullTextScreen, full_text
+
+        db = self.rapport.opened.db
+        entry = activities.get_activity(db, activity_id)
+        deal = deals.get_deal(db, entry.deal_id).title if entry.deal_id else ""
+        body = (f"{entry.from_stage} → {entry.to_stage}" if entry.kind == "stage_change"
+                else entry.body if entry.body != entry.subject else "")
+        self.app.push_screen(FullTextScreen(full_text(
+            f"{entry.kind.replace('_', ' ').capitalize()} — {accounts.get_account(db, self.account_id).name}",
+            [("When", long_moment(entry.date_utc)), ("Deal", deal), ("Subject", entry.subject)], body)))
+
     @work(exclusive=True, group="account-edit")
     async def action_clear_bounce(self) -> None:
         """The address delivers again: the only bounced contact's, or the one picked."""
@@ -150,7 +163,9 @@ class AccountScreen(ReloadOnResume, Screen[None]):
 
     def on_row_list_selected(self, event: RowList.Selected) -> None:
         item = event.row
-        if item.message_id is not None:
+        if item.activity_id is not None:
+            self._open_activity(item.activity_id)
+        elif item.message_id is not None:
             self.rapport.open_message(item.message_id)
             # Read here as in the inbox: the flag is stored and goes back to the server at the next sync.
             self.rapport.actions.set_seen(item.message_id, True)

@@ -48,6 +48,9 @@ def render_timeline_row(item: queries.TimelineItem, width: int, today: date | No
     text = ("  ↳ " if item.depth else "") + item.text
     if item.attachments:  # a paperclip and the names: the PO or the contract is in this one
         text += "  📎 " + ", ".join(item.attachments)
+    room = width - WIDTH - 1 - 13  # the date and kind columns
+    if room > 1 and len(text) > room:  # what fits, and a mark that there is more (enter shows it all)
+        text = text[:room - 1] + "…"
     kind_role = "muted" if item.kind in RESOLVABLE and item.resolved else _KIND_ROLE.get(item.kind, "strong")
     when = short_moment(item.date_utc, today or date.today())
     return line((f"{when:<{WIDTH}} ", role("muted")), (f"{kind:<12} ", role(kind_role)),
