@@ -11,7 +11,7 @@ import pytest
 from rapport.mail.draft.context import Promotion
 from rapport.mail.draft.install import install_default_templates
 from rapport.mail.draft.render import load_template
-from rapport.mail.send.announce import parse_segment, run_announcement
+from rapport.mail.send.announce import parse_segment, run_announcement, summary_line
 from rapport.store.book.accounts import create_account
 from rapport.store.book.activities import list_activities
 from rapport.store.book.contacts import create_contact, list_contacts
@@ -79,6 +79,8 @@ def test_drafts_land_once_per_contact_and_rerun_adds_none(
     rest = run_announcement(opened.db, opened.workspace, opened.config, template,
                             mode="drafts", **args)
     assert (rest.delivered, rest.already) == (1, 2)
+    # Where to look, as the mail client lists it (issue 14: drafts were hard to find).
+    assert "; saved in the IMAP folder Drafts of mailbox work" in summary_line(rest)
     again = run_announcement(opened.db, opened.workspace, opened.config, template,
                              mode="drafts", **args)
     assert again.delivered == 0
@@ -308,7 +310,8 @@ def test_next_years_promotion_of_the_same_name_is_a_new_announcement(
     opened.close()
     this_year = ["--promo-name", "Winter offer", "--starts", "2026-12-01", "--ends", "2027-01-31"]
     assert _cli(home, "--segment", "stage=Won", *this_year, "--drafts") == 0
-    assert "drafted 3 of 3" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "drafted 3 of 3" in out and f"; saved in {home / 'outbox'}\n" in out, out
     longer = [*this_year[:4], "--ends", "2027-02-28"]
     assert _cli(home, "--segment", "stage=Won", *longer, "--drafts") == 0
     assert "drafted 0 of 3 eligible contacts; already done 3" in capsys.readouterr().out

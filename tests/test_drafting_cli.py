@@ -67,7 +67,7 @@ def test_reply_without_imap_goes_to_outbox_eml(home: Path, capsys: pytest.Captur
     assert stat.S_IMODE(eml.stat().st_mode) == 0o600
     assert stat.S_IMODE((home / "outbox").stat().st_mode) == 0o700
     _check_reply(eml.read_bytes())
-    assert "saved to" in capsys.readouterr().out
+    assert f"saved to {eml}\n" in capsys.readouterr().out  # the full path (issue 14)
     opened = open_workspace(home)
     [activity] = list_activities(opened.db, account_id, kinds=["draft"])
     assert activity.subject == "Re: Price list"
@@ -76,12 +76,14 @@ def test_reply_without_imap_goes_to_outbox_eml(home: Path, capsys: pytest.Captur
 
 
 @pytest.mark.dovecot
-def test_reply_lands_in_imap_drafts_with_draft_flag(home: Path, imap_user) -> None:  # noqa: ANN001
+def test_reply_lands_in_imap_drafts_with_draft_flag(home: Path, imap_user,  # noqa: ANN001
+                                                    capsys: pytest.CaptureFixture) -> None:
     box = imap_user.mailbox_config("work")
     toml = "[[mailbox]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in box.items())
     _workspace(home, toml)
     assert main(["--home", str(home), "draft", "reply", "orig-7@acme.example",
                  "--template", "acknowledge"]) == 0
+    assert "saved to the IMAP folder Drafts of mailbox work\n" in capsys.readouterr().out
     flags = imap_user.flags("Drafts")
     assert [b"\\Draft" in f for f in flags.values()] == [True]
     with imap_user.server.client(imap_user) as client:

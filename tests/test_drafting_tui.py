@@ -103,7 +103,8 @@ def test_r_in_the_inbox_and_the_reader_edits_and_saves(
     assert len(drafts) == 2
     for raw in drafts:
         _assert_edited(raw)
-    assert notes.count("draft saved to outbox/") == 2
+    # The full path of each file, so it can be found (issue 14).
+    assert sum(n.startswith(f"draft saved to {home / 'outbox'}/") and n.endswith(".eml") for n in notes) == 2, notes
 
 
 def test_r_on_the_timeline_saves_in_a_worker_and_the_timeline_shows_it(
@@ -260,7 +261,7 @@ def test_announce_flow_from_the_main_screen(home: Path) -> None:
 
     notes = _drive(home, body)
     assert "announcement: drafted 4 of 4 eligible contacts; already done 0; skipped 1 opted " \
-           "out, 0 without email" in notes
+           f"out, 0 without email; saved in {home / 'outbox'}" in notes
     assert len(_drafts(home)) == 4
     opened = open_workspace(home)
     assert [a.subject for a in list_activities(opened.db, 1, kinds=["announcement"])] == [
@@ -323,4 +324,4 @@ def test_the_attach_step_picks_a_file_from_home_and_the_draft_carries_it(
     assert part.get_filename() == "quote.pdf" and part.get_content_type() == "application/pdf"
     assert hashlib.sha256(part.get_payload(decode=True)).digest() == \
         hashlib.sha256(quote.read_bytes()).digest()
-    assert "draft saved to outbox/" in notes
+    assert any(n.startswith(f"draft saved to {home / 'outbox'}/") for n in notes), notes

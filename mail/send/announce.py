@@ -79,6 +79,7 @@ class AnnounceResult:
     first: EmailMessage | None = None
     earlier_note: str = ""  # see AnnouncementPlan.earlier_note
     attachment_note: str = ""  # see AnnouncementPlan.attachment_note: what the run sends
+    drafts_in: str = ""  # drafts: where they went (IMAP folder and mailbox, or outbox/'s path)
 
     @property
     def ok(self) -> bool:
@@ -133,7 +134,8 @@ def run_announcement(
         first=run.first.email() if run.first is not None else None,
         earlier_note=plan.earlier_note(),
         attachment_note=plan.attachment_note(
-            len(plan.todo) - len(run.skipped) if mode == "dry-run" else run.delivered))
+            len(plan.todo) - len(run.skipped) if mode == "dry-run" else run.delivered),
+        drafts_in=run.drafts_in if mode == "drafts" else "")
 
 
 
@@ -152,7 +154,8 @@ def summary_line(result: AnnounceResult) -> str:
     text = (f"{verb} {count} of {result.eligible} eligible contacts; already done "
             f"{result.already}; skipped {skipped_bounced(result.bounced)}{result.opted_out} "
             f"opted out, {result.no_email} without email")
-    extra = [f"{len(result.skipped)} with bad data" if result.skipped else "",
+    extra = [f"saved in {result.drafts_in}" if result.drafts_in and result.delivered + result.confirmed else "",
+             f"{len(result.skipped)} with bad data" if result.skipped else "",
              f"{result.confirmed} found already in Drafts" if result.confirmed else "",
              f"{len(result.failed)} failed" if result.failed else "",
              f"{len(result.uncertain)} uncertain" if result.uncertain else ""]

@@ -106,6 +106,7 @@ class RunState:
     warnings: list[str] = field(default_factory=list)
     stopped: str = ""
     first: Composed | None = None
+    drafts_in: str = ""  # where the drafts went (IMAP folder and mailbox, or outbox/'s full path)
 
 
 # Drafts are journaled and stored this many at a time: two journal commits and one sync of the
@@ -168,6 +169,12 @@ class _Delivery:
                 raise _Stopped(index, exc.message, refused=False) from exc
             except MailError as exc:
                 raise _Stopped(index, exc.message, refused=True) from exc
+
+    def drafts_place(self) -> str:
+        """Where store_drafts puts them, as the user's mail client or shell names it."""
+        if self.drafts is None:
+            return str(self.workspace.outbox_dir)
+        return f"the IMAP folder {self.drafts.folder or 'Drafts'} of mailbox {self.drafts.cfg.name}"
 
     def send(self, msg: Composed) -> None:
         assert self.sender is not None
@@ -337,6 +344,7 @@ def deliver_all(db: Database, workspace: Workspace, config: Config, plan: Announ
             items = render_each(renderer, batch, run, total)
             if mode == "drafts":
                 _draft_batch(db, plan, announcement, delivery, items, run)
+                run.drafts_in = delivery.drafts_place()
             elif items:
                 _send_one(db, plan, announcement, delivery, items[0], run)
             if progress is not None:

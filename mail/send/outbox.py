@@ -46,11 +46,19 @@ from rapport.store.workspace import (
 
 @dataclass(frozen=True)
 class Saved:
-    """Where a draft went: 'imap' (mailbox name) or 'file' (path)."""
+    """Where a draft went: 'imap' (mailbox name, and the folder) or 'file' (its full path)."""
 
     where: str
     location: str
     message_id: str
+    folder: str = ""  # 'imap': the Drafts folder's name on that server
+
+    @property
+    def place(self) -> str:
+        """Where to look for it, as the user's mail client or shell names it."""
+        if self.where == "imap":
+            return f"the IMAP folder {self.folder or 'Drafts'} of mailbox {self.location}"
+        return self.location
 
 
 def _safe_file_name(message_id: str) -> str:
@@ -166,6 +174,24 @@ class ImapFolder:
             return False
         return status == "OK"
 
+    def fetch_by_message_id(self, message_id: str) -> tuple[int, bytes] | None:
+        """(UID, whole message) of the newest message with this Message-ID, or None."""
+        with self._command("read") as client:
+            client.select_folder(self.folder, readonly=True)
+            uids = client.search(["HEADER", "Message-ID", f"<{message_id.strip('<>')}>"])
+            if not uids:
+                return None
+            uid = max(uids)
+            raw: bytes = client.fetch([uid], ["BODY.PEEK[]"]).get(uid, {}).get(b"BODY[]", b"")
+            return (uid, raw) if raw else None
+
+    def delete(self, uid: int) -> None:
+        """Delete one message for good: flag it \\Deleted and expunge (only it, with UIDPLUS)."""
+        with self._command("delete from") as client:
+            client.select_folder(self.folder)
+            client.delete_messages([uid])
+            client.expunge([uid] if b"UIDPLUS" in client.capabilities() else None)
+
     def has_message_id(self, message_id: str) -> bool:
         """Whether the folder holds a message with this Message-ID (UID SEARCH HEADER)."""
         with self._command("search") as client:
@@ -186,8 +212,8 @@ def _server_text(exc: BaseException) -> str:
 
 
 def save_imap(cfg: MailboxConfig, msg: EmailMessage) -> Saved:
-    append_message(cfg, "drafts", msg.as_bytes(), flags=(b"\\Draft",))
-    return Saved("imap", cfg.name, message_id_of(msg))
+    folder = append_message(cfg, "drafts", msg.as_bytes(), flags=(b"\\Draft",))
+    return Saved("imap", cfg.name, message_id_of(msg), folder)
 
 
 def pick_mailbox(config: Config, name: str | None = None) -> MailboxConfig | None:

@@ -220,8 +220,9 @@ def find_special_folders(client: IMAPClient,
 
 
 def append_message(cfg: MailboxConfig, folder_role_or_name: str, raw: bytes,
-                   flags: Iterable[bytes] = ()) -> None:
-    """APPEND `raw` to the folder with that role ("sent", "drafts") or that exact name."""
+                   flags: Iterable[bytes] = ()) -> str:
+    """APPEND `raw` to the folder with that role ("sent", "drafts") or that exact name; the
+    folder's name (so the user can be told where to look)."""
     client = connect(cfg)
     try:
         folder = folder_role_or_name
@@ -238,6 +239,7 @@ def append_message(cfg: MailboxConfig, folder_role_or_name: str, raw: bytes,
                             folder=folder) from exc
         except OSError as exc:
             raise ConnectionLost(describe_network_error(exc, cfg), mailbox=cfg.name) from exc
+        return folder
     finally:
         close(client)
 

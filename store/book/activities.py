@@ -167,3 +167,12 @@ def list_activities(
         params.extend(wanted)
     sql += " ORDER BY date_utc DESC, id DESC"
     return [_row(row) for row in db.execute(sql, params)]
+
+
+def rewrite_draft(db: Database, message_id: str, *, subject: str, body: str) -> int:
+    """A re-edited draft's new subject and text on its 'draft' lines (the Message-ID stays);
+    how many lines were changed."""
+    with db.atomic():
+        cursor = db.execute("UPDATE activities SET subject = ?, body = ? WHERE kind = 'draft' AND message_id = ?",
+                            [clean_line(subject), clean_text(body), message_id])
+    return int(cursor.rowcount or 0)

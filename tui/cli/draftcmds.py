@@ -127,8 +127,7 @@ def _deliver_single(opened: Any, args: argparse.Namespace, draft: Any, *, thread
         print(f"sent <{mid}> to {msg['To']}")
     else:
         saved = save_draft(db, opened.workspace, config, msg, **who)
-        where = f"Drafts of {saved.location}" if saved.where == "imap" else saved.location
-        print(f"draft <{saved.message_id}> saved to {where}")
+        print(f"draft <{saved.message_id}> saved to {saved.place}")
 
 
 def run_reply(args: argparse.Namespace) -> int:

@@ -64,7 +64,8 @@ class AccountScreen(ReloadOnResume, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "app.pop_screen", "Back", id="account.back"),
         Binding("B", "clear_bounce", "Clear a bounce", show=False, id="account.clear_bounce"),
-        Binding("e", "app.book('edit_account')", "Edit", id="account.edit"),
+        Binding("e", "edit", "Edit", tooltip="the account; on a draft line of the timeline: the draft, in $EDITOR "
+                "(it replaces the saved one)", id="account.edit"),
         Binding("plus", "app.book('new_contact')", "New contact", show=False, id="account.new_contact"),
         Binding("D", "app.book('new_deal')", "New deal", show=False, id="account.new_deal"),
         Binding("W", "app.book('mark_won')", "Won", show=False, id="account.won"),
@@ -132,12 +133,30 @@ class AccountScreen(ReloadOnResume, Screen[None]):
         event.stop()
         self.reload()
 
+    async def action_edit(self) -> None:
+        """On a draft line: re-edit the draft (screens/drafts.py); anywhere else: the account's form."""
+        item = self.timeline.current_row if self.timeline.has_focus else None
+        if item is not None and item.kind == "draft" and item.activity_id is not None:
+            message_id = activities.get_activity(self.rapport.opened.db, item.activity_id).message_id
+            if message_id:
+                from rapport.tui.app.screens.drafts import reedit_draft
+
+                reedit_draft(self.app, message_id)
+                return
+        await self.run_action("app.book('edit_account')")
+
     def _open_activity(self, activity_id: int) -> None:
-        """A note, call, meeting… in full on its own screen (a draft: in the reader, see drafts.py)."""
+        """A note, call, meeting… in full on its own screen; a draft in the reader (screens/drafts.py)."""
         from rapport.tui.app.screens.full_text import FullTextScreen, full_text
 
         db = self.rapport.opened.db
         entry = activities.get_activity(db, activity_id)
+        if entry.kind == "draft" and entry.message_id:
+            from rapport.tui.app.screens.drafts import open_draft
+
+            account = accounts.get_account(db, self.account_id)
+            open_draft(self.app, entry.message_id, (account.id, account.name))
+            return
         deal = deals.get_deal(db, entry.deal_id).title if entry.deal_id else ""
         body = (f"{entry.from_stage} → {entry.to_stage}" if entry.kind == "stage_change"
                 else entry.body if entry.body != entry.subject else "")

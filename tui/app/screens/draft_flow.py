@@ -173,8 +173,8 @@ def _save_in_thread(app: Any, msg: EmailMessage, who: TimelineLinks) -> None:
         return
     finally:
         db.close()
-    where = f"Drafts of {saved.location}" if saved.where == "imap" else "outbox/"
-    app.post_message(StoreChanged(f"draft saved to {where}"))
+    # Named in full, so it can be found: the folder as the mail client lists it, or the file's path.
+    app.post_message(StoreChanged(f"draft saved to {saved.place}"))
 
 
 def _finish_reply(app: Any, account_id: int | None, message_id: int, template: str | None) -> None:

@@ -73,7 +73,9 @@ def render_message(message: Message, *, headers: bool, unfold: bool, width: int 
                style="dim")
     if headers:
         for label, value in (("To", message.to_addrs), ("Cc", message.cc_addrs), ("Reply-To", message.reply_to),
-                             ("Message-ID", message.message_id), ("Folder", f"{message.mailbox}/{message.folder}"),
+                             ("Message-ID", message.message_id),
+                             # A saved draft read from outbox/ or Drafts is not stored: its place instead.
+                             ("Folder", f"{message.mailbox}/{message.folder}" if message.id else message.mailbox),
                              ("Accounts", ", ".join(link[1] for link in message.accounts) or "unassigned")):
             if value:
                 out.append(f"{label}: ", style="bold")
@@ -163,6 +165,9 @@ class ReaderScreen(Screen[None]):
         self._show()
 
     def action_reply(self) -> None:
+        if not self.message.id:
+            notify(self, "this is your own draft: e on its timeline line edits it", severity="warning")
+            return
         accounts = self.message.accounts
         rapport_app(self).start_reply(accounts[0][0] if accounts else None, self.message.id)
 

@@ -1,0 +1,122 @@
+"""Drafts are easy to find (issue 14): `enter` on a draft line of an account timeline opens the
+saved draft in the reader, `e` re-edits it in $EDITOR and replaces the saved one — the outbox/
+file rewritten, or on a real Dovecot the new one appended and the old UID expunged."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_drafting_cli import _workspace
+from textual.notifications import Notify
+
+from rapport.store.book.activities import list_activities
+from rapport.store.session import open_workspace
+from rapport.tui.app.application import RapportApp
+from rapport.tui.cli.main import main
+
+# The "user" adds a line to the text and changes the subject; Message-ID and threading stay.
+REEDIT = ('sed -i "s/^Subject: Re: Price list$/Subject: Re: Price list v2/; '
+          's/^Dear Alice,$/Dear Alice,\\nRe-edited: the prices are attached./" "$1"')
+
+
+def _editor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
+    editor = tmp_path / "editor.sh"
+    editor.write_text(f"#!/bin/sh\n{script}\n")
+    editor.chmod(0o700)
+    monkeypatch.setenv("EDITOR", str(editor))
+
+
+def _reply_draft(home: Path) -> None:
+    assert main(["--home", str(home), "draft", "reply", "orig-7@acme.example", "--template", "acknowledge"]) == 0
+
+
+def _drive(home: Path, account_id: int) -> list[str]:
+    """Open the account, enter on its draft line (the reader), back, e (re-edit): the notes."""
+    seen: list[Any] = []
+
+    async def run() -> None:
+        app = RapportApp(str(home), sync_on_start=False, sync_interval=0)
+        async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
+            await pilot.pause()
+            app.open_account(account_id)
+            await pilot.pause()
+            timeline = app.screen.query_one("#timeline")
+            timeline.cursor = next(i for i in range(timeline.row_count) if timeline.row(i).kind == "draft")
+            await pilot.press("enter")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert type(app.screen).__name__ == "ReaderScreen"
+            assert app.screen.message.subject == "Re: Price list"
+            assert app.screen.message.body_text.startswith("Dear Alice,")
+            await pilot.press("h")
+            await pilot.pause()
+            assert "Folder: " in str(app.screen.query_one("#reader-body").render())
+            await pilot.press("escape")
+            await pilot.pause()
+            await pilot.press("e")
+            for _ in range(3):  # read, edit, replace: each in its own step
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+            assert type(app.screen).__name__ == "AccountScreen"  # e did not edit the account
+
+    asyncio.run(run())
+    return [m.notification.message for m in seen if isinstance(m, Notify)]
+
+
+def _check_replaced(raw: bytes, message_id: str) -> None:
+    back = message_from_bytes(raw, policy=policy.default)
+    assert str(back["Subject"]) == "Re: Price list v2"
+    assert back["Message-ID"] == f"<{message_id}>"
+    assert back["In-Reply-To"] == "<orig-7@acme.example>"
+    assert str(back["To"]) == "Alice Martin <alice@acme.example>"
+    text = back.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert text.startswith("Dear Alice,\nRe-edited: the prices are attached.\n")
+
+
+def _activity(home: Path, account_id: int) -> Any:
+    opened = open_workspace(home)
+    try:
+        [draft] = list_activities(opened.db, account_id, kinds=["draft"])
+        return draft
+    finally:
+        opened.close()
+
+
+def test_enter_opens_an_outbox_draft_and_e_rewrites_its_file(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    account_id = _workspace(home)
+    _reply_draft(home)
+    [eml] = list((home / "outbox").iterdir())
+    _editor(tmp_path, monkeypatch, REEDIT)
+    notes = _drive(home, account_id)
+    assert f"draft replaced in {eml}" in notes, notes
+    assert list((home / "outbox").iterdir()) == [eml]
+    draft = _activity(home, account_id)
+    _check_replaced(eml.read_bytes(), draft.message_id)
+    assert draft.subject == "Re: Price list v2" and "Re-edited: the prices" in draft.body
+
+
+@pytest.mark.dovecot
+def test_e_on_an_imap_draft_appends_the_new_one_and_expunges_the_old(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, imap_user) -> None:  # noqa: ANN001
+    box = imap_user.mailbox_config("work")
+    account_id = _workspace(home, "[[mailbox]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in box.items()))
+    _reply_draft(home)
+    [old_uid] = imap_user.flags("Drafts")
+    _editor(tmp_path, monkeypatch, REEDIT)
+    notes = _drive(home, account_id)
+    assert "draft replaced in the IMAP folder Drafts of mailbox work" in notes, notes
+    with imap_user.server.client(imap_user) as client:
+        client.select_folder("Drafts", readonly=True)
+        uids = client.search("ALL")  # the old one expunged, not only flagged \Deleted
+        data = client.fetch(uids, [b"BODY.PEEK[]", b"FLAGS"])
+    assert len(uids) == 1 and uids[0] != old_uid
+    [found] = data.values()
+    assert b"\\Draft" in found[b"FLAGS"]
+    _check_replaced(found[b"BODY[]"], _activity(home, account_id).message_id)
+    assert not (home / "outbox").exists()
