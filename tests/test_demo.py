@@ -193,3 +193,23 @@ def test_demo_mail_is_never_dated_after_now() -> None:
     mail = generate_mail(random.Random(7), me=Person("Sam", "sam@rapport.example"), company="Rapport",
                          accounts=accounts, total=300, today=before.date(), days=3)
     assert max(m.when for m in mail) <= datetime.now(UTC)
+
+
+def test_demo_has_an_outlook_reply_chain_and_a_forward_the_reader_folds(demo: OpenWorkspace) -> None:
+    """So a newcomer can see the reader fold Outlook history and a forward (issue 14)."""
+    from rapport.store.mailstore.lookup import get_message
+    from rapport.tui.app.screens.reader import fold_quotes
+
+    db = demo.db
+    outlook = db.execute("SELECT id FROM messages WHERE direction = 'in' AND body_text LIKE "
+                         "'%-----Original Message-----%From: %Sent: %' LIMIT 1").fetchone()
+    forward = db.execute("SELECT id FROM messages WHERE subject LIKE 'Fwd: %' AND body_text LIKE "
+                         "'%---------- Forwarded message ---------%' LIMIT 1").fetchone()
+    assert outlook and forward
+    for row, folded in ((outlook, "of earlier mail folded"), (forward, "of earlier mail folded")):
+        message = get_message(db, row[0])
+        shown = fold_quotes(message.body_text, unfold=False).plain
+        assert folded in shown, shown
+        assert "Sent: " not in shown and "---------- Forwarded" not in shown, shown
+        assert message.date_utc <= f"{TODAY.isoformat()}T23:59:59"
+    assert "FYI, forwarding" in get_message(db, forward[0]).snippet

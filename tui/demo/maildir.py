@@ -114,6 +114,29 @@ def _quote(previous_from: Person, previous_when: datetime, previous_text: str) -
     return f"\n\nOn {stamp}, {previous_from.name} wrote:\n{quoted}"
 
 
+def _outlook_quote(previous_from: Person, previous_to: Person, previous_when: datetime, subject: str,
+                   previous_text: str) -> str:
+    """Outlook's quoted history: the earlier mail below a header block, unmarked (no '>'), and
+    its own history below it in turn — what the reader folds into one line."""
+    return (f"\n\n-----Original Message-----\nFrom: {_address(previous_from.name, previous_from.email)}\n"
+            f"Sent: {previous_when.strftime('%A, %d %B %Y %H:%M')}\n"
+            f"To: {_address(previous_to.name, previous_to.email)}\nSubject: {subject}\n\n{previous_text}")
+
+
+def _forward(original_from: Person, to: Person, when: datetime, subject: str, text: str) -> str:
+    """A client forwarding a colleague's mail with one line of their own (a Gmail-style forward)."""
+    return (f"FYI, forwarding {original_from.name.split()[0]}'s note below — could you take a look?\n\n"
+            f"---------- Forwarded message ---------\nFrom: {_address(original_from.name, original_from.email)}\n"
+            f"Date: {when.strftime('%a, %d %b %Y at %H:%M')}\nSubject: {subject}\n"
+            f"To: {_address(to.name, to.email)}\n\n{text}")
+
+
+# Which threads show the other quoting styles (by thread number, so no random draw changes and
+# the rest of the demo stays what it was): an Outlook-style reply chain, a forward.
+OUTLOOK_EVERY, OUTLOOK_AT = 4, 2
+FORWARD_EVERY, FORWARD_AT = 6, 3
+
+
 def _mime(rng: random.Random, text: str, style: str) -> str:
     """Content headers + body. style: plain | alternative | html."""
     if style == "plain":
@@ -230,6 +253,7 @@ def generate_mail(
         length = min(length, total - len(messages))
         refs: list[str] = []
         previous: tuple[Person, datetime, str] | None = None
+        outlook = thread_no % OUTLOOK_EVERY == OUTLOOK_AT
         style = "plain"
         for position in range(length):
             from_client = (position % 2 == 0) == client_first
@@ -243,15 +267,27 @@ def generate_mail(
                 style = "plain"
             text = _body(rng, sender, recipient, account, today, company if sender is me
                          else (account.name if account else ""))
-            if previous:
-                text += _quote(*previous)
+            own_text = text
+            this_subject = subject if position == 0 else f"Re: {subject}"
+            if previous and outlook and from_client:
+                text += _outlook_quote(previous[0], sender, previous[1], subject, previous[2])
+            elif previous:
+                text += _quote(previous[0], previous[1], previous[2].split("\n\n-----Original Message-----")[0])
+            elif from_client and account and others and thread_no % FORWARD_EVERY == FORWARD_AT:
+                colleague = others[0]
+                # The colleague wrote to the client (not to us): their greeting and name.
+                original = text.replace(f"Hello {recipient.name.split()[0]},", f"Hello {sender.name.split()[0]},", 1)
+                text = _forward(colleague, sender, when - timedelta(hours=3), subject,
+                                original.replace(sender.name, colleague.name))
+                own_text = text.split("\n\n", 1)[0]
+                this_subject = f"Fwd: {subject}"
             domain = sender.email.rsplit("@", 1)[1]
             message_id = f"demo.{thread_no}.{position}.{rng.getrandbits(32):08x}@{domain}"
             raw = _raw(
                 message_id=message_id, when=when, sender=sender, to=[recipient], cc=cc,
-                subject=subject if position == 0 else f"Re: {subject}",
+                subject=this_subject,
                 in_reply_to=refs[-1] if refs else "", refs=list(refs),
-                body_part=_with_forecast(_mime(rng, text, style), text, account)
+                body_part=_with_forecast(_mime(rng, text, style), own_text, account)
                 if from_client else _mime(rng, text, style),
             )
             last_in_thread = position == length - 1
@@ -267,6 +303,8 @@ def generate_mail(
             messages.append(DemoMessage("INBOX" if from_client else "Sent", when, raw,
                                         "".join(sorted(flags))))
             refs.append(message_id)
+            # What the next message quotes: this one without its '>' quote (an Outlook reply keeps
+            # its history below, as Outlook does).
             previous = (sender, when, text.split("\n\nOn ", 1)[0])
             when = when + timedelta(minutes=rng.randint(40, 60 * 60))
             if when > now:
