@@ -235,6 +235,10 @@ def test_announce_flow_from_the_main_screen(home: Path) -> None:
         assert type(app.screen).__name__ == "PromptScreen"
         await pilot.press(*["backspace"] * 10)
         await _type(pilot, "stage=Won")
+        # The promotion step: the template uses one, so no "no promotion"; new, or a file.
+        assert type(app.screen).__name__ == "PickScreen"
+        await pilot.press("down", "enter")  # a promotion file
+        await pilot.pause()
         await _type(pilot, str(promo))
         screen = app.screen
         assert isinstance(screen, AnnouncePreviewScreen)
@@ -325,3 +329,94 @@ def test_the_attach_step_picks_a_file_from_home_and_the_draft_carries_it(
     assert hashlib.sha256(part.get_payload(decode=True)).digest() == \
         hashlib.sha256(quote.read_bytes()).digest()
     assert any(n.startswith(f"draft saved to {home / 'outbox'}/") for n in notes), notes
+
+
+def _pick_labels(app: RapportApp) -> list[str]:
+    options = app.screen.query_one("#pick-options")
+    return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+
+def test_announce_with_a_typed_promotion_saves_it_for_next_time(home: Path) -> None:
+    """Issue 14: the built-in `promotion` template without a promotion file: the flow asks its
+    fields, the previews render, and the promotion is saved in promotions/ to be picked again."""
+    _announce_workspace(home)
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        await pilot.press("N")
+        await pilot.pause()
+        await pilot.press("enter")  # promotion
+        await pilot.pause()
+        await _type(pilot, "stage=Won")
+        labels = _pick_labels(app)
+        assert not any(label.startswith("no promotion") for label in labels), labels
+        await pilot.press("enter")  # a new promotion
+        await pilot.pause()
+        await _type(pilot, "Spring offer")
+        await _type(pilot, "Gaskets, Seals")
+        await _type(pilot, "2027-03-01")
+        await _type(pilot, "March")  # refused in place
+        assert "end must be a date" in str(app.screen.query_one("#prompt-error").render())
+        await pilot.press(*["backspace"] * 5)
+        await _type(pilot, "2027-02-01")  # before the start: refused
+        assert "before start" in str(app.screen.query_one("#prompt-error").render())
+        await pilot.press(*["backspace"] * 10)
+        await _type(pilot, "2027-04-30")
+        await _type(pilot, "")  # no link
+        screen = app.screen
+        assert isinstance(screen, AnnouncePreviewScreen)
+        shown = str(screen.query_one("#announce-body").render())
+        assert "Subject: Spring offer for Acme" in shown and "- Seals" in shown, shown
+        await pilot.press("escape")  # cancel: nothing saved but the promotion
+        await pilot.pause()
+        await pilot.press("N")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        await _type(pilot, "stage=Won")
+        assert _pick_labels(app)[0].startswith("Spring offer — 1 March 2027 – 30 April 2027")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "Subject: Spring offer for Acme" in str(app.screen.query_one("#announce-body").render())
+
+    notes = _drive(home, body)
+    saved = home / "promotions" / "spring-offer.toml"
+    assert f"saved as {saved}: pick it next time" in notes
+    assert saved.read_text() == ('name = "Spring offer"\nproducts = ["Gaskets", "Seals"]\n'
+                                 'start = 2027-03-01\nend = 2027-04-30\n')
+    assert _drafts(home) == []
+
+
+def test_no_drafts_are_offered_when_a_preview_does_not_render(home: Path) -> None:
+    _announce_workspace(home)
+    (home / "templates").mkdir(exist_ok=True)
+    (home / "templates" / "shaky.j2").write_text(
+        '+++\ndescription = "fails for one contact"\nkind = "announcement"\n'
+        'subject = "News for {{ account.name }}"\nto = "{{ contact.address }}"\n+++\n'
+        'Dear {{ contact.name }},\n{% if contact.name == "Buyer 2" %}{{ missing_value }}{% endif %}\n')
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        await pilot.press("N")
+        await pilot.pause()
+        options = app.screen.query_one("#template-list")
+        options.highlighted = next(i for i in range(options.option_count)
+                                   if options.get_option_at_index(i).id == "shaky")
+        await pilot.press("enter")
+        await pilot.pause()
+        await _type(pilot, "stage=Won")
+        assert _pick_labels(app)[0] == "no promotion"  # the template does not use one
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, AnnouncePreviewScreen)
+        await pilot.press("d")
+        await pilot.pause()
+        assert screen.pending is None
+        ask = str(screen.query_one("#announce-ask").render())
+        assert "does not render" in ask and "missing_value" in ask and "nothing is saved" in ask, ask
+        assert "does not render" in str(screen.query_one("#announce-body").render())
+        await pilot.press("y")  # nothing to confirm
+        await pilot.pause()
+        assert app.screen is screen
+
+    _drive(home, body)
+    assert _drafts(home) == []

@@ -1,9 +1,11 @@
 """Provides the TUI announcement flow: template, segment, promotion, preview, then delivery.
 
-`start_announce(app)` asks for an announcement (or new-mail) template, the segment and an
-optional promotion file, then shows `AnnouncePreviewScreen`: every message the run would send,
-rendered one at a time as you page (n/p), under the counts (eligible, opted out, without email,
-already reached, uncertain). `d` (drafts) or `s` (send, when [smtp] is configured) then `y`
+`start_announce(app)` asks for an announcement (or new-mail) template, the segment and the
+promotion (screens/announce_promotion.py: saved, typed or a file), then shows
+`AnnouncePreviewScreen`: every message the run would send, rendered one at a time as you page
+(n/p), under the counts (eligible, opted out, without email, already reached, uncertain). `d`
+(drafts) or `s` (send, when [smtp] is configured) first renders them all — any that fails is
+shown and nothing is offered — then `y`
 starts the run in a thread worker on the App with its own database connection;
 `AnnounceRunScreen` shows its progress, escape stops it after the current message (or batch of
 drafts), and the result is notified and refreshes every screen (timelines show the announcement).
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -37,6 +38,7 @@ from rapport.mail.send.announce import (
 from rapport.store.errors import RapportError
 from rapport.tui.app.messages import StoreChanged
 from rapport.tui.app.safe import notify, safe_text
+from rapport.tui.app.screens.announce_promotion import ask_promotion
 from rapport.tui.app.screens.draft_flow import TemplatePicker, no_templates_text, template_choices
 from rapport.tui.app.screens.prompt import PromptScreen
 
@@ -62,12 +64,6 @@ def _check_segment(app: Any):  # noqa: ANN202
     return check
 
 
-def _load_promotion(text: str) -> Any:
-    from rapport.mail.draft.context import load_promotion
-
-    return load_promotion(Path(text.strip()).expanduser()) if text.strip() else None
-
-
 async def _setup(app: Any, choices: list[tuple[str, str]],
                  broken: list[tuple[str, str]]) -> None:
     from rapport.mail.config import smtp_settings
@@ -82,16 +78,18 @@ async def _setup(app: Any, choices: list[tuple[str, str]],
         check=_check_segment(app)))
     if segment is None:
         return
-    promo = await app.push_screen_wait(PromptScreen(
-        "Promotion file (TOML: name, products, start, end, link) — blank for none",
-        check=lambda text: _load_promotion(text) and None))
-    if promo is None:
-        return
     opened = app.opened
     try:
         template = load_template(opened.workspace.templates_dir, name)
+    except RapportError as exc:
+        notify(app, exc.message, title="Announcement", severity="error")
+        return
+    go_on, promotion = await ask_promotion(app, template)
+    if not go_on:
+        return
+    try:
         plan = plan_announcement(opened.db, opened.config, template, segment_text=segment,
-                                 promotion=_load_promotion(promo))
+                                 promotion=promotion)
         smtp = smtp_settings(opened.config.raw)
     except RapportError as exc:
         notify(app, exc.message, title="Announcement", severity="error")
@@ -146,6 +144,7 @@ class AnnouncePreviewScreen(Screen[str | None]):
         self.position = 0
         self.pending: str | None = None
         self._rendered: dict[int, Text] = {}
+        self._failed: dict[int, str] = {}  # message index -> why it does not render
 
     def compose(self) -> ComposeResult:
         yield Static(safe_text(counts_text(self.plan), keep_newlines=True), id="announce-counts")
@@ -160,14 +159,15 @@ class AnnouncePreviewScreen(Screen[str | None]):
     def rendered(self, index: int) -> Text:
         """Message `index` as the reader sees it (decoded), rendered once when first shown."""
         if index not in self._rendered:
-            self._rendered[index] = self._render_target(self.plan.todo[index])
+            self._rendered[index] = self._render_target(index, self.plan.todo[index])
         return self._rendered[index]
 
-    def _render_target(self, target: Target) -> Text:
+    def _render_target(self, index: int, target: Target) -> Text:
         try:
             msg = self.renderer.render(target).email()
         except RapportError as exc:
-            return safe_text(f"{target.who}: skipped, {exc.message}", keep_newlines=True)
+            self._failed[index] = exc.message
+            return safe_text(f"{target.who}: does not render: {exc.message}", keep_newlines=True)
         part = msg.get_body(("plain",))
         body = part.get_content() if part is not None else ""
         head = "".join(f"{name}: {msg[name]}\n" for name in ("To", "Cc", "Subject") if msg[name])
@@ -182,6 +182,9 @@ class AnnouncePreviewScreen(Screen[str | None]):
             return
         title = Text(f"Message {self.position + 1} of {total}\n\n", style="bold")
         body.update(title + self.rendered(self.position))
+        if self.position in self._failed and not self.pending:
+            self._ask("this message does not render: nothing can be saved or sent until the template "
+                      "or the promotion is fixed (escape goes back)")
 
     def _ask(self, text: str) -> None:
         self.query_one("#announce-ask", Static).update(safe_text(text))
@@ -204,10 +207,25 @@ class AnnouncePreviewScreen(Screen[str | None]):
         if mode == "send" and not self.can_send:
             self._ask("sending needs an [smtp] table in config.toml; d saves drafts instead")
             return
+        # Every message is rendered before anything is offered: one that fails is shown, not saved.
+        failed = self._first_failure()
+        if failed is not None:
+            self.position = failed
+            self._show()
+            self._ask(f"message {failed + 1} of {count} does not render ({self._failed[failed]}): nothing is "
+                      "saved or sent; escape goes back")
+            return
         self.pending = mode
         what = (f"send {count} messages at {DEFAULT_RATE:g}/min" if mode == "send"
                 else f"save {count} drafts")
         self._ask(f"{what}? y to confirm, escape to cancel")
+
+    def _first_failure(self) -> int | None:
+        for index in range(len(self.plan.todo)):
+            self.rendered(index)
+            if index in self._failed:
+                return index
+        return None
 
     def action_confirm(self) -> None:
         if self.pending:
