@@ -55,7 +55,7 @@ def _drive(home: Path, account_id: int) -> list[str]:
             assert app.screen.message.body_text.startswith("Dear Alice,")
             await pilot.press("h")
             await pilot.pause()
-            assert "Folder: " in str(app.screen.query_one("#reader-body").render())
+            assert "Saved in: " in str(app.screen.query_one("#reader-body").render())
             await pilot.press("escape")
             await pilot.pause()
             await pilot.press("e")
@@ -120,3 +120,19 @@ def test_e_on_an_imap_draft_appends_the_new_one_and_expunges_the_old(
     assert b"\\Draft" in found[b"FLAGS"]
     _check_replaced(found[b"BODY[]"], _activity(home, account_id).message_id)
     assert not (home / "outbox").exists()
+
+
+def test_a_draft_no_longer_saved_is_one_clear_error(home: Path) -> None:
+    from rapport.mail.send.saved_drafts import find_saved_draft
+    from rapport.store.errors import NotFoundError
+
+    account_id = _workspace(home)
+    _reply_draft(home)
+    [eml] = list((home / "outbox").iterdir())
+    eml.unlink()  # sent from another client, or deleted
+    opened = open_workspace(home)
+    try:
+        with pytest.raises(NotFoundError, match=r"is no longer in .*outbox \(sent or deleted\?\)"):
+            find_saved_draft(opened.workspace, opened.config, _activity(home, account_id).message_id)
+    finally:
+        opened.close()

@@ -74,8 +74,9 @@ def render_message(message: Message, *, headers: bool, unfold: bool, width: int 
     if headers:
         for label, value in (("To", message.to_addrs), ("Cc", message.cc_addrs), ("Reply-To", message.reply_to),
                              ("Message-ID", message.message_id),
-                             # A saved draft read from outbox/ or Drafts is not stored: its place instead.
-                             ("Folder", f"{message.mailbox}/{message.folder}" if message.id else message.mailbox),
+                             # A saved draft read from outbox/ or Drafts is not stored: where it is instead.
+                             ("Folder" if message.id else "Saved in",
+                              f"{message.mailbox}/{message.folder}" if message.id else message.mailbox),
                              ("Accounts", ", ".join(link[1] for link in message.accounts) or "unassigned")):
             if value:
                 out.append(f"{label}: ", style="bold")
