@@ -72,6 +72,23 @@ def test_headers_show_when_scrolled_down_and_brackets_walk_the_thread(home: Path
         assert app.screen.message.id == ids[0]
         await pilot.press("escape")  # one reader on the stack, not one per message
         await pilot.pause()
+        # At 80x24, unfolded: every wrapped line of a long quote still starts with '>' on screen.
+        db.execute("UPDATE messages SET body_text = ? WHERE id = ?",
+                   ["Thanks.\n\nOn Mon, 2 Nov 2026 at 10:00, Ann <ann@x.example> wrote:\n> " + "quoted " * 60
+                    + "\n>\n" + "> more\n" * 40, ids[0]])
+        db.conn.commit()
+        app.open_message(ids[0])
+        await pilot.pause()
+        await pilot.press("z")
+        await pilot.pause()
+        body = app.screen.query_one("#reader-body")
+        lines = body.render().plain.splitlines()
+        quoted = [text for text in lines if "quoted" in text]
+        assert len(quoted) > 3 and all(text.startswith("> ") for text in quoted), lines
+        # Wrapped to the width they are shown at: the terminal never wraps them again (without a '>').
+        assert all(len(text) <= body.content_region.width for text in quoted), (body.content_region.width, quoted)
+        await pilot.press("escape")
+        await pilot.pause()
         assert type(app.screen).__name__ == "MainScreen"
 
     drive(home, body, size=(80, 24))

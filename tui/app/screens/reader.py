@@ -124,6 +124,7 @@ class ReaderScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._show()
+        self.call_after_refresh(self._show)  # again at the laid-out width (quoted lines wrap to it)
         self.query_one("#reader").focus()
         if self.message.attachments:
             plural = "s" if len(self.message.attachments) > 1 else ""
