@@ -31,11 +31,12 @@ def _editor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> Non
     monkeypatch.setenv("EDITOR", str(editor))
 
 
-def _reply_draft(home: Path) -> None:
-    assert main(["--home", str(home), "draft", "reply", "orig-7@acme.example", "--template", "acknowledge"]) == 0
+def _reply_draft(home: Path, *extra: str) -> None:
+    assert main(["--home", str(home), "draft", "reply", "orig-7@acme.example", "--template", "acknowledge",
+                 *extra]) == 0
 
 
-def _drive(home: Path, account_id: int) -> list[str]:
+def _drive(home: Path, account_id: int, shown: list[str] | None = None) -> list[str]:
     """Open the account, enter on its draft line (the reader), back, e (re-edit): the notes."""
     seen: list[Any] = []
 
@@ -53,6 +54,8 @@ def _drive(home: Path, account_id: int) -> list[str]:
             assert type(app.screen).__name__ == "ReaderScreen"
             assert app.screen.message.subject == "Re: Price list"
             assert app.screen.message.body_text.startswith("Dear Alice,")
+            if shown is not None:
+                shown.append(app.screen.message.body_text)
             await pilot.press("h")
             await pilot.pause()
             assert "Saved in: " in str(app.screen.query_one("#reader-body").render())
@@ -90,14 +93,21 @@ def _activity(home: Path, account_id: int) -> Any:
 def test_enter_opens_an_outbox_draft_and_e_rewrites_its_file(
         home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     account_id = _workspace(home)
-    _reply_draft(home)
+    prices = tmp_path / "prices.csv"
+    prices.write_text("item;price\ngasket;4.20\n")
+    _reply_draft(home, "--attach", str(prices))
     [eml] = list((home / "outbox").iterdir())
     _editor(tmp_path, monkeypatch, REEDIT)
-    notes = _drive(home, account_id)
+    shown: list[str] = []
+    notes = _drive(home, account_id, shown)
+    assert "\n\nAttached:\n📎 prices.csv  text/csv" in shown[0], shown
     assert f"draft replaced in {eml}" in notes, notes
     assert list((home / "outbox").iterdir()) == [eml]
     draft = _activity(home, account_id)
     _check_replaced(eml.read_bytes(), draft.message_id)
+    back = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    [kept] = list(back.iter_attachments())  # the re-edit keeps the file
+    assert kept.get_filename() == "prices.csv" and kept.get_content().replace("\r\n", "\n") == prices.read_text()
     assert draft.subject == "Re: Price list v2" and "Re-edited: the prices" in draft.body
 
 
