@@ -22,6 +22,7 @@ from imapclient.exceptions import IMAPClientError
 
 from rapport.mail.config import MailboxConfig, MaildirConfig
 from rapport.mail.errors import ConnectionLost, CredentialsUnavailable, MailError
+from rapport.mail.send.unsubscribe import unsubscribe_rules
 from rapport.mail.sync.events import Event, MailboxFailed
 from rapport.mail.sync.imap import connect
 from rapport.mail.sync.mailbox import sync_mailbox
@@ -96,8 +97,10 @@ def watch_mailbox(opened: OpenWorkspace, cfg: MailboxConfig, *, interval: float,
     be read (password_command failing, no keyring) will not fix itself: it is reported once and
     the watcher returns its one-line reason (empty when stopped normally).
     """
-    db = opened.reopen_db()
     mine = opened.config.me.all_addresses
+    # The same rules as `rapport sync`: an unsubscribe request is one whichever sync saw it first.
+    rules = unsubscribe_rules(opened.config)
+    db = opened.reopen_db()
     backoff = 1.0
     bug_backoff = 1.0  # grows until a whole sync-and-wait round succeeds
     try:
@@ -107,7 +110,8 @@ def watch_mailbox(opened: OpenWorkspace, cfg: MailboxConfig, *, interval: float,
                 client = connect(cfg)
                 while not should_stop():
                     summary = sync_mailbox(db, cfg, my_addresses=mine, report=report,
-                                           should_stop=should_stop, client=client)
+                                           should_stop=should_stop, client=client,
+                                           unsubscribe=rules)
                     if summary.error:
                         break  # already reported by sync_mailbox: reconnect after a pause
                     backoff = 1.0
@@ -175,13 +179,14 @@ class WatchThread(threading.Thread):
 def watch_maildirs(opened: OpenWorkspace, sources: list[MaildirConfig], *, interval: float,
                    report: Callable[[Event], None], should_stop: Callable[[], bool]) -> None:
     """Local Maildirs have no IDLE: rescan them every `interval` seconds (cheap when unchanged)."""
-    db = opened.reopen_db()
     mine = opened.config.me.all_addresses
+    rules = unsubscribe_rules(opened.config)
+    db = opened.reopen_db()
     try:
         while not should_stop():
             for source in sources:  # each source's failure ends as a reported summary
                 sync_maildir_source(db, source, my_addresses=mine, report=report,
-                                    should_stop=should_stop)
+                                    should_stop=should_stop, unsubscribe=rules)
             _sleep_unless_stopped(max(interval, 1.0), should_stop, time.sleep)
     finally:
         db.close()

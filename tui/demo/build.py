@@ -21,6 +21,7 @@ from pathlib import Path
 import platformdirs
 from sqlite_utils import Database
 
+from rapport.mail.send.unsubscribe import unsubscribe_rules
 from rapport.mail.sync.maildir import sync_maildir
 from rapport.store.book import accounts as acc
 from rapport.store.book import activities as act
@@ -305,7 +306,8 @@ def _build_book(opened: OpenWorkspace, rng: random.Random, *, n_accounts: int,
 def ingest_maildir(opened: OpenWorkspace, maildir: Path) -> None:
     """Sync the demo Maildir through the real ingest path (the one `rapport sync` takes)."""
     summary = sync_maildir(opened.db, mailbox=MAILBOX, path=maildir,
-                                  my_addresses=opened.config.me.all_addresses)
+                           my_addresses=opened.config.me.all_addresses,
+                           unsubscribe=unsubscribe_rules(opened.config))
     errors = [summary.error] if summary.error else []
     errors += [f.error for f in summary.folders if f.error]
     if errors:
