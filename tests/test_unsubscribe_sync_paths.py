@@ -136,6 +136,34 @@ def test_rapport_sync_applies_the_rules(tmp_path: Path, imap_user: DovecotUser,
     assert _opted_out(home) == {CARL}
 
 
+BAD_ANNOUNCE = f'unsubscribe_address = "{STOP_BOX}"\nunsubscribe_url = "http://example.com/stop"'
+REFUSAL = ("rapport: config.toml: [announce] unsubscribe_url must be an https:// link, not "
+           "'http://example.com/stop'; nothing synced, so that no unsubscribe request goes "
+           "unrecognised (fix [announce], then sync)\n")
+
+
+def test_a_bad_announce_table_refuses_the_sync_in_one_line(
+        tmp_path: Path, imap_user: DovecotUser, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "ws"
+    _workspace(home, [imap_user.mailbox_config("work", folders=["INBOX"])],
+               announce=BAD_ANNOUNCE)
+    imap_user.append([_request(5, CARL)])
+    code, out, err = run_sync(home, capsys)
+    assert (code, out, err) == (2, "", REFUSAL)
+    assert _all_messages(home) == []  # left on the server for a sync with the rules
+    watch = subprocess.run(
+        [sys.executable, "-m", "rapport.tui.cli.main", "sync", "--home", str(home), "--watch"],
+        capture_output=True, text=True, timeout=60)
+    assert (watch.returncode, watch.stdout, watch.stderr) == (2, "", REFUSAL)
+
+    # Fixed, the next sync brings the request in and honours it.
+    config = home / "config.toml"
+    config.write_text(config.read_text().replace("http://", "https://"))
+    code, _out, err = run_sync(home, capsys, "-q")
+    assert (code, err) == (0, "")
+    assert _opted_out(home) == {CARL}
+
+
 def _tui_sync(home: Path) -> tuple[str, list[str], list[str]]:
     """The TUI's background sync at start, on a real terminal size: (its status, the
     notifications, the Today lines)."""
@@ -174,3 +202,14 @@ def test_the_tuis_background_sync_applies_the_rules(tmp_path: Path,
     assert today == [f"Carl <{CARL}> opted out: please take me off"]
     assert _opted_out(home) == {CARL}
 
+
+def test_the_tui_says_why_a_bad_announce_table_stops_its_sync(tmp_path: Path,
+                                                              imap_user: DovecotUser) -> None:
+    home = tmp_path / "ws"
+    _workspace(home, [imap_user.mailbox_config("work", folders=["INBOX"])],
+               announce=BAD_ANNOUNCE)
+    imap_user.append([_request(7, CARL)])
+    status, notes, today = _tui_sync(home)
+    assert status.startswith("sync failed")
+    assert notes == [REFUSAL.removeprefix("rapport: ").rstrip("\n")]
+    assert (today, _all_messages(home)) == ([], [])

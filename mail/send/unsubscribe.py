@@ -99,10 +99,16 @@ def announce_settings(config: Config) -> AnnounceSettings:
     return AnnounceSettings(address, address in mine, url, tuple(w.strip() for w in words))
 
 
-def unsubscribe_rules(config: Config) -> UnsubscribeRules | None:
-    """The sync's rules; None when [announce] is unreadable (the sync must not fail on it:
-    `rapport announce` reports the error)."""
+def unsubscribe_rules(config: Config) -> UnsubscribeRules:
+    """The rules every sync applies to new mail (`rapport sync`, `--watch`, the TUI's).
+
+    A bad `[announce]` refuses the sync (InputError, exit 2) rather than syncing without them:
+    a request is recognised only as its batch is saved, so one synced meanwhile would never set
+    the opt-out, and its sender would be mailed again once `[announce]` is fixed. The mail waits
+    on the server until then.
+    """
     try:
         return announce_settings(config).rules()
-    except ConfigError:
-        return None
+    except ConfigError as exc:
+        raise InputError(f"config.toml: {exc.message}; nothing synced, so that no unsubscribe "
+                         "request goes unrecognised (fix [announce], then sync)") from exc

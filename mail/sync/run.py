@@ -65,10 +65,10 @@ def sync_all(opened: OpenWorkspace, names: Iterable[str] | None = None, *,
              report: Report = no_report, should_stop: ShouldStop = never) -> list[SyncSummary]:
     """Sync each `[[mailbox]]`, then each `[[maildir]]`; one failing never stops the others."""
     configs, maildirs = select_sources(opened.config, names)
+    rules = unsubscribe_rules(opened.config)  # a bad [announce] refuses before anything is written
     mine = opened.config.me.all_addresses
     # [me] is read afresh at every sync: apply a changed address list to the mail already stored.
     remember_my_addresses(opened.db, mine)
-    rules = unsubscribe_rules(opened.config)
     summaries = []
     for cfg in configs:
         if should_stop():

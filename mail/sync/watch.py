@@ -197,6 +197,7 @@ def watch(opened: OpenWorkspace, names: Iterable[str] | None = None, *,
           interval: float | None = None) -> list[WatchThread]:
     """Start one watcher thread per mailbox (one for all Maildirs); set `stop` to end them."""
     configs, maildirs = select_sources(opened.config, names)
+    unsubscribe_rules(opened.config)  # a bad [announce] refuses here, before any thread starts
     seconds = interval if interval is not None else opened.config.sync_interval_minutes * 60
     # [me] applied to the mail already stored, once for all watchers (as sync_all does).
     remember_my_addresses(opened.db, opened.config.me.all_addresses)
