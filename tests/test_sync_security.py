@@ -62,10 +62,11 @@ def test_wrong_password_fails_that_mailbox_only(
     code, _out, err = run_sync(home, capsys)
 
     assert code == 1
-    assert err.splitlines() == [
-        f"rapport: mailbox 'bad': login failed for {imap_user.name!r} (wrong password?): "
-        "[AUTHENTICATIONFAILED] Authentication failed."
-    ]
+    refused = (f"login failed for {imap_user.name!r} (wrong password?): "
+               "[AUTHENTICATIONFAILED] Authentication failed.")
+    # Said as it happened and, after the good mailbox's lines, again at the end.
+    assert err.splitlines() == [f"rapport: mailbox 'bad': {refused}",
+                                "rapport: sync incomplete, 1 failure:", f"rapport:   bad: {refused}"]
     assert len(stored(home)) == 1  # the other mailbox still synced
 
 
@@ -80,7 +81,9 @@ def test_a_failing_password_command_fails_that_mailbox_only(
     code, _out, err = run_sync(home, capsys)
 
     assert code == 1
-    assert err == "rapport: mailbox 'bad': password_command: false exited with status 1\n"
+    assert err == ("rapport: mailbox 'bad': password_command: false exited with status 1\n"
+                   "rapport: sync incomplete, 1 failure:\n"
+                   "rapport:   bad: password_command: false exited with status 1\n")
     assert len(stored(home)) == 1  # the other mailbox still synced
 
 
@@ -152,7 +155,9 @@ def test_a_server_that_never_answers_times_out_in_one_line(
         code, _out, err = run_sync(home, capsys)
 
     assert code == 1
-    assert err == f"rapport: mailbox 'slow': timed out talking to 127.0.0.1:{port}\n"
+    assert err == (f"rapport: mailbox 'slow': timed out talking to 127.0.0.1:{port}\n"
+                   "rapport: sync incomplete, 1 failure:\n"
+                   f"rapport:   slow: timed out talking to 127.0.0.1:{port}\n")
     assert len(stored(home)) == 1
 
 

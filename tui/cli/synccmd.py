@@ -1,7 +1,8 @@
 """Provides `rapport sync [--mailbox NAME] [--watch]`: IMAP mail into the workspace, headless.
 
 Exit status: 0 when every mailbox and folder synced, 1 when any failed (each failure is one line
-on stderr naming the mailbox and the cause; the other mailboxes are still synced). `--watch` runs
+on stderr naming the mailbox and the cause, said as it happens and again at the end, after the
+per-folder lines; the other mailboxes are still synced). `--watch` runs
 until Ctrl-C or until no mailbox can be watched any more, and then exits 1 if any mailbox gave up.
 Ctrl-C, with or without `--watch`, ends the progress bar, lets the watchers stop between batches
 and exits 130 after one line (main's "rapport: interrupted"): a shell loop around `rapport sync`
@@ -60,6 +61,7 @@ def run_sync(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             printer.finish()  # the interrupted line starts on a line of its own
             raise
+        printer.summarize(summaries)
         return 0 if all(s.ok for s in summaries) else 1
     finally:
         opened.close()

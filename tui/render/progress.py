@@ -20,6 +20,7 @@ from rapport.mail.sync.events import (
     FolderStarted,
     MailboxFailed,
     MessageSkipped,
+    SyncSummary,
 )
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -29,6 +30,29 @@ BAR_WIDTH = 30
 def safe(text: str) -> str:
     """Text fit for a terminal: no escapes, no line breaks."""
     return _CONTROL.sub("?", text)
+
+
+def _cause(message: str, *prefixes: str) -> str:
+    for prefix in prefixes:
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message
+
+
+def failure_lines(summaries: list[SyncSummary]) -> list[str]:
+    """'work/INBOX: server refused: ...', 'home: login failed ...': each failed folder or
+    source, named as the progress lines name them, with its cause."""
+    lines = []
+    for summary in summaries:
+        name = summary.mailbox
+        if summary.error:
+            cause = _cause(summary.error, f"mailbox {name!r}: ", f"maildir {name!r}: ")
+            lines.append(f"{safe(name)}: {safe(cause)}")
+        for folder in summary.folders:
+            if folder.error:
+                cause = _cause(folder.error, f"mailbox {name!r}, folder {folder.folder!r}: ")
+                lines.append(f"{safe(name)}/{safe(folder.folder)}: {safe(cause)}")
+    return lines
 
 
 class ProgressPrinter:
@@ -45,6 +69,7 @@ class ProgressPrinter:
         self.quiet = quiet
         self.failures = 0
         self.skipped = 0
+        self._said_after_failure = False  # a line came after a failure's: it may scroll away
         self._bar_open = False
         self._last_draw = 0.0
         self._lock = threading.Lock()
@@ -67,6 +92,24 @@ class ProgressPrinter:
                 self.out.flush()
                 self._bar_open = False
 
+    def summarize(self, summaries: list[SyncSummary]) -> None:
+        """Every failure again in one block (one line each) when other lines came after the
+        first, so a long sync does not scroll them away; when they were the last lines (or all
+        there was, `quiet`), they are not repeated."""
+        lines = failure_lines(summaries)
+        if not lines or not self._said_after_failure:
+            return
+        with self._lock:
+            self._end_bar()
+            count = f"{len(lines)} failure{'s' if len(lines) != 1 else ''}"
+            print(f"rapport: sync incomplete, {count}:", file=self.err)
+            for line in lines:
+                print(f"rapport:   {line}", file=self.err)
+            if self.skipped:
+                print(f"rapport:   and {self.skipped} message{'s' if self.skipped != 1 else ''}"
+                      " skipped (rapport status lists them)", file=self.err)
+            self.err.flush()
+
     def _print(self, event: Event) -> None:
         if isinstance(event, (MailboxFailed, FolderFailed)):
             self._end_bar()
@@ -74,11 +117,13 @@ class ProgressPrinter:
             print(f"rapport: {safe(event.message)}", file=self.err, flush=True)
         elif isinstance(event, MessageSkipped):
             self._end_bar()
+            self._said_after_failure = self._said_after_failure or self.failures > 0
             self.skipped += 1
             print(f"rapport: mailbox {safe(event.mailbox)!r}, folder {safe(event.folder)!r}: "
                   f"message UID {event.uid} skipped: {safe(event.reason)}", file=self.err,
                   flush=True)
         elif not self.quiet:
+            self._said_after_failure = self._said_after_failure or self.failures > 0
             self._progress(event)
 
     def _name(self, event: FolderStarted | FolderProgress | FolderDone) -> str:
