@@ -3,7 +3,9 @@
 A permanent bounce (5.x.x) marks the address `bounced` at once; temporary ones (4.x.x) mark it
 at the third within 30 days. The mark sits on the address (contact_emails), so a contact's
 other addresses are untouched and `rapport contact EMAIL clear-bounce` names what it clears.
-Mail from the address after the mark (they wrote to us: it works) clears it. An unsubscribe
+Mail from the address after the mark (they wrote to us: it works) clears it. Bounces of an
+address no contact has (an alias the mail was forwarded to, a one-off address) wait in Today
+for review, once they would have marked a contact. An unsubscribe
 request sets the contact's opt-out and waits in Today until acknowledged; one from an address
 not in the book waits there for review.
 """
@@ -71,6 +73,18 @@ class OptOutRequest:
     date_utc: str
 
 
+@dataclass(frozen=True)
+class BounceReview:
+    """Bounces of one address not in the book, waiting in Today until acknowledged."""
+
+    address: str
+    count: int          # bounces waiting, permanent and temporary
+    permanent: bool     # one of them is a permanent failure (5.x.x)
+    reason: str         # the last one's status and the server's words
+    date_utc: str       # the last one's date
+    report_id: str      # the last one's Message-ID: the bounce to read
+
+
 _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|vs|antw|r|rif|tr|fw|fwd|wg)\s*(\[\d+\])?\s*:\s*)+",
                            re.IGNORECASE)
 
@@ -124,11 +138,13 @@ def record_bounces(db: Database, report_id: str, date_utc: str,
     for notice in notices:
         address = notice.address.strip().lower()
         reason = clean_line(" ".join(p for p in (notice.status, notice.diagnostic) if p))[:500]
+        # A contact's address is settled by its mark; any other waits in Today for review.
+        known = db.execute("SELECT 1 FROM contact_emails WHERE email = ?", [address]).fetchone()
         cursor = db.execute(
             "INSERT OR IGNORE INTO bounces (address, report_id, permanent, status, diagnostic,"
-            " date_utc) VALUES (?, ?, ?, ?, ?, ?)",
+            " date_utc, reviewed_utc) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [address, report_id, int(notice.permanent), clean_line(notice.status)[:20],
-             clean_line(notice.diagnostic)[:500], date_utc])
+             clean_line(notice.diagnostic)[:500], date_utc, date_utc if known else None])
         if not cursor.rowcount:
             continue  # the same report seen again (another folder, a refetch)
         if notice.permanent or _temporary_count(db, address, date_utc) >= TEMPORARY_LIMIT:
@@ -171,6 +187,41 @@ def clear_bounce(db: Database, email: str) -> bool:
         db.execute("UPDATE contact_emails SET bounced_utc = NULL, bounce_reason = '',"
                    " bounce_cleared_utc = ? WHERE email = ?", [utc_now_text(), email.strip().lower()])
     return row[0] is not None
+
+
+def bounces_to_review(db: Database) -> list[BounceReview]:
+    """Addresses no contact has whose bounces are not yet acknowledged, oldest first: those a
+    contact's would have been marked by (a permanent failure, or the third temporary one
+    within 30 days). Nothing else shows a failed delivery to them."""
+    rows = db.execute(
+        "SELECT b.address, b.permanent, b.status, b.diagnostic, b.date_utc, b.report_id"
+        " FROM bounces b WHERE b.reviewed_utc IS NULL"
+        " AND b.address NOT IN (SELECT email FROM contact_emails) ORDER BY b.date_utc, b.id")
+    by_address: dict[str, list[tuple[int, str, str, str, str]]] = {}
+    for address, permanent, status, diagnostic, date_utc, report_id in rows:
+        by_address.setdefault(address, []).append(
+            (permanent, status, diagnostic, date_utc, report_id))
+    found = []
+    for address, bounces in by_address.items():
+        _last_permanent, status, diagnostic, date_utc, report_id = bounces[-1]
+        since = to_utc_text(parse_utc_text(date_utc) - TEMPORARY_WINDOW)
+        temporary = sum(1 for b in bounces if not b[0] and b[3] > since)
+        permanent = any(b[0] for b in bounces)
+        if permanent or temporary >= TEMPORARY_LIMIT:
+            reason = " ".join(p for p in (status, diagnostic) if p)
+            found.append(BounceReview(address, len(bounces), permanent, reason, date_utc,
+                                      report_id))
+    return sorted(found, key=lambda r: r.date_utc)
+
+
+def acknowledge_bounces(db: Database, address: str) -> None:
+    """The bounces of an address not in the book seen: they leave Today (a later one comes
+    back). NotFoundError when none is waiting."""
+    with db.atomic():
+        cursor = db.execute("UPDATE bounces SET reviewed_utc = ? WHERE address = ?"
+                            " AND reviewed_utc IS NULL", [utc_now_text(), address.strip().lower()])
+        if not cursor.rowcount:
+            raise NotFoundError(f"no bounce of {address.strip()!r} waits for review")
 
 
 # -- unsubscribe requests --------------------------------------------------------------------

@@ -24,6 +24,7 @@ from rapport.store.migrations import (  # noqa: F401
     m011_skipped_retry,
     m012_book_decisions,
     m013_bounces_and_optouts,
+    m013b_bounce_review,
     m014_deal_value_minor_units,
 )
 from rapport.store.migrations.registry import migrations, schema_version

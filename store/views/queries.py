@@ -1,11 +1,12 @@
-"""Provides the read views the TUI shows: pipeline rows, inbox pages and counts, Today items."""
+"""Provides the read views the TUI shows: pipeline rows, inbox pages and counts, timelines
+(Today's items are in `today`, named here too)."""
 
 from __future__ import annotations
 
 import json
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -13,10 +14,10 @@ from sqlite_utils import Database
 
 from rapport.store.book.deals import Deal, is_rotting, list_deals
 from rapport.store.book.stages import Pipeline
-from rapport.store.mailstore.bounces import pending_optouts
 from rapport.store.money.rates import MoneySettings, exchange_for
 from rapport.store.reports.pipeline import pipeline_by_stage
-from rapport.store.views.last_contact import day_end_utc, stale_accounts
+from rapport.store.views.today import TodayItem as TodayItem  # re-exported: Today's view
+from rapport.store.views.today import today_items as today_items
 
 
 @dataclass(frozen=True)
@@ -129,66 +130,6 @@ def inbox_page(db: Database, offset: int, limit: int, flt: InboxFilter = InboxFi
         [*params, limit, offset],
     ).fetchall()
     return [InboxRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6] or "") for r in rows]
-
-
-@dataclass(frozen=True)
-class TodayItem:
-    """A line of the Today view; every line opens its account."""
-
-    section: str  # 'opt-out' | 'due' | 'complaint' | 'stale' | 'unanswered'
-    account_id: int  # 0: an unsubscribe request from an address not in the book (review)
-    account_name: str
-    text: str
-    day: str
-    request_id: int | None = None  # opt-out lines: what acknowledging them clears
-
-
-def today_items(db: Database, today: date, stale_after_days: int) -> list[TodayItem]:
-    """Unsubscribe requests not yet acknowledged, overdue and due-today next actions, open
-    complaints, stale accounts, unanswered client mail older than a day.
-
-    Every item, none dropped; complaints and unanswered mail longest-waiting first (what needs an
-    answer most).
-    """
-    items: list[TodayItem] = []
-    # Unsubscribe requests first: acted on already (the opt-out is set), to be acknowledged.
-    for r in pending_optouts(db):
-        who = r.contact_name or r.address
-        text = (f"{who} <{r.address}> opted out: {r.subject}" if r.contact_id is not None
-                else f"{r.address} (not in the book) asked to unsubscribe: {r.subject}")
-        items.append(TodayItem("opt-out", r.account_id or 0, r.account_name or "(review)", text,
-                               r.date_utc[:10], r.id))
-    for r in db.execute(
-        """SELECT d.account_id, a.name, d.title, d.next_action, d.next_action_due FROM deals d
-           JOIN accounts a ON a.id = d.account_id
-           WHERE d.next_action_due IS NOT NULL AND d.next_action_due <= ?
-           ORDER BY d.next_action_due, a.name""",
-        [today.isoformat()],
-    ):
-        items.append(TodayItem("due", r[0], r[1], f"{r[2]}: {r[3]}", r[4]))
-    for r in db.execute(
-        """SELECT c.account_id, a.name, c.subject, c.body, c.date_utc FROM activities c
-           JOIN accounts a ON a.id = c.account_id
-           WHERE c.kind = 'complaint' AND c.resolved = 0 ORDER BY c.date_utc, c.id""",
-    ):
-        items.append(TodayItem("complaint", r[0], r[1], (r[2] or r[3]).split("\n")[0], r[4][:10]))
-    # The report's definition of contact and staleness (store/views/last_contact.py), so the two agree.
-    for s in stale_accounts(db, day_end_utc(today), stale_after_days):  # all of them: the list is virtualised
-        last = (s.last_contact_utc or "")[:10]
-        text = "never contacted" if s.days_since is None else f"no contact for {s.days_since} days"
-        items.append(TodayItem("stale", s.account_id, s.account, text, last))
-    day_ago = (today - timedelta(days=1)).isoformat()
-    for r in db.execute(
-        """SELECT ma.account_id, a.name, m.subject, m.date_utc FROM messages m
-           JOIN message_accounts ma ON ma.message_id = m.id JOIN accounts a ON a.id = ma.account_id
-           WHERE m.direction = 'in' AND m.answered = 0 AND m.date_utc < ?
-             AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.thread_id = m.thread_id
-                             AND r.direction = 'out' AND r.date_utc > m.date_utc)
-           ORDER BY m.date_utc, m.id""",
-        [day_ago],
-    ):
-        items.append(TodayItem("unanswered", r[0], r[1], r[2], r[3][:10]))
-    return items
 
 
 @dataclass(frozen=True)

@@ -199,6 +199,9 @@ class Actions:
     def acknowledge_optout(self, request_id: int) -> None:
         bounces.acknowledge_optout(self.db, request_id)
 
+    def acknowledge_bounces(self, address: str) -> None:
+        bounces.acknowledge_bounces(self.db, address)
+
     def clear_bounce(self, email: str) -> str:
         """Clear an address's bounce mark by hand; the status line to show."""
         had = bounces.clear_bounce(self.db, email)

@@ -1,4 +1,5 @@
-"""Provides `TodayScreen`: due next actions, open complaints, stale accounts and unanswered client mail — all of them."""
+"""Provides `TodayScreen`: opt-outs and bounces to review, due next actions, open complaints, stale accounts and
+unanswered client mail — all of them."""
 
 from __future__ import annotations
 
@@ -25,11 +26,13 @@ if TYPE_CHECKING:
 
 # Overdue and due today differ by label and by the "!" mark, not by colour only: 16-colour
 # terminals (TERM=screen) and NO_COLOR lose the colour.
-_LABEL = {"opt-out": ("  opt-out", role("alert")), "overdue": ("! overdue", role("overdue")),
+_LABEL = {"opt-out": ("  opt-out", role("alert")), "bounce": ("  bounce", role("alert")),
+          "overdue": ("! overdue", role("overdue")),
           "due today": ("  due today", role("strong")), "complaint": ("  complaint", role("alert")),
           "stale": ("  stale", role("rotting")), "unanswered": ("  unanswered", role("incoming"))}
 # Shown in the title only when there are some: most days there are none.
-_WHEN_ANY = ("opt-out",)
+_WHEN_ANY = ("opt-out", "bounce")
+_COUNTED = ("complaint", "opt-out", "bounce")  # nouns: "2 complaints" (not "2 stales")
 
 
 def today_group(item: queries.TodayItem, today: date) -> str:
@@ -50,7 +53,7 @@ def render_today_row(item: queries.TodayItem, width: int, today: date | None = N
 def today_title(day: date, items: list[queries.TodayItem]) -> Text:
     """' Today 2026-11-18 — 2 overdue · 1 due today · 1 complaint · 12 stale · 454 unanswered'."""
     counts = Counter(today_group(item, day) for item in items)
-    parts = " · ".join(f"{counts[group]:,} {group}" + ("s" if group in ("complaint", "opt-out")
+    parts = " · ".join(f"{counts[group]:,} {group}" + ("s" if group in _COUNTED
                                                       and counts[group] != 1 else "")
                        for group in _LABEL if counts[group] or group not in _WHEN_ANY)
     return Text(f" Today {day.isoformat()} — {parts}", style="bold")
@@ -64,7 +67,8 @@ class TodayScreen(ReloadOnResume, Screen[None]):
     # q goes back, as in the reader (neomutt's way); q quits on the main screen.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "app.pop_screen", "Back", id="today.back"),
-        Binding("a", "acknowledge", "Acknowledge opt-out", show=False, id="today.acknowledge"),
+        Binding("a", "acknowledge", "Acknowledge opt-out or bounce", show=False,
+                id="today.acknowledge"),
     ]
 
     @property
@@ -94,15 +98,24 @@ class TodayScreen(ReloadOnResume, Screen[None]):
     def on_row_list_selected(self, event: RowList.Selected) -> None:
         if event.row.account_id:
             self.rapport.open_account(event.row.account_id)
+        elif event.row.message_id is not None:
+            self.rapport.open_message(event.row.message_id)  # the bounce itself, to review
+        elif event.row.bounce_address:
+            notify(self, "the bounce is no longer stored: add the contact, or acknowledge with a",
+                   severity="warning")
         else:
             notify(self, "the sender is not in the book: add the contact, or acknowledge with a",
                    severity="warning")
 
     def action_acknowledge(self) -> None:
-        """An unsubscribe request seen: it leaves Today (the opt-out itself stays)."""
+        """An unsubscribe request seen: it leaves Today (the opt-out itself stays); so do the
+        bounces of an address not in the book."""
         item = self.query_one("#today", RowList).current_row
-        if item is None or item.request_id is None:
-            notify(self, "the cursor is not on an opt-out", severity="warning")
+        if item is not None and item.request_id is not None:
+            self.rapport.actions.acknowledge_optout(item.request_id)
+        elif item is not None and item.bounce_address:
+            self.rapport.actions.acknowledge_bounces(item.bounce_address)
+        else:
+            notify(self, "the cursor is not on an opt-out or a bounce", severity="warning")
             return
-        self.rapport.actions.acknowledge_optout(item.request_id)
         self.reload()
