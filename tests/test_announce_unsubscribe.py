@@ -159,3 +159,38 @@ def test_contact_show_clear_bounce_and_export(home: Path, capsys: pytest.Capture
     with pytest.raises(SystemExit) as exit_:
         run("contact", "ann@acme.example", "unbounce")
     assert exit_.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.dovecot
+def test_announcement_drafts_carry_the_headers_and_a_reply_none(home: Path, imap_user) -> None:  # noqa: ANN001
+    """Saved as drafts in a real Dovecot's Drafts folder (not sent): the same headers; a reply
+    drafted into the same folder carries none."""
+    import json
+
+    from rapport.mail.message.decode import decode_message
+
+    box = imap_user.mailbox_config("work")
+    opened = _workspace(home, f'[announce]\nunsubscribe_url = "{URL}"\n[[mailbox]]\n'
+                        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in box.items()))
+    template = load_template(opened.workspace.templates_dir, "promotion")
+    result = run_announcement(opened.db, opened.workspace, opened.config, template,
+                              segment_text="all", promotion=PROMO, mode="drafts")
+    assert result.delivered == 2 and result.ok
+    question = (b"From: Ann Lee <ann@acme.example>\r\nTo: Sam <sam@rapport.example>\r\n"
+                b"Subject: Price list\r\nDate: Mon, 2 Nov 2026 10:15:00 +0000\r\n"
+                b"Message-ID: <ask-1@acme.example>\r\n\r\nCould you send it?\r\n")
+    folder = get_or_create_folder(opened.db, "work", "INBOX", "inbox")
+    save_batch(opened.db, folder.id, [decode_message(question, uid=1)], last_uid=1,
+               uidvalidity=1, highestmodseq=None, my_addresses=frozenset({"sam@rapport.example"}))
+    opened.close()
+    assert main(["--home", str(home), "draft", "reply", "ask-1@acme.example",
+                 "--template", "acknowledge"]) == 0
+
+    with imap_user.server.client(imap_user) as client:
+        client.select_folder("Drafts", readonly=True)
+        drafts = [d[b"BODY[]"] for d in client.fetch(client.search("ALL"), [b"BODY.PEEK[]"]).values()]
+    listed = sorted((_header_lines(raw, "Subject")[0] == "Re: Price list",
+                     _header_lines(raw, "List-Unsubscribe"),
+                     _header_lines(raw, "List-Unsubscribe-Post")) for raw in drafts)
+    links = [f"<{URL}>, <mailto:sam@rapport.example?subject=unsubscribe>"]
+    assert listed == [(False, links, ["List-Unsubscribe=One-Click"])] * 2 + [(True, [], [])]
