@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from dovecot_server import DovecotUser
 from postfix_server import DEAD_DOMAIN, MANAGER, PostfixServer, postfix  # noqa: F401
-from test_bounces_store import _bounce, _save
+from test_bounces_store import _bounce, _mail, _save
 
 from rapport.store.book import accounts, contacts
 from rapport.store.errors import NotFoundError
@@ -102,6 +102,34 @@ def test_the_migration_puts_bounces_already_stored_up_for_review(home: Path) -> 
         assert _review(opened) == [(STRANGER, 1, True, "5.1.1 gone")]
     finally:
         opened.close()
+
+
+def test_an_unsubscribe_request_from_an_unknown_address_opens_the_request(
+        book: OpenWorkspace, home: Path) -> None:
+    """Like a bounce line, it has no account to open: enter shows the request itself."""
+    rules = bounces.UnsubscribeRules(address="stop@rapport.example", address_needs_word=False)
+    _save(book, _mail(1, "2026-11-05", STRANGER, "take me off", "", to="stop@rapport.example"),
+          rules=rules)
+    [line] = [i for i in queries.today_items(book.db, TODAY, 30) if i.section == "opt-out"]
+    assert (line.account_id, line.account_name) == (0, "(not in the book)")
+    assert line.text == f"{STRANGER} asked to unsubscribe: take me off"
+    assert line.message_id == lookup.find_message(book.db, "mail-1@example").id
+    book.db.conn.commit()
+
+    async def run() -> None:
+        app = RapportApp(str(home), today=TODAY, sync_on_start=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("t")
+            await pilot.pause()
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, ReaderScreen)
+            assert app.screen.message.subject == "take me off"
+            await pilot.press("escape", "a")
+            await pilot.pause()
+            assert bounces.pending_optouts(app.opened.db) == []
+
+    asyncio.run(run())
 
 
 # -- end to end ---------------------------------------------------------------------------------

@@ -71,6 +71,7 @@ class OptOutRequest:
     account_name: str
     subject: str
     date_utc: str
+    message_id: str = ""  # the request's Message-ID
 
 
 @dataclass(frozen=True)
@@ -266,7 +267,7 @@ def pending_optouts(db: Database) -> list[OptOutRequest]:
     """Unsubscribe requests not yet acknowledged, oldest first."""
     rows = db.execute(
         "SELECT r.id, r.address, r.contact_id, coalesce(c.name, ''), c.account_id,"
-        " coalesce(a.name, ''), r.subject, r.date_utc FROM optout_requests r"
+        " coalesce(a.name, ''), r.subject, r.date_utc, r.message_id FROM optout_requests r"
         " LEFT JOIN contacts c ON c.id = r.contact_id LEFT JOIN accounts a ON a.id = c.account_id"
         " WHERE r.acknowledged_utc IS NULL ORDER BY r.date_utc, r.id").fetchall()
     return [OptOutRequest(*row) for row in rows]

@@ -22,7 +22,18 @@ class TodayItem:
     day: str
     request_id: int | None = None  # opt-out lines: what acknowledging them clears
     bounce_address: str = ""  # bounce lines: the address whose bounces acknowledging clears
-    message_id: int | None = None  # bounce lines: the last bounce, to read (None: not stored)
+    # Lines about an address not in the book: the mail to read (the request, the last bounce).
+    message_id: int | None = None
+
+
+NOT_IN_BOOK = "(not in the book)"  # the account column of a line about an unknown address
+
+
+def _stored(db: Database, message_id: str) -> int | None:
+    """The stored message with this Message-ID (None: not stored, or gone from the server)."""
+    row = db.execute("SELECT id FROM messages WHERE message_id = ? ORDER BY id LIMIT 1",
+                     [message_id]).fetchone()
+    return int(row[0]) if row else None
 
 
 def today_items(db: Database, today: date, stale_after_days: int) -> list[TodayItem]:
@@ -36,21 +47,22 @@ def today_items(db: Database, today: date, stale_after_days: int) -> list[TodayI
     items: list[TodayItem] = []
     # Unsubscribe requests first: acted on already (the opt-out is set), to be acknowledged.
     for r in pending_optouts(db):
-        who = r.contact_name or r.address
-        text = (f"{who} <{r.address}> opted out: {r.subject}" if r.contact_id is not None
-                else f"{r.address} (not in the book) asked to unsubscribe: {r.subject}")
-        items.append(TodayItem("opt-out", r.account_id or 0, r.account_name or "(review)", text,
-                               r.date_utc[:10], r.id))
+        if r.contact_id is not None:
+            text = f"{r.contact_name or r.address} <{r.address}> opted out: {r.subject}"
+            items.append(TodayItem("opt-out", r.account_id or 0, r.account_name, text,
+                                   r.date_utc[:10], r.id))
+        else:  # no account to open: enter shows the request itself
+            items.append(TodayItem("opt-out", 0, NOT_IN_BOOK,
+                                   f"{r.address} asked to unsubscribe: {r.subject}",
+                                   r.date_utc[:10], r.id, message_id=_stored(db, r.message_id)))
     # Bounces no contact's mark settles: the failed delivery would show nowhere else.
     for b in bounces_to_review(db):
         # Short first: at 80 columns the address and what happened fit, the reason after.
         what = "bounced" if b.permanent else "delayed"
         times = f" {b.count} times" if b.count > 1 else ""
         text = f"{b.address} {what}{times}: {b.reason or 'no reason given'}"
-        found = db.execute("SELECT id FROM messages WHERE message_id = ? ORDER BY id LIMIT 1",
-                           [b.report_id]).fetchone()
-        items.append(TodayItem("bounce", 0, "(not in the book)", text, b.date_utc[:10],
-                               bounce_address=b.address, message_id=found[0] if found else None))
+        items.append(TodayItem("bounce", 0, NOT_IN_BOOK, text, b.date_utc[:10],
+                               bounce_address=b.address, message_id=_stored(db, b.report_id)))
     for r in db.execute(
         """SELECT d.account_id, a.name, d.title, d.next_action, d.next_action_due FROM deals d
            JOIN accounts a ON a.id = d.account_id

@@ -99,13 +99,10 @@ class TodayScreen(ReloadOnResume, Screen[None]):
         if event.row.account_id:
             self.rapport.open_account(event.row.account_id)
         elif event.row.message_id is not None:
-            self.rapport.open_message(event.row.message_id)  # the bounce itself, to review
-        elif event.row.bounce_address:
-            notify(self, "the bounce is no longer stored: add the contact, or acknowledge with a",
-                   severity="warning")
+            self.rapport.open_message(event.row.message_id)  # the request or bounce, to review
         else:
-            notify(self, "the sender is not in the book: add the contact, or acknowledge with a",
-                   severity="warning")
+            notify(self, "the address is not in the book and its mail is no longer stored: "
+                   "add the contact, or acknowledge with a", severity="warning")
 
     def action_acknowledge(self) -> None:
         """An unsubscribe request seen: it leaves Today (the opt-out itself stays); so do the
