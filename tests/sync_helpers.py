@@ -113,6 +113,12 @@ class TcpProxy:
             sock.close()
 
     def close(self) -> None:
+        # shutdown() first: close() alone leaves the accept thread blocked on a socket that
+        # goes on listening (and relaying to this test's server) after the test has ended.
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.listener.close()
         self.cut()
 
