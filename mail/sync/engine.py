@@ -262,7 +262,7 @@ class FolderSync:
     def _store(self, folder_id: int, uids: list[int], uidvalidity: int, name: str, *,
                last_uid: int, retrying: bool = False) -> int:
         """Fetch, decode and save `uids` in one transaction; the refused ones are skipped."""
-        # Imported here: parsing (email, dateutil, inscriptis) costs a no-change sync ~25 ms.
+        # Imported here: parsing (email, dateutil, lxml) costs a no-change sync ~25 ms.
         from rapport.mail.sync.fetch import build_messages, read_bounces
         from rapport.mail.sync.narrow import LEFT_OUT, Narrower, reselecting
 
