@@ -3,7 +3,8 @@
 One run: generate N messages (30% plain, 30% plain+HTML alternative, 30% HTML only, 10% with
 0.1-2 MB attachments) straight into the server's Maildir, then time (a) the initial sync of a fresh workspace / fresh mbsync Maildir,
 (b) a no-change resync, (c) a resync after 100 new messages. Prints each tool's median, the
-ratio and our peak RSS (os.wait4 of the child). Usage: python bench/sync_bench.py [--messages N]
+ratio and our peak RSS (os.wait4 of the child), then one more first sync in process, timed
+phase by phase (bench/sync_phases.py). Usage: python bench/sync_bench.py [--messages N]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from dovecot_server import DovecotServer, DovecotUser  # noqa: E402
+from sync_phases import phase_profile, print_phases  # noqa: E402
 
 WORDS = ("quote renewal contract pricing meeting delivery invoice forecast pipeline budget "
          "proposal schedule discount support volume licence review agenda follow-up").split()
@@ -163,6 +165,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3, help="repetitions per measurement")
+    parser.add_argument("--no-phases", action="store_true",
+                        help="skip the in-process first sync timed phase by phase")
     args = parser.parse_args()
     mbsync = shutil.which("mbsync")
     if not mbsync:
@@ -227,6 +231,13 @@ def main() -> int:
             results["new100"].setdefault("mbsync", []).append(
                 timed([mbsync, "-q", "-c", str(mbconfs[0]), "bench"]))
         report(results, args.messages)
+        if not args.no_phases:
+            home = work / "rapport-phases"
+            rapport_config(home, user)
+            subprocess.run([*rapport, "init", "--home", str(home)], capture_output=True,
+                           env=CHILD_ENV, check=False)
+            wall, phases = phase_profile(home)
+            print_phases(wall, phases, args.messages)
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -266,7 +277,8 @@ def report(results: dict[str, dict[str, list[Run]]], messages: int) -> None:
     mb_peak = max(r.max_rss_kb for key, runs in results.items() if "mbsync" in runs
                   for r in runs["mbsync"])
     print(f"peak RSS: rapport {peak / 1024:.0f} MB, mbsync {mb_peak / 1024:.0f} MB")
-    print("targets: initial faster than mbsync (ratio < 1), no-change < 0.3 s, RSS < 200 MB")
+    print("goals (issue 15): initial <= 0.5x mbsync at 3,000 messages, <= 0.35x at 20,000; "
+          "no-change <= 0.15 s; peak RSS <= 100 MB")
 
 
 if __name__ == "__main__":

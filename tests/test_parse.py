@@ -279,3 +279,27 @@ def test_dates_become_utc_or_fall_back(header: str, expected: str) -> None:
 def test_names_with_brackets_keep_their_address(header: str, expected: tuple) -> None:
     headers = parse_header_block(f"From: x@y.example\nTo: {header}\nSubject: s\n\n".encode())
     assert headers.to == expected
+
+
+def test_simple_addresses_read_directly_as_the_full_grammar_reads_them() -> None:
+    # address_pairs reads the common forms without email.utils: same pairs, or it must defer.
+    import email.utils
+    import random
+
+    from rapport.mail.message.addresses import _simple_pair
+
+    rng = random.Random(15)
+    atoms = ["a", "Bob", "O'Neil", "x.y", "=?utf-8?q?=C3=A9?=", "Q.", "-", "a+b", "{x}", "..", "."]
+    values = ["Contact 5 <c5@customer5.example>", "me@x.example", "<me@x.example>", " A  B <a@b.c> ",
+              "John Q. Public <jqp@x.example>", "Name a@b", "x <a..b@c>", ".a@b", "a@b@c", "a <b>"]
+    for _ in range(5000):
+        name = rng.choice(["", " ".join(rng.choice(atoms) for _ in range(rng.randint(1, 3)))])
+        addr = rng.choice(atoms) + "@" + rng.choice(atoms)
+        values.append(rng.choice([f"{name} <{addr}>", f"{name}<{addr}>", f" {addr} ", f"{name} {addr}"]))
+    fast_ones = 0
+    for value in values:
+        pair = _simple_pair(value)
+        if pair is not None:
+            fast_ones += 1
+            assert [pair] == email.utils.getaddresses([value]), value
+    assert fast_ones > 1000  # the fast path is really taken

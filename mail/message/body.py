@@ -64,13 +64,13 @@ def transfer_decode(payload: bytes, encoding: str | None) -> bytes:
 
 
 def html_to_text(html: str) -> str:
-    """Readable text of an HTML body (inscriptis keeps tables and lists legible)."""
+    """Readable text of an HTML body (paragraphs, lists and tables kept legible: html_text.py)."""
     html = html[:MAX_HTML_BYTES]
     try:
-        from inscriptis import get_text
+        from rapport.mail.message.html_text import html_text
 
-        return str(get_text(html))
-    except Exception:  # inscriptis on broken markup: strip tags rather than lose the body
+        return html_text(html)
+    except Exception:  # lxml on markup it cannot read: strip tags rather than lose the body
         return re.sub(r"<[^>]*>", " ", html)
 
 

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
@@ -96,11 +97,19 @@ def _words_of(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
 
 
+@lru_cache(maxsize=8)
+def _wanted(words: tuple[str, ...]) -> frozenset[str]:
+    # Once per rule set, not per message: a sync asks for every message sent to the address.
+    return frozenset(w for w in map(_words_of, words) if w)
+
+
 def is_unsubscribe_text(subject: str, body: str, words: Sequence[str]) -> bool:
     """The subject, or the first line of the body that is not empty, is an unsubscribe word."""
-    wanted = {_words_of(w) for w in words if _words_of(w)}
+    wanted = _wanted(tuple(words))
+    if _words_of(subject) in wanted:
+        return True
     first = next((line for line in body.splitlines() if line.strip()), "")
-    return _words_of(subject) in wanted or _words_of(first) in wanted
+    return bool(first) and _words_of(first) in wanted
 
 
 # -- bounces ---------------------------------------------------------------------------------
