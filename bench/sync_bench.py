@@ -247,7 +247,7 @@ def main() -> int:
 
 def in_process_sync(home: Path) -> Run:
     """A no-change sync as the TUI's background worker pays it: no interpreter start-up."""
-    from rapport.mail.sync.engine import sync_all
+    from rapport.mail.sync.run import sync_all
     from rapport.store.session import open_workspace
 
     opened = open_workspace(home)

@@ -119,3 +119,9 @@ def open_database(path: Path | str, *, migrate: bool = True) -> Database:
     except sqlite3.DatabaseError as exc:
         raise WorkspaceError(f"{path} is not a Rapport database: {exc}") from exc
     return db
+
+
+def database_file(db: Database) -> Path | None:
+    """The file `db` is stored in; None for an in-memory database."""
+    row = db.execute("PRAGMA database_list").fetchone()
+    return Path(row[2]) if row and row[2] else None

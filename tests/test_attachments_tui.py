@@ -4,7 +4,6 @@ shows a paperclip and the names."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from pathlib import Path
 from typing import Any
@@ -12,12 +11,12 @@ from typing import Any
 import pytest
 from attachment_helpers import mail_with, sha, tiny_pdf
 from sync_helpers import run_sync, write_config
-from textual.notifications import Notify
 
 from rapport.store.mailstore.messages import find_message
 from rapport.store.session import open_workspace
 from rapport.tui.app.application import RapportApp
 from rapport.tui.app.screens.attachments import AttachmentTextScreen
+from tests.tui_workspace import drive, settle
 
 PDF = tiny_pdf("Signed contract 2026")
 CSV = b"item;price\nbolt;0.12\n\x1b[31mred\x1b[0m\n"
@@ -42,25 +41,6 @@ def synced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, in
     return home, message_id
 
 
-def _drive(home: Path, body: Any) -> list[str]:
-    seen: list[Any] = []
-
-    async def run() -> None:
-        app = RapportApp(str(home), sync_on_start=False)
-        async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
-            await pilot.pause()
-            await body(app, pilot)
-
-    asyncio.run(run())
-    return [m.notification.message for m in seen if isinstance(m, Notify)]
-
-
-async def _settle(app: RapportApp, pilot: Any) -> None:
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-
-
 def test_reader_shows_and_saves_attachments(synced: tuple[Path, int], tmp_path: Path) -> None:
     home, message_id = synced
     shown: list[str] = []
@@ -69,20 +49,20 @@ def test_reader_shows_and_saves_attachments(synced: tuple[Path, int], tmp_path: 
         app.open_message(message_id)
         await pilot.pause()
         await pilot.press("a", "down", "enter")  # the list, the second one: prices.csv
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert isinstance(app.screen, AttachmentTextScreen)
         shown.append(app.screen.text)
         await pilot.press("s")  # save it from the text view
-        await _settle(app, pilot)
+        await settle(app, pilot)
         await pilot.press("escape", "up", "s")  # back; the first one: contract.pdf
-        await _settle(app, pilot)
+        await settle(app, pilot)
         if shutil.which("pdftotext"):
             await pilot.press("enter")
-            await _settle(app, pilot)
+            await settle(app, pilot)
             assert isinstance(app.screen, AttachmentTextScreen)
             shown.append(app.screen.text)
 
-    notes = _drive(home, body)
+    notes = drive(home, body)
     assert "bolt;0.12" in shown[0] and "\x1b" not in shown[0]
     if shutil.which("pdftotext"):
         assert "Signed contract 2026" in shown[1]
@@ -98,9 +78,9 @@ def test_open_without_open_command_says_how(synced: tuple[Path, int]) -> None:
         app.open_message(message_id)
         await pilot.pause()
         await pilot.press("o")
-        await _settle(app, pilot)
+        await settle(app, pilot)
 
-    notes = _drive(home, body)
+    notes = drive(home, body)
     assert any("set open_command in config.toml" in n for n in notes)
 
 

@@ -20,7 +20,7 @@ from rapport.mail.draft.install import install_default_templates
 from rapport.mail.draft.render import load_template
 from rapport.mail.send.announce import run_announcement, summary_line
 from rapport.mail.send.unsubscribe import unsubscribe_rules
-from rapport.mail.sync.engine import sync_mailbox
+from rapport.mail.sync.mailbox import sync_mailbox
 from rapport.store.book.accounts import create_account
 from rapport.store.book.contacts import create_contact, find_contact_by_email
 from rapport.store.mailstore import bounces, matching, messages

@@ -4,7 +4,6 @@ and the account timeline ($EDITOR really edits, a worker saves), and the announc
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import Any
 
 import pytest
 from test_drafting_cli import _check_reply, _workspace
-from textual.notifications import Notify
 
 from rapport.store.book.activities import list_activities
 from rapport.store.book.contacts import create_contact
@@ -22,28 +20,13 @@ from rapport.tui.app.application import RapportApp
 from rapport.tui.app.screens.announce import AnnouncePreviewScreen, AnnounceRunScreen
 from rapport.tui.app.screens.attach_step import AttachStep
 from rapport.tui.app.screens.draft_flow import TemplatePicker
+from tests.tui_workspace import drive, settle
 
 Body = Callable[[RapportApp, Any], Awaitable[None]]
 
 
 def _drive(home: Path, body: Body) -> list[str]:
-    """Run the app on `home`, drive it with `body`; the notifications shown, in order."""
-    seen: list[Any] = []
-
-    async def run() -> None:
-        app = RapportApp(str(home), sync_on_start=False)
-        async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
-            await pilot.pause()
-            await body(app, pilot)
-
-    asyncio.run(run())
-    return [m.notification.message for m in seen if isinstance(m, Notify)]
-
-
-async def _settle(app: RapportApp, pilot: Any) -> None:
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+    return drive(home, body, size=(120, 40))
 
 
 def _editor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
@@ -77,7 +60,7 @@ async def _pick_first_template(app: RapportApp, pilot: Any) -> None:
     await pilot.pause()
     if isinstance(app.screen, AttachStep):  # after the editor: no files, done
         await pilot.press("d")
-    await _settle(app, pilot)
+    await settle(app, pilot)
 
 
 def test_r_in_the_inbox_and_the_reader_edits_and_saves(
@@ -178,12 +161,12 @@ def test_template_and_editor_failures_are_notifications_and_broken_templates_are
         assert last.disabled and prompts[-1].startswith("zzz_unclosed  broken: template "
                                                         "'zzz_unclosed', line ")
         await pilot.press("enter")  # aaa_typo, first in the list: the template error
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert type(app.screen).__name__ == "MainScreen"
         await pilot.press("r")
         await pilot.pause()
         await pilot.press("down", "enter")  # acknowledge: the editor exits with 4
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert type(app.screen).__name__ == "MainScreen"
 
     notes = _drive(home, body)
@@ -257,7 +240,7 @@ def test_announce_flow_from_the_main_screen(home: Path) -> None:
         await pilot.press("d", "y")
         await pilot.pause()
         assert isinstance(app.screen, AnnounceRunScreen)
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert app.screen.finished
         await pilot.press("escape")
         await pilot.pause()
@@ -319,7 +302,7 @@ def test_the_attach_step_picks_a_file_from_home_and_the_draft_carries_it(
         await pilot.pause()
         assert app.screen.chosen == [quote]
         await pilot.press("d")
-        await _settle(app, pilot)
+        await settle(app, pilot)
 
     notes = _drive(home, body)
     [raw] = _drafts(home)

@@ -9,8 +9,8 @@ import pytest
 from dovecot_server import DovecotUser
 
 from rapport.mail.config import parse_mailbox
-from rapport.mail.sync.engine import sync_mailbox
 from rapport.mail.sync.events import Event, FolderFailed, MailboxFailed, MessageSkipped
+from rapport.mail.sync.mailbox import sync_mailbox
 from rapport.store.session import OpenWorkspace
 
 pytestmark = [pytest.mark.dovecot, pytest.mark.corpus, pytest.mark.slow]

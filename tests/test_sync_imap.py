@@ -21,9 +21,10 @@ from sync_helpers import (
 )
 
 from rapport.mail.config import parse_mailbox
-from rapport.mail.sync.engine import Capabilities, sync_mailbox
+from rapport.mail.sync.engine import Capabilities
 from rapport.mail.sync.events import FolderDone, MessageSkipped
 from rapport.mail.sync.imap import close, connect
+from rapport.mail.sync.mailbox import sync_mailbox
 from rapport.store.mailstore.messages import set_flags
 from rapport.store.session import open_workspace
 

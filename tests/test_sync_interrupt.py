@@ -26,8 +26,8 @@ from sync_helpers import (
 )
 
 from rapport.mail.config import parse_mailbox
-from rapport.mail.sync.engine import sync_mailbox
 from rapport.mail.sync.events import FolderDone
+from rapport.mail.sync.mailbox import sync_mailbox
 from rapport.store.session import open_workspace
 
 pytestmark = pytest.mark.dovecot

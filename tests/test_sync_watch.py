@@ -341,7 +341,7 @@ def test_progress_draws_bars_on_a_tty_and_lines_otherwise() -> None:
 
 def test_a_worker_thread_syncs_on_its_own_connection(tmp_path: Path,
                                                      imap_user: DovecotUser) -> None:
-    from rapport.mail.sync.engine import sync_on_this_thread
+    from rapport.mail.sync.run import sync_on_this_thread
 
     home = tmp_path / "ws"
     write_config(home, [imap_user.mailbox_config(folders=["INBOX"])])

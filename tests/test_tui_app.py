@@ -1124,7 +1124,7 @@ def test_quit_or_cancel_during_a_long_maildir_ingest_stops_between_batches(
     from textual.worker import get_current_worker
 
     from rapport.mail.sync import maildir
-    from rapport.mail.sync.engine import sync_all
+    from rapport.mail.sync.run import sync_all
 
     batch, new_mail = 20, 200
     for n in range(new_mail):
@@ -1214,7 +1214,7 @@ def test_a_key_account_timeline_is_paged_over_the_store(home: Path) -> None:
                  "Hello.\r\n").encode())
     opened = open_workspace(home)
     try:
-        from rapport.mail.sync.engine import sync_all
+        from rapport.mail.sync.run import sync_all
 
         sync_all(opened)
         full = queries.account_timeline(opened.db, big.id)

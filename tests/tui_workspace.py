@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 TODAY = date(2026, 11, 18)
 
@@ -26,3 +28,29 @@ def copy_home(template: Path, dest: Path) -> Path:
     config = home / "config.toml"
     config.write_text(config.read_text().replace(str(template), str(home)))
     return home
+
+
+def drive(home: Path, body: Any, *, size: tuple[int, int] = (80, 24)) -> list[str]:
+    """Run the app on `home` (no sync), drive it with `body(app, pilot)`; the notifications
+    shown, in order."""
+    from textual.notifications import Notify
+
+    from rapport.tui.app.application import RapportApp
+
+    seen: list[Any] = []
+
+    async def run() -> None:
+        app = RapportApp(str(home), sync_on_start=False)
+        async with app.run_test(size=size, message_hook=seen.append) as pilot:
+            await pilot.pause()
+            await body(app, pilot)
+
+    asyncio.run(run())
+    return [m.notification.message for m in seen if isinstance(m, Notify)]
+
+
+async def settle(app: Any, pilot: Any) -> None:
+    """Let the app's workers finish and what they posted be shown."""
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()

@@ -12,7 +12,7 @@ import hashlib
 
 from rapport.mail.message.body import decode_body_part, join_texts
 from rapport.mail.message.charset import unescape_surrogates
-from rapport.mail.message.flags import Flags, flag_tuple
+from rapport.mail.message.flags import flag_tuple
 from rapport.mail.message.headers import ParsedHeaders, parse_header_block
 from rapport.mail.message.mime import (
     MAX_TEXT_BYTES,
@@ -23,6 +23,7 @@ from rapport.mail.message.mime import (
 )
 from rapport.mail.message.snippet import make_snippet
 from rapport.mail.message.structure import parse_structure, wire_size
+from rapport.store.mailstore.copies import Flags
 from rapport.store.mailstore.messages import EPOCH_UTC, NewMessage
 from rapport.store.text import clean_line
 

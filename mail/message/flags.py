@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-Flags = tuple[bool, bool, bool, bool]
+from rapport.store.mailstore.copies import Flags
 
 
 def flag_tuple(flags: object) -> Flags:

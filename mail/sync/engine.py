@@ -165,9 +165,11 @@ class FolderSync:
         if dirty:
             self.push_flags(state.id, dirty)
         # Just found again with their flags: nothing to refresh among the stored UIDs.
-        changed, gone, via, seen_modseq = ((0, 0, "", 0) if reidentified is not None
-                                           else self.refresh_known(state, uidnext))
+        changed, gone, via, seen_modseq, moved = (
+            (0, 0, "", 0, False) if reidentified is not None
+            else refresh_stored(self.client, self.db, self.caps, state))
         removed += gone
+        self.moved = self.moved or moved
         if not uidnext:
             # No UIDNEXT in SELECT (allowed by RFC 3501): ask for the highest UID instead.
             found = self.client.search(["ALL"])
@@ -209,14 +211,6 @@ class FolderSync:
             if off:
                 self.client.remove_flags(off, [flag], silent=True)
         store.clear_dirty(self.db, folder_id, dirty)
-
-    def refresh_known(self, state: store.FolderState, uidnext: int
-                      ) -> tuple[int, int, str, int | None]:
-        """Flag changes and expunges among the UIDs already stored (see `refresh_stored`)."""
-        changed, removed, via, seen_modseq, moved = refresh_stored(self.client, self.db,
-                                                                   self.caps, state)
-        self.moved = self.moved or moved
-        return changed, removed, via, seen_modseq
 
     def fetch_new_mail(self, state: store.FolderState, uidvalidity: int, uidnext: int,
                        name: str, found_again: Set[int] = frozenset()) -> int | None:
@@ -364,19 +358,6 @@ def _modseq(value: object) -> int:
     if isinstance(value, list) and value and isinstance(value[0], bytes) and value[0].isdigit():
         return int(value[0])
     return 0
-
-
-def __getattr__(name: str) -> object:
-    """The names that moved to mail/sync/mailbox.py and run.py, still importable from here."""
-    if name in ("sync_mailbox", "drop_vanished_folders"):
-        from rapport.mail.sync import mailbox
-
-        return getattr(mailbox, name)
-    if name in ("sync_all", "sync_on_this_thread", "select_sources", "select_mailboxes"):
-        from rapport.mail.sync import run
-
-        return getattr(run, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

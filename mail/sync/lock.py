@@ -23,6 +23,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from rapport.mail.errors import MailError
+from rapport.store.db import database_file
 from rapport.store.timeutil import utc_now_text
 from rapport.store.workspace import make_private_dir
 
@@ -36,13 +37,13 @@ class MailboxBusy(MailError):
 
 def lock_path(db: Database, mailbox: str) -> Path | None:
     """`locks/<mailbox>.lock` beside the database file; None for an in-memory database."""
-    row = db.execute("PRAGMA database_list").fetchone()
-    if not row or not row[2]:
+    stored_in = database_file(db)
+    if stored_in is None:
         return None
     # A readable name plus a hash: any mailbox name maps to one safe file name.
     readable = re.sub(r"[^A-Za-z0-9._-]", "_", mailbox)[:40]
     digest = hashlib.sha256(mailbox.casefold().encode()).hexdigest()[:8]
-    return Path(row[2]).parent / "locks" / f"{readable}-{digest}.lock"
+    return stored_in.parent / "locks" / f"{readable}-{digest}.lock"
 
 
 def _holder(path: Path) -> str:

@@ -19,7 +19,7 @@ from rapport.mail.message.headers import parse_header_block
 from rapport.mail.sync.fetch import HEADER_FIELDS, HEADER_KEY, internaldate_utc
 from rapport.mail.sync.response import raw_uid_fetch, uid_ranges
 from rapport.store.mailstore import messages as store
-from rapport.store.mailstore.copies import message_identity, messages_by_identity
+from rapport.store.mailstore.copies import Flags, message_identity, messages_by_identity
 
 # The same header fields as the full fetch: the identity (and a made-up Message-ID, for mail
 # without one) is computed from the very same header block.
@@ -27,8 +27,6 @@ IDENTITY_ITEMS = (f"(UID FLAGS INTERNALDATE RFC822.SIZE"
                   f" BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})])")
 # UIDs per FETCH: headers only, a few hundred bytes each.
 CHUNK = 2000
-
-Flags = tuple[bool, bool, bool, bool]
 
 
 def _flags(value: object) -> Flags:

@@ -39,8 +39,6 @@ def chunks(items: Sequence[_Item], size: int = _CHUNK) -> Iterable[Sequence[_Ite
         yield items[start : start + size]
 
 
-_chunks = chunks
-
 
 def message_identity(message_id: str, date_utc: str, from_addr: str, subject: str,
                      server_id: str = "", mailbox: str = "", size: int = 0) -> str:
@@ -60,7 +58,7 @@ def messages_by_identity(db: Database, identities: Iterable[str]) -> dict[str, i
     """identity -> id of the stored message with it (the oldest, should there be two)."""
     wanted = sorted(set(identities))
     found: dict[str, int] = {}
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         marks = ",".join("?" * len(chunk))
         for identity, row_id in db.execute(
             f"SELECT identity, min(id) FROM messages WHERE identity IN ({marks}) GROUP BY identity",
@@ -92,7 +90,7 @@ def add_copy(db: Database, folder_id: int, uid: int, message_id: int, flags: Fla
 def copy_owners(db: Database, folder_id: int, uids: Iterable[int]) -> dict[int, int]:
     """UID -> message id of the folder's copies among `uids`."""
     owners: dict[int, int] = {}
-    for chunk in _chunks(sorted(set(uids))):
+    for chunk in chunks(sorted(set(uids))):
         marks = ",".join("?" * len(chunk))
         owners.update(db.execute(
             f"SELECT uid, message_id FROM message_copies WHERE folder_id = ? AND uid IN ({marks})",
@@ -106,7 +104,7 @@ def settle(db: Database, message_ids: Iterable[int]) -> int:
     ids = sorted(set(message_ids))
     deleted = 0
     stale: list[int] = []
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         marks = ",".join("?" * len(chunk))
         deleted += db.execute(
             f"DELETE FROM messages WHERE id IN ({marks}) AND NOT EXISTS"
@@ -143,7 +141,7 @@ def remove_copies(db: Database, folder_id: int, uids: Iterable[int]) -> int:
     uid_list = sorted(set(uids))
     owners = copy_owners(db, folder_id, uid_list)
     removed = 0
-    for chunk in _chunks(uid_list):
+    for chunk in chunks(uid_list):
         marks = ",".join("?" * len(chunk))
         removed += db.execute(
             f"DELETE FROM message_copies WHERE folder_id = ? AND uid IN ({marks})",
@@ -216,7 +214,7 @@ def mark_pushed(db: Database, folder_id: int, pushed: Iterable[int] | dict[int, 
         db.execute("UPDATE message_copies SET flags_dirty = 0, seen = ?, answered = ?,"
                    " flagged = ?, draft = ? WHERE folder_id = ? AND uid = ?",
                    [*current, folder_id, uid])
-    for chunk in _chunks(sorted(set(owners.values()))):
+    for chunk in chunks(sorted(set(owners.values()))):
         marks = ",".join("?" * len(chunk))
         db.execute(f"UPDATE messages SET flags_dirty = 0 WHERE id IN ({marks}) AND NOT EXISTS"
                    " (SELECT 1 FROM message_copies c WHERE c.message_id = messages.id"

@@ -9,104 +9,55 @@ run resumes from the stored `last_uid` with nothing lost or duplicated.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlite_utils import Database
 
 from rapport.store.errors import NotFoundError
 from rapport.store.mailstore import copies, matching
 from rapport.store.mailstore.bounces import BounceNotice, UnsubscribeRules, note_batch
+from rapport.store.mailstore.copies import Flags, chunks
 
 # Folder state and what each folder holds live in folders.py; the sync engines call them here.
 from rapport.store.mailstore.folders import (
-    FolderState as FolderState,
-)
-from rapport.store.mailstore.folders import (
-    apply_flag_changes as apply_flag_changes,
-)
-from rapport.store.mailstore.folders import (
-    clear_dirty as clear_dirty,
-)
-from rapport.store.mailstore.folders import (
-    copy_flags as copy_flags,
-)
-from rapport.store.mailstore.folders import (
-    delete_folder as delete_folder,
-)
-from rapport.store.mailstore.folders import (
-    dirty_flags as dirty_flags,
-)
-from rapport.store.mailstore.folders import (
-    get_folder as get_folder,
-)
-from rapport.store.mailstore.folders import (
-    get_or_create_folder as get_or_create_folder,
-)
-from rapport.store.mailstore.folders import (
-    known_count as known_count,
-)
-from rapport.store.mailstore.folders import (
-    known_uids as known_uids,
-)
-from rapport.store.mailstore.folders import (
-    list_folders as list_folders,
-)
-from rapport.store.mailstore.folders import (
-    local_uids as local_uids,
-)
-from rapport.store.mailstore.folders import (
-    mark_folder_synced as mark_folder_synced,
-)
-from rapport.store.mailstore.folders import (
-    reidentify_folder as reidentify_folder,
-)
-from rapport.store.mailstore.folders import (
-    remove_uids as remove_uids,
-)
-from rapport.store.mailstore.folders import (
-    reset_folder as reset_folder,
-)
-from rapport.store.mailstore.folders import (
-    uidvalidity_steady as uidvalidity_steady,
+    FolderState,
+    apply_flag_changes,
+    clear_dirty,
+    copy_flags,
+    delete_folder,
+    dirty_flags,
+    get_folder,
+    get_or_create_folder,
+    known_count,
+    known_uids,
+    list_folders,
+    local_uids,
+    mark_folder_synced,
+    reidentify_folder,
+    remove_uids,
+    reset_folder,
+    uidvalidity_steady,
 )
 
 # Reading stored messages lives in lookup.py; callers read it here.
 from rapport.store.mailstore.lookup import (
-    Message as Message,
-)
-from rapport.store.mailstore.lookup import (
-    find_message as find_message,
-)
-from rapport.store.mailstore.lookup import (
-    get_message as get_message,
-)
-from rapport.store.mailstore.lookup import (
-    get_messages as get_messages,
-)
-from rapport.store.mailstore.lookup import (
-    list_messages as list_messages,
-)
-from rapport.store.mailstore.lookup import (
-    message_accounts as message_accounts,
-)
-from rapport.store.mailstore.lookup import (
-    normalize_message_id as normalize_message_id,
-)
-from rapport.store.mailstore.lookup import (
-    thread_messages as thread_messages,
+    Message,
+    find_message,
+    get_message,
+    get_messages,
+    list_messages,
+    message_accounts,
+    normalize_message_id,
+    thread_messages,
 )
 from rapport.store.mailstore.syncstate import Skip, check_uidvalidity, record_skipped
 from rapport.store.timeutil import utc_now_text
 
-Flags = tuple[bool, bool, bool, bool]  # seen, answered, flagged, draft
 AddressList = tuple[tuple[str, str], ...]  # (name, address)
-_Item = TypeVar("_Item")
 
 EPOCH_UTC = "1970-01-01T00:00:00Z"
-# SQLite allows 32k bound variables; stay far below for IN (...) lists.
-_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -137,11 +88,6 @@ class NewMessage:
     # The server's own stable id of the message where it has one (Gmail's X-GM-MSGID): then
     # it, not the headers, says which copies in other folders are the same message.
     server_id: str = ""
-
-
-def _chunks(items: Sequence[_Item], size: int = _CHUNK) -> Iterable[Sequence[_Item]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def format_address(name: str, addr: str) -> str:
@@ -181,7 +127,7 @@ def _adopt_orphans(db: Database, message_ids: Sequence[str]) -> list[int]:
     Returns the ids of messages whose thread changed.
     """
     moved: list[int] = []
-    for chunk in _chunks(list(message_ids)):
+    for chunk in chunks(list(message_ids)):
         marks = ",".join("?" * len(chunk))
         renames = db.execute(
             f"""
@@ -315,7 +261,7 @@ def save_batch(
             ids.append(row_id)
             addresses.extend(_address_rows(row_id, msg))
         copies.new_copies(db, folder_id, first_copies)
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             db.execute(
                 f"DELETE FROM message_addresses WHERE message_id IN ({','.join('?' * len(chunk))})",
                 list(chunk),
@@ -360,3 +306,34 @@ def set_flags(
         if cursor.rowcount == 0:
             raise NotFoundError(f"no message with id {message_id}")
         copies.mark_all_copies_dirty(db, message_id)  # the flags are one: every copy gets them
+
+
+# Re-exported: folders.py and lookup.py are read through this module by the sync and the app.
+__all__ = [
+    "Flags",
+    "FolderState",
+    "Message",
+    "apply_flag_changes",
+    "clear_dirty",
+    "copy_flags",
+    "delete_folder",
+    "dirty_flags",
+    "find_message",
+    "get_folder",
+    "get_message",
+    "get_messages",
+    "get_or_create_folder",
+    "known_count",
+    "known_uids",
+    "list_folders",
+    "list_messages",
+    "local_uids",
+    "mark_folder_synced",
+    "message_accounts",
+    "normalize_message_id",
+    "reidentify_folder",
+    "remove_uids",
+    "reset_folder",
+    "thread_messages",
+    "uidvalidity_steady",
+]

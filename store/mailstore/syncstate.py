@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from rapport.store.errors import RapportError
+from rapport.store.mailstore.copies import chunks
 from rapport.store.timeutil import utc_now_text
 
 # (uid, reason) for a message we could not decode, (uid, reason, True) for one the server
 # failed to send: only the latter is asked for again.
 Skip = tuple[int, str] | tuple[int, str, bool]
-_CHUNK = 500
 
 
 class StaleSyncState(RapportError):
@@ -68,9 +68,7 @@ def record_skipped(db: Database, folder_id: int, skipped: Sequence[Skip],
 
 
 def forget_skipped(db: Database, folder_id: int, uids: Iterable[int]) -> None:
-    uid_list = sorted(set(uids))
-    for start in range(0, len(uid_list), _CHUNK):
-        chunk = uid_list[start:start + _CHUNK]
+    for chunk in chunks(sorted(set(uids))):
         db.execute(f"DELETE FROM skipped_messages WHERE folder_id = ? AND uid IN "
                    f"({','.join('?' * len(chunk))})", [folder_id, *chunk])
 

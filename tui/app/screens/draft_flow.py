@@ -160,21 +160,29 @@ def _build_reply(app: Any, draft: Any, thread: Any, files: list[Path]) -> EmailM
         return None
 
 
-def _save_in_thread(app: Any, msg: EmailMessage, who: TimelineLinks) -> None:
-    """The worker: APPEND to Drafts (or write outbox/) on this thread's own connection."""
-    from rapport.mail.send.outbox import save_draft
-
-    db = app.opened.reopen_db()  # SQLite connections stay on their thread
+def draft_worker(app: Any, save: Callable[[Any], Any], *, done: str, failed: str) -> None:
+    """The worker of a draft save: `save(db)` on this thread's own connection (SQLite
+    connections stay on their thread), then `done` or `failed` said with its reason. `save`
+    returns the SavedDraft; its place is named in full, so the draft can be found: the folder as
+    the mail client lists it, or the file's path."""
+    db = app.opened.reopen_db()
     try:
-        saved = save_draft(db, app.opened.workspace, app.opened.config, msg, **who)
+        saved = save(db)
     except (RapportError, OSError) as exc:
         text = exc.message if isinstance(exc, RapportError) else str(exc)
-        app.post_message(StoreChanged(f"draft not saved: {text}", failed=True))
+        app.post_message(StoreChanged(f"{failed}: {text}", failed=True))
         return
     finally:
         db.close()
-    # Named in full, so it can be found: the folder as the mail client lists it, or the file's path.
-    app.post_message(StoreChanged(f"draft saved to {saved.place}"))
+    app.post_message(StoreChanged(f"{done} {saved.place}"))
+
+
+def _save_in_thread(app: Any, msg: EmailMessage, who: TimelineLinks) -> None:
+    """The worker: APPEND to Drafts (or write outbox/)."""
+    from rapport.mail.send.outbox import save_draft
+
+    draft_worker(app, lambda db: save_draft(db, app.opened.workspace, app.opened.config, msg, **who),
+                 done="draft saved to", failed="draft not saved")
 
 
 def _finish_reply(app: Any, account_id: int | None, message_id: int, template: str | None) -> None:

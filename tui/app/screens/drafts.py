@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from rapport.store.errors import RapportError
 from rapport.store.mailstore.messages import Message, format_addresses
-from rapport.tui.app.messages import StoreChanged
 from rapport.tui.app.safe import notify
 
 if TYPE_CHECKING:
@@ -71,7 +70,7 @@ def reedit_draft(app: Any, message_id: str) -> None:
 def _edit(app: Any, found: FoundDraft) -> None:
     from rapport.mail.draft.editor import DraftDiscarded
     from rapport.mail.send.saved_drafts import apply_text, editable_text
-    from rapport.tui.app.screens.draft_flow import edit_in_editor
+    from rapport.tui.app.screens.draft_flow import draft_worker, edit_in_editor
 
     original = found.email()
     try:
@@ -86,16 +85,8 @@ def _edit(app: Any, found: FoundDraft) -> None:
     def replace() -> None:
         from rapport.mail.send.saved_drafts import replace_saved_draft
 
-        db = app.opened.reopen_db()  # SQLite connections stay on their thread
-        try:
-            saved = replace_saved_draft(db, app.opened.config, found, edited)
-        except (RapportError, OSError) as exc:
-            text = exc.message if isinstance(exc, RapportError) else str(exc)
-            app.post_message(StoreChanged(f"draft not replaced: {text}", failed=True))
-            return
-        finally:
-            db.close()
-        app.post_message(StoreChanged(f"draft replaced in {saved.place}"))
+        draft_worker(app, lambda db: replace_saved_draft(db, app.opened.config, found, edited),
+                     done="draft replaced in", failed="draft not replaced")
 
     notify(app, "saving the edited draft…", title="Draft")
     app.run_worker(replace, thread=True, group="draft-save", exit_on_error=False, description="replace a draft")
