@@ -195,6 +195,18 @@ def test_demo_mail_is_never_dated_after_now() -> None:
     assert max(m.when for m in mail) <= datetime.now(UTC)
 
 
+def test_demo_book_is_never_dated_after_now(tmp_path: Path) -> None:
+    """Built today, no note, call, meeting or stage change is later than the build."""
+    from datetime import UTC, datetime
+
+    opened = build_demo(tmp_path / "home", today=datetime.now(UTC).date(), **SIZE)
+    try:
+        newest = opened.db.execute("SELECT max(date_utc) FROM activities").fetchone()[0]
+    finally:
+        opened.close()
+    assert newest <= datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def test_demo_has_an_outlook_reply_chain_and_a_forward_the_reader_folds(demo: OpenWorkspace) -> None:
     """So a newcomer can see the reader fold Outlook history and a forward (issue 14)."""
     from rapport.store.mailstore.lookup import get_message

@@ -213,8 +213,9 @@ def _plan_deals(opened: OpenWorkspace, rng: random.Random, accounts: list[DemoAc
 
 
 def _moment(rng: random.Random, day: date) -> str:
-    return to_utc_text(datetime.combine(day, time(rng.randint(7, 17), rng.randint(0, 59)),
-                                        tzinfo=UTC))
+    moment = datetime.combine(day, time(rng.randint(7, 17), rng.randint(0, 59)), tzinfo=UTC)
+    # Nothing after the build, as for the demo's mail: a future note would top the timeline.
+    return to_utc_text(min(moment, datetime.now(UTC)))
 
 
 def _spread(start: date, end: date, n: int) -> list[date]:
