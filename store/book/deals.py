@@ -87,6 +87,11 @@ def _row(row: tuple[Any, ...]) -> Deal:
     return Deal(*values)
 
 
+# For the views that read deals in their own order and pages (store/views/pipeline_pane.py).
+DEAL_SELECT = _SELECT
+deal_from_row = _row
+
+
 def get_deal(db: Database, deal_id: int) -> Deal:
     row = db.execute(f"{_SELECT} WHERE d.id = ?", [deal_id]).fetchone()
     if row is None:

@@ -46,9 +46,21 @@ class Actions:
         return replace(self, opened=replace(self.opened, db=db))
 
     # -- pipeline ---------------------------------------------------------
+    def pipeline_index(self) -> queries.PipelineIndex:
+        """Each stage's figures and where its deals start in the pane; no deal is read."""
+        return queries.pipeline_index(self.db, self.opened.config.pipeline, self.today,
+                                      self.opened.config.money)
+
+    def pipeline_page(self, index: queries.PipelineIndex, offset: int, limit: int) -> list[queries.PipelineRow]:
+        return queries.pipeline_page(self.db, index, offset, limit)
+
+    def pipeline_position(self, index: queries.PipelineIndex, deal_id: int) -> int | None:
+        return queries.pipeline_position(self.db, index, deal_id)
+
     def pipeline_rows(self) -> list[queries.PipelineRow]:
-        return queries.pipeline_rows(self.db, self.opened.config.pipeline, self.today,
-                                     self.opened.config.money)
+        """The whole pane at once (tests); the pane itself pages."""
+        index = self.pipeline_index()
+        return self.pipeline_page(index, 0, index.total)
 
     def move_deal(self, deal_id: int, stage: str) -> deals.Deal:
         """Among open stages only: won and lost are decisions (BookActions)."""
