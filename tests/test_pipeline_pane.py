@@ -138,3 +138,18 @@ def test_an_empty_book_has_its_stage_headers_only(tmp_path: Path) -> None:
         assert all(row.deal is None and row.stage.total == 0 for row in rows)
     finally:
         opened.close()
+
+
+def test_utc_text_is_parsed_as_strptime_parses_it() -> None:
+    """parse_utc_text's fast path for the stored form: the same datetimes, the same refusals."""
+    from datetime import UTC, datetime
+
+    from rapport.store.timeutil import UTC_FORMAT, parse_utc_text
+
+    # A full-width digit is strptime's to judge (it takes it): the fast path leaves it alone.
+    for text in ("2026-01-01T00:00:00Z", "2024-02-29T23:59:59Z", "1999-12-31T01:02:03Z", "\uff12026-01-01T00:00:00Z"):
+        assert parse_utc_text(text) == datetime.strptime(text, UTC_FORMAT).replace(tzinfo=UTC)
+    for text in ("2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-W01-1T00:00:00Z", "2026-01-01T24:00:00Z",
+                 "2026-01-01 00:00:00Z", "2026-01-01T00:00:00+00:00", ""):
+        with pytest.raises(ValueError):
+            parse_utc_text(text)

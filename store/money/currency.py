@@ -11,8 +11,6 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
-from iso4217 import Currency
-
 from rapport.store.errors import InputError
 
 # Minor digits assumed for a code a workspace holds from before codes were checked.
@@ -21,6 +19,9 @@ _FALLBACK_DIGITS = 2
 
 @cache
 def _digits_by_code() -> dict[str, int]:
+    # Imported on first use (its table costs ~10 ms to load): `rapport search` never needs it.
+    from iso4217 import Currency
+
     # Funds, precious metals and test codes (XAU, XTS...) have no minor unit: no deal is in them.
     return {c.code: c.exponent for c in Currency if c.exponent is not None}
 

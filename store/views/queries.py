@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 # The pipeline pane's view lives in pipeline_pane.py (paged); its names stay importable from here.
 from rapport.store.views.pipeline_pane import PipelineIndex as PipelineIndex
@@ -20,6 +18,9 @@ from rapport.store.views.pipeline_pane import pipeline_position as pipeline_posi
 from rapport.store.views.pipeline_pane import pipeline_rows as pipeline_rows
 from rapport.store.views.today import TodayItem as TodayItem  # re-exported: Today's view
 from rapport.store.views.today import today_items as today_items
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 @dataclass(frozen=True)

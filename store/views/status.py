@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from rapport.store.book.stages import Pipeline
 from rapport.store.mailstore.syncstate import list_skipped
-from rapport.store.migrations import schema_version
 from rapport.store.money.currency import format_amount, json_amount, to_decimal
 from rapport.store.money.rates import MoneySettings
 from rapport.store.views.pipeline_pane import pipeline_index
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 def _count(db: Database, table: str) -> int:
@@ -77,7 +77,7 @@ def workspace_status(
         "last_sync": max(syncs) if syncs else None,
         "database": str(db_path),
         "database_bytes": size,
-        "schema_version": schema_version(db),
+        "schema_version": int(db.execute("PRAGMA user_version").fetchone()[0]),
         "skipped": [
             {"mailbox": s.mailbox, "folder": s.folder, "uid": s.uid, "reason": s.reason,
              "retry": s.retry, "since": s.since}
