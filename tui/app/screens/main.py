@@ -75,9 +75,10 @@ class MainScreen(ReloadOnResume, Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#search").display = False
         self.refresh_pipeline()
-        self.inbox.reload()
+        self.inbox.show_first_page()  # counted once painted: no scan of all the mail before that
         self.pipeline.focus()
         self._show_titles()
+        self._show_welcome()  # the first page says whether there is mail at all
 
     def on_descendant_focus(self) -> None:
         self._show_titles()
@@ -103,7 +104,7 @@ class MainScreen(ReloadOnResume, Screen[None]):
         if flt.text:
             parts.append(f"search {flt.text!r}")
         count = self.inbox.row_count
-        title = f"Inbox: {count:,} message{'' if count == 1 else 's'}"
+        title = f"Inbox: {count:,} message{'' if count == 1 else 's'}" if self.inbox.counted else "Inbox"
         return clean(title + ("  [" + ", ".join(parts) + "]" if parts else ""))
 
     def action_other_pane(self, pane: str, key: str) -> None:
