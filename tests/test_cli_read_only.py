@@ -111,3 +111,31 @@ def test_a_missing_database_is_made_as_by_every_command(home: Path) -> None:
         assert not isinstance(opened.db, ReadDatabase) and migrations.pending(opened.db) == []
     finally:
         opened.close()
+
+
+def test_each_command_is_mapped_to_the_group_that_registers_it() -> None:
+    """main.py builds only the named command's group: its map must say what the groups register."""
+    import argparse
+
+    from rapport.tui.cli.main import COMMAND_GROUP, COMMAND_GROUPS, _command_modules, build_parser
+
+    registered: dict[str, str] = {}
+    for group, module in zip(COMMAND_GROUPS, _command_modules(), strict=True):
+        subparsers = argparse.ArgumentParser().add_subparsers()
+        module.register(subparsers, {})
+        registered.update({command: group for command in subparsers.choices})
+    assert registered == COMMAND_GROUP
+    whole, _exporters = build_parser()
+    [listed] = [action.choices for action in whole._actions if isinstance(action, argparse._SubParsersAction)]
+    assert set(listed) == set(COMMAND_GROUP) | {"export"}
+
+
+@pytest.mark.parametrize(("argv", "command"), [
+    ([], ""), (["--home", "x"], ""), (["--home=x"], ""), (["status"], "status"),
+    (["--home", "x", "search", "q"], "search"), (["--home=x", "why", "3"], "why"), (["-h"], None),
+    (["--home", "x", "--help"], None), (["export", "deals"], "export"),
+])
+def test_the_command_is_read_after_the_home_option(argv: list[str], command: str | None) -> None:
+    from rapport.tui.cli.main import named_command
+
+    assert named_command(argv) == command
