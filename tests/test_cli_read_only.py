@@ -139,3 +139,4 @@ def test_the_command_is_read_after_the_home_option(argv: list[str], command: str
     from rapport.tui.cli.main import named_command
 
     assert named_command(argv) == command
+
