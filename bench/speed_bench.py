@@ -44,7 +44,7 @@ Bare().run()
 """
 # The bare CLI floor: the interpreter, and the two modules a read-only command cannot do without.
 BARE_CLI = [sys.executable, "-c", "import sqlite3, json"]
-NEOMUTT_MAILDIR = OUT.parent / "tui_100k_maildir"
+NEOMUTT_MAILDIR = OUT.parent / "tui_100k_maildir_v2"  # RFC 2822 dates: neomutt sorts by them
 
 
 def _tmux(*args: str) -> str:
@@ -83,6 +83,8 @@ def neomutt_maildir() -> Path:
     if (NEOMUTT_MAILDIR / "cur").is_dir():
         return NEOMUTT_MAILDIR
     import sqlite3
+    from datetime import datetime
+    from email.utils import format_datetime
 
     tmp = NEOMUTT_MAILDIR.with_name(NEOMUTT_MAILDIR.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -92,7 +94,8 @@ def neomutt_maildir() -> Path:
     for uid, date_utc, name, addr, subject, body in db.execute(
             "SELECT id, date_utc, from_name, from_addr, subject, body_text FROM messages"):
         (tmp / "cur" / f"{uid}.bench:2,S").write_text(
-            f"From: {name} <{addr}>\nTo: me@example.org\nSubject: {subject}\nDate: {date_utc}\n"
+            f"From: {name} <{addr}>\nTo: me@example.org\nSubject: {subject}\n"
+            f"Date: {format_datetime(datetime.fromisoformat(date_utc.replace('Z', '+00:00')))}\n"
             f"Message-ID: <m{uid}@bench>\n\n{body}")
     db.close()
     tmp.rename(NEOMUTT_MAILDIR)
