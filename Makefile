@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 # bench/ joins the lint once it exists (ruff fails on a missing path).
 LINT_PATHS := store mail tui tests $(wildcard bench)
 
-.PHONY: demo test lint typecheck courier-imap bench-sync bench-search bench-tui bench-announce system-packages clean
+.PHONY: demo test lint typecheck courier-imap bench-sync bench-search bench-tui bench-announce bench-speed system-packages clean
 
 # apt-get only when root and something is missing: a developer's own machine is left alone.
 # $(call apt_install,PACKAGES,what happens without them)
@@ -100,6 +100,12 @@ bench-tui: $(TEST_STAMP)
 
 bench-announce: $(TEST_STAMP)
 	$(PY) bench/announce_bench.py
+
+# Issue 15's launch and CLI figures in one run: TUI launch in tmux at 80x24 (bare Textual app,
+# neomutt when installed), `status --json` and `search` beside a bare interpreter.
+bench-speed: $(TEST_STAMP)
+	@command -v tmux >/dev/null 2>&1 || { $(call apt_install,tmux,no TUI launch figure); }
+	$(PY) bench/speed_bench.py
 
 # mypy cannot follow the editable install's import hook for the package-dir mapping
 # (store/ -> rapport.store), so it reads the three folders through links named as they install.

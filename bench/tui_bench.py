@@ -31,8 +31,9 @@ from textual.widgets import DataTable, Static
 
 from rapport.store.session import open_workspace
 
-OUT = Path(__file__).resolve().parent / "out" / "tui_100k_v3"
+OUT = Path(__file__).resolve().parent / "out" / "tui_100k_v4"
 ACCOUNTS = 10_000
+DEALS = 10_000  # one per account but the big one, which has 3 (issue 15: 10k deals)
 MESSAGES = 100_000
 BIG_ACCOUNT = 1  # gets BIG_MESSAGES messages, 3 deals and BIG_ACTIVITIES activities
 BIG_MESSAGES = 20_000  # a key account's years of mail
@@ -69,13 +70,14 @@ def build(home: Path) -> None:
             for i in range(1, ACCOUNTS + 1))
         db["account_domains"].insert_all({"domain": f"acct{i}.example", "account_id": i}
                                          for i in range(1, ACCOUNTS + 1))
-        deal_rows = [(i, f"Deal {i}", stages[i % len(stages)]) for i in range(6, ACCOUNTS + 1, 5)]
+        deal_rows = [(i, f"Deal {i}", stages[i % len(stages)]) for i in range(2, DEALS - 1)]
         deal_rows += [(BIG_ACCOUNT, f"Big deal {n}", stages[n]) for n in range(3)]
+        values = [rng.randint(1, 90) * 1000 for _ in deal_rows]
         db["deals"].insert_all(
-            {"account_id": acct, "title": title, "stage": stage, "value": rng.randint(1, 90) * 1000,
+            {"account_id": acct, "title": title, "stage": stage, "value": value, "value_minor": value * 100,
              "next_action": "follow up", "next_action_due": (TODAY + timedelta(days=rng.randint(-20, 30))).isoformat(),
              "created_utc": STAMP, "updated_utc": STAMP, "stage_changed_utc": STAMP, "last_activity_utc": STAMP}
-            for acct, title, stage in deal_rows)
+            for (acct, title, stage), value in zip(deal_rows, values, strict=True))
         kinds = ("note", "call", "meeting", "objection")
         db["activities"].insert_all(
             {"account_id": BIG_ACCOUNT, "kind": kinds[n % 4], "date_utc": f"2026-{1 + n % 11:02d}-{1 + n % 28:02d}"

@@ -19,22 +19,14 @@ from sqlite_utils import Database as Database
 
 from rapport.store.errors import WorkspaceError
 from rapport.store.migrations import apply_migrations, migrations
+from rapport.store.reader import BUSY_TIMEOUT_MS as BUSY_TIMEOUT_MS
+from rapport.store.reader import busy_timeout_ms
 from rapport.store.workspace import (
     FILE_MODE,
     check_writable,
     make_private_dir,
     touch_private_file,
 )
-
-BUSY_TIMEOUT_MS = 15_000
-
-
-def busy_timeout_ms() -> int:
-    """15 s, or $RAPPORT_BUSY_TIMEOUT_MS (tests of the "locked" message use a short one)."""
-    try:
-        return max(int(os.environ.get("RAPPORT_BUSY_TIMEOUT_MS", BUSY_TIMEOUT_MS)), 0)
-    except ValueError:
-        return BUSY_TIMEOUT_MS
 
 
 class RapportDatabase(Database):

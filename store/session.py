@@ -5,18 +5,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, cast
 
 from rapport.store.config import DEFAULT_CONFIG, Config, load_config
-from rapport.store.db import open_database
 from rapport.store.errors import ConfigError, NotAWorkspace
 from rapport.store.workspace import (
     Workspace,
+    check_writable,
     make_private_dir,
     resolve_workspace,
     write_private_file,
 )
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 @dataclass
@@ -32,6 +34,8 @@ class OpenWorkspace:
 
     def reopen_db(self) -> Database:
         """A new connection to the same file, for another thread."""
+        from rapport.store.db import open_database
+
         return open_database(self.workspace.db_path)
 
 
@@ -92,7 +96,36 @@ def open_workspace(home: str | Path | None = None, *, create: bool = True) -> Op
         raise not_a_workspace(workspace)
     ensure_workspace(workspace)  # a workspace's missing parts (an XDG data folder) are made
     config = load_config(workspace.config_path)
+    # Imported here: store.db loads sqlite-utils and the migrations, which open_for_reading avoids.
+    from rapport.store.db import open_database
+
     db = open_database(workspace.db_path)
+    try:
+        check_stages_in_use(db, config)
+    except ConfigError:
+        db.close()
+        raise
+    return OpenWorkspace(workspace=workspace, config=config, db=db)
+
+
+def open_for_reading(home: str | Path | None = None) -> OpenWorkspace:
+    """The workspace for a command that only reads (status, search, why, export): its config and
+    a plain SQLite connection, without loading sqlite-utils. A database that is missing or needs
+    setting up or migrating is opened by `open_workspace` instead, which does that.
+
+    Only `db.execute`, `db.query`, `db.conn` and `db.close` work on what it returns (store/reader.py); the
+    read-only commands use nothing else, and their tests run through here."""
+    from rapport.store.reader import busy_timeout_ms, open_reader
+
+    workspace = resolve_workspace(home)
+    if not is_workspace(workspace):
+        raise not_a_workspace(workspace)
+    config = load_config(workspace.config_path)
+    check_writable(workspace.db_path)  # as every command: a read-only database is reported, not half-used
+    reader = open_reader(workspace.db_path, busy_timeout_ms())
+    if reader is None:
+        return open_workspace(home, create=False)
+    db = cast("Database", reader)  # the subset of Database the read-only commands call
     try:
         check_stages_in_use(db, config)
     except ConfigError:

@@ -22,7 +22,17 @@ def utc_now_text() -> str:
     return to_utc_text(utc_now())
 
 
+def _stored_form(text: str) -> bool:
+    """'YYYY-MM-DDTHH:MM:SSZ' in ASCII digits: the form the store writes."""
+    return (len(text) == 20 and text.isascii() and text[4] + text[7] + text[10] + text[13] + text[16] + text[19]
+            == "--T::Z" and (text[:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]).isdigit())
+
+
 def parse_utc_text(text: str) -> datetime:
+    # The stored form by fromisoformat (a tenth of strptime's cost: the pipeline pane parses one
+    # a deal); anything else through strptime, which accepts and refuses as it always did.
+    if _stored_form(text):
+        return datetime.fromisoformat(text[:19]).replace(tzinfo=UTC)
     return datetime.strptime(text, UTC_FORMAT).replace(tzinfo=UTC)
 
 

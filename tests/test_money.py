@@ -200,3 +200,19 @@ def test_importers_accept_lower_case_codes_and_refuse_unknown_ones_by_line(
     opened = open_workspace(home)
     assert "Fine" not in {d.title for d in deals.list_deals(opened.db)}  # all or nothing
     opened.close()
+
+
+def test_the_currency_table_read_directly_is_the_iso4217_packages() -> None:
+    """currency.py reads iso4217's table.xml itself (its Enum is slow to build): the same digits."""
+    from rapport.store.money.currency import _digits_by_code, _digits_from_enum, _digits_from_table
+
+    assert _digits_by_code() == _digits_from_enum()
+    assert (_digits_by_code()["EUR"], _digits_by_code()["JPY"], _digits_by_code()["BHD"]) == (2, 0, 3)
+    xml = """<ISO_4217><CcyTbl>
+      <CcyNtry><CtryNm>A</CtryNm><Ccy>AAA</Ccy><CcyNbr>1</CcyNbr><CcyMnrUnts>3</CcyMnrUnts></CcyNtry>
+      <CcyNtry><CtryNm>B</CtryNm><Ccy>AAA</Ccy><CcyNbr>1</CcyNbr><CcyMnrUnts>2</CcyMnrUnts></CcyNtry>
+      <CcyNtry><CtryNm>C</CtryNm><Ccy>XAU</Ccy><CcyNbr>959</CcyNbr><CcyMnrUnts>N.A.</CcyMnrUnts></CcyNtry>
+      <CcyNtry><CtryNm>D</CtryNm><Ccy>NON</Ccy><CcyMnrUnts>2</CcyMnrUnts></CcyNtry>
+      <CcyNtry><CtryNm>ANTARCTICA</CtryNm><CcyNm>No universal currency</CcyNm></CcyNtry>
+    </CcyTbl></ISO_4217>"""
+    assert _digits_from_table(xml) == {"AAA": 3}

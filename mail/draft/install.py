@@ -6,7 +6,9 @@ apart from mail/draft/render.py so that this costs a small file read, not the im
 
 from __future__ import annotations
 
+import os
 from importlib import resources
+from importlib.util import find_spec
 from pathlib import Path
 
 from rapport.store.workspace import Workspace, make_private_dir, write_private_file
@@ -21,6 +23,16 @@ def builtin_templates() -> dict[str, str]:
         if entry.name.endswith(SUFFIX):
             found[entry.name[: -len(SUFFIX)]] = entry.read_text(encoding="utf-8")
     return dict(sorted(found.items()))
+
+
+def builtin_names() -> set[str]:
+    """The built-in templates' names, listed from the package's folder when it is a plain one:
+    importlib.resources costs every command ~8 ms, for what is nearly always "nothing new"."""
+    spec = find_spec("rapport.mail.draft.templates")
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not folders or not all(os.path.isdir(folder) for folder in folders):
+        return set(builtin_templates())  # a zipped install: its reader knows how
+    return {name[: -len(SUFFIX)] for folder in folders for name in os.listdir(folder) if name.endswith(SUFFIX)}
 
 
 # The built-ins ever installed in this templates/ folder, one name a line: each is copied once,
@@ -42,9 +54,9 @@ def install_default_templates(workspace: Workspace) -> list[str]:
     if not directory.exists():
         make_private_dir(directory)
     done = _installed_names(directory)
+    if builtin_names() <= done:
+        return []  # the common case: two small reads, nothing written
     builtins = builtin_templates()
-    if set(builtins) <= done:
-        return []  # the common case: one small read, nothing written
     installed = []
     for name, text in builtins.items():
         if name in done:

@@ -7,14 +7,15 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from rapport.store.errors import InputError, NotFoundError
 from rapport.store.mailstore.matching import relink_all
 from rapport.store.text import clean_line, clean_text
 from rapport.store.timeutil import utc_now_text
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 TIERS = ("key", "standard")
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from rapport.store.errors import InputError, NotFoundError
 from rapport.store.text import clean_line, clean_text
 from rapport.store.timeutil import parse_utc_text, utc_now_text
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 KINDS = ("note", "call", "meeting", "objection", "complaint", "stage_change", "draft", "sent",
          "announcement", "bounce", "opt_out")

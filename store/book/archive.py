@@ -6,14 +6,15 @@ skip it). `REF` lookups for the CLI live here too: an id, an account's name, a c
 
 from __future__ import annotations
 
-from typing import Literal
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Literal
 
 from rapport.store.book.accounts import find_account
 from rapport.store.book.contacts import find_contact_by_email
 from rapport.store.errors import InputError, NotFoundError
 from rapport.store.timeutil import utc_now_text
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 Kind = Literal["account", "contact", "deal"]
 TABLES: dict[str, str] = {"account": "accounts", "contact": "contacts", "deal": "deals"}

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from rapport.store.book.activities import insert_activity
 from rapport.store.book.stages import Pipeline
@@ -21,6 +19,9 @@ from rapport.store.money.currency import (
 )
 from rapport.store.text import clean_line
 from rapport.store.timeutil import parse_date_text, parse_utc_text, utc_now_text
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 _UNSET: Any = object()
 
@@ -85,6 +86,11 @@ def _row(row: tuple[Any, ...]) -> Deal:
     values[8] = parse_date_text(values[8])
     values[10] = parse_date_text(values[10])
     return Deal(*values)
+
+
+# For the views that read deals in their own order and pages (store/views/pipeline_pane.py).
+DEAL_SELECT = _SELECT
+deal_from_row = _row
 
 
 def get_deal(db: Database, deal_id: int) -> Deal:

@@ -8,9 +8,7 @@ decision is one transaction and one timeline entry (a stage change with the reas
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Literal
 
 from rapport.store.book.activities import insert_activity
 from rapport.store.book.deals import Deal, check_value, get_deal, move_deal, value_columns
@@ -18,6 +16,9 @@ from rapport.store.book.stages import Pipeline
 from rapport.store.errors import InputError
 from rapport.store.text import clean_text
 from rapport.store.timeutil import utc_now_text
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 Status = Literal["open", "won", "lost"]
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Any, TypeVar
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rapport.store.book import accounts as acc
 from rapport.store.book import contacts as con
@@ -30,6 +28,9 @@ from rapport.store.book.fields import (
 from rapport.store.book.stages import Pipeline
 from rapport.store.errors import InputError, RapportError
 from rapport.store.money.currency import check_currency
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 ACCOUNT_FIELDS = ("name", "domains", "tier", "tags", "notes")
 CONTACT_FIELDS = ("account", "name", "email", "role", "phone", "opt_out")

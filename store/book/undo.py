@@ -13,9 +13,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from sqlite_utils import Database
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
 
 # Book tables and the links between mail and the book: what the TUI's changes write.
 JOURNALLED = ("accounts", "account_domains", "contacts", "contact_emails", "deals", "activities",

@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import partial
-from typing import TypeVar
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, TypeVar
 
 from rapport.store.book import deals as dls
 from rapport.store.book.fields import parse_amount, parse_date_cell, parse_probability, parse_stage
@@ -21,6 +19,9 @@ from rapport.store.book.stages import Pipeline
 from rapport.store.errors import RapportError
 from rapport.store.io.readers import Row
 from rapport.store.money.currency import check_currency
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 _T = TypeVar("_T")
 

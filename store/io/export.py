@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import csv
 import json
-from typing import IO, Any
-
-from sqlite_utils import Database
+from typing import IO, TYPE_CHECKING, Any
 
 from rapport.store.book.accounts import list_accounts
 from rapport.store.book.contacts import list_contacts
 from rapport.store.book.deals import Deal, list_deals
 from rapport.store.book.stages import Pipeline
 from rapport.store.money.currency import json_amount
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 ACCOUNT_COLUMNS = (
     "name", "domain", "tier", "owner", "tags", "notes", "deal", "stage", "value", "currency",

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from rapport.store.book import accounts as acc
 from rapport.store.book import contacts as con
@@ -22,6 +21,9 @@ from rapport.store.errors import InputError, NotFoundError
 from rapport.store.io.deal_cells import apply_deal, collect, parse_deal_cells
 from rapport.store.io.export import NO_ACCOUNT
 from rapport.store.io.readers import Row, read_rows
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 @dataclass(frozen=True)

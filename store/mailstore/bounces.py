@@ -19,14 +19,14 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from sqlite_utils import Database
-
 from rapport.store.book.activities import insert_activity
 from rapport.store.errors import NotFoundError
 from rapport.store.text import clean_line
 from rapport.store.timeutil import parse_utc_text, to_utc_text, utc_now_text
 
 if TYPE_CHECKING:  # messages.py imports this module to note its batches
+    from sqlite_utils import Database
+
     from rapport.store.mailstore.messages import NewMessage
 
 TEMPORARY_LIMIT = 3

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from sqlite_utils import Database
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
 
 Flags = tuple[bool, bool, bool, bool]  # seen, answered, flagged, draft
 _CHUNK = 500

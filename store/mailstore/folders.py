@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from rapport.store.errors import NotFoundError
 from rapport.store.mailstore import copies
 from rapport.store.mailstore.copies import Flags
 from rapport.store.timeutil import utc_now_text
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 @dataclass(frozen=True)

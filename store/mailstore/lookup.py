@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from rapport.store.errors import InputError, NotFoundError
 from rapport.store.mailstore.copies import chunks as _chunks
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 # (account_id, account name, rule, detail) — rule: contact|domain|override|assigned|pin
 AccountLink = tuple[int, str, str, str]

@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-
 from rapport.store.errors import InputError, NotFoundError
 from rapport.store.timeutil import utc_now_text
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 if TYPE_CHECKING:  # book/accounts.py imports this module to re-link mail
     from rapport.store.book.accounts import Account

@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from rapport.store.errors import NotFoundError
 from rapport.store.mailstore import copies, matching
@@ -54,6 +52,9 @@ from rapport.store.mailstore.lookup import (
 )
 from rapport.store.mailstore.syncstate import Skip, check_uidvalidity, record_skipped
 from rapport.store.timeutil import utc_now_text
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 AddressList = tuple[tuple[str, str], ...]  # (name, address)
 

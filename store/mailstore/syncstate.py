@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from rapport.store.errors import RapportError
 from rapport.store.mailstore.copies import chunks
 from rapport.store.timeutil import utc_now_text
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 # (uid, reason) for a message we could not decode, (uid, reason, True) for one the server
 # failed to send: only the latter is asked for again.

@@ -7,11 +7,12 @@ package, which ships ISO's own table; a hand-written copy would drift as ISO ame
 from __future__ import annotations
 
 import math
+import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import cache
+from importlib.util import find_spec
+from pathlib import Path
 from typing import Any
-
-from iso4217 import Currency
 
 from rapport.store.errors import InputError
 
@@ -19,9 +20,43 @@ from rapport.store.errors import InputError
 _FALLBACK_DIGITS = 2
 
 
+_ENTRY = re.compile(r"<CcyNtry>(.*?)</CcyNtry>", re.S)
+_FIELD = re.compile(r"<(Ccy|CcyNbr|CcyMnrUnts)>\s*([^<]*?)\s*</")
+
+
+def _digits_from_table(xml: str) -> dict[str, int]:
+    """ISO's table as the iso4217 package reads it (a code's first entry; entries without a
+    number are no currency; 'N.A.' minor units: none), without building its Enum (~10 ms)."""
+    first: dict[str, tuple[str | None, str | None]] = {}
+    for entry in _ENTRY.finditer(xml):
+        fields = dict(_FIELD.findall(entry.group(1)))
+        if "Ccy" in fields:
+            first.setdefault(fields["Ccy"], (fields.get("CcyNbr"), fields.get("CcyMnrUnts")))
+    return {code: int(units) for code, (number, units) in first.items()
+            if number is not None and units is not None and units.isdigit()}
+
+
 @cache
 def _digits_by_code() -> dict[str, int]:
     # Funds, precious metals and test codes (XAU, XTS...) have no minor unit: no deal is in them.
+    # The package's own table.xml, read directly: importing iso4217 builds an Enum of every
+    # currency, 10 ms of each command and of the TUI's launch. tests/test_money.py checks the two
+    # agree; the Enum stays the way in when the file cannot be read.
+    spec = find_spec("iso4217")
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    for folder in folders:
+        try:
+            table = _digits_from_table(Path(folder, "table.xml").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+        if table:
+            return table
+    return _digits_from_enum()
+
+
+def _digits_from_enum() -> dict[str, int]:
+    from iso4217 import Currency
+
     return {c.code: c.exponent for c in Currency if c.exponent is not None}
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from rapport.store.errors import ConfigError, InputError
 from rapport.store.money.currency import check_currency, to_decimal
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 DEFAULT_BASE = "EUR"
 MONEY_KEYS = ("base", "rates")

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from rapport.store.reports.period import Period
 from rapport.store.timeutil import parse_utc_text
 from rapport.store.views.last_contact import REAL_MAIL
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,6 @@ class FirstResponse:
     @property
     def unanswered(self) -> int:
         return self.waits - self.answered
-
 
 
 def activity_per_account(db: Database, period: Period) -> tuple[AccountActivity, ...]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from rapport.store.timeutil import parse_utc_text
 from rapport.store.views.last_contact import as_of_day
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,6 @@ class OpenObjection:
     date_utc: str
     subject: str
     age_days: int
-
 
 
 def open_objections(db: Database, as_of_utc: str) -> tuple[OpenObjection, ...]:
@@ -51,11 +52,8 @@ def _still_open(db: Database, as_of_utc: str, kind: str) -> tuple[OpenObjection,
     )
 
 
-
 def _day(utc_text: str) -> date:
     return parse_utc_text(utc_text).date()
-
-
 
 
 def _first_line(text: str) -> str:

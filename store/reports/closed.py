@@ -5,9 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from rapport.store.book.stages import Pipeline
 from rapport.store.money.currency import from_minor, rounded
@@ -15,6 +13,9 @@ from rapport.store.money.rates import Exchange
 from rapport.store.reports.activity import in_period
 from rapport.store.reports.period import Period
 from rapport.store.reports.pipeline import stage_kind
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from rapport.store.book.deals import list_deals
 from rapport.store.book.stages import Pipeline
@@ -71,6 +70,9 @@ from rapport.store.reports.pipeline import (
 )
 from rapport.store.timeutil import parse_utc_text, to_utc_text, utc_now
 from rapport.store.views.last_contact import StaleAccount, last_contacts, stale_accounts
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 # The figures' types, importable from here as before the split.
 __all__ = [

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVar
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, TypeVar
 
 from rapport.store.book.stages import Pipeline
 from rapport.store.money.currency import from_minor, rounded
@@ -16,6 +14,9 @@ from rapport.store.money.rates import Exchange
 from rapport.store.reports.attention import OpenObjection
 from rapport.store.reports.closed import ClosedDeal
 from rapport.store.views.last_contact import as_of_day
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,6 @@ class KeyAccount:
     @property
     def _first_action(self) -> KeyDeal | None:
         return next((d for d in self.open_deals if d.next_action), None)
-
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,6 @@ def _open_key_deals(
         )
         for d in open_deals
     )
-
 
 
 def _rounded_or_none(exchange: Exchange, deal: DealAsOf) -> Decimal | None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from rapport.store.money.currency import rounded
 from rapport.store.reports.closed import ClosedDeal
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 UNSPECIFIED = "unspecified"
 _PREFIX = "Lost: "

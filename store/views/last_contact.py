@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from rapport.store.timeutil import parse_utc_text
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 CONTACT_KINDS = ("call", "meeting", "sent", "objection", "complaint")
 

@@ -1,75 +1,26 @@
-"""Provides the read views the TUI shows: pipeline rows, inbox pages and counts, timelines
-(Today's items are in `today`, named here too)."""
+"""Provides the read views the TUI shows: inbox pages and counts, timelines (Today's items are in
+`today`, the pipeline pane's in `pipeline_pane`: both named here too)."""
 
 from __future__ import annotations
 
 import json
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-
-from rapport.store.book.deals import Deal, is_rotting, list_deals
-from rapport.store.book.stages import Pipeline
-from rapport.store.money.rates import MoneySettings, exchange_for
-from rapport.store.reports.pipeline import pipeline_by_stage
+# The pipeline pane's view lives in pipeline_pane.py (paged); its names stay importable from here.
+from rapport.store.views.pipeline_pane import PipelineIndex as PipelineIndex
+from rapport.store.views.pipeline_pane import PipelineRow as PipelineRow
+from rapport.store.views.pipeline_pane import StageSummary as StageSummary
+from rapport.store.views.pipeline_pane import pipeline_index as pipeline_index
+from rapport.store.views.pipeline_pane import pipeline_page as pipeline_page
+from rapport.store.views.pipeline_pane import pipeline_position as pipeline_position
+from rapport.store.views.pipeline_pane import pipeline_rows as pipeline_rows
 from rapport.store.views.today import TodayItem as TodayItem  # re-exported: Today's view
 from rapport.store.views.today import today_items as today_items
 
-
-@dataclass(frozen=True)
-class StageSummary:
-    """One pipeline stage with its deals' count, total and weighted value in the base currency
-    (the deals whose currency has no rate are counted, but in no total: `not_converted`)."""
-
-    name: str
-    count: int
-    total: Decimal
-    weighted: Decimal
-    not_converted: int = 0
-    base: str = "EUR"
-    mixed: bool = False  # the book has deals in other currencies than the base
-
-
-@dataclass(frozen=True)
-class PipelineRow:
-    """A line of the pipeline pane: a stage header (deal is None) or a deal under it."""
-
-    stage: StageSummary
-    deal: Deal | None = None
-    overdue: bool = False
-    rotting: bool = False
-
-
-def pipeline_rows(
-    db: Database, pipeline: Pipeline, today: date, money: MoneySettings | None = None
-) -> list[PipelineRow]:
-    """Stages in pipeline order, each followed by its deals (soonest next action first).
-
-    Totals are the report's (store/reports/pipeline.py), in the base currency of `money`."""
-    book = list_deals(db)
-    exchange = exchange_for(db, money or MoneySettings())
-    figures = {s.stage: s for s in pipeline_by_stage(book, pipeline, exchange)}
-    mixed = any(d.currency != exchange.base for d in book)
-    by_stage: dict[str, list[Deal]] = {name: [] for name in pipeline.names}
-    for deal in book:
-        known = pipeline.get(deal.stage)
-        by_stage.setdefault(known.name if known else deal.stage, []).append(deal)
-    rows: list[PipelineRow] = []
-    for name, deals in by_stage.items():
-        deals.sort(key=lambda d: (d.next_action_due is None, d.next_action_due or date.max, d.account_name))
-        stage = figures[name]
-        summary = StageSummary(name, len(deals), stage.value, stage.weighted, stage.not_converted,
-                               exchange.base, mixed)
-        rows.append(PipelineRow(summary))
-        for deal in deals:
-            overdue = deal.next_action_due is not None and deal.next_action_due < today
-            rotting = pipeline.get(deal.stage) is not None and is_rotting(deal, pipeline, today)
-            rows.append(PipelineRow(summary, deal, overdue, rotting))
-    return rows
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rapport.store.errors import InputError
-from rapport.store.mailstore.messages import format_address
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 _COLUMNS = {
     "from": "{from_name from_addr}",
@@ -222,6 +222,9 @@ def message_rows(db: Database, *, account_id: int | None = None) -> list[dict[st
         """,
         params,
     )
+    # Imported here: the mail store's modules cost `rapport search` (which never needs them) 17 ms.
+    from rapport.store.mailstore.messages import format_address
+
     return [
         {
             "id": r[0],

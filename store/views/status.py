@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-
-from rapport.store.book.deals import list_deals
 from rapport.store.book.stages import Pipeline
 from rapport.store.mailstore.syncstate import list_skipped
-from rapport.store.migrations import schema_version
 from rapport.store.money.currency import format_amount, json_amount, to_decimal
-from rapport.store.money.rates import MoneySettings, exchange_for
-from rapport.store.reports.pipeline import not_converted, pipeline_by_stage
+from rapport.store.money.rates import MoneySettings
+from rapport.store.views.pipeline_pane import pipeline_index
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 def _count(db: Database, table: str) -> int:
@@ -22,17 +22,17 @@ def _count(db: Database, table: str) -> int:
 
 
 def pipeline_value(db: Database, pipeline: Pipeline, money: MoneySettings) -> dict[str, Any]:
-    """The open pipeline in the base currency, as the report and the pipeline pane count it."""
-    book = list_deals(db)
-    exchange = exchange_for(db, money)
-    open_stages = [s for s in pipeline_by_stage(book, pipeline, exchange) if s.kind == "open"]
-    left_out = not_converted(book, exchange)
+    """The open pipeline in the base currency, as the report and the pipeline pane count it
+    (the pane's grouped query: no deal is read one by one)."""
+    index = pipeline_index(db, pipeline, date.today(), money)
+    base = index.exchange.base
+    open_stages = [s for s in index.stages if pipeline.kind(s.name) == "open"]
     return {
-        "base_currency": exchange.base,
-        "open_value": json_amount(sum((s.value for s in open_stages), Decimal(0)), exchange.base),
-        "open_weighted": json_amount(sum((s.weighted for s in open_stages), Decimal(0)), exchange.base),
-        "not_converted": len(left_out),
-        "missing_rates": sorted({d.currency for d in left_out}),
+        "base_currency": base,
+        "open_value": json_amount(sum((s.total for s in open_stages), Decimal(0)), base),
+        "open_weighted": json_amount(sum((s.weighted for s in open_stages), Decimal(0)), base),
+        "not_converted": sum(s.not_converted for s in index.stages),
+        "missing_rates": list(index.exchange.missing(index.currencies)),
     }
 
 
@@ -77,7 +77,7 @@ def workspace_status(
         "last_sync": max(syncs) if syncs else None,
         "database": str(db_path),
         "database_bytes": size,
-        "schema_version": schema_version(db),
+        "schema_version": int(db.execute("PRAGMA user_version").fetchone()[0]),
         "skipped": [
             {"mailbox": s.mailbox, "folder": s.folder, "uid": s.uid, "reason": s.reason,
              "retry": s.retry, "since": s.since}

@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rapport.store.book import accounts, activities, contacts, deals, decisions
 from rapport.store.book.dates import parse_due_date
 from rapport.store.book.undo import UndoJournal
-from rapport.store.db import Database
 from rapport.store.errors import InputError
-from rapport.store.mailstore import bounces, matching, messages
 from rapport.store.session import OpenWorkspace
 from rapport.store.views import queries
 
 T = TypeVar("T")
+
+
+class _ModuleOnFirstUse:
+    """A module imported when first used: the mail store's modules (matching, bounces, messages)
+    are not needed to paint the launch, and cost it ~10 ms."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+if TYPE_CHECKING:
+    from rapport.store.db import Database
+    from rapport.store.mailstore import bounces, matching, messages
+else:
+    bounces, matching, messages = (_ModuleOnFirstUse(f"rapport.store.mailstore.{name}")
+                                   for name in ("bounces", "matching", "messages"))
 
 
 @dataclass
@@ -46,9 +64,21 @@ class Actions:
         return replace(self, opened=replace(self.opened, db=db))
 
     # -- pipeline ---------------------------------------------------------
+    def pipeline_index(self) -> queries.PipelineIndex:
+        """Each stage's figures and where its deals start in the pane; no deal is read."""
+        return queries.pipeline_index(self.db, self.opened.config.pipeline, self.today,
+                                      self.opened.config.money)
+
+    def pipeline_page(self, index: queries.PipelineIndex, offset: int, limit: int) -> list[queries.PipelineRow]:
+        return queries.pipeline_page(self.db, index, offset, limit)
+
+    def pipeline_position(self, index: queries.PipelineIndex, deal_id: int) -> int | None:
+        return queries.pipeline_position(self.db, index, deal_id)
+
     def pipeline_rows(self) -> list[queries.PipelineRow]:
-        return queries.pipeline_rows(self.db, self.opened.config.pipeline, self.today,
-                                     self.opened.config.money)
+        """The whole pane at once (tests); the pane itself pages."""
+        index = self.pipeline_index()
+        return self.pipeline_page(index, 0, index.total)
 
     def move_deal(self, deal_id: int, stage: str) -> deals.Deal:
         """Among open stages only: won and lost are decisions (BookActions)."""

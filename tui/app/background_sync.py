@@ -24,7 +24,6 @@ from rapport.tui.app.messages import (
     SyncStarted,
 )
 from rapport.tui.app.safe import notify
-from rapport.tui.app.sync_bridge import reporter
 
 SYNC_GROUP = "imap-sync"  # the worker group of the sync thread: one at a time
 
@@ -84,8 +83,9 @@ class BackgroundSyncApp(App[None]):
 
     @work(thread=True, exclusive=True, group=SYNC_GROUP, exit_on_error=False)
     def _sync_worker(self) -> None:
-        # imapclient and the parser are imported only when a sync runs.
+        # imapclient, the parser and the engine's events are imported only when a sync runs.
         from rapport.mail.sync.run import sync_on_this_thread
+        from rapport.tui.app.sync_bridge import reporter
 
         worker = get_current_worker()
         self.post_message(SyncStarted())

@@ -96,7 +96,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from rapport.store.io.export import export
 
-    opened = open_ws(args)
+    opened = open_ws(args, read_only=True)
     try:
         with output_stream(args.output) as stream:
             export(opened.db, args.kind, args.format, stream, archived=getattr(args, "archived", False),
@@ -109,7 +109,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from rapport.store.views.status import status_text, workspace_status
 
-    opened = open_ws(args)
+    opened = open_ws(args, read_only=True)
     try:
         status = workspace_status(opened.db, opened.config.pipeline, opened.workspace.db_path,
                                   opened.config.money)

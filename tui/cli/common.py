@@ -7,15 +7,24 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from rapport.store.session import OpenWorkspace, open_workspace
+if TYPE_CHECKING:
+    from rapport.store.session import OpenWorkspace
 
 
-def open_ws(args: argparse.Namespace, *, create: bool = False) -> OpenWorkspace:
+def open_ws(args: argparse.Namespace, *, create: bool = False, read_only: bool = False) -> OpenWorkspace:
     """The workspace named by `--home` (or $RAPPORT_HOME / XDG). Only commands that create
-    (import, init) pass `create`; the others refuse a folder that is not a workspace."""
-    opened = open_workspace(getattr(args, "home", None), create=create)
+    (import, init) pass `create`; the others refuse a folder that is not a workspace.
+
+    `read_only` (status, search, why, export): a plain SQLite connection, no sqlite-utils loaded:
+    these commands answer in a blink (issue 15)."""
+    from rapport.store import session
+
+    if read_only:
+        opened = session.open_for_reading(getattr(args, "home", None))
+    else:
+        opened = session.open_workspace(getattr(args, "home", None), create=create)
     from rapport.mail.draft.install import install_default_templates
 
     install_default_templates(opened.workspace)  # built-in templates, user-editable copies

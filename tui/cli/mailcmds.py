@@ -102,7 +102,7 @@ def cmd_why(args: argparse.Namespace) -> int:
     from rapport.store.mailstore.matching import deal_for_message, explain
     from rapport.store.mailstore.messages import find_message
 
-    opened = open_ws(args)
+    opened = open_ws(args, read_only=True)
     try:
         message = find_message(opened.db, args.message)
         reasons = explain(opened.db, message.id)
@@ -189,7 +189,7 @@ def _search(args: argparse.Namespace, search: Callable[..., list[Any]]) -> list[
     """`search(db, QUERY, account_id=, limit=)` on the workspace, --account resolved first."""
     if args.limit < 1:
         raise InputError(f"--limit {args.limit}: give at least 1")
-    opened = open_ws(args)
+    opened = open_ws(args, read_only=True)
     try:
         account_id = _account_id(opened.db, args.account) if args.account else None
         return search(opened.db, " ".join(args.query), account_id=account_id, limit=args.limit)
@@ -270,7 +270,7 @@ def cmd_export_messages(args: argparse.Namespace) -> int:
     from rapport.store.io.export import formula_safe
     from rapport.store.views.search import MESSAGE_COLUMNS, message_rows
 
-    opened = open_ws(args)
+    opened = open_ws(args, read_only=True)
     try:
         account = getattr(args, "account", None)
         account_id = _account_id(opened.db, account) if account else None

@@ -18,21 +18,43 @@ from rapport.store.errors import RapportError
 Exporter = Callable[[argparse.Namespace], int]
 
 
-def _command_modules() -> list[Any]:
-    from rapport.tui.cli import (
-        attachcmds,
-        book,
-        bookcmds,
-        contactcmds,
-        draftcmds,
-        mailcmds,
-        ratescmd,
-        reportcmds,
-        synccmd,
-    )
+# The command groups, in the order `rapport --help` lists them.
+COMMAND_GROUPS = ("book", "bookcmds", "contactcmds", "synccmd", "mailcmds", "attachcmds", "draftcmds",
+                  "reportcmds", "ratescmd")
+# The group that registers each command: a command line that names one imports and registers
+# only that group (building all the commands' parsers, and importing their modules, cost a
+# read-only command a third of its time). `export` takes its kinds from every group.
+# tests/test_cli_read_only.py checks this against what each group registers.
+COMMAND_GROUP: dict[str, str] = {
+    "import": "book", "status": "book", "demo": "book", "init": "book",
+    "add": "bookcmds", "archive": "bookcmds", "deal": "bookcmds",
+    "contact": "contactcmds", "sync": "synccmd",
+    "accounts": "mailcmds", "assign": "mailcmds", "override": "mailcmds", "pin": "mailcmds",
+    "search": "mailcmds", "unassign": "mailcmds", "why": "mailcmds",
+    "attachment": "attachcmds", "announce": "draftcmds", "draft": "draftcmds", "templates": "draftcmds",
+    "report": "reportcmds", "rates": "ratescmd",
+}
 
-    return [book, bookcmds, contactcmds, synccmd, mailcmds, attachcmds, draftcmds, reportcmds,
-            ratescmd]
+
+def _command_modules(command: str | None = None) -> list[Any]:
+    """Every group's module; only the one registering `command` when it is known; none for ""
+    (no command: the TUI)."""
+    import importlib
+
+    groups = () if command == "" else (COMMAND_GROUP[command],) if command in COMMAND_GROUP else COMMAND_GROUPS
+    return [importlib.import_module(f"rapport.tui.cli.{group}") for group in groups]
+
+
+def named_command(argv: Sequence[str]) -> str | None:
+    """The command an argument list names (after `--home DIR`); "" when it names none (the TUI);
+    None when another option comes first (argparse judges it with every command known)."""
+    args = iter(argv)
+    for arg in args:
+        if arg == "--home":
+            next(args, None)
+        elif not arg.startswith("--home="):
+            return None if arg.startswith("-") else arg
+    return ""
 
 
 def add_home_option(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +73,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"rapport: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Exporter]]:
+def build_parser(command: str | None = None) -> tuple[argparse.ArgumentParser, dict[str, Exporter]]:
+    """The whole parser, or only `command`'s (and the top-level options) when it is given."""
     parser = _Parser(
         prog="rapport",
         description="Pipeline, inbox and client timelines in one keyboard-driven terminal workspace.",
@@ -59,8 +82,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Exporter]]:
     add_home_option(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     exporters: dict[str, Exporter] = {}
-    for module in _command_modules():
+    for module in _command_modules(command):
         module.register(subparsers, exporters)
+    if command == "" or command in COMMAND_GROUP:
+        return parser, exporters
     export = subparsers.add_parser("export", help="export accounts, contacts, deals or messages")
     add_home_option(export)
     export.add_argument("kind", choices=sorted(exporters))
@@ -74,7 +99,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Exporter]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser, _ = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser, _ = build_parser(named_command(argv))
     args = parser.parse_args(argv)
     if not hasattr(args, "home"):
         args.home = None

@@ -75,9 +75,10 @@ class MainScreen(ReloadOnResume, Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#search").display = False
         self.refresh_pipeline()
-        self.inbox.reload()
+        self.inbox.show_first_page()  # counted once painted: no scan of all the mail before that
         self.pipeline.focus()
         self._show_titles()
+        self._show_welcome()  # the first page says whether there is mail at all
 
     def on_descendant_focus(self) -> None:
         self._show_titles()
@@ -103,7 +104,7 @@ class MainScreen(ReloadOnResume, Screen[None]):
         if flt.text:
             parts.append(f"search {flt.text!r}")
         count = self.inbox.row_count
-        title = f"Inbox: {count:,} message{'' if count == 1 else 's'}"
+        title = f"Inbox: {count:,} message{'' if count == 1 else 's'}" if self.inbox.counted else "Inbox"
         return clean(title + ("  [" + ", ".join(parts) + "]" if parts else ""))
 
     def action_other_pane(self, pane: str, key: str) -> None:
@@ -114,14 +115,15 @@ class MainScreen(ReloadOnResume, Screen[None]):
         pipeline = self.pipeline
         if deal_id is None and pipeline.current_row is not None and pipeline.current_row.deal is not None:
             deal_id = pipeline.current_row.deal.id
-        rows = self.rapport.actions.pipeline_rows()
-        self._has_deals = any(row.deal is not None for row in rows)
-        pipeline.set_rows(rows)
+        # Paged: the stages' figures come from one grouped query, a deal's line is read when shown.
+        actions = self.rapport.actions
+        index = actions.pipeline_index()
+        self._has_deals = index.deals > 0
+        pipeline.set_source(index.total, lambda offset, limit: actions.pipeline_page(index, offset, limit))
         if deal_id is not None:
-            for index, row in enumerate(rows):
-                if row.deal is not None and row.deal.id == deal_id:
-                    pipeline.cursor = index
-                    break
+            position = actions.pipeline_position(index, deal_id)
+            if position is not None:
+                pipeline.cursor = position
 
     def book_context(self) -> BookContext:
         """The inbox's message sender when the inbox has the focus, else the pipeline's deal."""
