@@ -17,7 +17,7 @@ from test_bounces_store import _bounce, _mail, _save
 
 from rapport.store.book import accounts, contacts
 from rapport.store.errors import NotFoundError
-from rapport.store.mailstore import bounces, lookup, matching
+from rapport.store.mailstore import bounces, lookup, why
 from rapport.store.session import OpenWorkspace, open_workspace
 from rapport.store.views import queries
 from rapport.tui.app.application import RapportApp
@@ -185,6 +185,6 @@ def test_a_real_bounce_of_an_address_not_in_the_book_is_reviewed_in_today(
     try:
         assert bounces.bounces_to_review(opened.db) == []
         [stored] = lookup.list_messages(opened.db)
-        assert [r for r in matching.explain(opened.db, stored.id) if r.linked] == []
+        assert [r for r in why.explain(opened.db, stored.id) if r.linked] == []
     finally:
         opened.close()

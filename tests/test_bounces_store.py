@@ -6,7 +6,7 @@ import pytest
 
 from rapport.store.book import accounts, contacts
 from rapport.store.errors import NotFoundError
-from rapport.store.mailstore import announcements, bounces, matching, messages
+from rapport.store.mailstore import announcements, bounces, messages, why
 from rapport.store.mailstore.bounces import BounceNotice, UnsubscribeRules
 from rapport.store.session import OpenWorkspace
 
@@ -62,7 +62,7 @@ def test_a_permanent_bounce_marks_the_address_and_joins_the_account(book: OpenWo
     assert anna.bounce_reason == "5.1.1 unknown user"
     # Linked to Acme by the bounce rule, not left unassigned; and on the timeline.
     [stored] = messages.list_messages(book.db)
-    reasons = matching.explain(book.db, stored.id)
+    reasons = why.explain(book.db, stored.id)
     assert [(r.account, r.rule, r.detail) for r in reasons if r.linked] == [
         ("Acme", "bounce", "anna@acme.example")]
     kinds = [r[0] for r in book.db.execute("SELECT kind FROM activities")]

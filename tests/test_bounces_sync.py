@@ -23,7 +23,7 @@ from rapport.mail.send.unsubscribe import unsubscribe_rules
 from rapport.mail.sync.mailbox import sync_mailbox
 from rapport.store.book.accounts import create_account
 from rapport.store.book.contacts import create_contact, find_contact_by_email
-from rapport.store.mailstore import bounces, matching, messages
+from rapport.store.mailstore import bounces, messages, why
 from rapport.store.session import OpenWorkspace, open_workspace
 
 pytestmark = [pytest.mark.dovecot, pytest.mark.slow]
@@ -86,7 +86,7 @@ def test_a_real_bounce_marks_the_contact_and_the_next_run_skips_it(
     assert anna is not None and anna.bounced_utc is not None
     assert anna.bounce_reason == '5.1.1 unknown user: "anna"'
     [stored] = [m for m in messages.list_messages(opened.db) if m.subject.startswith("Undelivered")]
-    linked = [(r.account, r.rule) for r in matching.explain(opened.db, stored.id) if r.linked]
+    linked = [(r.account, r.rule) for r in why.explain(opened.db, stored.id) if r.linked]
     assert linked == [("Partner", "bounce")]  # on Partner's timeline, not unassigned
     kinds = [r[0] for r in opened.db.execute(
         "SELECT kind FROM activities WHERE kind = 'bounce' AND contact_id = ?", [anna.id])]

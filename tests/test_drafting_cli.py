@@ -196,7 +196,7 @@ def test_every_builtin_template_renders_through_its_command(
 
 def test_reply_sees_the_pinned_deal_and_renders_without_any(
         home: Path, capsys: pytest.CaptureFixture) -> None:
-    from rapport.store.mailstore.matching import pin_thread
+    from rapport.store.mailstore.corrections import pin_thread
     from rapport.store.mailstore.messages import find_message
 
     _with_deals(home)

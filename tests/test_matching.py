@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rapport.store.book import accounts, contacts, deals
-from rapport.store.mailstore import matching
+from rapport.store.mailstore import corrections, why
 from rapport.store.mailstore import messages as store
 from rapport.store.mailstore.messages import NewMessage
 from rapport.store.session import OpenWorkspace
@@ -79,13 +79,13 @@ def test_domain_subdomain_contact_freemail_and_own_address_rules(book) -> None:
     }
     assert links(db, "m5@test") == {}
     assert store.find_message(db, "m4@test").direction == "out"
-    reasons = {r.rule: r for r in matching.explain(db, store.find_message(db, "m2@test").id)}
+    reasons = {r.rule: r for r in why.explain(db, store.find_message(db, "m2@test").id)}
     assert set(reasons) == {"mine", "freemail", "unmatched"}
     # `why` names the address a domain link came through (a subdomain, one Cc among many).
-    [subdomain] = [r.text for r in matching.explain(db, store.find_message(db, "m1@test").id)
+    [subdomain] = [r.text for r in why.explain(db, store.find_message(db, "m1@test").id)
                    if r.linked]
     assert subdomain == "domain acme.example belongs to Acme (via bob@eu.acme.example)"
-    assert [r.text for r in matching.explain(db, store.find_message(db, "m4@test").id)
+    assert [r.text for r in why.explain(db, store.find_message(db, "m4@test").id)
             if r.linked] == ["domain acme.example belongs to Acme (via bob@acme.example)",
                              "domain globex.example belongs to Globex (via x@globex.example)"]
 
@@ -126,15 +126,15 @@ def test_overrides_always_and_never(book) -> None:
             mail(2, "pal@gmail.com", "me@vendor.example"),
         ],
     )
-    matching.set_override(db, "BOB@acme.example", acme.id, "never")
-    matching.set_override(db, "pal@gmail.com", acme.id, "always")
+    corrections.set_override(db, "BOB@acme.example", acme.id, "never")
+    corrections.set_override(db, "pal@gmail.com", acme.id, "always")
     assert links(db, "m1@test") == {}
     assert links(db, "m2@test") == {"Acme": ("override", "pal@gmail.com")}
-    why = matching.explain(db, store.find_message(db, "m1@test").id)
-    assert [(r.rule, r.account, r.linked) for r in why if r.rule == "never"] == [
+    reasons = why.explain(db, store.find_message(db, "m1@test").id)
+    assert [(r.rule, r.account, r.linked) for r in reasons if r.rule == "never"] == [
         ("never", "Acme", False)
     ]
-    matching.set_override(db, "bob@acme.example", acme.id, None)
+    corrections.set_override(db, "bob@acme.example", acme.id, None)
     assert links(db, "m1@test") == {"Acme": ("domain", "acme.example")}
 
 
@@ -145,8 +145,8 @@ def test_manual_assignments_survive_uidvalidity_refetch(book) -> None:
         mail(2, "stranger@elsewhere.example", "me@vendor.example"),
     ]
     save(db, folder.id, batch)
-    matching.unassign_message(db, store.find_message(db, "m1@test").id, acme.id)
-    matching.assign_message(db, store.find_message(db, "m2@test").id, globex.id)
+    corrections.unassign_message(db, store.find_message(db, "m1@test").id, acme.id)
+    corrections.assign_message(db, store.find_message(db, "m2@test").id, globex.id)
     store.reset_folder(db, folder.id, uidvalidity=2)
     assert store.local_uids(db, folder.id) == set()
     assert store.list_folders(db)[0].last_uid == 0
@@ -165,7 +165,7 @@ def test_pinned_thread_pulls_later_replies_to_the_deal(book, ws: OpenWorkspace) 
     )
     save(db, folder.id, [mail(1, "pal@gmail.com", "me@vendor.example", mid="root@t")])
     first = store.find_message(db, "root@t")
-    matching.pin_thread(db, first.thread_id, deal.id)
+    corrections.pin_thread(db, first.thread_id, deal.id)
     save(
         db,
         folder.id,
@@ -183,10 +183,10 @@ def test_pinned_thread_pulls_later_replies_to_the_deal(book, ws: OpenWorkspace) 
     reply = store.find_message(db, "r1@t")
     assert reply.thread_id == "root@t"
     assert links(db, "r1@t") == {"Acme": ("pin", "deal " + str(deal.id) + ": Renewal")}
-    assert matching.deal_for_message(db, reply.id) == deal.id
-    assert "pinned" in matching.explain(db, reply.id)[0].text
-    matching.unpin_thread(db, "root@t")
-    assert links(db, "r1@t") == {} and matching.deal_for_message(db, reply.id) is None
+    assert corrections.deal_for_message(db, reply.id) == deal.id
+    assert "pinned" in why.explain(db, reply.id)[0].text
+    corrections.unpin_thread(db, "root@t")
+    assert links(db, "r1@t") == {} and corrections.deal_for_message(db, reply.id) is None
 
 
 def test_reply_saved_before_its_parent_joins_the_thread(book, ws: OpenWorkspace) -> None:
@@ -195,7 +195,7 @@ def test_reply_saved_before_its_parent_joins_the_thread(book, ws: OpenWorkspace)
         db, acme.id, "Early", ws.config.pipeline.names[0], pipeline=ws.config.pipeline
     )
     save(db, folder.id, [mail(3, "c@x.example", "me@vendor.example", mid="c@t", reply_to_id="b@t")])
-    matching.pin_thread(db, store.find_message(db, "c@t").thread_id, deal.id)
+    corrections.pin_thread(db, store.find_message(db, "c@t").thread_id, deal.id)
     save(
         db,
         folder.id,
@@ -314,7 +314,7 @@ def test_matching_runs_without_loading_the_mail_layer_or_textual(tmp_path) -> No
     script = f"""
 import sys
 from rapport.store.book import accounts
-from rapport.store.mailstore import matching, messages
+from rapport.store.mailstore import matching, messages, why
 from rapport.store.session import open_workspace
 ws = open_workspace({str(tmp_path / "ws")!r})
 accounts.create_account(ws.db, "Acme", domains=("acme.example",))
@@ -323,7 +323,7 @@ messages.save_batch(ws.db, folder.id, [messages.NewMessage(uid=1, message_id="a@
     from_addr="pal@gmail.com", to=(("", "bob@acme.example"),))], last_uid=1, uidvalidity=1,
     highestmodseq=None, my_addresses=frozenset({{"me@vendor.example"}}))
 assert matching.relink_all(ws.db) == 1
-assert [r.rule for r in matching.explain(ws.db, 1)] == ["domain", "freemail"]
+assert [r.rule for r in why.explain(ws.db, 1)] == ["domain", "freemail"]
 print(sorted(m for m in sys.modules if m.startswith(("rapport.mail", "rapport.tui", "textual"))))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

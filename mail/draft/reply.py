@@ -21,7 +21,7 @@ from rapport.store.book.contacts import Contact, find_contact_by_email, normaliz
 from rapport.store.book.deals import Deal, get_deal
 from rapport.store.config import Config
 from rapport.store.errors import InputError, NotFoundError
-from rapport.store.mailstore.matching import deal_for_message
+from rapport.store.mailstore.corrections import deal_for_message
 from rapport.store.mailstore.messages import Message
 
 

@@ -32,10 +32,11 @@ class _ModuleOnFirstUse:
 
 if TYPE_CHECKING:
     from rapport.store.db import Database
-    from rapport.store.mailstore import bounces, matching, messages
+    from rapport.store.mailstore import bounces, corrections, matching, messages, newcomers, why
 else:
-    bounces, matching, messages = (_ModuleOnFirstUse(f"rapport.store.mailstore.{name}")
-                                   for name in ("bounces", "matching", "messages"))
+    bounces, corrections, matching, messages, newcomers, why = (
+        _ModuleOnFirstUse(f"rapport.store.mailstore.{name}")
+        for name in ("bounces", "corrections", "matching", "messages", "newcomers", "why"))
 
 
 @dataclass
@@ -145,7 +146,7 @@ class Actions:
     def assign(self, message_ids: list[int], account_id: int) -> str:
         def assign_all() -> None:
             for message_id in message_ids:
-                matching.assign_message(self.db, message_id, account_id)
+                corrections.assign_message(self.db, message_id, account_id)
 
         self.undoable(f"assign to {self.account_name(account_id)}", assign_all)
         return f"{_count(message_ids)} assigned to {self.account_name(account_id)}"
@@ -153,7 +154,7 @@ class Actions:
     def unassign(self, message_ids: list[int], account_id: int) -> str:
         def unassign_all() -> None:
             for message_id in message_ids:
-                matching.unassign_message(self.db, message_id, account_id)
+                corrections.unassign_message(self.db, message_id, account_id)
 
         self.undoable(f"unassign from {self.account_name(account_id)}", unassign_all)
         return f"{_count(message_ids)} unassigned from {self.account_name(account_id)}"
@@ -164,8 +165,8 @@ class Actions:
             for message_id in message_ids:
                 for old in self.account_ids(message_id):
                     if old != account_id:
-                        matching.unassign_message(self.db, message_id, old)
-                matching.assign_message(self.db, message_id, account_id)
+                        corrections.unassign_message(self.db, message_id, old)
+                corrections.assign_message(self.db, message_id, account_id)
 
         self.undoable(f"move to {self.account_name(account_id)}", change)
         return f"{_count(message_ids)} moved to {self.account_name(account_id)}"
@@ -186,7 +187,7 @@ class Actions:
         return owner.name if owner is not None else None
 
     def create_account_for(self, message_id: int, name: str) -> str:
-        account, contact = self.undoable(f"new account {name.strip()}", lambda: matching.account_from_sender(
+        account, contact = self.undoable(f"new account {name.strip()}", lambda: newcomers.account_from_sender(
             self.db, message_id, name=name.strip()))
         linked = len(matching.linked_message_ids(self.db, account.id))
         return (f"created account {account.name} ({', '.join(account.domains)}) with contact {contact.name}; "
@@ -217,12 +218,12 @@ class Actions:
         self.undoable(f"resolve {kind}", lambda: activities.resolve_objection(self.db, activity_id))
 
     def pin(self, thread_id: str, deal_id: int) -> str:
-        self.undoable("pin", lambda: matching.pin_thread(self.db, thread_id, deal_id,
+        self.undoable("pin", lambda: corrections.pin_thread(self.db, thread_id, deal_id,
                                                           pipeline=self.opened.config.pipeline))
         return f"thread pinned to {deals.get_deal(self.db, deal_id).title}"
 
     def why(self, message_id: int) -> list[str]:
-        return [reason.text for reason in matching.explain(self.db, message_id)]
+        return [reason.text for reason in why.explain(self.db, message_id)]
 
 
     # -- reachability (issue 17) --------------------------------------------

@@ -99,8 +99,9 @@ def _describe(message: Any) -> str:
 
 
 def cmd_why(args: argparse.Namespace) -> int:
-    from rapport.store.mailstore.matching import deal_for_message, explain
+    from rapport.store.mailstore.corrections import deal_for_message
     from rapport.store.mailstore.messages import find_message
+    from rapport.store.mailstore.why import explain
 
     opened = open_ws(args, read_only=True)
     try:
@@ -127,7 +128,7 @@ def cmd_unassign(args: argparse.Namespace) -> int:
 
 
 def _assignment(args: argparse.Namespace, mode: str) -> int:
-    from rapport.store.mailstore import matching
+    from rapport.store.mailstore import corrections
     from rapport.store.mailstore.messages import find_message
 
     opened = open_ws(args)
@@ -135,9 +136,9 @@ def _assignment(args: argparse.Namespace, mode: str) -> int:
         message = find_message(opened.db, args.message)
         account_id = _account_id(opened.db, args.account)
         action = {
-            "assign": matching.assign_message,
-            "unassign": matching.unassign_message,
-            "clear": matching.clear_assignment,
+            "assign": corrections.assign_message,
+            "unassign": corrections.unassign_message,
+            "clear": corrections.clear_assignment,
         }[mode]
         action(opened.db, message.id, account_id)
     finally:
@@ -148,7 +149,7 @@ def _assignment(args: argparse.Namespace, mode: str) -> int:
 
 
 def cmd_override(args: argparse.Namespace) -> int:
-    from rapport.store.mailstore.matching import set_override
+    from rapport.store.mailstore.corrections import set_override
 
     opened = open_ws(args)
     try:
@@ -164,7 +165,7 @@ def cmd_override(args: argparse.Namespace) -> int:
 
 
 def cmd_pin(args: argparse.Namespace) -> int:
-    from rapport.store.mailstore.matching import pin_thread, unpin_thread
+    from rapport.store.mailstore.corrections import pin_thread, unpin_thread
     from rapport.store.mailstore.messages import find_message
 
     if args.deal is None and not args.clear:
@@ -248,8 +249,9 @@ def _search_activities(args: argparse.Namespace) -> int:
 
 
 def cmd_from_sender(args: argparse.Namespace) -> int:
-    from rapport.store.mailstore.matching import account_from_sender, linked_message_ids
+    from rapport.store.mailstore.matching import linked_message_ids
     from rapport.store.mailstore.messages import find_message
+    from rapport.store.mailstore.newcomers import account_from_sender
 
     opened = open_ws(args)
     try:
