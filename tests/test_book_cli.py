@@ -116,6 +116,8 @@ def small_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (("archive", "contact", "who@acme.example"), "no contact with email"),
     (("archive", "contact", "77"), "no contact with id 77"),
     (("archive", "planet", "1"), "invalid choice"),
+    (("export", "deals", "--output", "/nonexistent-rapport/sub/deals.csv"), "no folder /nonexistent-rapport/sub"),
+    (("export", "deals", "--output", "/"), "is a folder"),
 ])
 def test_bad_input_is_one_line_exit_2(small_book: Path, home: Path, args: tuple[str, ...],
                                       needle: str) -> None:

@@ -39,8 +39,13 @@ def output_stream(path: str | None) -> Iterator[IO[str]]:
         return
     import io
 
+    from rapport.store.errors import InputError
     from rapport.store.workspace import write_private_file
 
+    if not Path(path).parent.is_dir():  # a mistyped folder is an error, not a folder to create
+        raise InputError(f"no folder {Path(path).parent} to write {Path(path).name} into")
+    if Path(path).is_dir():
+        raise InputError(f"{path} is a folder: give a file name to write")
     buffer = io.StringIO()
     yield buffer
     write_private_file(Path(path), buffer.getvalue())
