@@ -99,13 +99,7 @@ def open_workspace(home: str | Path | None = None, *, create: bool = True) -> Op
     # Imported here: store.db loads sqlite-utils and the migrations, which open_for_reading avoids.
     from rapport.store.db import open_database
 
-    db = open_database(workspace.db_path)
-    try:
-        check_stages_in_use(db, config)
-    except ConfigError:
-        db.close()
-        raise
-    return OpenWorkspace(workspace=workspace, config=config, db=db)
+    return _checked(workspace, config, open_database(workspace.db_path))
 
 
 def open_for_reading(home: str | Path | None = None) -> OpenWorkspace:
@@ -125,7 +119,11 @@ def open_for_reading(home: str | Path | None = None) -> OpenWorkspace:
     reader = open_reader(workspace.db_path, busy_timeout_ms())
     if reader is None:
         return open_workspace(home, create=False)
-    db = cast("Database", reader)  # the subset of Database the read-only commands call
+    return _checked(workspace, config, cast("Database", reader))  # the subset they call
+
+
+def _checked(workspace: Workspace, config: Config, db: Database) -> OpenWorkspace:
+    """The opened workspace, once the stages its deals use are in the config (closed if not)."""
     try:
         check_stages_in_use(db, config)
     except ConfigError:
