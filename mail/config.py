@@ -265,25 +265,33 @@ def parse_timeout(table: dict[str, Any], where: str) -> float:
     return timeout
 
 
+class SecretUnavailable(ConfigError):
+    """The password or token config.toml points to could not be had when asked for (the command
+    failed, the keyring is locked or empty): not bad input but a failure at run time, so exit 1,
+    as the sync reports the same failure (CredentialsUnavailable)."""
+
+    exit_code = 1
+
+
 def run_secret_command(argv: tuple[str, ...], what: str) -> str:
-    """Run argv without a shell and return the first line of stdout; ConfigError otherwise."""
+    """Run argv without a shell and return the first line of stdout; SecretUnavailable otherwise."""
     try:
         done = subprocess.run(
             list(argv), capture_output=True, timeout=COMMAND_TIMEOUT, stdin=subprocess.DEVNULL
         )
     except FileNotFoundError as exc:
-        raise ConfigError(f"{what}: command not found: {argv[0]}") from exc
+        raise SecretUnavailable(f"{what}: command not found: {argv[0]}") from exc
     except PermissionError as exc:
-        raise ConfigError(f"{what}: cannot run {argv[0]}: permission denied") from exc
+        raise SecretUnavailable(f"{what}: cannot run {argv[0]}: permission denied") from exc
     except subprocess.TimeoutExpired as exc:
-        raise ConfigError(f"{what}: {argv[0]} did not finish within {COMMAND_TIMEOUT} s") from exc
+        raise SecretUnavailable(f"{what}: {argv[0]} did not finish within {COMMAND_TIMEOUT} s") from exc
     if done.returncode != 0:
         err = done.stderr.decode(errors="replace").strip().splitlines()
         detail = f": {err[-1][:200]}" if err else ""
-        raise ConfigError(f"{what}: {argv[0]} exited with status {done.returncode}{detail}")
+        raise SecretUnavailable(f"{what}: {argv[0]} exited with status {done.returncode}{detail}")
     lines = done.stdout.decode(errors="replace").splitlines()
     if not lines or not lines[0]:
-        raise ConfigError(f"{what}: {argv[0]} printed nothing")
+        raise SecretUnavailable(f"{what}: {argv[0]} printed nothing")
     return lines[0]
 
 
@@ -300,9 +308,9 @@ def resolve_password(cfg: MailboxConfig | SmtpSettings) -> str:
         try:
             secret = keyring.get_password(KEYRING_SERVICE, cfg.username)
         except KeyringError as exc:
-            raise ConfigError(f"{where}: keyring unavailable: {exc}") from exc
+            raise SecretUnavailable(f"{where}: keyring unavailable: {exc}") from exc
         if not secret:
-            raise ConfigError(
+            raise SecretUnavailable(
                 f"{where}: no password in the keyring; "
                 f"run: keyring set {KEYRING_SERVICE} {cfg.username}"
             )

@@ -14,7 +14,10 @@ class RapportError(Exception):
 
 
 class ConfigError(RapportError):
-    """config.toml is unreadable, not TOML, or names something impossible."""
+    """config.toml is unreadable, not TOML, or names something impossible: the user's input,
+    so exit 2 like any bad input, whichever section is wrong (README, Command reference)."""
+
+    exit_code = 2
 
 
 class WorkspaceError(RapportError):

@@ -102,8 +102,9 @@ def test_starttls_with_verified_ca_and_password_command(tls_server, tmp_path: Pa
     with pytest.raises(SendError, match="TLS failed|CERTIFICATE_VERIFY_FAILED|certificate"):
         send_email(smtp_settings({"smtp": unverified}), _email())
     failing = dict(raw["smtp"], password_command=["false"])
-    with pytest.raises(ConfigError, match="false exited with status 1"):
+    with pytest.raises(ConfigError, match="false exited with status 1") as failed:
         send_email(smtp_settings({"smtp": failing}), _email())
+    assert failed.value.exit_code == 1  # a failure at run time, not bad input (that is exit 2)
     assert len(server.received) == before + 1
 
 

@@ -131,7 +131,7 @@ def test_two_maildirs_with_one_name_are_a_config_error_naming_both(
     home = tmp_path / "ws"
     write_config(home, [], maildirs=[{"path": str(first)}, {"path": str(second)}])
     code, out, err = run_sync(home, capsys)
-    assert (code, out) == (1, "")
+    assert (code, out) == (2, "")  # a config error is bad input
     assert err == (f"rapport: [[maildir]] 'work' ({second}) has the same name as [[maildir]] "
                    f"'work' ({first}): source names must be unique; give one of them another "
                    'name = "..."\n')
@@ -146,7 +146,7 @@ def test_a_maildir_named_as_a_mailbox_is_a_config_error(
     home = tmp_path / "ws"
     write_config(home, [imap_user.mailbox_config("work")], maildirs=[{"path": str(root)}])
     code, _out, err = run_sync(home, capsys)
-    assert code == 1
+    assert code == 2  # a config error is bad input
     assert err.startswith(f"rapport: [[maildir]] 'Work' ({root}) has the same name as "
                           "[[mailbox]] 'work' (127.0.0.1)")
 

@@ -116,7 +116,7 @@ def test_plain_imap_is_refused_to_a_remote_host(
 
     code, _out, err = run_sync(home, capsys)
 
-    assert code == 1
+    assert code == 2  # a config error is bad input
     assert err == ("rapport: [[mailbox]] 'work': security = \"plain\" is only allowed to "
                    "127.0.0.1/localhost (host is 'imap.example.com'); use tls or starttls\n")
 

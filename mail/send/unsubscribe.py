@@ -102,7 +102,7 @@ def announce_settings(config: Config) -> AnnounceSettings:
 def unsubscribe_rules(config: Config) -> UnsubscribeRules:
     """The rules every sync applies to new mail (`rapport sync`, `--watch`, the TUI's).
 
-    A bad `[announce]` refuses the sync (InputError, exit 2) rather than syncing without them:
+    A bad `[announce]` refuses the sync (ConfigError, exit 2 as any config error) rather than syncing without them:
     a request is recognised only as its batch is saved, so one synced meanwhile would never set
     the opt-out, and its sender would be mailed again once `[announce]` is fixed. The mail waits
     on the server until then.
@@ -110,5 +110,5 @@ def unsubscribe_rules(config: Config) -> UnsubscribeRules:
     try:
         return announce_settings(config).rules()
     except ConfigError as exc:
-        raise InputError(f"config.toml: {exc.message}; nothing synced, so that no unsubscribe "
+        raise ConfigError(f"config.toml: {exc.message}; nothing synced, so that no unsubscribe "
                          "request goes unrecognised (fix [announce], then sync)") from exc
