@@ -132,6 +132,36 @@ def test_an_unsubscribe_request_from_an_unknown_address_opens_the_request(
     asyncio.run(run())
 
 
+
+def test_status_counts_what_waits_for_review_without_loading_sqlite_utils(
+        book: OpenWorkspace, home: Path) -> None:
+    """`rapport status` (text and --json) says how many unsubscribe requests and bounces wait
+    in Today, read through the plain-SQLite reader as the rest of status is."""
+    from test_cli_read_only import loaded_by
+
+    rules = bounces.UnsubscribeRules(address="stop@rapport.example", address_needs_word=False)
+    _save(book, _bounce(1, "2026-11-02", STRANGER, True, "5.1.1"),
+          _bounce(2, "2026-11-02", "anna@acme.example", True, "5.1.1"),  # settled by her mark
+          _bounce(3, "2026-11-03", "temp@else.example", False, "4.4.1"),  # one delay: not yet
+          _mail(4, "2026-11-05", "anna@acme.example", "stop", "", to="stop@rapport.example"),
+          _mail(5, "2026-11-05", "max@else.example", "stop", "", to="stop@rapport.example"),
+          rules=rules)
+    book.db.conn.commit()
+    out, loaded = loaded_by(home, "status", "--json")
+    assert loaded == []
+    assert json.loads(out)["to_review"] == {"unsubscribe_requests": 2, "bounces": 1}
+    text, loaded = loaded_by(home, "status")
+    assert loaded == []
+    assert "To review 2 unsubscribe requests, 1 bounce (press t in Rapport for Today)" in text
+
+    bounces.acknowledge_bounces(book.db, STRANGER)
+    for request in bounces.pending_optouts(book.db):
+        bounces.acknowledge_optout(book.db, request.id)
+    out, _loaded = loaded_by(home, "status", "--json")
+    assert json.loads(out)["to_review"] == {"unsubscribe_requests": 0, "bounces": 0}
+    assert "To review" not in loaded_by(home, "status")[0]  # nothing waits: no line
+
+
 # -- end to end ---------------------------------------------------------------------------------
 
 def _one_to_one(recipient: str) -> bytes:

@@ -282,6 +282,14 @@ def pending_optouts(db: Database) -> list[OptOutRequest]:
     return [OptOutRequest(*row) for row in rows]
 
 
+def review_counts(db: Database) -> dict[str, int]:
+    """How many unsubscribe requests and bounces of addresses not in the book wait in Today
+    (`rapport status`): what pending_optouts and bounces_to_review list, counted."""
+    requests = db.execute("SELECT count(*) FROM optout_requests"
+                          " WHERE acknowledged_utc IS NULL").fetchone()[0]
+    return {"unsubscribe_requests": int(requests), "bounces": len(bounces_to_review(db))}
+
+
 def acknowledge_optout(db: Database, request_id: int) -> None:
     with db.atomic():
         cursor = db.execute("UPDATE optout_requests SET acknowledged_utc = ? WHERE id = ?"

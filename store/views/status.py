@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rapport.store.book.stages import Pipeline
+from rapport.store.mailstore.bounces import review_counts
 from rapport.store.mailstore.syncstate import list_skipped
 from rapport.store.money.currency import format_amount, json_amount, to_decimal
 from rapport.store.money.rates import MoneySettings
@@ -44,7 +45,8 @@ def workspace_status(
     Keys `accounts`, `contacts`, `deals`, `messages` (ints), `deals_by_stage` (stage -> count),
     `pipeline_value` (open value and weighted in the base currency, deals not converted) and
     `folders` (mailbox, folder, messages, last_sync) are a promise to scripts, as is
-    `skipped` (mailbox, folder, uid, reason, retry, since): messages a sync could not store.
+    `skipped` (mailbox, folder, uid, reason, retry, since): messages a sync could not store,
+    and `to_review` (unsubscribe_requests, bounces): what waits in Today to be acknowledged.
     """
     by_stage = {name: 0 for name in pipeline.names}
     for stage, count in db.execute("SELECT stage, count(*) FROM deals GROUP BY stage"):
@@ -83,12 +85,17 @@ def workspace_status(
              "retry": s.retry, "since": s.since}
             for s in list_skipped(db)
         ],
+        "to_review": review_counts(db),
     }
 
 
 def _one_line(text: str) -> str:
     """Server and decoder words are outside text: one line, no control characters."""
     return "".join(c if c.isprintable() else " " for c in " ".join(text.split()))[:200]
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _size_text(size: int) -> str:
@@ -129,6 +136,11 @@ def status_text(status: dict[str, Any]) -> str:
             again = "retried at every sync" if item["retry"] else "not retried"
             lines.append(f"  {item['mailbox']}/{item['folder']} UID {item['uid']}: "
                          f"{_one_line(item['reason'])} ({again})")
+    waiting = status["to_review"]
+    if any(waiting.values()):
+        requests, bounced = waiting["unsubscribe_requests"], waiting["bounces"]
+        lines.append(f"To review {_plural(requests, 'unsubscribe request')}, "
+                     f"{_plural(bounced, 'bounce')} (press t in Rapport for Today)")
     lines.append(f"Last sync {status['last_sync'] or 'never'}")
     lines.append(f"Database  {status['database']} ({_size_text(status['database_bytes'])})")
     return "\n".join(lines)
