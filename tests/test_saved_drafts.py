@@ -36,7 +36,7 @@ def _reply_draft(home: Path, *extra: str) -> None:
                  *extra]) == 0
 
 
-def _drive(home: Path, account_id: int, shown: list[str] | None = None) -> list[str]:
+def _drive(home: Path, account_id: int, shown: list[Any] | None = None) -> list[str]:
     """Open the account, enter on its draft line (the reader), back, e (re-edit): the notes."""
     seen: list[Any] = []
 
@@ -55,7 +55,7 @@ def _drive(home: Path, account_id: int, shown: list[str] | None = None) -> list[
             assert app.screen.message.subject == "Re: Price list"
             assert app.screen.message.body_text.startswith("Dear Alice,")
             if shown is not None:
-                shown.append(app.screen.message.body_text)
+                shown.append(app.screen.message.attachments)
             await pilot.press("h")
             await pilot.pause()
             assert "Saved in: " in str(app.screen.query_one("#reader-body").render())
@@ -98,9 +98,9 @@ def test_enter_opens_an_outbox_draft_and_e_rewrites_its_file(
     _reply_draft(home, "--attach", str(prices))
     [eml] = list((home / "outbox").iterdir())
     _editor(tmp_path, monkeypatch, REEDIT)
-    shown: list[str] = []
+    shown: list[Any] = []
     notes = _drive(home, account_id, shown)
-    assert "\n\nAttached:\n📎 prices.csv  text/csv" in shown[0], shown
+    assert [[a[:2] for a in listed] for listed in shown] == [[("prices.csv", "text/csv")]]  # the reader's list
     assert f"draft replaced in {eml}" in notes, notes
     assert list((home / "outbox").iterdir()) == [eml]
     draft = _activity(home, account_id)
@@ -146,3 +146,46 @@ def test_a_draft_no_longer_saved_is_one_clear_error(home: Path) -> None:
             find_saved_draft(opened.workspace, opened.config, _activity(home, account_id).message_id)
     finally:
         opened.close()
+
+
+def test_a_draft_opened_from_the_timeline_shows_and_saves_its_attachments(
+        home: Path, tmp_path: Path) -> None:
+    """Its files are in the reader's list, read from the saved draft itself (it is in no synced
+    folder): enter shows one as text, s saves it into attachments_dir, byte for byte."""
+    from tests.tui_workspace import drive, settle
+
+    account_id = _workspace(home)
+    config = home / "config.toml"
+    config.write_text(f'attachments_dir = "{tmp_path / "dl"}"\n' + config.read_text())
+    prices = tmp_path / "prices.csv"
+    prices.write_bytes(b"item;price\ngasket;4.20\n\x1b[31mred\x1b[0m\n")
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    _reply_draft(home, "--attach", str(prices), "--attach", str(logo))
+    shown: list[str] = []
+
+    async def body(app: RapportApp, pilot: Any) -> None:
+        from rapport.tui.app.screens.attachments import AttachmentTextScreen
+
+        app.open_account(account_id)
+        await pilot.pause()
+        timeline = app.screen.query_one("#timeline")
+        timeline.cursor = next(i for i in range(timeline.row_count) if timeline.row(i).kind == "draft")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "ReaderScreen"
+        assert [a[0] for a in app.screen.message.attachments] == ["prices.csv", "logo.png"]
+        await pilot.press("a", "enter")  # the first: shown as text
+        await settle(app, pilot)
+        assert isinstance(app.screen, AttachmentTextScreen)
+        shown.append(app.screen.text)
+        await pilot.press("s", "escape")  # saved from the text view
+        await settle(app, pilot)
+        await pilot.press("down", "s")  # the second, from the list
+        await settle(app, pilot)
+
+    notes = drive(home, body)
+    assert "gasket;4.20" in shown[0] and "\x1b" not in shown[0]
+    saved = {p.name: p.read_bytes() for p in (tmp_path / "dl").iterdir()}
+    assert saved == {"prices.csv": prices.read_bytes(), "logo.png": logo.read_bytes()}, notes
+    assert sum("saved to" in n for n in notes) == 2, notes

@@ -130,12 +130,23 @@ def _maildir_file(root: Path, message: Message) -> Path:
     return found.path
 
 
+def attachment_from_source(message: Message, index: int, raw: bytes) -> Fetched:
+    """Attachment `index` of a message not in the store (a saved draft), read from `raw`, its
+    whole text already in hand: nothing to fetch."""
+    info = pick(message, index)
+    return Fetched(info, _part_of(raw, message, info))
+
+
 def _from_maildir(root: Path, message: Message, info: AttachmentInfo) -> bytes:
     path = _maildir_file(root, message)
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise NotFoundError(f"cannot read {path}: {exc.strerror}") from exc
+    return _part_of(raw, message, info)
+
+
+def _part_of(raw: bytes, message: Message, info: AttachmentInfo) -> bytes:
     parts = attachment_parts(raw)
     if len(parts) < info.index:
         _checked(info, "nothing", message)

@@ -46,9 +46,10 @@ class AttachmentList(OptionList):
 
 
 def run_on_attachment(screen: Screen, message: Message, index: int, what: str,
-                      done: Callable[[Any], object]) -> None:
+                      done: Callable[[Any], object], source: bytes | None = None) -> None:
     """`what` (save|show|open) attachment `index` in a thread worker, then `done(result)` on
-    the UI thread; a failure is one notification."""
+    the UI thread; a failure is one notification. `source`: the whole message, for one not in
+    the store (a saved draft), its attachments read from it."""
     from rapport.mail.attach import actions
     from rapport.mail.attach.settings import attachment_settings
     from rapport.mail.attach.viewing import open_saved
@@ -71,7 +72,7 @@ def run_on_attachment(screen: Screen, message: Message, index: int, what: str,
                 "save": actions.save_attachment, "show": actions.show_attachment,
                 "open": actions.open_attachment}
             call = calls[what]
-            result = call(db, app.opened.config, message, index)
+            result = call(db, app.opened.config, message, index, source=source)
         except (RapportError, OSError) as exc:
             text = exc.message if isinstance(exc, RapportError) else str(exc)
             app.call_from_thread(notify, app, text, title="Attachment", severity="error")
@@ -98,9 +99,9 @@ class AttachmentTextScreen(Screen[None]):
         Binding("k", "scroll('up')", "Up", show=False, id="attachment.up"),
     ]
 
-    def __init__(self, message: Message, index: int, text: str) -> None:
+    def __init__(self, message: Message, index: int, text: str, source: bytes | None = None) -> None:
         super().__init__()
-        self.message, self.index, self.text = message, index, text
+        self.message, self.index, self.text, self.source = message, index, text, source
 
     def compose(self) -> ComposeResult:
         name, kind, size = self.message.attachments[self.index - 1]
@@ -115,7 +116,7 @@ class AttachmentTextScreen(Screen[None]):
 
     def action_save(self) -> None:
         run_on_attachment(self, self.message, self.index, "save", lambda path: notify(
-            self.app, f"saved to {clean(str(path))}", title="Attachment"))
+            self.app, f"saved to {clean(str(path))}", title="Attachment"), self.source)
 
     def action_scroll(self, direction: str) -> None:
         scroller = self.query_one("#attachment-text", VerticalScroll)

@@ -22,19 +22,18 @@ if TYPE_CHECKING:
 
 def draft_as_message(found: FoundDraft, account: tuple[int, str]) -> Message:
     """The saved draft as the reader shows a message: decoded by the one decoder; `id` 0 (it
-    is not in the store), its place in the 'Saved in' header, its files named below the text."""
+    is not in the store), its place in the 'Saved in' header, its files in the reader's list
+    (read from `found.raw`, which open_draft hands the reader)."""
     from rapport.mail.message.decode import decode_message
 
     decoded = decode_message(found.raw, uid=found.uid or 0)
-    # Its files are named below the text: the reader's attachment list fetches stored messages only.
-    files = "".join(f"\n📎 {name or '(no name)'}  {kind}, {size:,} bytes" for name, kind, size in decoded.attachments)
     return Message(
         id=0, folder_id=0, mailbox=found.saved.place, folder="", uid=found.uid or 0,
         message_id=decoded.message_id, thread_id="", in_reply_to=decoded.in_reply_to, refs=decoded.refs,
         date_utc=decoded.date_utc, from_name=decoded.from_name, from_addr=decoded.from_addr,
         to_addrs=format_addresses(decoded.to), cc_addrs=format_addresses(decoded.cc),
         reply_to=format_addresses(decoded.reply_to), subject=decoded.subject, snippet=decoded.snippet,
-        body_text=decoded.body_text + (f"\n\nAttached:{files}" if files else ""), attachments=(), size=decoded.size, seen=True, answered=False,
+        body_text=decoded.body_text, attachments=decoded.attachments, size=decoded.size, seen=True, answered=False,
         flagged=False, draft=True, flags_dirty=False, direction="out", modseq=None,
         accounts=((account[0], account[1], "draft", ""),))
 
@@ -59,7 +58,8 @@ def open_draft(app: Any, message_id: str, account: tuple[int, str]) -> None:
     """`enter` on a draft line: the saved draft in the reader."""
     from rapport.tui.app.screens.reader import ReaderScreen
 
-    _fetch_then(app, message_id, lambda found: app.push_screen(ReaderScreen(draft_as_message(found, account))))
+    _fetch_then(app, message_id, lambda found: app.push_screen(
+        ReaderScreen(draft_as_message(found, account), source=found.raw)))
 
 
 def reedit_draft(app: Any, message_id: str) -> None:

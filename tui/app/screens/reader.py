@@ -109,9 +109,12 @@ class ReaderScreen(Screen[None]):
         Binding("k", "scroll('up')", "Up", show=False, id="reader.up"),
     ]
 
-    def __init__(self, message: Message) -> None:
+    def __init__(self, message: Message, source: bytes | None = None) -> None:
+        """`source`: the whole message when it is not in the store (a saved draft): its
+        attachments are read from it."""
         super().__init__()
         self.message = message
+        self.source = source
         self.headers = False
         self.unfold = False
 
@@ -192,13 +195,13 @@ class ReaderScreen(Screen[None]):
         index = self.query_one(AttachmentList).chosen
         if what == "show":
             run_on_attachment(self, self.message, index, "show", lambda text: self.app.push_screen(
-                AttachmentTextScreen(self.message, index, text)))
+                AttachmentTextScreen(self.message, index, text, self.source)), self.source)
         elif what == "save":
             run_on_attachment(self, self.message, index, "save", lambda path: notify(
-                self.app, f"saved to {clean(str(path))}", title="Attachment"))
+                self.app, f"saved to {clean(str(path))}", title="Attachment"), self.source)
         else:
             run_on_attachment(self, self.message, index, "open", lambda path: notify(
-                self.app, f"opened {clean(path.name)}", title="Attachment"))
+                self.app, f"opened {clean(path.name)}", title="Attachment"), self.source)
 
     def action_scroll(self, direction: str) -> None:
         scroller = self.query_one("#reader", VerticalScroll)
