@@ -189,3 +189,55 @@ def test_a_draft_opened_from_the_timeline_shows_and_saves_its_attachments(
     saved = {p.name: p.read_bytes() for p in (tmp_path / "dl").iterdir()}
     assert saved == {"prices.csv": prices.read_bytes(), "logo.png": logo.read_bytes()}, notes
     assert sum("saved to" in n for n in notes) == 2, notes
+
+
+def _mailboxes(*boxes: dict[str, object]) -> str:
+    return "".join("[[mailbox]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in box.items())
+                   for box in boxes)
+
+
+@pytest.mark.dovecot
+def test_a_draft_in_another_mailboxs_drafts_is_found_and_replaced_there(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, imap_user, dovecot) -> None:  # noqa: ANN001
+    """Saved while `home` was the only mailbox, then `work` was added before it: enter and e
+    still find the draft (every mailbox's Drafts is searched), and the edit replaces it there."""
+    other = dovecot.add_user()
+    account_id = _workspace(home, _mailboxes(imap_user.mailbox_config("home")))
+    _reply_draft(home)
+    [old_uid] = imap_user.flags("Drafts")
+    config = home / "config.toml"
+    config.write_text(config.read_text().replace(
+        "[[mailbox]]", _mailboxes(other.mailbox_config("work")) + "[[mailbox]]", 1))
+    _editor(tmp_path, monkeypatch, REEDIT)
+    notes = _drive(home, account_id)
+    assert "draft replaced in the IMAP folder Drafts of mailbox home" in notes, notes
+    assert other.flags("Drafts") == {}  # nothing put in the first mailbox
+    with imap_user.server.client(imap_user) as client:
+        client.select_folder("Drafts", readonly=True)
+        uids = client.search("ALL")
+        data = client.fetch(uids, [b"BODY.PEEK[]"])
+    assert len(uids) == 1 and uids[0] != old_uid
+    _check_replaced(data[uids[0]][b"BODY[]"], _activity(home, account_id).message_id)
+
+
+@pytest.mark.dovecot
+def test_a_draft_in_no_mailbox_names_every_drafts_folder_searched(
+        home: Path, imap_user, dovecot) -> None:  # noqa: ANN001
+    from rapport.mail.send.saved_drafts import find_saved_draft
+    from rapport.store.errors import NotFoundError
+
+    other = dovecot.add_user()
+    account_id = _workspace(home, _mailboxes(imap_user.mailbox_config("home"),
+                                             other.mailbox_config("work")))
+    _reply_draft(home)
+    with imap_user.server.client(imap_user) as client:  # sent or deleted from another client
+        client.select_folder("Drafts")
+        client.delete_messages(client.search("ALL"))
+        client.expunge()
+    opened = open_workspace(home)
+    try:
+        with pytest.raises(NotFoundError, match=r"is no longer in the IMAP Drafts folders of "
+                                                r"mailboxes home, work \(sent or deleted\?\)$"):
+            find_saved_draft(opened.workspace, opened.config, _activity(home, account_id).message_id)
+    finally:
+        opened.close()

@@ -16,9 +16,11 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from rapport.mail.config import mailbox_configs
 from rapport.mail.draft.render import Draft
+from rapport.mail.errors import MailError
 from rapport.mail.send.compose import check_header, draft_from_text, draft_to_text, parse_addresses
-from rapport.mail.send.outbox import ImapFolder, Saved, outbox_path, pick_mailbox
+from rapport.mail.send.outbox import ImapFolder, Saved, outbox_path
 from rapport.store.book.activities import rewrite_draft
 from rapport.store.config import Config
 from rapport.store.errors import InputError, NotFoundError
@@ -42,22 +44,37 @@ class FoundDraft:
 
 
 def find_saved_draft(workspace: Workspace, config: Config, message_id: str) -> FoundDraft:
-    """The draft with this Message-ID in outbox/, else in the first IMAP mailbox's Drafts."""
+    """The draft with this Message-ID in outbox/, else in the Drafts folder of any IMAP mailbox,
+    the first configured first (where drafts are saved): a mailbox added or reordered since
+    the draft was saved does not hide it. One that cannot be reached is passed over; its error
+    is raised when no other has the draft (it may be there)."""
     path = outbox_path(workspace, message_id)
     if path.is_file():
         return FoundDraft(Saved("file", str(path), message_id), path.read_bytes())
-    cfg = pick_mailbox(config)
-    if cfg is None:
+    boxes = mailbox_configs(config)
+    if not boxes:
         raise NotFoundError(f"draft <{message_id}> is no longer in {workspace.outbox_dir} (sent or deleted?)")
-    folder = ImapFolder(cfg, "drafts")
-    try:
-        found = folder.fetch_by_message_id(message_id)
-    finally:
-        folder.close()
-    if found is None:
-        raise NotFoundError(f"draft <{message_id}> is no longer in the IMAP folder {folder.folder or 'Drafts'} "
-                            f"of mailbox {cfg.name} (sent or deleted?)")
-    return FoundDraft(Saved("imap", cfg.name, message_id, folder.folder), found[1], found[0])
+    unreachable: list[MailError] = []
+    folder_name = ""
+    for cfg in boxes:
+        folder = ImapFolder(cfg, "drafts")
+        try:
+            found = folder.fetch_by_message_id(message_id)
+        except MailError as exc:
+            unreachable.append(exc)
+            continue
+        finally:
+            folder.close()
+        if found is not None:
+            return FoundDraft(Saved("imap", cfg.name, message_id, folder.folder), found[1], found[0])
+        folder_name = folder.folder or "Drafts"
+    if unreachable:
+        raise unreachable[0]
+    if len(boxes) == 1:
+        raise NotFoundError(f"draft <{message_id}> is no longer in the IMAP folder {folder_name} "
+                            f"of mailbox {boxes[0].name} (sent or deleted?)")
+    raise NotFoundError(f"draft <{message_id}> is no longer in the IMAP Drafts folders of mailboxes "
+                        f"{', '.join(cfg.name for cfg in boxes)} (sent or deleted?)")
 
 
 def editable_text(msg: EmailMessage) -> str:
@@ -97,7 +114,8 @@ def replace_saved_draft(db: Database, config: Config, found: FoundDraft, msg: Em
     if found.saved.where == "file":
         write_private_files([(Path(found.saved.location), msg.as_bytes())])
     else:
-        cfg = pick_mailbox(config, found.saved.location)
+        # That mailbox only: pick_mailbox would fall back to the first one, a draft put elsewhere.
+        cfg = next((box for box in mailbox_configs(config) if box.name == found.saved.location), None)
         if cfg is None:
             raise NotFoundError(f"mailbox {found.saved.location} is no longer in config.toml")
         folder = ImapFolder(cfg, found.saved.folder or "drafts")
