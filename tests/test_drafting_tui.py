@@ -20,7 +20,7 @@ from rapport.tui.app.application import RapportApp
 from rapport.tui.app.screens.announce import AnnouncePreviewScreen, AnnounceRunScreen
 from rapport.tui.app.screens.attach_step import AttachStep
 from rapport.tui.app.screens.draft_flow import TemplatePicker
-from tests.tui_workspace import drive, settle
+from tests.tui_workspace import drive, settle, settle_group
 
 Body = Callable[[RapportApp, Any], Awaitable[None]]
 
@@ -223,6 +223,7 @@ def test_announce_flow_from_the_main_screen(home: Path) -> None:
         await pilot.press("down", "enter")  # a promotion file
         await pilot.pause()
         await _type(pilot, str(promo))
+        await settle_group(app, pilot, "announce-preview")  # previews render in a worker
         screen = app.screen
         assert isinstance(screen, AnnouncePreviewScreen)
         counts = str(screen.query_one("#announce-counts").render())
@@ -232,6 +233,7 @@ def test_announce_flow_from_the_main_screen(home: Path) -> None:
         await pilot.press("n", "n", "n", "n")
         assert screen.position == 3
         await pilot.press("p")
+        await settle_group(app, pilot, "announce-preview")
         shown = str(screen.query_one("#announce-body").render())
         assert "Message 3 of 4" in shown and "Subject: Winter offer for Acme" in shown
         assert "- Gaskets" in shown
@@ -345,6 +347,7 @@ def test_announce_with_a_typed_promotion_saves_it_for_next_time(home: Path) -> N
         await pilot.press(*["backspace"] * 10)
         await _type(pilot, "2027-04-30")
         await _type(pilot, "")  # no link
+        await settle_group(app, pilot, "announce-preview")
         screen = app.screen
         assert isinstance(screen, AnnouncePreviewScreen)
         shown = str(screen.query_one("#announce-body").render())
@@ -358,7 +361,7 @@ def test_announce_with_a_typed_promotion_saves_it_for_next_time(home: Path) -> N
         await _type(pilot, "stage=Won")
         assert _pick_labels(app)[0].startswith("Spring offer — 1 March 2027 – 30 April 2027")
         await pilot.press("enter")
-        await pilot.pause()
+        await settle_group(app, pilot, "announce-preview")
         assert "Subject: Spring offer for Acme" in str(app.screen.query_one("#announce-body").render())
 
     notes = _drive(home, body)
@@ -392,7 +395,7 @@ def test_no_drafts_are_offered_when_a_preview_does_not_render(home: Path) -> Non
         screen = app.screen
         assert isinstance(screen, AnnouncePreviewScreen)
         await pilot.press("d")
-        await pilot.pause()
+        await settle_group(app, pilot, "announce-preview")
         assert screen.pending is None
         ask = str(screen.query_one("#announce-ask").render())
         assert "does not render" in ask and "missing_value" in ask and "nothing is saved" in ask, ask

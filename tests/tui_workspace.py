@@ -49,6 +49,16 @@ def drive(home: Path, body: Any, *, size: tuple[int, int] = (80, 24)) -> list[st
     return [m.notification.message for m in seen if isinstance(m, Notify)]
 
 
+async def settle_group(app: Any, pilot: Any, group: str) -> None:
+    """Let the workers of one group finish and what they posted be shown (`settle` waits for
+    every worker: not while a flow's worker awaits the screen being driven)."""
+    await pilot.pause()
+    running = [w for w in app.workers if w.group == group]
+    if running:  # an empty list would wait for every worker
+        await app.workers.wait_for_complete(running)
+    await pilot.pause()
+
+
 async def settle(app: Any, pilot: Any) -> None:
     """Let the app's workers finish and what they posted be shown."""
     await pilot.pause()

@@ -2,35 +2,33 @@
 
 `start_announce(app)` asks for an announcement (or new-mail) template, the segment and the
 promotion (screens/announce_promotion.py: saved, typed or a file), then shows
-`AnnouncePreviewScreen`: every message the run would send, rendered one at a time as you page
-(n/p), under the counts (eligible, opted out, without email, already reached, uncertain). `d`
-(drafts) or `s` (send, when [smtp] is configured) first renders them all — any that fails is
-shown and nothing is offered — then `y`
-starts the run in a thread worker on the App with its own database connection;
-`AnnounceRunScreen` shows its progress, escape stops it after the current message (or batch of
-drafts), and the result is notified and refreshes every screen (timelines show the announcement).
+`AnnouncePreviewScreen` (screens/announce_preview.py): every message the run would send,
+rendered in a thread worker as you page (n/p), under the counts (eligible, opted out, without
+email, already reached, uncertain). `d` (drafts) or `s` (send, when [smtp] is configured) first
+renders them all — any that fails is shown and nothing is offered — then `y` starts the run in
+a thread worker on the App with its own database connection; `AnnounceRunScreen` shows its
+progress, escape stops it after the current message (or batch of drafts), and the result is
+notified and refreshes every screen (timelines show the announcement).
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, ProgressBar, Static
+from textual.screen import ModalScreen
+from textual.widgets import ProgressBar, Static
 
 from rapport.mail.send.announce import (
     ANNOUNCE_KINDS,
     AnnouncementPlan,
     AnnounceResult,
     MessageRenderer,
-    Target,
     plan_announcement,
     run_announcement,
     summary_line,
@@ -38,11 +36,13 @@ from rapport.mail.send.announce import (
 from rapport.store.errors import RapportError
 from rapport.tui.app.messages import StoreChanged
 from rapport.tui.app.safe import notify, safe_text
+from rapport.tui.app.screens.announce_preview import DEFAULT_RATE, AnnouncePreviewScreen
 from rapport.tui.app.screens.announce_promotion import ask_promotion
 from rapport.tui.app.screens.draft_flow import TemplatePicker, no_templates_text, template_choices
 from rapport.tui.app.screens.prompt import PromptScreen
 
-DEFAULT_RATE = 30.0  # per minute, as the CLI's --rate default
+if TYPE_CHECKING:
+    from rapport.store.db import Database
 
 
 def start_announce(app: Any) -> None:
@@ -68,6 +68,7 @@ async def _setup(app: Any, choices: list[tuple[str, str]],
                  broken: list[tuple[str, str]]) -> None:
     from rapport.mail.config import smtp_settings
     from rapport.mail.draft.render import load_template
+    from rapport.mail.send.unsubscribe import announce_settings
 
     name = await app.push_screen_wait(TemplatePicker(choices, "Announce with template:",
                                                      broken=broken))
@@ -91,152 +92,18 @@ async def _setup(app: Any, choices: list[tuple[str, str]],
         plan = plan_announcement(opened.db, opened.config, template, segment_text=segment,
                                  promotion=promotion)
         smtp = smtp_settings(opened.config.raw)
+        announce_settings(opened.config)  # a bad [announce] is said here, not by every preview
     except RapportError as exc:
         notify(app, exc.message, title="Announcement", severity="error")
         return
-    renderer = MessageRenderer(opened.db, opened.config, plan, app.today)
+
+    def renderer(db: Database) -> MessageRenderer:  # one per worker, on its own connection
+        return MessageRenderer(db, opened.config, plan, app.today)
+
     mode = await app.push_screen_wait(AnnouncePreviewScreen(plan, renderer,
                                                             can_send=smtp is not None))
     if mode:
         app.push_screen(AnnounceRunScreen(plan, mode, smtp))
-
-
-def counts_text(plan: AnnouncementPlan) -> str:
-    parts = [f"{plan.eligible} eligible", *([f"{plan.audience.bounced} bounced"]
-                                            if plan.audience.bounced else []),
-             f"{plan.audience.opted_out} opted out",
-             f"{plan.audience.no_email} without email", f"{plan.already} already reached"]
-    if plan.uncertain:
-        parts.append(f"{len(plan.uncertain)} uncertain (not resent)")
-    parts.append(f"{len(plan.todo)} to reach")
-    note = plan.earlier_note()
-    return " · ".join(parts) + (f"\nNote: {note}" if note else "")
-
-
-class AnnouncePreviewScreen(Screen[str | None]):
-    """Pages through every message the run would deliver, rendered only when shown.
-
-    n/p page; `d` (drafts) or `s` (send) then `y` confirm; escape cancels. Dismisses with the
-    mode chosen, or None.
-    """
-
-    BINDING_GROUP_TITLE = "Announcement"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n,right,j", "next", "Next", id="announce.next"),
-        Binding("p,left,k", "previous", "Previous", id="announce.previous"),
-        Binding("d", "choose('drafts')", "Drafts", id="announce.drafts"),
-        Binding("s", "choose('send')", "Send", id="announce.send"),
-        Binding("y", "confirm", "Confirm", id="announce.confirm"),
-        Binding("escape,q", "cancel", "Cancel", id="announce.cancel"),
-    ]
-    DEFAULT_CSS = """
-    AnnouncePreviewScreen #announce-counts { background: $boost; padding: 0 1; }
-    AnnouncePreviewScreen #announce-ask { color: $warning; padding: 0 1; }
-    AnnouncePreviewScreen #announce-scroll { padding: 0 1; }
-    """
-
-    def __init__(self, plan: AnnouncementPlan, renderer: MessageRenderer, *,
-                 can_send: bool) -> None:
-        super().__init__()
-        self.plan = plan
-        self.renderer = renderer
-        self.can_send = can_send
-        self.position = 0
-        self.pending: str | None = None
-        self._rendered: dict[int, Text] = {}
-        self._failed: dict[int, str] = {}  # message index -> why it does not render
-
-    def compose(self) -> ComposeResult:
-        yield Static(safe_text(counts_text(self.plan), keep_newlines=True), id="announce-counts")
-        yield Static("", id="announce-ask")
-        with VerticalScroll(id="announce-scroll"):
-            yield Static(id="announce-body")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self._show()
-
-    def rendered(self, index: int) -> Text:
-        """Message `index` as the reader sees it (decoded), rendered once when first shown."""
-        if index not in self._rendered:
-            self._rendered[index] = self._render_target(index, self.plan.todo[index])
-        return self._rendered[index]
-
-    def _render_target(self, index: int, target: Target) -> Text:
-        try:
-            msg = self.renderer.render(target).email()
-        except RapportError as exc:
-            self._failed[index] = exc.message
-            return safe_text(f"{target.who}: does not render: {exc.message}", keep_newlines=True)
-        part = msg.get_body(("plain",))
-        body = part.get_content() if part is not None else ""
-        head = "".join(f"{name}: {msg[name]}\n" for name in ("To", "Cc", "Subject") if msg[name])
-        return safe_text(f"{head}\n{body}", keep_newlines=True)
-
-    def _show(self) -> None:
-        total = len(self.plan.todo)
-        body = self.query_one("#announce-body", Static)
-        if not total:
-            body.update(safe_text("Nobody to reach: everyone in this segment was reached "
-                                  "already, opted out or has no address."))
-            return
-        title = Text(f"Message {self.position + 1} of {total}\n\n", style="bold")
-        body.update(title + self.rendered(self.position))
-        if self.position in self._failed and not self.pending:
-            self._ask("this message does not render: nothing can be saved or sent until the template "
-                      "or the promotion is fixed (escape goes back)")
-
-    def _ask(self, text: str) -> None:
-        self.query_one("#announce-ask", Static).update(safe_text(text))
-
-    def action_next(self) -> None:
-        if self.position + 1 < len(self.plan.todo):
-            self.position += 1
-            self._show()
-
-    def action_previous(self) -> None:
-        if self.position > 0:
-            self.position -= 1
-            self._show()
-
-    def action_choose(self, mode: str) -> None:
-        count = len(self.plan.todo)
-        if not count:
-            self._ask("nothing to deliver")
-            return
-        if mode == "send" and not self.can_send:
-            self._ask("sending needs an [smtp] table in config.toml; d saves drafts instead")
-            return
-        # Every message is rendered before anything is offered: one that fails is shown, not saved.
-        failed = self._first_failure()
-        if failed is not None:
-            self.position = failed
-            self._show()
-            self._ask(f"message {failed + 1} of {count} does not render ({self._failed[failed]}): nothing is "
-                      "saved or sent; escape goes back")
-            return
-        self.pending = mode
-        what = (f"send {count} messages at {DEFAULT_RATE:g}/min" if mode == "send"
-                else f"save {count} drafts")
-        self._ask(f"{what}? y to confirm, escape to cancel")
-
-    def _first_failure(self) -> int | None:
-        for index in range(len(self.plan.todo)):
-            self.rendered(index)
-            if index in self._failed:
-                return index
-        return None
-
-    def action_confirm(self) -> None:
-        if self.pending:
-            self.dismiss(self.pending)
-
-    def action_cancel(self) -> None:
-        if self.pending:
-            self.pending = None
-            self._ask("")
-            return
-        self.dismiss(None)
 
 
 class _Stopped(Exception):
