@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from rapport.store.book.contacts import normalize_email
 from rapport.store.config import Config, refuse_unknown_keys
 from rapport.store.errors import ConfigError, InputError
 from rapport.store.mailstore.bounces import DEFAULT_UNSUBSCRIBE_WORDS, UnsubscribeRules
@@ -84,6 +83,8 @@ def announce_settings(config: Config) -> AnnounceSettings:
     if address:
         if not isinstance(address, str):
             raise ConfigError("[announce] unsubscribe_address must be an email address")
+        from rapport.store.book.contacts import normalize_email  # the book: only when set
+
         try:
             address = normalize_email(address)
         except InputError as exc:

@@ -27,10 +27,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Set
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imapclient import IMAPClient
-from sqlite_utils import Database
 
 from rapport.mail.config import MailboxConfig
 from rapport.mail.message.flags import flag_tuple
@@ -48,6 +47,9 @@ from rapport.mail.sync.response import parse_uid_set, raw_uid_fetch, uid_ranges
 from rapport.store.mailstore import messages as store
 from rapport.store.mailstore import syncstate
 from rapport.store.mailstore.bounces import UnsubscribeRules
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 # Messages per committed batch: the unit of progress, cancel and transaction.
 BATCH_SIZE = int(os.environ.get("RAPPORT_SYNC_BATCH", "500") or 500)
