@@ -19,7 +19,8 @@ pytestmark = pytest.mark.dovecot
 
 # What a sync needs only when a folder has something to fetch or change.
 NOT_LOADED = ("sqlite_utils", "rapport.mail.sync.fetch", "rapport.mail.message.decode",
-              "rapport.mail.message.html_text", "jinja2", "dateutil", "rapport.store.book.contacts")
+              "rapport.mail.message.html_text", "jinja2", "dateutil", "rapport.store.book.contacts",
+              "rapport.store.mailstore.messages", "rapport.store.mailstore.bounces")
 
 
 def sync_in_subprocess(home: Path) -> tuple[int, str, list[str]]:

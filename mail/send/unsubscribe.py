@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 
 from rapport.store.config import Config, refuse_unknown_keys
 from rapport.store.errors import ConfigError, InputError
-from rapport.store.mailstore.bounces import DEFAULT_UNSUBSCRIBE_WORDS, UnsubscribeRules
+from rapport.store.mailstore.optout_rules import DEFAULT_UNSUBSCRIBE_WORDS, UnsubscribeRules
 
 ANNOUNCE_KEYS = ("unsubscribe_address", "unsubscribe_url", "unsubscribe_words")
 ONE_CLICK = "List-Unsubscribe=One-Click"

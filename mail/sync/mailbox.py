@@ -29,8 +29,8 @@ from rapport.mail.sync.events import (
 from rapport.mail.sync.imap import close, connect, list_folder_names
 from rapport.mail.sync.lock import MailboxBusy, mailbox_lock
 from rapport.mail.sync.response import FetchFailed
-from rapport.store.mailstore import messages as store
-from rapport.store.mailstore.bounces import UnsubscribeRules
+from rapport.store.mailstore import folders as store
+from rapport.store.mailstore.optout_rules import UnsubscribeRules
 from rapport.store.mailstore.syncstate import StaleSyncState
 
 if TYPE_CHECKING:

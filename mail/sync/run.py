@@ -23,8 +23,8 @@ from rapport.mail.sync.lock import MailboxBusy, mailbox_lock
 from rapport.mail.sync.mailbox import sync_mailbox
 from rapport.store.config import Config
 from rapport.store.errors import InputError
-from rapport.store.mailstore.bounces import UnsubscribeRules
 from rapport.store.mailstore.matching import remember_my_addresses
+from rapport.store.mailstore.optout_rules import UnsubscribeRules
 from rapport.store.session import OpenWorkspace
 
 if TYPE_CHECKING:
