@@ -21,6 +21,7 @@ from rapport.store.errors import WorkspaceError
 from rapport.store.migrations import apply_migrations, migrations
 from rapport.store.reader import BUSY_TIMEOUT_MS as BUSY_TIMEOUT_MS
 from rapport.store.reader import busy_timeout_ms
+from rapport.store.reader import database_file as database_file  # re-exported: its old home
 from rapport.store.workspace import (
     FILE_MODE,
     check_writable,
@@ -111,9 +112,3 @@ def open_database(path: Path | str, *, migrate: bool = True) -> Database:
     except sqlite3.DatabaseError as exc:
         raise WorkspaceError(f"{path} is not a Rapport database: {exc}") from exc
     return db
-
-
-def database_file(db: Database) -> Path | None:
-    """The file `db` is stored in; None for an in-memory database."""
-    row = db.execute("PRAGMA database_list").fetchone()
-    return Path(row[2]) if row and row[2] else None

@@ -58,9 +58,9 @@ def migration_names() -> set[str]:
             if (found := _MIGRATION_FILE.fullmatch(name))}
 
 
-def open_reader(path: Path, busy_timeout_ms: int) -> ReadDatabase | None:
-    """The database at `path` for reading; None when it is missing, not yet in WAL mode, or has a
-    migration this Rapport ships and it lacks (then it must be opened as for writing)."""
+def connect_if_current(path: Path, busy_timeout_ms: int) -> sqlite3.Connection | None:
+    """A plain connection to the database at `path`; None when it is missing, not yet in WAL mode,
+    or has a migration this Rapport ships and it lacks (then it must be opened as for writing)."""
     if not path.is_file():
         return None
     wanted = migration_names()
@@ -80,4 +80,16 @@ def open_reader(path: Path, busy_timeout_ms: int) -> ReadDatabase | None:
         conn.close()
         return None
     conn.execute("PRAGMA foreign_keys = ON")
-    return ReadDatabase(conn)
+    return conn
+
+
+def open_reader(path: Path, busy_timeout_ms: int) -> ReadDatabase | None:
+    """The database at `path` for reading, or None (see `connect_if_current`)."""
+    conn = connect_if_current(path, busy_timeout_ms)
+    return None if conn is None else ReadDatabase(conn)
+
+
+def database_file(db: Any) -> Path | None:
+    """The file `db` (a sqlite-utils Database or one of ours) is stored in; None in memory."""
+    row = db.execute("PRAGMA database_list").fetchone()
+    return Path(row[2]) if row and row[2] else None

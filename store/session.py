@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -109,17 +110,38 @@ def open_for_reading(home: str | Path | None = None) -> OpenWorkspace:
 
     Only `db.execute`, `db.query`, `db.conn` and `db.close` work on what it returns (store/reader.py); the
     read-only commands use nothing else, and their tests run through here."""
-    from rapport.store.reader import busy_timeout_ms, open_reader
+    from rapport.store.reader import open_reader
+
+    return _open_plain(home, open_reader, ensure=False)
+
+
+def open_for_sync(home: str | Path | None = None) -> OpenWorkspace:
+    """`open_workspace(home, create=False)` for `rapport sync`, with sqlite-utils imported only once
+    the sync needs more than reading folder states and stamping them (store/lazydb.py): a sync
+    that finds nothing new never loads it."""
+    from rapport.store.lazydb import open_lazily
+
+    return _open_plain(home, open_lazily, ensure=True)
+
+
+def _open_plain(home: str | Path | None, connect: Callable[[Path, int], object | None], *,
+                ensure: bool) -> OpenWorkspace:
+    """The workspace with the database opened by `connect` (not sqlite-utils); through
+    `open_workspace` when `connect` declines (a database to set up or migrate)."""
+    from rapport.store.reader import busy_timeout_ms
 
     workspace = resolve_workspace(home)
     if not is_workspace(workspace):
         raise not_a_workspace(workspace)
+    if ensure:
+        ensure_workspace(workspace)  # as open_workspace: a workspace's missing parts are made
     config = load_config(workspace.config_path)
     check_writable(workspace.db_path)  # as every command: a read-only database is reported, not half-used
-    reader = open_reader(workspace.db_path, busy_timeout_ms())
-    if reader is None:
+    plain = connect(workspace.db_path, busy_timeout_ms())
+    if plain is None:
         return open_workspace(home, create=False)
-    return _checked(workspace, config, cast("Database", reader))  # the subset they call
+    # The part of Database the caller uses (store/reader.py, store/lazydb.py).
+    return _checked(workspace, config, cast("Database", plain))
 
 
 def _checked(workspace: Workspace, config: Config, db: Database) -> OpenWorkspace:

@@ -7,15 +7,12 @@ whatever the umask says.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import os
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import platformdirs
 
 from rapport.store.errors import WorkspaceError
 
@@ -58,6 +55,8 @@ def resolve_workspace(home: str | os.PathLike[str] | None = None) -> Workspace:
     if chosen is not None:
         root = Path(chosen).expanduser().absolute()
         return Workspace(config_dir=root, data_dir=root)
+    import platformdirs  # only without --home / $RAPPORT_HOME: it loads ctypes and tempfile (~8 ms)
+
     return Workspace(
         config_dir=Path(platformdirs.user_config_dir(APP_NAME)),
         data_dir=Path(platformdirs.user_data_dir(APP_NAME)),
@@ -161,6 +160,8 @@ def _write_all(fd: int, data: bytes) -> None:
 def _syncfs() -> Callable[[int], int] | None:
     """Linux's syncfs(2): one call puts every written file of the filesystem on disk, where a
     batch of fsync calls costs one journal commit each. None where libc has no syncfs."""
+    import ctypes  # only when files are written: a read-only command never pays for it
+
     try:
         function = ctypes.CDLL(None, use_errno=True).syncfs
     except (AttributeError, OSError):
@@ -175,6 +176,8 @@ def _sync_files(fds: Sequence[int]) -> None:
         for fd in fds:
             os.fsync(fd)
     elif syncfs(fds[0]) != 0:
+        import ctypes
+
         error = ctypes.get_errno()
         raise OSError(error, os.strerror(error))
 

@@ -34,11 +34,11 @@ def home(tmp_path: Path) -> Path:
     return home
 
 
-def loaded_by(home: Path, *args: str) -> tuple[str, list[str]]:
-    """Run `rapport --home HOME ARGS` in a fresh interpreter: its output and the listed heavy
-    modules it imported."""
+def loaded_by(home: Path, *args: str, probe: tuple[str, ...] = NOT_LOADED) -> tuple[str, list[str]]:
+    """Run `rapport --home HOME ARGS` in a fresh interpreter: its output and the modules of
+    `probe` (by default the heavy ones) it imported."""
     script = ("import sys\nfrom rapport.tui.cli.main import main\ncode = main(sys.argv[1:])\n"
-              f"print('LOADED', [m for m in {NOT_LOADED!r} if m in sys.modules], file=sys.stderr)\n"
+              f"print('LOADED', [m for m in {probe!r} if m in sys.modules], file=sys.stderr)\n"
               "sys.exit(code)")
     result = subprocess.run([sys.executable, "-c", script, "--home", str(home), *args],
                             capture_output=True, text=True, timeout=60)
@@ -57,6 +57,18 @@ def test_read_only_commands_load_no_heavy_module(home: Path, args: tuple[str, ..
         assert status["deals"] == 1 and status["pipeline_value"]["open_value"] == 1200.5
     if args[0] == "export" and args[1] == "deals":
         assert "Turbines" in out
+
+
+# Lighter modules `status` paid for without using them (issue 15: a few ms each): the XDG lookup
+# (with --home), ctypes, shutil (argparse's terminal width), hashlib, importlib.resources, the deal rows.
+STATUS_NOT_LOADED = ("platformdirs", "ctypes", "shutil", "hashlib", "importlib.resources",
+                     "rapport.store.book.deals")
+
+
+def test_status_loads_only_what_it_uses(home: Path) -> None:
+    loaded_by(home, "status")  # the first command copies the built-in templates (a write)
+    out, loaded = loaded_by(home, "status", "--json", probe=STATUS_NOT_LOADED)
+    assert loaded == [] and json.loads(out)["deals"] == 1
 
 
 def test_a_writing_command_still_loads_sqlite_utils(home: Path) -> None:

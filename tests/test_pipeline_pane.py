@@ -90,6 +90,18 @@ def test_the_paged_pane_is_the_whole_pane_as_before(book: OpenWorkspace) -> None
     assert any(row.stage.not_converted for row in rows) and rows[0].stage.mixed
 
 
+def test_the_figures_without_an_archived_account_are_the_whole_pane_s(book: OpenWorkspace) -> None:
+    """pipeline_index leaves out its archived-account condition when no account is archived:
+    the figures stay the whole pane's, which then shows the formerly hidden deals too."""
+    before = pipeline_index(book.db, book.config.pipeline, TODAY, MONEY)
+    book.db.execute("UPDATE accounts SET archived_utc = NULL")
+    book.db.conn.commit()
+    expected = reference_rows(book, MONEY)
+    index = pipeline_index(book.db, book.config.pipeline, TODAY, MONEY)
+    assert [row.stage for row in expected if row.deal is None] == list(index.stages)
+    assert index.deals == sum(1 for row in expected if row.deal is not None) > before.deals
+
+
 @pytest.mark.parametrize("page", [1, 2, 7, 50, 200])
 def test_every_page_is_its_slice_of_the_pane(book: OpenWorkspace, page: int) -> None:
     expected = reference_rows(book, MONEY)

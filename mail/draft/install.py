@@ -7,7 +7,6 @@ apart from mail/draft/render.py so that this costs a small file read, not the im
 from __future__ import annotations
 
 import os
-from importlib import resources
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -18,6 +17,8 @@ SUFFIX = ".j2"
 
 def builtin_templates() -> dict[str, str]:
     """name -> text of the templates shipped in rapport.mail.draft.templates."""
+    from importlib import resources  # only for a zipped install or new built-ins (~3 ms)
+
     found: dict[str, str] = {}
     for entry in resources.files("rapport.mail.draft.templates").iterdir():
         if entry.name.endswith(SUFFIX):

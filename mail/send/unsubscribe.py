@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from rapport.store.book.contacts import normalize_email
 from rapport.store.config import Config, refuse_unknown_keys
 from rapport.store.errors import ConfigError, InputError
-from rapport.store.mailstore.bounces import DEFAULT_UNSUBSCRIBE_WORDS, UnsubscribeRules
+from rapport.store.mailstore.optout_rules import DEFAULT_UNSUBSCRIBE_WORDS, UnsubscribeRules
 
 ANNOUNCE_KEYS = ("unsubscribe_address", "unsubscribe_url", "unsubscribe_words")
 ONE_CLICK = "List-Unsubscribe=One-Click"
@@ -84,6 +83,8 @@ def announce_settings(config: Config) -> AnnounceSettings:
     if address:
         if not isinstance(address, str):
             raise ConfigError("[announce] unsubscribe_address must be an email address")
+        from rapport.store.book.contacts import normalize_email  # the book: only when set
+
         try:
             address = normalize_email(address)
         except InputError as exc:

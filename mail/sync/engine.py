@@ -27,10 +27,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Set
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imapclient import IMAPClient
-from sqlite_utils import Database
 
 from rapport.mail.config import MailboxConfig
 from rapport.mail.message.flags import flag_tuple
@@ -45,9 +44,12 @@ from rapport.mail.sync.events import (
 )
 from rapport.mail.sync.imap import find_special_folders, list_folder_names
 from rapport.mail.sync.response import parse_uid_set, raw_uid_fetch, uid_ranges
-from rapport.store.mailstore import messages as store
+from rapport.store.mailstore import folders as store  # messages (save_batch) only when used
 from rapport.store.mailstore import syncstate
-from rapport.store.mailstore.bounces import UnsubscribeRules
+from rapport.store.mailstore.optout_rules import UnsubscribeRules
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 # Messages per committed batch: the unit of progress, cancel and transaction.
 BATCH_SIZE = int(os.environ.get("RAPPORT_SYNC_BATCH", "500") or 500)
@@ -188,7 +190,9 @@ class FolderSync:
             modseq = max(modseq, seen_modseq)
         # The folder now matches the server as of SELECT: record UIDVALIDITY and HIGHESTMODSEQ
         # (an empty batch is just the state write, in one transaction).
-        store.save_batch(self.db, state.id, [], last_uid=uidnext - 1, uidvalidity=uidvalidity,
+        from rapport.store.mailstore.messages import save_batch
+
+        save_batch(self.db, state.id, [], last_uid=uidnext - 1, uidvalidity=uidvalidity,
                          highestmodseq=modseq, my_addresses=self.mine)
         quiet = reidentified is None and not (added or changed or removed or dirty or self.skipped
                                               or self.moved)
@@ -262,6 +266,7 @@ class FolderSync:
         # Imported here: parsing (email, dateutil, lxml) costs a no-change sync ~25 ms.
         from rapport.mail.sync.fetch import build_messages, read_bounces
         from rapport.mail.sync.narrow import LEFT_OUT, Narrower, reselecting
+        from rapport.store.mailstore.messages import save_batch
 
         reconnect = reselecting(self.reconnect, name, uidvalidity) if self.reconnect else None
         narrower = Narrower(self.client, reconnect)
@@ -273,7 +278,7 @@ class FolderSync:
             if retrying and reason == LEFT_OUT:
                 reason = f"{reason} (asked again)"
             self._skip(name, skipped, retry)(uid, reason)
-        return store.save_batch(self.db, folder_id, messages, last_uid=last_uid,
+        return save_batch(self.db, folder_id, messages, last_uid=last_uid,
                                 uidvalidity=uidvalidity, highestmodseq=None,
                                 my_addresses=self.mine, skipped=skipped,
                                 unsubscribe=self.unsubscribe)

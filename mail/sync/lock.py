@@ -19,13 +19,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from rapport.mail.errors import MailError
-from rapport.store.db import database_file
+from rapport.store.reader import database_file
 from rapport.store.timeutil import utc_now_text
 from rapport.store.workspace import make_private_dir
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 # How long a second sync waits for the first to finish a mailbox before it skips it.
 WAIT_SECONDS = float(os.environ.get("RAPPORT_LOCK_WAIT", "10") or 10)

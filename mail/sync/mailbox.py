@@ -8,10 +8,10 @@ The folder state machine itself is mail/sync/engine.py's `FolderSync`.
 from __future__ import annotations
 
 import imaplib
+from typing import TYPE_CHECKING
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
-from sqlite_utils import Database
 
 from rapport.mail.config import MailboxConfig
 from rapport.mail.errors import ConnectionLost, MailError
@@ -29,9 +29,12 @@ from rapport.mail.sync.events import (
 from rapport.mail.sync.imap import close, connect, list_folder_names
 from rapport.mail.sync.lock import MailboxBusy, mailbox_lock
 from rapport.mail.sync.response import FetchFailed
-from rapport.store.mailstore import messages as store
-from rapport.store.mailstore.bounces import UnsubscribeRules
+from rapport.store.mailstore import folders as store
+from rapport.store.mailstore.optout_rules import UnsubscribeRules
 from rapport.store.mailstore.syncstate import StaleSyncState
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 _NETWORK_ERRORS = (OSError, imaplib.IMAP4.abort, IMAPClientAbortError)
 

@@ -7,8 +7,7 @@ One source failing (even by an unexpected exception) never stops the others: eac
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from rapport.mail.config import MailboxConfig, MaildirConfig, mailbox_configs, maildir_configs
 from rapport.mail.send.unsubscribe import unsubscribe_rules
@@ -24,9 +23,12 @@ from rapport.mail.sync.lock import MailboxBusy, mailbox_lock
 from rapport.mail.sync.mailbox import sync_mailbox
 from rapport.store.config import Config
 from rapport.store.errors import InputError
-from rapport.store.mailstore.bounces import UnsubscribeRules
 from rapport.store.mailstore.matching import remember_my_addresses
+from rapport.store.mailstore.optout_rules import UnsubscribeRules
 from rapport.store.session import OpenWorkspace
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 def select_mailboxes(configs: list[MailboxConfig], names: Iterable[str] | None,

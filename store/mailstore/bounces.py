@@ -21,6 +21,12 @@ from typing import TYPE_CHECKING
 
 from rapport.store.book.activities import insert_activity
 from rapport.store.errors import NotFoundError
+
+# The rules live in optout_rules.py (a sync reads them without this module); named here too.
+from rapport.store.mailstore.optout_rules import (
+    DEFAULT_UNSUBSCRIBE_WORDS as DEFAULT_UNSUBSCRIBE_WORDS,
+)
+from rapport.store.mailstore.optout_rules import UnsubscribeRules as UnsubscribeRules
 from rapport.store.text import clean_line
 from rapport.store.timeutil import parse_utc_text, to_utc_text, utc_now_text
 
@@ -31,14 +37,6 @@ if TYPE_CHECKING:  # messages.py imports this module to note its batches
 
 TEMPORARY_LIMIT = 3
 TEMPORARY_WINDOW = timedelta(days=30)
-# English (the language of the built-in templates) plus the reply languages seen in the mail
-# Rapport parses; whole lines only, so "Stop by our booth" is no request.
-DEFAULT_UNSUBSCRIBE_WORDS = (
-    "unsubscribe", "unsubscribe me", "please unsubscribe me", "stop", "remove", "remove me",
-    "opt out", "opt me out", "no more emails", "abmelden", "abbestellen", "désabonner",
-    "désinscrire", "se désabonner", "darse de baja", "baja", "afmelden", "uitschrijven",
-    "avregistrera", "cancella iscrizione",
-)
 
 
 @dataclass(frozen=True)
@@ -49,15 +47,6 @@ class BounceNotice:
     permanent: bool
     status: str = ""
     diagnostic: str = ""
-
-
-@dataclass(frozen=True)
-class UnsubscribeRules:
-    """How unsubscribe requests are recognised ([announce] in config.toml)."""
-
-    address: str = ""                 # mail to it is a request ('' : none besides replies)
-    address_needs_word: bool = True   # our own address: only with an unsubscribe subject
-    words: tuple[str, ...] = DEFAULT_UNSUBSCRIBE_WORDS
 
 
 @dataclass(frozen=True)

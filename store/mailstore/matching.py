@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -39,6 +38,8 @@ _CHUNK = 500
 @functools.lru_cache(maxsize=1)
 def freemail_domains() -> frozenset[str]:
     """The shipped freemail list (store/freemail.txt, package data of rapport.store)."""
+    from importlib import resources  # ~4 ms (tempfile, shutil): only when mail is matched
+
     text = resources.files("rapport.store").joinpath("freemail.txt").read_text("utf-8")
     return frozenset(
         line.strip().lower()

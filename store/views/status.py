@@ -12,7 +12,7 @@ from rapport.store.mailstore.bounces import review_counts
 from rapport.store.mailstore.syncstate import list_skipped
 from rapport.store.money.currency import format_amount, json_amount, to_decimal
 from rapport.store.money.rates import MoneySettings
-from rapport.store.views.pipeline_pane import pipeline_index
+from rapport.store.views.pipeline_figures import pipeline_index
 
 if TYPE_CHECKING:
     from sqlite_utils import Database

@@ -13,16 +13,20 @@ if TYPE_CHECKING:
     from rapport.store.session import OpenWorkspace
 
 
-def open_ws(args: argparse.Namespace, *, create: bool = False, read_only: bool = False) -> OpenWorkspace:
+def open_ws(args: argparse.Namespace, *, create: bool = False, read_only: bool = False,
+            lazy: bool = False) -> OpenWorkspace:
     """The workspace named by `--home` (or $RAPPORT_HOME / XDG). Only commands that create
     (import, init) pass `create`; the others refuse a folder that is not a workspace.
 
     `read_only` (status, search, why, export): a plain SQLite connection, no sqlite-utils loaded:
-    these commands answer in a blink (issue 15)."""
+    these commands answer in a blink (issue 15). `lazy` (sync): sqlite-utils loaded only when the
+    command needs more than plain reads and writes (store/lazydb.py)."""
     from rapport.store import session
 
     if read_only:
         opened = session.open_for_reading(getattr(args, "home", None))
+    elif lazy:
+        opened = session.open_for_sync(getattr(args, "home", None))
     else:
         opened = session.open_workspace(getattr(args, "home", None), create=create)
     from rapport.mail.draft.install import install_default_templates

@@ -7,6 +7,7 @@ only wires them. Errors derived from RapportError become one line on stderr, nev
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
@@ -67,7 +68,36 @@ def add_home_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _columns() -> int:
+    """The terminal's width as shutil.get_terminal_size says it ($COLUMNS, else stdout's, else 80)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        stdout = sys.__stdout__
+        try:
+            columns = os.get_terminal_size(stdout.fileno()).columns if stdout is not None else 0
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help formatter, minus its `import shutil` for the width (shutil loads bz2 and
+    lzma: a few ms every command paid, since argparse builds a formatter per added argument)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position,
+                         _columns() - 2 if width is None else width)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         # Bad input is one line and exit 2, as everywhere else; the usage is one --help away.
         self.exit(2, f"rapport: {message} (see {self.prog} --help)\n")

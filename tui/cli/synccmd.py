@@ -46,7 +46,8 @@ def run_sync(args: argparse.Namespace) -> int:
     from rapport.tui.cli.common import open_ws
     from rapport.tui.render.progress import ProgressPrinter
 
-    opened = open_ws(args)
+    # --watch keeps the connection for hours, and syncs on threads of their own connections.
+    opened = open_ws(args, lazy=not args.watch)
     try:
         if not mailbox_configs(opened.config) and not maildir_configs(opened.config):
             raise InputError(
