@@ -144,10 +144,5 @@ def open_for_tui(home: str | Path | None = None) -> OpenWorkspace:
     reader = open_reader(workspace.db_path, busy_timeout_ms())
     if reader is None:
         return open_workspace(home)  # new, or to migrate: the full open sets it up
-    db = cast("Database", DeferredDatabase(reader))  # sqlite-utils' Database from the first write on
-    try:
-        check_stages_in_use(db, config)
-    except ConfigError:
-        db.close()
-        raise
-    return OpenWorkspace(workspace=workspace, config=config, db=db)
+    # sqlite-utils' Database from the first write on.
+    return _checked(workspace, config, cast("Database", DeferredDatabase(reader)))
