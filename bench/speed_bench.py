@@ -44,7 +44,9 @@ Bare().run()
 """
 # The bare CLI floor: the interpreter, and the two modules a read-only command cannot do without.
 BARE_CLI = [sys.executable, "-c", "import sqlite3, json"]
-NEOMUTT_MAILDIR = OUT.parent / "tui_100k_maildir_v2"  # RFC 2822 dates: neomutt sorts by them
+# RFC 2822 dates, one second apart within a day in Rapport's order (date, then id): neomutt sorts
+# by them, and left ties (a day's messages share 09:00) in an order of its own.
+NEOMUTT_MAILDIR = OUT.parent / "tui_100k_maildir_v3"
 
 
 def _tmux(*args: str) -> str:
@@ -83,7 +85,7 @@ def neomutt_maildir() -> Path:
     if (NEOMUTT_MAILDIR / "cur").is_dir():
         return NEOMUTT_MAILDIR
     import sqlite3
-    from datetime import datetime
+    from datetime import datetime, timedelta
     from email.utils import format_datetime
 
     tmp = NEOMUTT_MAILDIR.with_name(NEOMUTT_MAILDIR.name + ".tmp")
@@ -91,11 +93,16 @@ def neomutt_maildir() -> Path:
     for sub in ("cur", "new", "tmp"):
         (tmp / sub).mkdir(parents=True)
     db = sqlite3.connect(OUT / "rapport.db")
+    previous, tie = "", 0
     for uid, date_utc, name, addr, subject, body in db.execute(
-            "SELECT id, date_utc, from_name, from_addr, subject, body_text FROM messages"):
+            "SELECT id, date_utc, from_name, from_addr, subject, body_text FROM messages"
+            " ORDER BY date_utc, id"):
+        tie = tie + 1 if date_utc == previous else 0
+        previous = date_utc
+        date = datetime.fromisoformat(date_utc.replace("Z", "+00:00")) + timedelta(seconds=tie)
         (tmp / "cur" / f"{uid}.bench:2,S").write_text(
             f"From: {name} <{addr}>\nTo: me@example.org\nSubject: {subject}\n"
-            f"Date: {format_datetime(datetime.fromisoformat(date_utc.replace('Z', '+00:00')))}\n"
+            f"Date: {format_datetime(date)}\n"
             f"Message-ID: <m{uid}@bench>\n\n{body}")
     db.close()
     tmp.rename(NEOMUTT_MAILDIR)

@@ -152,3 +152,19 @@ def _checked(workspace: Workspace, config: Config, db: Database) -> OpenWorkspac
         db.close()
         raise
     return OpenWorkspace(workspace=workspace, config=config, db=db)
+
+
+def open_for_tui(home: str | Path | None = None) -> OpenWorkspace:
+    """The workspace for the TUI: as `open_workspace`, but a database already set up and migrated
+    is opened without loading sqlite-utils, which loads on the first write instead (store/reader.py's
+    DeferredDatabase): the first screen only reads, and paints sooner."""
+    from rapport.store.reader import DeferredDatabase, busy_timeout_ms, open_reader
+
+    workspace = ensure_workspace(resolve_workspace(home))
+    config = load_config(workspace.config_path)
+    check_writable(workspace.db_path)
+    reader = open_reader(workspace.db_path, busy_timeout_ms())
+    if reader is None:
+        return open_workspace(home)  # new, or to migrate: the full open sets it up
+    # sqlite-utils' Database from the first write on.
+    return _checked(workspace, config, cast("Database", DeferredDatabase(reader)))

@@ -16,11 +16,22 @@ from rapport.store.views.pipeline_pane import pipeline_index as pipeline_index
 from rapport.store.views.pipeline_pane import pipeline_page as pipeline_page
 from rapport.store.views.pipeline_pane import pipeline_position as pipeline_position
 from rapport.store.views.pipeline_pane import pipeline_rows as pipeline_rows
-from rapport.store.views.today import TodayItem as TodayItem  # re-exported: Today's view
-from rapport.store.views.today import today_items as today_items
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
+
+    from rapport.store.views.today import TodayItem as TodayItem  # re-exported: Today's view
+    from rapport.store.views.today import today_items as today_items
+
+
+def __getattr__(name: str) -> Any:
+    # Today's view (and the mail store's bounces it reads) loads when the Today screen first asks,
+    # not with the inbox the launch paints (issue 15).
+    if name in ("TodayItem", "today_items"):
+        from rapport.store.views import today
+
+        return getattr(today, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from rapport.store.errors import RapportError
-from rapport.store.session import OpenWorkspace, open_workspace
+from rapport.store.session import OpenWorkspace, open_for_tui
 from rapport.tui.app.actions import Actions
 from rapport.tui.app.background_sync import SYNC_GROUP, BackgroundSyncApp
 from rapport.tui.app.book_actions import BookActions
@@ -71,7 +71,7 @@ class RapportApp(BookKeys, BackgroundSyncApp):
         self.home = home
         # The user's own calendar day: due dates and "overdue" are local, times are stored UTC.
         self.today = today or date.today()
-        self.opened: OpenWorkspace = open_workspace(home)
+        self.opened: OpenWorkspace = open_for_tui(home)  # sqlite-utils loads at the first write
         self.actions = Actions(self.opened, self.today)
         self.book = BookActions(self.actions)
         # Seconds between background syncs: config.toml's sync_interval_minutes unless given (0 = never).

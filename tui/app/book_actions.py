@@ -7,13 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from rapport.store.book import accounts, archive, contacts, deals, decisions, records
-from rapport.store.book.dates import describe_when
-from rapport.store.book.fields import parse_amount
+from rapport.store.book import accounts, archive, contacts, deals, decisions
 from rapport.store.book.stages import Pipeline
 from rapport.store.errors import RapportError
-from rapport.tui.app.actions import Actions
+from rapport.tui.app.actions import Actions, ModuleOnFirstUse
+
+if TYPE_CHECKING:
+    from rapport.store.book import dates, fields, records
+else:
+    # The forms' parsers (dateutil's among them) load with the first form, not at launch.
+    dates, fields, records = (ModuleOnFirstUse(f"rapport.store.book.{name}")
+                              for name in ("dates", "fields", "records"))
 
 
 @dataclass
@@ -56,7 +62,7 @@ class BookActions:
         if not text.strip():
             return ""
         try:
-            return "→ " + describe_when(text, self.actions.today)
+            return "→ " + dates.describe_when(text, self.actions.today)
         except RapportError as exc:
             return exc.message
 
@@ -81,10 +87,10 @@ class BookActions:
 
     def check_value(self, text: str) -> None:
         if text.strip():
-            parse_amount(text)
+            fields.parse_amount(text)
 
     def win(self, deal_id: int, value_text: str) -> str:
-        value = parse_amount(value_text) if value_text.strip() else None
+        value = fields.parse_amount(value_text) if value_text.strip() else None
         deal = deals.get_deal(self.db, deal_id)
         won = self.actions.undoable(f"won {deal.title}", lambda: decisions.win_deal(
             self.db, deal_id, pipeline=self.pipeline, value=value))

@@ -10,12 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from rapport.tui.app.actions import ModuleOnFirstUse
 from rapport.tui.app.safe import notify
 from rapport.tui.app.screens.pick import PickScreen
-from rapport.tui.app.screens.record_form import ACCOUNT_FORM, CONTACT_FORM, FormScreen, deal_form
 
 if TYPE_CHECKING:
     from rapport.tui.app.application import RapportApp
+    from rapport.tui.app.screens import record_form
+else:
+    record_form = ModuleOnFirstUse("rapport.tui.app.screens.record_form")  # with the first form, not at launch
 
 
 @dataclass(frozen=True)
@@ -44,13 +47,13 @@ def _done(app: RapportApp, summary: str | None) -> None:
 
 
 async def _form(app: RapportApp, title: str, fields: Any, values: dict[str, str], save: Any) -> None:
-    summary = await app.push_screen_wait(FormScreen(title, fields, values, save,
+    summary = await app.push_screen_wait(record_form.FormScreen(title, fields, values, save,
                                                     read_back=app.book.read_back))
     _done(app, summary)
 
 
 async def new_account(app: RapportApp) -> None:
-    await _form(app, "New account", ACCOUNT_FORM, {"tier": "standard"},
+    await _form(app, "New account", record_form.ACCOUNT_FORM, {"tier": "standard"},
                 lambda values: app.book.save_account(values, None))
 
 
@@ -60,7 +63,7 @@ async def edit_account(app: RapportApp) -> None:
         account_id = await app.push_screen_wait(app.account_picker("Edit which account?"))
         if account_id is None:
             return
-    await _form(app, "Edit account", ACCOUNT_FORM, app.book.account_values(account_id),
+    await _form(app, "Edit account", record_form.ACCOUNT_FORM, app.book.account_values(account_id),
                 lambda values: app.book.save_account(values, account_id))
 
 
@@ -80,7 +83,7 @@ async def new_contact(app: RapportApp) -> None:
                 return
             account = app.actions.account_name(picked)
     values = {"account": account, "name": context.sender_name, "email": context.sender_email, "opt_out": "no"}
-    await _form(app, "New contact", CONTACT_FORM, values, lambda v: app.book.save_contact(v, None))
+    await _form(app, "New contact", record_form.CONTACT_FORM, values, lambda v: app.book.save_contact(v, None))
 
 
 async def edit_contact(app: RapportApp) -> None:
@@ -95,7 +98,7 @@ async def edit_contact(app: RapportApp) -> None:
     contact_id = people[0].id if len(people) == 1 else await app.push_screen_wait(PickScreen(
         "Edit which contact?", [(f"{c.name} <{c.email}>", c.id) for c in people]))
     if contact_id is not None:
-        await _form(app, "Edit contact", CONTACT_FORM, app.book.contact_values(contact_id),
+        await _form(app, "Edit contact", record_form.CONTACT_FORM, app.book.contact_values(contact_id),
                     lambda values: app.book.save_contact(values, contact_id))
 
 
@@ -108,7 +111,7 @@ async def new_deal(app: RapportApp) -> None:
     account = app.actions.account_name(context.account_id) if context.account_id is not None else ""
     stages = _open_stages(app)
     values = {"account": account, "stage": stages[0] if stages else "", "currency": "EUR"}
-    await _form(app, "New deal", deal_form(stages), values, lambda v: app.book.save_deal(v, None))
+    await _form(app, "New deal", record_form.deal_form(stages), values, lambda v: app.book.save_deal(v, None))
 
 
 async def _deal(app: RapportApp, question: str, statuses: tuple[str, ...]) -> int | None:
@@ -132,7 +135,7 @@ async def _deal(app: RapportApp, question: str, statuses: tuple[str, ...]) -> in
 async def edit_deal(app: RapportApp) -> None:
     deal_id = await _deal(app, "Edit which deal?", ("open", "won", "lost"))
     if deal_id is not None:
-        await _form(app, "Edit deal", deal_form(_open_stages(app)), app.book.deal_values(deal_id),
+        await _form(app, "Edit deal", record_form.deal_form(_open_stages(app)), app.book.deal_values(deal_id),
                     lambda values: app.book.save_deal(values, deal_id))
 
 
