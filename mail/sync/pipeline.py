@@ -156,7 +156,7 @@ class ProcessDecoder:
 
     def submit(self, raw: RawBatch) -> None:
         count = len(raw.uids)
-        cut = max(1, min(count, round(count * self.share)))
+        cut = min(count, max(1, round(count * self.share)))
         self.sent, self.kept = cut, count - cut
         self.own = part_of(raw, raw.uids[cut:]) if cut < count else None
         self.own_decoded = ([], [])
@@ -202,7 +202,7 @@ class ProcessDecoder:
     def _balance(self, worker_seconds: float) -> None:
         """The next share: the worker's decoding as long as this process's other work plus
         its own decoding, at this batch's speeds per message (half-way there: speeds vary)."""
-        if worker_seconds <= 0:
+        if worker_seconds <= 0 or self.sent <= 0:
             return
         worker_rate = worker_seconds / self.sent
         own_rate = self.own_seconds / self.kept if self.kept and self.own_seconds > 0 \
