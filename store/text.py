@@ -16,13 +16,16 @@ ESCAPE_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+_SPACES = re.compile(r" {2,}")
 
 
 def clean_line(text: str) -> str:
     """A one-line value (header, name, title): no control characters at all, CR/LF/tab folded to
     spaces, runs of spaces collapsed, trimmed."""
+    if text.isascii() and text.isprintable():  # the common case: no escape, control or tab
+        return (_SPACES.sub(" ", text) if "  " in text else text).strip()
     text = ESCAPE_SEQUENCE.sub("", text).replace("\r", " ").replace("\n", " ").replace("\t", " ")
-    return re.sub(r" {2,}", " ", _CONTROL_LINE.sub("", text)).strip()
+    return _SPACES.sub(" ", _CONTROL_LINE.sub("", text)).strip()
 
 
 def clean_text(text: str) -> str:

@@ -70,3 +70,41 @@ def test_uid_sets_round_trip() -> None:
     assert parse_uid_set(b"1:3,7,9:8") == [1, 2, 3, 7, 8, 9]
     assert uid_ranges([9, 1, 2, 3, 7, 8]) == "1:3,7:9"
     assert uid_ranges([5]) == "5"
+
+
+def _internaldate_by_strptime(value: bytes) -> str:
+    """INTERNALDATE read as before the fast reader: strptime, the epoch when it refuses."""
+    from datetime import datetime
+
+    from rapport.store.mailstore.messages import EPOCH_UTC
+    from rapport.store.timeutil import to_utc_text
+
+    try:
+        moment = datetime.strptime(value.decode().strip(), "%d-%b-%Y %H:%M:%S %z")
+    except ValueError:
+        return EPOCH_UTC
+    return to_utc_text(moment)
+
+
+def test_internaldate_is_read_as_strptime_reads_it() -> None:
+    """The regex reader of INTERNALDATE (a tenth of strptime's cost per message) gives what
+    strptime gave, over 20,000 generated values, valid and not (day 0 or 31 Feb, hour 25,
+    minute 61, zone +0099, unknown month, odd case, padding)."""
+    import random
+
+    from rapport.mail.sync.fetch import internaldate_utc
+
+    rng = random.Random(15)
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+              "jan", "DEC", "Foo"]
+    values = [b" 5-Dec-2026 17:10:02 +0000", b"05-Dec-2026 17:10:02 +0099", b"junk", b"",
+              b"\xff\xfe", b"5-Dec-2026 7:10:02 +0000", b"05-Dec-2026  17:10:02 +0000\r\n"]
+    for _ in range(20_000):
+        values.append(
+            f"{rng.randint(0, 32):02d}-{rng.choice(months)}-{rng.choice([1970, 2026, 2100]):04d} "
+            f"{rng.randint(0, 25):02d}:{rng.randint(0, 61):02d}:{rng.randint(0, 61):02d} "
+            f"{rng.choice(['+', '-'])}{rng.randint(0, 25):02d}{rng.choice([0, 30, 45, 59, 60, 99]):02d}"
+            .encode())
+    differ = [v for v in values if internaldate_utc(v) != _internaldate_by_strptime(v)]
+    assert differ == []
+    assert internaldate_utc(b"05-Dec-2026 17:10:02 +0130") == "2026-12-05T15:40:02Z"

@@ -8,6 +8,7 @@ never raises and nothing is lost silently when a better guess exists.
 from __future__ import annotations
 
 import codecs
+import re
 
 _CHARSET_ALIASES = {
     "unknown-8bit": "utf-8",
@@ -48,8 +49,11 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     return data.decode("windows-1252", errors="replace")
 
 
+_SURROGATE_ESCAPE = re.compile("[\udc80-\udcff]")
+
+
 def unescape_surrogates(text: str) -> str:
     """Raw 8-bit header bytes that compat32 kept as surrogate escapes, as UTF-8 or 1252 text."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+    if text.isascii() or not _SURROGATE_ESCAPE.search(text):
         return text
     return decode_bytes(text.encode("utf-8", "surrogateescape"), None)

@@ -75,7 +75,7 @@ def assemble(headers: ParsedHeaders, message_plan: Plan, payloads: dict[str, byt
         cc=headers.cc,
         reply_to=headers.reply_to,
         subject=headers.subject,
-        snippet=make_snippet(body),
+        snippet=make_snippet(body, cleaned=True),  # body_text's parts are clean_text'd
         body_text=body,
         attachments=tuple(attachment_entry(p) for p in message_plan.attachments),
         size=size,

@@ -51,7 +51,8 @@ class _Text:
                     self.br()
                 self._put(piece)
             return
-        value = _SPACE.sub(" ", value)
+        if "  " in value or not value.isprintable():  # printable: no whitespace but " "
+            value = _SPACE.sub(" ", value)
         if value == " ":
             if self.line and not self.owed and not self.line[-1].endswith(" "):
                 self.line.append(" ")

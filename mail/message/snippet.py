@@ -10,13 +10,14 @@ from rapport.store.text import clean_text
 _SUBJECT_LINE = re.compile(r"^\s*(subject|betreff|objet|тема)\s*:", re.I)
 
 
-def make_snippet(text: str, length: int = 200) -> str:
+def make_snippet(text: str, length: int = 200, *, cleaned: bool = False) -> str:
     """The first words of a body, without quoted replies, forwards or the signature.
 
     A message that is only a forward ("---- Forwarded by ...", a header block, the text) gets
-    the forwarded text instead of an empty snippet.
+    the forwarded text instead of an empty snippet. `cleaned`: `text` has been through
+    `clean_text` already (as the decoder's bodies have), which would change nothing.
     """
-    lines = clean_text(text).split("\n")
+    lines = (text if cleaned else clean_text(text)).split("\n")
     for _ in range(4):  # forwards of forwards: look a few levels deep, no further
         snippet, stop = _snippet_lines(lines, length)
         if snippet or stop is None:
@@ -35,6 +36,7 @@ def make_snippet(text: str, length: int = 200) -> str:
 def _snippet_lines(lines: list[str], length: int) -> tuple[str, int | None]:
     """The snippet of `lines` and the index where quoted text stopped it (None: not stopped)."""
     kept: list[str] = []
+    kept_chars = 0  # sum(len(k) + 1 for k in kept)
     stop: int | None = None
     skip_next = False
     for index, line in enumerate(lines):
@@ -51,7 +53,8 @@ def _snippet_lines(lines: list[str], length: int) -> tuple[str, int | None]:
             break
         if line.strip():
             kept.append(line.strip())
-        if sum(len(k) + 1 for k in kept) > length * 2:
+            kept_chars += len(kept[-1]) + 1
+        if kept_chars > length * 2:
             break
     snippet = re.sub(r"\s+", " ", " ".join(kept)).strip()
     if len(snippet) > length:

@@ -51,6 +51,9 @@ from rapport.store.mailstore.optout_rules import UnsubscribeRules
 if TYPE_CHECKING:
     from sqlite_utils import Database
 
+if TYPE_CHECKING:
+    from rapport.mail.sync.pipeline import Decoded, Fetched
+
 # Messages per committed batch: the unit of progress, cancel and transaction.
 BATCH_SIZE = int(os.environ.get("RAPPORT_SYNC_BATCH", "500") or 500)
 FLAG_NAMES = (b"\\Seen", b"\\Answered", b"\\Flagged", b"\\Draft")
@@ -228,31 +231,30 @@ class FolderSync:
                       if last < u < uidnext and u not in found_again)
         total = len(uids)
         self.report(FolderStarted(self.cfg.name, state.name, total))
-        done = stored = 0
-        # Sequential on purpose. Measured and dropped: fetching batch n+1 on a thread while
-        # batch n is decoded (no gain: decoding holds the GIL; measured again for issue 15:
-        # the store waited only 0.14 s for batches of a 3,000-message sync, yet the wall time
-        # did not drop, imaplib's line reading on the thread taking the GIL from decoding),
-        # and decoding in a child process (under 10% on 2 cores, where Dovecot, the child and
-        # this process then compete).
-        for start in range(0, total, BATCH_SIZE):
-            if self.should_stop():
-                return None
-            batch = uids[start:start + BATCH_SIZE]
-            final = start + BATCH_SIZE >= total
-            stored += self._store(state.id, batch, uidvalidity, name,
-                                  last_uid=(uidnext - 1) if final else batch[-1])
-            done += len(batch)
+        # Imported here: parsing (email, dateutil, lxml) costs a no-change sync ~25 ms.
+        from rapport.mail.sync.pipeline import store_in_batches
+
+        def progress(done: int) -> None:
             self.report(FolderProgress(self.cfg.name, state.name, done, total))
-        return stored
+
+        return store_in_batches(
+            uids, BATCH_SIZE, uidnext - 1,
+            fetch=lambda batch: self._fetch(batch, uidvalidity, name),
+            save=lambda fetched, last_uid, decoded: self._save(
+                state.id, name, uidvalidity, fetched, last_uid, decoded),
+            should_stop=self.should_stop, progress=progress)
 
     def retry_skipped(self, folder_id: int, uidvalidity: int, uids: list[int], name: str) -> int:
         """Ask again for the messages the server failed to send before; returns how many are
         stored now. One the server no longer has loses its record."""
         if not uids:
             return 0
+        from rapport.mail.sync.pipeline import decode
+
         before = self.skipped
-        stored = self._store(folder_id, uids, uidvalidity, name, last_uid=0, retrying=True)
+        fetched = self._fetch(uids, uidvalidity, name)
+        stored = self._save(folder_id, name, uidvalidity, fetched, 0, decode(fetched[0]),
+                            retrying=True)
         if self.skipped > before:
             still = set(syncstate.uids_to_retry(self.db, folder_id)) & set(uids)
             present = set(self.client.search(["UID", uid_ranges(sorted(still))])) if still else set()
@@ -260,28 +262,37 @@ class FolderSync:
                 store.remove_uids(self.db, folder_id, still - present)
         return stored
 
-    def _store(self, folder_id: int, uids: list[int], uidvalidity: int, name: str, *,
-               last_uid: int, retrying: bool = False) -> int:
-        """Fetch, decode and save `uids` in one transaction; the refused ones are skipped."""
-        # Imported here: parsing (email, dateutil, lxml) costs a no-change sync ~25 ms.
-        from rapport.mail.sync.fetch import build_messages, read_bounces
-        from rapport.mail.sync.narrow import LEFT_OUT, Narrower, reselecting
-        from rapport.store.mailstore.messages import save_batch
+    def _fetch(self, uids: list[int], uidvalidity: int, name: str) -> Fetched:
+        """The server's bytes for `uids` and the (uid, words, retry) it would not send."""
+        from rapport.mail.sync.narrow import Narrower, reselecting
 
         reconnect = reselecting(self.reconnect, name, uidvalidity) if self.reconnect else None
         narrower = Narrower(self.client, reconnect)
         raw, refused = narrower.fetch(uids)
         self.client = narrower.client
+        return raw, refused
+
+    def _save(self, folder_id: int, name: str, uidvalidity: int, fetched: Fetched,
+              last_uid: int, decoded: Decoded, *, retrying: bool = False) -> int:
+        """Bounces read, then the decoded batch, its skips and the folder state in one
+        transaction."""
+        from rapport.mail.sync.fetch import read_bounces
+        from rapport.mail.sync.narrow import LEFT_OUT
+        from rapport.store.mailstore.messages import save_batch
+
+        raw, refused = fetched
+        decoded_messages, decode_skips = decoded
         skipped: list[syncstate.Skip] = []
-        messages = read_bounces(self.client, build_messages(raw, self._skip(name, skipped)), raw)
+        for uid, reason in decode_skips:
+            self._skip(name, skipped)(uid, reason)
+        messages = read_bounces(self.client, decoded_messages, raw)
         for uid, reason, retry in refused:
             if retrying and reason == LEFT_OUT:
                 reason = f"{reason} (asked again)"
             self._skip(name, skipped, retry)(uid, reason)
         return save_batch(self.db, folder_id, messages, last_uid=last_uid,
-                                uidvalidity=uidvalidity, highestmodseq=None,
-                                my_addresses=self.mine, skipped=skipped,
-                                unsubscribe=self.unsubscribe)
+                          uidvalidity=uidvalidity, highestmodseq=None,
+                          my_addresses=self.mine, skipped=skipped, unsubscribe=self.unsubscribe)
 
     def check_count(self, folder_id: int, exists: int, uidnext: int) -> int:
         """Stored + skipped differs from the server's EXISTS: forget what the server no longer

@@ -10,10 +10,11 @@ text is decided by the one MIME policy (mail/message/mime.py), for IMAP and Mail
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from imapclient import IMAPClient
 
@@ -46,11 +47,27 @@ def internaldate_utc(value: object) -> str:
     return _internaldate(value)
 
 
+# INTERNALDATE as servers write it ("05-Dec-2026 17:10:02 +0000"), read without strptime
+# (a tenth of its cost); anything else goes to strptime as before.
+_INTERNALDATE = re.compile(rb"\s*(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)\s*")
+_MONTHS = {name: number for number, name in enumerate(
+    (b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
+     b"dec"), start=1)}
+
+
 def _internaldate(value: object) -> str:
     if not isinstance(value, bytes):
         return EPOCH_UTC
+    match = _INTERNALDATE.fullmatch(value)
+    month = _MONTHS.get(match[2].lower()) if match else None
     try:
-        moment = datetime.strptime(value.decode().strip(), "%d-%b-%Y %H:%M:%S %z")
+        if match and month and int(match[9]) < 60:
+            day, _m, year, hour, minute, second, sign, zh, zm = match.groups()
+            offset = timedelta(hours=int(zh), minutes=int(zm)) * (-1 if sign == b"-" else 1)
+            moment = datetime(int(year), month, int(day), int(hour), int(minute), int(second),
+                              tzinfo=timezone(offset))
+        else:
+            moment = datetime.strptime(value.decode().strip(), "%d-%b-%Y %H:%M:%S %z")
     except ValueError:
         return EPOCH_UTC
     return to_utc_text(moment)
