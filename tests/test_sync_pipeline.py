@@ -71,6 +71,12 @@ def _decoders(monkeypatch: pytest.MonkeyPatch, *, worker: bool) -> list[Any]:
     return made
 
 
+def _forked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker forked, so it inherits this test's patched decoder: in a full run another
+    thread of the test process (pytest-xdist's, a watcher's) would make it spawn a clean one."""
+    monkeypatch.setattr(pipeline.threading, "active_count", lambda: 1)
+
+
 def _sync(home: Path, user: DovecotUser) -> tuple[bool, list[object]]:
     cfg = parse_mailbox(user.mailbox_config(folders=["INBOX"]), 1)
     events: list[object] = []
@@ -105,6 +111,7 @@ def test_a_message_the_worker_cannot_read_is_a_recorded_skip(
     tmp_path: Path, imap_user: DovecotUser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     made = _decoders(monkeypatch, worker=True)
+    _forked(monkeypatch)
     fail_to_decode(monkeypatch, {UNREADABLE})  # a forked worker decodes with the patch too
     uids = imap_user.append([make_message(n, subject=UNREADABLE if n == 11 else None)
                              for n in range(20)])
@@ -119,6 +126,7 @@ def test_a_dead_worker_fails_the_folder_in_one_line_and_the_next_sync_recovers(
     tmp_path: Path, imap_user: DovecotUser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _decoders(monkeypatch, worker=True)
+    _forked(monkeypatch)
     build = fetch._build
 
     def dying_build(uid: int, meta: dict[bytes, object], *rest: Any) -> object:
