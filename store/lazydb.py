@@ -5,6 +5,7 @@ time and stops: sqlite-utils (about 40 ms to import, with its plugins and parser
 quarter of that run. `LazyDatabase` answers `execute`, `query` (SELECTs), `atomic` and `close` on a
 plain connection set up as `open_database` sets its own up, and becomes a full `RapportDatabase`
 on the same connection the first time anything else is asked of it (a sync that finds new mail).
+`DeferredDatabase`, the TUI's, answers only SELECTs plainly: its first screen only reads.
 """
 
 from __future__ import annotations
@@ -50,7 +51,14 @@ class LazyDatabase:
             self._full = RapportDatabase(self.conn)
         return self._full
 
+    @property
+    def is_full(self) -> bool:
+        """Whether sqlite-utils' Database has taken over (tests check a launch leaves it unloaded)."""
+        return self._full is not None
+
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)  # never our own, half-made (copy, pickle probe them)
         return getattr(self.full, name)  # anything not answered here: sqlite-utils answers it
 
     def __getitem__(self, table: str) -> Any:
@@ -108,13 +116,28 @@ class LazyDatabase:
         self.conn.close()
 
 
-def open_lazily(path: Path, busy_timeout_ms: int) -> LazyDatabase | None:
-    """The database at `path`, set up as `open_database` sets it up; None when it needs setting up
-    or migrating (see `connect_if_current`): then `open_database` must do that."""
+class DeferredDatabase(LazyDatabase):
+    """The TUI's: SELECTs on the plain connection, and anything else (a write, a transaction, a
+    table) as sqlite-utils runs it, which then answers from on. Its first screen only reads, and
+    importing sqlite-utils (~45 ms) waits until after that paint."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None) -> sqlite3.Cursor:
+        if self._full is None and _first_keyword(sql) == "SELECT":
+            return self.conn.execute(sql) if parameters is None else self.conn.execute(sql, parameters)
+        return self.full.execute(sql, parameters)
+
+    def atomic(self) -> Any:
+        return self.full.atomic()
+
+
+def open_lazily(path: Path, busy_timeout_ms: int,
+                kind: type[LazyDatabase] = LazyDatabase) -> LazyDatabase | None:
+    """The database at `path` as a `kind`, set up as `open_database` sets it up; None when it needs
+    setting up or migrating (see `connect_if_current`): then `open_database` must do that."""
     conn = connect_if_current(path, busy_timeout_ms)
     if conn is None:
         return None
     # open_database's settings, and the one sqlite-utils' Database sets when it wraps a connection.
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA recursive_triggers = on")
-    return LazyDatabase(conn)
+    return kind(conn)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sqlite_utils import Database
+    pass
 
 _MIGRATION_FILE = re.compile(r"(m\d{3}\w*)\.py")
 BUSY_TIMEOUT_MS = 15_000
@@ -96,67 +96,3 @@ def database_file(db: Any) -> Path | None:
     """The file `db` (a sqlite-utils Database or one of ours) is stored in; None in memory."""
     row = db.execute("PRAGMA database_list").fetchone()
     return Path(row[2]) if row and row[2] else None
-
-
-def _is_select(sql: str) -> bool:
-    """A plain SELECT: it runs alike on a bare connection and through sqlite-utils (which commits
-    what a write statement opens: those go through it)."""
-    words = sql.lstrip().split(None, 1)
-    return bool(words) and words[0].upper() == "SELECT"
-
-
-class DeferredDatabase:
-    """A workspace database that reads through plain sqlite3 until something more is asked of it
-    (a statement other than SELECT, a table, a transaction); then the same connection is wrapped in sqlite-utils'
-    Database (store/db.py) and that answers from then on. The TUI opens its connection so: its
-    first screen only reads, and importing sqlite-utils (~45 ms) waits until after that paint.
-
-    The connection is set as `open_database` sets one (foreign keys, recursive triggers,
-    synchronous NORMAL), so a statement runs the same before and after the switch."""
-
-    def __init__(self, reader: ReadDatabase) -> None:
-        self._reader = reader
-        self._full: Database | None = None
-        reader.conn.execute("PRAGMA recursive_triggers = ON")  # as sqlite-utils sets it
-        reader.conn.execute("PRAGMA synchronous = NORMAL")
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        return self._reader.conn
-
-    @property
-    def is_full(self) -> bool:
-        """Whether sqlite-utils' Database has taken over (tests check the launch leaves it unloaded)."""
-        return self._full is not None
-
-    def full(self) -> Database:
-        """sqlite-utils' Database on this connection (made on first call, on the connection's thread)."""
-        if self._full is None:
-            from rapport.store.db import RapportDatabase
-
-            self._full = RapportDatabase(self._reader.conn)
-        return self._full
-
-    def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None) -> sqlite3.Cursor:
-        if self._full is None and _is_select(sql):
-            return self._reader.execute(sql, parameters)
-        # Anything else as sqlite-utils runs it (it commits a write made outside a transaction).
-        return self.full().execute(sql, parameters)
-
-    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
-              ) -> Iterator[dict[str, Any]]:
-        if self._full is None and _is_select(sql):
-            return self._reader.query(sql, params)
-        return self.full().query(sql, params)
-
-    def close(self) -> None:
-        self._reader.close()
-
-    def __getitem__(self, table: str) -> Any:
-        return self.full()[table]
-
-    def __getattr__(self, name: str) -> Any:
-        # Only what the class does not define: sqlite-utils' methods (atomic, table, ...).
-        if name.startswith("_"):
-            raise AttributeError(name)  # never our own, half-made (copy, pickle probe them)
-        return getattr(self.full(), name)

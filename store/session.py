@@ -156,15 +156,16 @@ def _checked(workspace: Workspace, config: Config, db: Database) -> OpenWorkspac
 
 def open_for_tui(home: str | Path | None = None) -> OpenWorkspace:
     """The workspace for the TUI: as `open_workspace`, but a database already set up and migrated
-    is opened without loading sqlite-utils, which loads on the first write instead (store/reader.py's
+    is opened without loading sqlite-utils, which loads on the first write instead (store/lazydb.py's
     DeferredDatabase): the first screen only reads, and paints sooner."""
-    from rapport.store.reader import DeferredDatabase, busy_timeout_ms, open_reader
+    from rapport.store.lazydb import DeferredDatabase, open_lazily
+    from rapport.store.reader import busy_timeout_ms
 
     workspace = ensure_workspace(resolve_workspace(home))
     config = load_config(workspace.config_path)
     check_writable(workspace.db_path)
-    reader = open_reader(workspace.db_path, busy_timeout_ms())
-    if reader is None:
+    deferred = open_lazily(workspace.db_path, busy_timeout_ms(), DeferredDatabase)
+    if deferred is None:
         return open_workspace(home)  # new, or to migrate: the full open sets it up
     # sqlite-utils' Database from the first write on.
-    return _checked(workspace, config, cast("Database", DeferredDatabase(reader)))
+    return _checked(workspace, config, cast("Database", deferred))

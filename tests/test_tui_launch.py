@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from rapport.store.reader import DeferredDatabase, open_reader
+from rapport.store.lazydb import DeferredDatabase
+from rapport.store.reader import open_reader
 from rapport.store.session import open_for_tui, open_workspace
 from rapport.store.views import queries
 from rapport.tui.app.application import RapportApp
