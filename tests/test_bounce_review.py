@@ -19,7 +19,7 @@ from rapport.store.book import accounts, contacts
 from rapport.store.errors import NotFoundError
 from rapport.store.mailstore import bounces, lookup, why
 from rapport.store.session import OpenWorkspace, open_workspace
-from rapport.store.views import queries
+from rapport.store.views import today as today_view
 from rapport.tui.app.application import RapportApp
 from rapport.tui.app.screens.reader import ReaderScreen
 from rapport.tui.app.screens.today import TodayScreen
@@ -45,7 +45,7 @@ def test_a_permanent_bounce_of_an_unknown_address_waits_for_review(book: OpenWor
           _bounce(2, "2026-11-02", "anna@acme.example", True, "5.1.1"))
     # Anna's is settled by her mark; Zoe's failed delivery would show nowhere else.
     assert _review(book) == [(STRANGER, 1, True, "5.1.1 unknown user")]
-    [line] = [i for i in queries.today_items(book.db, TODAY, 30) if i.section == "bounce"]
+    [line] = [i for i in today_view.today_items(book.db, TODAY, 30) if i.section == "bounce"]
     assert (line.account_id, line.bounce_address, line.day) == (0, STRANGER, "2026-11-02")
     assert line.text == f"{STRANGER} bounced: 5.1.1 unknown user"
     assert line.account_name == "(not in the book)"
@@ -69,7 +69,7 @@ def test_temporary_failures_of_an_unknown_address_wait_until_the_third(
     assert _review(book) == []  # the first is older than 30 days: two in the window
     _save(book, _bounce(4, "2026-11-04", STRANGER, False, "4.4.1"))
     assert _review(book) == [(STRANGER, 4, False, "4.4.1 unknown user")]
-    [line] = [i for i in queries.today_items(book.db, TODAY, 30) if i.section == "bounce"]
+    [line] = [i for i in today_view.today_items(book.db, TODAY, 30) if i.section == "bounce"]
     assert line.text == f"{STRANGER} delayed 4 times: 4.4.1 unknown user"
 
 
@@ -110,7 +110,7 @@ def test_an_unsubscribe_request_from_an_unknown_address_opens_the_request(
     rules = bounces.UnsubscribeRules(address="stop@rapport.example", address_needs_word=False)
     _save(book, _mail(1, "2026-11-05", STRANGER, "take me off", "", to="stop@rapport.example"),
           rules=rules)
-    [line] = [i for i in queries.today_items(book.db, TODAY, 30) if i.section == "opt-out"]
+    [line] = [i for i in today_view.today_items(book.db, TODAY, 30) if i.section == "opt-out"]
     assert (line.account_id, line.account_name) == (0, "(not in the book)")
     assert line.text == f"{STRANGER} asked to unsubscribe: take me off"
     assert line.message_id == lookup.find_message(book.db, "mail-1@example").id
@@ -206,7 +206,7 @@ def test_a_real_bounce_of_an_address_not_in_the_book_is_reviewed_in_today(
             await pilot.pause()
             await pilot.press("a")
             await pilot.pause()
-            assert [i.section for i in queries.today_items(app.opened.db, TODAY, 30)
+            assert [i.section for i in today_view.today_items(app.opened.db, TODAY, 30)
                     if i.section in ("bounce", "opt-out")] == []
             assert "bounce" not in str(app.screen.query_one("#today-title").render())
 

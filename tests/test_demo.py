@@ -16,7 +16,7 @@ from rapport.store.book import activities, deals
 from rapport.store.errors import WorkspaceError
 from rapport.store.io.export import export
 from rapport.store.session import OpenWorkspace
-from rapport.store.views import queries
+from rapport.store.views import today as today_view
 from rapport.tui.cli.main import main
 from rapport.tui.demo.build import MARKER, build_demo
 from rapport.tui.demo.maildir import ANSWERED_AFTER_DAYS
@@ -117,7 +117,7 @@ def test_demo_mail_is_ingested(demo: OpenWorkspace) -> None:
 
 def test_demo_fills_today(demo: OpenWorkspace) -> None:
     """Today shows every kind of line, and only a few old client mails were never answered."""
-    items = queries.today_items(demo.db, TODAY, demo.config.stale_after_days)
+    items = today_view.today_items(demo.db, TODAY, demo.config.stale_after_days)
     sections = {item.section for item in items}
     assert sections == {"due", "stale", "unanswered"}
     stale = [item for item in items if item.section == "stale"]

@@ -47,7 +47,8 @@ from rapport.store.reports.figures import (
 )
 from rapport.store.reports.period import Period, parse_period
 from rapport.store.session import open_workspace
-from rapport.store.views.queries import pipeline_rows, today_items
+from rapport.store.views.queries import pipeline_rows
+from rapport.store.views.today import today_items
 from rapport.tui.render.report_formats import csv_rows, render_csv, render_json, render_md
 
 RAPPORT = [sys.executable, "-m", "rapport.tui.cli.main"]

@@ -15,6 +15,7 @@ from rapport.store.book import accounts, activities, contacts, deals
 from rapport.store.mailstore.messages import get_message
 from rapport.store.session import open_workspace
 from rapport.store.views import queries
+from rapport.store.views import today as today_view
 from rapport.tui.app.application import RapportApp
 from rapport.tui.app.screens.account import AccountScreen
 from rapport.tui.app.screens.help import HelpScreen
@@ -500,7 +501,7 @@ def test_today_goto_palette_help_reports_quit(home: Path) -> None:
         await pilot.pause()
         assert isinstance(app.screen, TodayScreen)
         today = app.screen.query_one("#today")
-        assert today.row_count == len(queries.today_items(app.opened.db, TODAY, app.opened.config.stale_after_days))
+        assert today.row_count == len(today_view.today_items(app.opened.db, TODAY, app.opened.config.stale_after_days))
         assert today.row_count > 0
         item = today.current_row
         await pilot.press("enter")

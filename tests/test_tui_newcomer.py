@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rapport.store.views import queries
+from rapport.store.views import today as today_view
 from rapport.tui.app.application import RapportApp
 from rapport.tui.app.screens.help import HelpScreen
 from rapport.tui.app.screens.main import MainScreen
@@ -105,8 +105,8 @@ def test_help_lists_rapports_keys_and_scrolls_at_80x24(home: Path) -> None:
 
 
 def test_today_tells_overdue_from_due_today_without_colour() -> None:
-    due = [queries.TodayItem("due", 1, "Acme", "Gaskets: call", (TODAY - timedelta(days=2)).isoformat()),
-           queries.TodayItem("due", 2, "Globex", "Seals: send offer", TODAY.isoformat())]
+    due = [today_view.TodayItem("due", 1, "Acme", "Gaskets: call", (TODAY - timedelta(days=2)).isoformat()),
+           today_view.TodayItem("due", 2, "Globex", "Seals: send offer", TODAY.isoformat())]
     overdue, today = (render_today_row(item, 80, TODAY).plain for item in due)
     assert overdue.startswith("! overdue") and today.startswith("  due today")
     assert "1 overdue · 1 due today" in today_title(TODAY, due).plain

@@ -169,7 +169,7 @@ def _tui_sync(home: Path) -> tuple[str, list[str], list[str]]:
     notifications, the Today lines)."""
     import asyncio
 
-    from rapport.store.views import queries
+    from rapport.store.views import today as today_view
     from rapport.tui.app.application import RapportApp
     from tests.tui_workspace import TODAY
 
@@ -184,7 +184,7 @@ def _tui_sync(home: Path) -> tuple[str, list[str], list[str]]:
                     break
             await pilot.press("t")
             await pilot.pause()
-            today = [item.text for item in queries.today_items(app.opened.db, TODAY, 30)
+            today = [item.text for item in today_view.today_items(app.opened.db, TODAY, 30)
                      if item.section == "opt-out"]
             found.append((app.sync_status, [n.message for n in app._notifications], today))
 

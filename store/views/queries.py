@@ -1,5 +1,5 @@
-"""Provides the read views the TUI shows: inbox pages and counts, timelines (Today's items are in
-`today`, the pipeline pane's in `pipeline_pane`: both named here too)."""
+"""Provides the read views the TUI shows: inbox pages and counts, timelines (the pipeline pane's
+are in `pipeline_pane`, named here too; Today's are in `today`)."""
 
 from __future__ import annotations
 
@@ -19,19 +19,6 @@ from rapport.store.views.pipeline_pane import pipeline_rows as pipeline_rows
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
-
-    from rapport.store.views.today import TodayItem as TodayItem  # re-exported: Today's view
-    from rapport.store.views.today import today_items as today_items
-
-
-def __getattr__(name: str) -> Any:
-    # Today's view (and the mail store's bounces it reads) loads when the Today screen first asks,
-    # not with the inbox the launch paints (issue 15).
-    if name in ("TodayItem", "today_items"):
-        from rapport.store.views import today
-
-        return getattr(today, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)

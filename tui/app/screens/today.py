@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Static
 
-from rapport.store.views import queries
+from rapport.store.views.today import TodayItem, today_items
 from rapport.tui.app.rapport_app import rapport_app
 from rapport.tui.app.safe import notify
 from rapport.tui.app.screens.resume import ReloadOnResume
@@ -35,14 +35,14 @@ _WHEN_ANY = ("opt-out", "bounce")
 _COUNTED = ("complaint", "opt-out", "bounce")  # nouns: "2 complaints" (not "2 stales")
 
 
-def today_group(item: queries.TodayItem, today: date) -> str:
+def today_group(item: TodayItem, today: date) -> str:
     """The item's group: a due next action is 'overdue' before today, else 'due today'."""
     if item.section != "due":
         return item.section
     return "overdue" if item.day < today.isoformat() else "due today"
 
 
-def render_today_row(item: queries.TodayItem, width: int, today: date | None = None) -> Text:
+def render_today_row(item: TodayItem, width: int, today: date | None = None) -> Text:
     today = today or date.today()
     label, style = _LABEL[today_group(item, today)]
     when = short_day(item.day, today)
@@ -50,7 +50,7 @@ def render_today_row(item: queries.TodayItem, width: int, today: date | None = N
                 (f"{item.account_name[:24]:<25}", role("strong")), item.text)
 
 
-def today_title(day: date, items: list[queries.TodayItem]) -> Text:
+def today_title(day: date, items: list[TodayItem]) -> Text:
     """' Today 2026-11-18 — 2 overdue · 1 due today · 1 complaint · 12 stale · 454 unanswered'."""
     counts = Counter(today_group(item, day) for item in items)
     parts = " · ".join(f"{counts[group]:,} {group}" + ("s" if group in _COUNTED
@@ -86,7 +86,7 @@ class TodayScreen(ReloadOnResume, Screen[None]):
 
     def reload(self) -> None:
         app = self.rapport
-        items = queries.today_items(app.opened.db, app.today, app.opened.config.stale_after_days)
+        items = today_items(app.opened.db, app.today, app.opened.config.stale_after_days)
         today_list = self.query_one("#today", RowList)
         today_list.set_source(len(items), lambda offset, limit: items[offset:offset + limit],
                               keep_row_key=lambda item: (item.section, item.account_id, item.text, item.day))
